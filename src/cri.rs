@@ -1,0 +1,603 @@
+//! Sans-IO Kubernetes CRI log format (what kubelet and `kubectl logs` read).
+//!
+//! Each record is `<RFC3339Nano UTC timestamp> <stream> <P|F> <content>\n`:
+//! `F` ends a line, `P` is a piece of a line that continues in the next
+//! record. The format is byte-oriented: content is passed through untouched
+//! (binary and invalid UTF-8 included) and only the '\n' terminators are
+//! consumed. This module does no IO and no allocation per line so the reactor
+//! can format straight into its write buffer.
+
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use thiserror::Error;
+
+/// Which pipe a chunk came from; kubelet keeps the two apart by this tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stream {
+    /// The container's fd 1.
+    Stdout,
+    /// The container's fd 2.
+    Stderr,
+}
+
+impl Stream {
+    /// The word used in the log record.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+}
+
+impl fmt::Display for Stream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Length of `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`.
+const TS_LEN: usize = 30;
+
+/// A formatted UTC timestamp with exactly 9 fractional digits and a 'Z'.
+///
+/// Formatted once per chunk (not per line) and kept on the stack, so
+/// formatting a chunk allocates nothing beyond growing the output buffer.
+/// Fixed width also keeps log files sortable as plain text.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Timestamp {
+    buf: [u8; TS_LEN],
+}
+
+impl Timestamp {
+    /// Wall-clock time now (CLOCK_REALTIME), like kubelet/conmon use.
+    pub fn now() -> Self {
+        Self::from_system_time(SystemTime::now())
+    }
+
+    /// Formats any SystemTime; times outside years 0000..=9999 are clamped
+    /// because RFC 3339 only has four year digits.
+    pub fn from_system_time(t: SystemTime) -> Self {
+        let (secs, nanos) = split_unix(t);
+        Self::from_unix(secs, nanos)
+    }
+
+    /// Formats seconds + nanoseconds since the Unix epoch (UTC).
+    fn from_unix(secs: i64, nanos: u32) -> Self {
+        // 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
+        const MIN_SECS: i64 = -62_167_219_200;
+        const MAX_SECS: i64 = 253_402_300_799;
+        let (secs, nanos) = if secs < MIN_SECS {
+            (MIN_SECS, 0)
+        } else if secs > MAX_SECS {
+            (MAX_SECS, 999_999_999)
+        } else {
+            (secs, nanos.min(999_999_999))
+        };
+        let days = secs.div_euclid(86_400);
+        let sod = secs.rem_euclid(86_400);
+        let (year, month, day) = civil_from_days(days);
+        let mut buf = *b"0000-00-00T00:00:00.000000000Z";
+        put_digits(&mut buf[0..4], year);
+        put_digits(&mut buf[5..7], month);
+        put_digits(&mut buf[8..10], day);
+        put_digits(&mut buf[11..13], sod / 3600);
+        put_digits(&mut buf[14..16], sod % 3600 / 60);
+        put_digits(&mut buf[17..19], sod % 60);
+        put_digits(&mut buf[20..29], i64::from(nanos));
+        Timestamp { buf }
+    }
+
+    /// The text, e.g. "2026-01-02T15:04:05.123456789Z".
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits and separators are ever written into buf.
+        std::str::from_utf8(&self.buf).unwrap_or("")
+    }
+
+    /// The text as bytes, for appending to output buffers.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Timestamp({})", self.as_str())
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// RFC 3339 UTC with nanoseconds for API fields (createdAt etc.), the same
+/// text as the log timestamps so clients can compare them.
+pub fn rfc3339_nanos(t: SystemTime) -> String {
+    Timestamp::from_system_time(t).as_str().to_owned()
+}
+
+/// Seconds (floored) and nanoseconds since the epoch, also for times before it.
+fn split_unix(t: SystemTime) -> (i64, u32) {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => (
+            i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            d.subsec_nanos(),
+        ),
+        Err(e) => {
+            let d = e.duration();
+            let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+            match d.subsec_nanos() {
+                0 => (-secs, 0),
+                n => (-secs - 1, 1_000_000_000 - n),
+            }
+        }
+    }
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian
+/// calendar (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097); // [0, 146096]
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+    let mp = (5 * doy + 2) / 153; // [0, 11], March-based
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Writes `value` zero-padded into all of `dst` (value is known to fit).
+fn put_digits(dst: &mut [u8], mut value: i64) {
+    for slot in dst.iter_mut().rev() {
+        // rem_euclid keeps the digit in 0..=9 even for unexpected input.
+        *slot = b'0' + value.rem_euclid(10) as u8;
+        value /= 10;
+    }
+}
+
+/// Formats a chunk read from a pipe into CRI records appended to `out`, in
+/// place, with no per-line allocation.
+///
+/// Each complete line (ending in '\n') becomes an "F" record without the
+/// '\n'; a trailing piece without '\n' becomes a "P" record immediately (as
+/// conmon does) so nothing is held back waiting for a newline that may never
+/// come. Concatenating record contents (adding '\n' after F records)
+/// reproduces the input exactly. A line longer than `max_line` bytes is split
+/// into P records followed by the final piece; `max_line == 0` means no limit.
+pub fn format_chunk(
+    stream: Stream,
+    timestamp: &Timestamp,
+    chunk: &[u8],
+    max_line: usize,
+    out: &mut Vec<u8>,
+) {
+    let limit = if max_line == 0 { usize::MAX } else { max_line };
+    let mut rest = chunk;
+    while !rest.is_empty() {
+        let (mut line, complete, next) = match rest.iter().position(|&b| b == b'\n') {
+            Some(i) => (&rest[..i], true, &rest[i + 1..]),
+            None => (rest, false, &rest[rest.len()..]),
+        };
+        // Over-long lines: full-size P pieces; the remainder keeps the
+        // line's own ending. `>` (not `>=`) so a line of exactly `limit`
+        // bytes is one F record rather than P + empty F.
+        while line.len() > limit {
+            let (piece, tail) = line.split_at(limit);
+            push_record(out, stream, timestamp, true, piece);
+            line = tail;
+        }
+        if complete || !line.is_empty() {
+            push_record(out, stream, timestamp, !complete, line);
+        }
+        rest = next;
+    }
+}
+
+fn push_record(out: &mut Vec<u8>, stream: Stream, ts: &Timestamp, partial: bool, content: &[u8]) {
+    let stream = stream.as_str().as_bytes();
+    out.reserve(TS_LEN + 1 + stream.len() + 3 + content.len() + 1);
+    out.extend_from_slice(ts.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(stream);
+    out.extend_from_slice(if partial { b" P " } else { b" F " });
+    out.extend_from_slice(content);
+    out.push(b'\n');
+}
+
+/// One parsed CRI log record, borrowing from the line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record<'a> {
+    /// The timestamp text as written (RFC 3339).
+    pub timestamp: &'a str,
+    /// Which stream the bytes came from.
+    pub stream: Stream,
+    /// True for "P": the line continues in the next record of this stream.
+    pub partial: bool,
+    /// The bytes, without the record's terminating '\n'.
+    pub content: &'a [u8],
+}
+
+/// Why a log line is not a CRI record.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CriError {
+    /// A space-separated field is missing.
+    #[error("CRI log record is missing the {0} field")]
+    Missing(&'static str),
+    /// The first field is not an RFC 3339 timestamp.
+    #[error("CRI log record has a malformed timestamp")]
+    BadTimestamp,
+    /// The second field is neither "stdout" nor "stderr".
+    #[error("CRI log record has unknown stream {0:?}")]
+    BadStream(String),
+    /// The third field is neither "P" nor "F".
+    #[error("CRI log record has unknown tag {0:?}")]
+    BadTag(String),
+}
+
+/// Parses one record (for tests and `podmon logs`). `line` may include its
+/// terminating '\n'; exactly one is stripped, the content is otherwise raw.
+pub fn parse_line(line: &[u8]) -> Result<Record<'_>, CriError> {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let (ts, rest) = split_field(line).ok_or(CriError::Missing("stream"))?;
+    let (stream, rest) = split_field(rest).ok_or(CriError::Missing("tag"))?;
+    let (tag, content) = split_field(rest).ok_or(CriError::Missing("content"))?;
+    if !is_rfc3339(ts) {
+        return Err(CriError::BadTimestamp);
+    }
+    // is_rfc3339 only accepts ASCII, so this cannot fail.
+    let timestamp = std::str::from_utf8(ts).map_err(|_| CriError::BadTimestamp)?;
+    let stream = match stream {
+        b"stdout" => Stream::Stdout,
+        b"stderr" => Stream::Stderr,
+        other => return Err(CriError::BadStream(lossy(other))),
+    };
+    let partial = match tag {
+        b"P" => true,
+        b"F" => false,
+        other => return Err(CriError::BadTag(lossy(other))),
+    };
+    Ok(Record {
+        timestamp,
+        stream,
+        partial,
+        content,
+    })
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Splits at the first space: (before, after).
+fn split_field(s: &[u8]) -> Option<(&[u8], &[u8])> {
+    let i = s.iter().position(|&b| b == b' ')?;
+    Some((&s[..i], &s[i + 1..]))
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|±HH:MM)`, the shapes Go's RFC3339Nano
+/// produces (kubelet writes with Go, we write with 9 digits and 'Z').
+fn is_rfc3339(s: &[u8]) -> bool {
+    let shape = b"dddd-dd-ddTdd:dd:dd";
+    if s.len() < shape.len() {
+        return false;
+    }
+    let (head, mut rest) = s.split_at(shape.len());
+    let head_ok = head.iter().zip(shape).all(|(&c, &p)| match p {
+        b'd' => c.is_ascii_digit(),
+        _ => c == p,
+    });
+    if !head_ok {
+        return false;
+    }
+    if let Some(frac) = rest.strip_prefix(b".") {
+        let n = frac.iter().take_while(|b| b.is_ascii_digit()).count();
+        if !(1..=9).contains(&n) {
+            return false;
+        }
+        rest = &frac[n..];
+    }
+    match rest {
+        b"Z" => true,
+        [b'+' | b'-', h1, h2, b':', m1, m2] => {
+            [h1, h2, m1, m2].iter().all(|b| b.is_ascii_digit())
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    const TS: &str = "2026-01-02T15:04:05.123456789Z";
+
+    fn ts() -> Timestamp {
+        at(1_767_366_245, 123_456_789)
+    }
+
+    fn at(secs: u64, nanos: u32) -> Timestamp {
+        Timestamp::from_system_time(UNIX_EPOCH + Duration::new(secs, nanos))
+    }
+
+    fn fmt(stream: Stream, chunk: &[u8], max: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        format_chunk(stream, &ts(), chunk, max, &mut out);
+        out
+    }
+
+    /// Reassembles the original bytes from formatted output.
+    fn reassemble(out: &[u8]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for line in out.split_inclusive(|&b| b == b'\n') {
+            let rec = parse_line(line).expect("valid record");
+            bytes.extend_from_slice(rec.content);
+            if !rec.partial {
+                bytes.push(b'\n');
+            }
+        }
+        bytes
+    }
+
+    #[test]
+    fn timestamp_known_value() {
+        assert_eq!(ts().as_str(), TS);
+        assert_eq!(ts().to_string(), TS);
+        assert_eq!(ts().as_bytes().len(), 30);
+    }
+
+    #[test]
+    fn timestamp_epoch_and_edges() {
+        assert_eq!(at(0, 0).as_str(), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(at(0, 1).as_str(), "1970-01-01T00:00:00.000000001Z");
+        assert_eq!(
+            at(86_399, 999_999_999).as_str(),
+            "1970-01-01T23:59:59.999999999Z"
+        );
+        // 2^31: the 32-bit rollover.
+        assert_eq!(
+            at(2_147_483_648, 0).as_str(),
+            "2038-01-19T03:14:08.000000000Z"
+        );
+        assert_eq!(
+            at(1_000_000_000, 5).as_str(),
+            "2001-09-09T01:46:40.000000005Z"
+        );
+    }
+
+    #[test]
+    fn timestamp_leap_years() {
+        // 2024-02-29 (divisible by 4).
+        assert_eq!(
+            at(1_709_164_800, 0).as_str(),
+            "2024-02-29T00:00:00.000000000Z"
+        );
+        assert_eq!(
+            at(1_709_251_199, 0).as_str(),
+            "2024-02-29T23:59:59.000000000Z"
+        );
+        assert_eq!(
+            at(1_709_251_200, 0).as_str(),
+            "2024-03-01T00:00:00.000000000Z"
+        );
+        // 2000-02-29 (divisible by 400).
+        assert_eq!(at(951_782_400, 0).as_str(), "2000-02-29T00:00:00.000000000Z");
+        // 2100 is not a leap year: Feb 28 is followed by Mar 1.
+        assert_eq!(
+            at(4_107_456_000, 0).as_str(),
+            "2100-02-28T00:00:00.000000000Z"
+        );
+        assert_eq!(
+            at(4_107_542_400, 0).as_str(),
+            "2100-03-01T00:00:00.000000000Z"
+        );
+        // Last day of a leap year is day 366.
+        assert_eq!(
+            at(1_735_603_200, 0).as_str(),
+            "2024-12-31T00:00:00.000000000Z"
+        );
+    }
+
+    #[test]
+    fn timestamp_before_epoch_and_clamped() {
+        let t = UNIX_EPOCH - Duration::new(1, 500_000_000);
+        assert_eq!(
+            Timestamp::from_system_time(t).as_str(),
+            "1969-12-31T23:59:58.500000000Z"
+        );
+        let t = UNIX_EPOCH - Duration::from_secs(86_400 * 365);
+        assert_eq!(
+            Timestamp::from_system_time(t).as_str(),
+            "1969-01-01T00:00:00.000000000Z"
+        );
+        assert_eq!(
+            at(300_000_000_000, 0).as_str(),
+            "9999-12-31T23:59:59.999999999Z"
+        );
+        assert_eq!(
+            Timestamp::from_unix(i64::MIN, 0).as_str(),
+            "0000-01-01T00:00:00.000000000Z"
+        );
+        assert_eq!(
+            Timestamp::from_unix(i64::MAX, 0).as_str(),
+            "9999-12-31T23:59:59.999999999Z"
+        );
+    }
+
+    #[test]
+    fn timestamp_now_is_well_formed() {
+        let now = Timestamp::now();
+        assert!(is_rfc3339(now.as_bytes()), "{now}");
+        assert!(now.as_str().starts_with("20"));
+    }
+
+    #[test]
+    fn rfc3339_matches_timestamp() {
+        let t = UNIX_EPOCH + Duration::new(1_767_366_245, 123_456_789);
+        assert_eq!(rfc3339_nanos(t), TS);
+    }
+
+    #[test]
+    fn formats_complete_lines() {
+        let out = fmt(Stream::Stdout, b"hello\nworld\n", 0);
+        let want = format!("{TS} stdout F hello\n{TS} stdout F world\n");
+        assert_eq!(out, want.as_bytes());
+    }
+
+    #[test]
+    fn formats_partial_last_line() {
+        let out = fmt(Stream::Stderr, b"a\nbc", 16);
+        let want = format!("{TS} stderr F a\n{TS} stderr P bc\n");
+        assert_eq!(out, want.as_bytes());
+        assert_eq!(reassemble(&out), b"a\nbc");
+    }
+
+    #[test]
+    fn empty_chunk_writes_nothing() {
+        assert!(fmt(Stream::Stdout, b"", 10).is_empty());
+    }
+
+    #[test]
+    fn newline_only_chunk_is_empty_full_line() {
+        let out = fmt(Stream::Stdout, b"\n", 10);
+        assert_eq!(out, format!("{TS} stdout F \n").as_bytes());
+        let out = fmt(Stream::Stdout, b"\n\n", 10);
+        assert_eq!(out, format!("{TS} stdout F \n{TS} stdout F \n").as_bytes());
+        assert_eq!(reassemble(&out), b"\n\n");
+    }
+
+    #[test]
+    fn long_line_is_split() {
+        let out = fmt(Stream::Stdout, b"abcdefghij\n", 4);
+        let want = format!("{TS} stdout P abcd\n{TS} stdout P efgh\n{TS} stdout F ij\n");
+        assert_eq!(out, want.as_bytes());
+        // Exactly the limit: one F record, no empty tail.
+        let out = fmt(Stream::Stdout, b"abcd\n", 4);
+        assert_eq!(out, format!("{TS} stdout F abcd\n").as_bytes());
+        // Exact multiple of the limit.
+        let out = fmt(Stream::Stdout, b"abcdefgh\n", 4);
+        let want = format!("{TS} stdout P abcd\n{TS} stdout F efgh\n");
+        assert_eq!(out, want.as_bytes());
+        // Long trailing piece without newline: all P.
+        let out = fmt(Stream::Stdout, b"abcdefghij", 4);
+        let want = format!("{TS} stdout P abcd\n{TS} stdout P efgh\n{TS} stdout P ij\n");
+        assert_eq!(out, want.as_bytes());
+        let out = fmt(Stream::Stdout, b"abcdefgh", 4);
+        let want = format!("{TS} stdout P abcd\n{TS} stdout P efgh\n");
+        assert_eq!(out, want.as_bytes());
+        // Limit of 1 still terminates and round-trips.
+        let out = fmt(Stream::Stdout, b"xyz\n\nq", 1);
+        assert_eq!(reassemble(&out), b"xyz\n\nq");
+    }
+
+    #[test]
+    fn binary_bytes_pass_through() {
+        let chunk: Vec<u8> = (0u8..=255).collect();
+        let out = fmt(Stream::Stdout, &chunk, 0);
+        assert_eq!(reassemble(&out), chunk);
+        let mut want = format!("{TS} stdout F ").into_bytes();
+        want.extend_from_slice(&chunk[..10]);
+        want.push(b'\n');
+        assert!(out.starts_with(&want));
+        let out = fmt(Stream::Stderr, b"\xff\xfe\r\0 \x1b[0m\n", 0);
+        let mut want = format!("{TS} stderr F ").into_bytes();
+        want.extend_from_slice(b"\xff\xfe\r\0 \x1b[0m\n");
+        assert_eq!(out, want);
+    }
+
+    #[test]
+    fn appends_to_existing_buffer() {
+        let mut out = b"keep".to_vec();
+        format_chunk(Stream::Stdout, &ts(), b"x\n", 0, &mut out);
+        assert_eq!(out, format!("keep{TS} stdout F x\n").as_bytes());
+    }
+
+    #[test]
+    fn round_trip_many_shapes() {
+        let inputs: [&[u8]; 7] = [
+            b"one line\n",
+            b"no newline",
+            b"\n\n\nx",
+            b"  leading spaces and P F words \n",
+            b"a very long line that needs splitting into pieces\nshort\n",
+            b"\r\n\r\n",
+            b"tab\there\n",
+        ];
+        for input in inputs {
+            for max in [0, 1, 3, 7, 1000] {
+                let out = fmt(Stream::Stderr, input, max);
+                assert_eq!(reassemble(&out), input, "{input:?} max={max}");
+                for line in out.split_inclusive(|&b| b == b'\n') {
+                    let rec = parse_line(line).expect("valid");
+                    assert_eq!(rec.timestamp, TS);
+                    assert_eq!(rec.stream, Stream::Stderr);
+                    if max > 0 {
+                        assert!(rec.content.len() <= max);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn parses_records() {
+        let rec = parse_line(format!("{TS} stdout F hello world\n").as_bytes()).map(|r| {
+            (r.stream, r.partial, r.content.to_vec(), r.timestamp.to_owned())
+        });
+        assert_eq!(
+            rec,
+            Ok((Stream::Stdout, false, b"hello world".to_vec(), TS.to_owned()))
+        );
+        let line = format!("{TS} stderr P  x ");
+        let rec = parse_line(line.as_bytes()).expect("valid");
+        assert!(rec.partial);
+        assert_eq!(rec.content, b" x ");
+        // Kubelet (Go) writes variable-width fractions and offsets.
+        for ts in [
+            "2016-10-06T00:17:09.669794202Z",
+            "2016-10-06T00:17:09.6Z",
+            "2016-10-06T00:17:09Z",
+            "2016-10-06T00:17:09.669794202+02:00",
+        ] {
+            let line = format!("{ts} stdout F x");
+            assert_eq!(parse_line(line.as_bytes()).map(|r| r.timestamp), Ok(ts));
+        }
+        // Only one trailing newline is stripped.
+        let line = format!("{TS} stdout F x\n\n");
+        assert_eq!(parse_line(line.as_bytes()).map(|r| r.content), Ok(&b"x\n"[..]));
+    }
+
+    #[test]
+    fn rejects_malformed_records() {
+        let bad: [(&[u8], CriError); 10] = [
+            (b"", CriError::Missing("stream")),
+            (b"2016-10-06T00:17:09Z", CriError::Missing("stream")),
+            (b"2016-10-06T00:17:09Z stdout", CriError::Missing("tag")),
+            (b"2016-10-06T00:17:09Z stdout F", CriError::Missing("content")),
+            (b"yesterday stdout F x", CriError::BadTimestamp),
+            (b"2016-10-06 stdout F x", CriError::BadTimestamp),
+            (b"2016-10-06T00:17:09.Z stdout F x", CriError::BadTimestamp),
+            (
+                b"2016-10-06T00:17:09.1234567890Z stdout F x",
+                CriError::BadTimestamp,
+            ),
+            (
+                b"2016-10-06T00:17:09Z stdin F x",
+                CriError::BadStream("stdin".into()),
+            ),
+            (
+                b"2016-10-06T00:17:09Z stdout X x",
+                CriError::BadTag("X".into()),
+            ),
+        ];
+        for (line, err) in bad {
+            assert_eq!(parse_line(line), Err(err), "{:?}", String::from_utf8_lossy(line));
+        }
+    }
+}

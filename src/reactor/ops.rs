@@ -1,0 +1,209 @@
+//! Futures for the io_uring operations podmon uses.
+//!
+//! Each operation takes its buffer by value and gives it back with the
+//! result: while the kernel uses the memory, no one else can. Dropping an
+//! operation's future cancels it; the ring keeps the buffer until the kernel
+//! confirms, then frees it.
+
+use std::future::Future;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use io_uring::{opcode, types};
+
+use super::ring::{self, Owned};
+
+/// An operation in flight; resolves to the raw result and the memory it owned.
+#[must_use = "an operation does nothing unless awaited"]
+pub struct Op {
+    key: Option<usize>,
+}
+
+impl Op {
+    /// # Safety
+    /// As for `ring::submit`: pointers in `entry` point into `owned`, and the
+    /// file descriptor stays open until the operation completes or the `Op`
+    /// is dropped (a dropped op is cancelled before its fd can be reused by
+    /// the caller only if the caller keeps the fd open; podmon keeps fds in
+    /// `Rc`s held by the task that owns the op).
+    unsafe fn submit(entry: io_uring::squeue::Entry, owned: Owned) -> Op {
+        // SAFETY: forwarded from this function's contract.
+        let key = unsafe { ring::submit(entry, owned) };
+        Op { key: Some(key) }
+    }
+}
+
+impl Future for Op {
+    type Output = (i32, Owned);
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let key = self.key.expect("Op polled after completion");
+        match ring::poll_slot(key, cx.waker()) {
+            Some(done) => {
+                self.key = None;
+                Poll::Ready(done)
+            }
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for Op {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            ring::orphan(key);
+        }
+    }
+}
+
+fn result(res: i32) -> io::Result<usize> {
+    if res < 0 {
+        Err(io::Error::from_raw_os_error(-res))
+    } else {
+        Ok(res as usize)
+    }
+}
+
+fn take_buf(owned: Owned) -> Vec<u8> {
+    match owned {
+        Owned::Buf(b) => b,
+        _ => Vec::new(),
+    }
+}
+
+/// Reads into the spare capacity of `buf` (from its current length to its
+/// capacity); returns the byte count (0 at end of file) and the buffer with
+/// its length grown by that count.
+pub async fn read(fd: BorrowedFd<'_>, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+    let start = buf.len();
+    let room = (buf.capacity() - start).min(u32::MAX as usize) as u32;
+    // SAFETY: the pointer is into `buf`'s heap allocation, which moves into
+    // the slot unchanged (moving a Vec does not move its heap data).
+    let ptr = unsafe { buf.as_mut_ptr().add(start) };
+    let entry = opcode::Read::new(types::Fd(fd.as_raw_fd()), ptr, room)
+        .offset(u64::MAX)
+        .build();
+    // SAFETY: `ptr` points into `buf`, owned by the slot until completion.
+    let (res, owned) = unsafe { Op::submit(entry, Owned::Buf(buf)) }.await;
+    let mut buf = take_buf(owned);
+    let r = result(res);
+    if let Ok(n) = r {
+        // SAFETY: the kernel initialised `n` bytes after `start`.
+        unsafe { buf.set_len(start + n) };
+    }
+    (r, buf)
+}
+
+/// Writes `buf[from..]` at the file position (or appends, for O_APPEND
+/// files); returns the count written and the buffer.
+pub async fn write(fd: BorrowedFd<'_>, buf: Vec<u8>, from: usize) -> (io::Result<usize>, Vec<u8>) {
+    let len = (buf.len() - from).min(u32::MAX as usize) as u32;
+    // SAFETY: in bounds: from <= len.
+    let ptr = unsafe { buf.as_ptr().add(from) };
+    let entry = opcode::Write::new(types::Fd(fd.as_raw_fd()), ptr, len)
+        .offset(u64::MAX)
+        .build();
+    // SAFETY: `ptr` points into `buf`, owned by the slot until completion.
+    let (res, owned) = unsafe { Op::submit(entry, Owned::Buf(buf)) }.await;
+    (result(res), take_buf(owned))
+}
+
+/// Writes all of `buf`, retrying short writes; the buffer comes back empty
+/// (its capacity kept) on success.
+pub async fn write_all(fd: BorrowedFd<'_>, mut buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+    let mut done = 0;
+    while done < buf.len() {
+        let (r, b) = write(fd, buf, done).await;
+        buf = b;
+        match r {
+            Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (Err(e), buf),
+        }
+    }
+    buf.clear();
+    (Ok(()), buf)
+}
+
+/// Receives from a socket into the spare capacity of `buf`, like `read`.
+pub async fn recv(fd: BorrowedFd<'_>, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+    let start = buf.len();
+    let room = (buf.capacity() - start).min(u32::MAX as usize) as u32;
+    // SAFETY: see `read`.
+    let ptr = unsafe { buf.as_mut_ptr().add(start) };
+    let entry = opcode::Recv::new(types::Fd(fd.as_raw_fd()), ptr, room).build();
+    // SAFETY: `ptr` points into `buf`, owned by the slot until completion.
+    let (res, owned) = unsafe { Op::submit(entry, Owned::Buf(buf)) }.await;
+    let mut buf = take_buf(owned);
+    let r = result(res);
+    if let Ok(n) = r {
+        // SAFETY: the kernel initialised `n` bytes after `start`.
+        unsafe { buf.set_len(start + n) };
+    }
+    (r, buf)
+}
+
+/// Sends all of `buf` on a socket (MSG_NOSIGNAL: a closed peer is an error,
+/// not a SIGPIPE).
+pub async fn send_all(fd: BorrowedFd<'_>, mut buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+    let mut done = 0;
+    while done < buf.len() {
+        let len = (buf.len() - done).min(u32::MAX as usize) as u32;
+        // SAFETY: in bounds.
+        let ptr = unsafe { buf.as_ptr().add(done) };
+        let entry = opcode::Send::new(types::Fd(fd.as_raw_fd()), ptr, len)
+            .flags(libc::MSG_NOSIGNAL)
+            .build();
+        // SAFETY: `ptr` points into `buf`, owned by the slot until completion.
+        let (res, owned) = unsafe { Op::submit(entry, Owned::Buf(buf)) }.await;
+        buf = take_buf(owned);
+        match result(res) {
+            Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (Err(e), buf),
+        }
+    }
+    buf.clear();
+    (Ok(()), buf)
+}
+
+/// Accepts one connection (close-on-exec); returns the new socket.
+pub async fn accept(fd: BorrowedFd<'_>) -> io::Result<std::os::fd::OwnedFd> {
+    let entry = opcode::Accept::new(
+        types::Fd(fd.as_raw_fd()),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+    )
+    .flags(libc::SOCK_CLOEXEC)
+    .build();
+    // SAFETY: no memory is passed to the kernel.
+    let (res, _) = unsafe { Op::submit(entry, Owned::Nothing) }.await;
+    let fd = result(res)? as i32;
+    // SAFETY: the kernel returned a new descriptor that nobody else owns.
+    Ok(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+}
+
+/// Waits until `fd` is readable (or hung up); used for pidfds, which become
+/// readable when the process exits.
+pub async fn readable(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let entry = opcode::PollAdd::new(types::Fd(fd.as_raw_fd()), libc::POLLIN as u32).build();
+    // SAFETY: no memory is passed to the kernel.
+    let (res, _) = unsafe { Op::submit(entry, Owned::Nothing) }.await;
+    result(res).map(|_| ())
+}
+
+/// Sleeps for `d` in the kernel (an io_uring timeout).
+pub async fn sleep(d: Duration) {
+    let ts = Box::new(
+        types::Timespec::new()
+            .sec(d.as_secs())
+            .nsec(d.subsec_nanos()),
+    );
+    let entry = opcode::Timeout::new(&*ts as *const types::Timespec).build();
+    // SAFETY: the timespec is boxed and owned by the slot until completion.
+    let _ = unsafe { Op::submit(entry, Owned::Timespec(ts)) }.await;
+}
