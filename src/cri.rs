@@ -304,9 +304,7 @@ fn is_rfc3339(s: &[u8]) -> bool {
     }
     match rest {
         b"Z" => true,
-        [b'+' | b'-', h1, h2, b':', m1, m2] => {
-            [h1, h2, m1, m2].iter().all(|b| b.is_ascii_digit())
-        }
+        [b'+' | b'-', h1, h2, b':', m1, m2] => [h1, h2, m1, m2].iter().all(|b| b.is_ascii_digit()),
         _ => false,
     }
 }
@@ -387,7 +385,10 @@ mod tests {
             "2024-03-01T00:00:00.000000000Z"
         );
         // 2000-02-29 (divisible by 400).
-        assert_eq!(at(951_782_400, 0).as_str(), "2000-02-29T00:00:00.000000000Z");
+        assert_eq!(
+            at(951_782_400, 0).as_str(),
+            "2000-02-29T00:00:00.000000000Z"
+        );
         // 2100 is not a leap year: Feb 28 is followed by Mar 1.
         assert_eq!(
             at(4_107_456_000, 0).as_str(),
@@ -548,11 +549,21 @@ mod tests {
     #[test]
     fn parses_records() {
         let rec = parse_line(format!("{TS} stdout F hello world\n").as_bytes()).map(|r| {
-            (r.stream, r.partial, r.content.to_vec(), r.timestamp.to_owned())
+            (
+                r.stream,
+                r.partial,
+                r.content.to_vec(),
+                r.timestamp.to_owned(),
+            )
         });
         assert_eq!(
             rec,
-            Ok((Stream::Stdout, false, b"hello world".to_vec(), TS.to_owned()))
+            Ok((
+                Stream::Stdout,
+                false,
+                b"hello world".to_vec(),
+                TS.to_owned()
+            ))
         );
         let line = format!("{TS} stderr P  x ");
         let rec = parse_line(line.as_bytes()).expect("valid");
@@ -570,7 +581,10 @@ mod tests {
         }
         // Only one trailing newline is stripped.
         let line = format!("{TS} stdout F x\n\n");
-        assert_eq!(parse_line(line.as_bytes()).map(|r| r.content), Ok(&b"x\n"[..]));
+        assert_eq!(
+            parse_line(line.as_bytes()).map(|r| r.content),
+            Ok(&b"x\n"[..])
+        );
     }
 
     #[test]
@@ -579,7 +593,10 @@ mod tests {
             (b"", CriError::Missing("stream")),
             (b"2016-10-06T00:17:09Z", CriError::Missing("stream")),
             (b"2016-10-06T00:17:09Z stdout", CriError::Missing("tag")),
-            (b"2016-10-06T00:17:09Z stdout F", CriError::Missing("content")),
+            (
+                b"2016-10-06T00:17:09Z stdout F",
+                CriError::Missing("content"),
+            ),
             (b"yesterday stdout F x", CriError::BadTimestamp),
             (b"2016-10-06 stdout F x", CriError::BadTimestamp),
             (b"2016-10-06T00:17:09.Z stdout F x", CriError::BadTimestamp),
@@ -597,7 +614,12 @@ mod tests {
             ),
         ];
         for (line, err) in bad {
-            assert_eq!(parse_line(line), Err(err), "{:?}", String::from_utf8_lossy(line));
+            assert_eq!(
+                parse_line(line),
+                Err(err),
+                "{:?}",
+                String::from_utf8_lossy(line)
+            );
         }
     }
 }

@@ -86,12 +86,7 @@ mod tests {
         assert_eq!(validate_id(".."), Err(IdError::BadStart));
         assert_eq!(validate_id("-rf"), Err(IdError::BadStart));
         assert_eq!(validate_id("_a"), Err(IdError::BadStart));
-        assert!(
-            validate_id("a/b")
-                .unwrap_err()
-                .to_string()
-                .contains("'/'")
-        );
+        assert!(validate_id("a/b").unwrap_err().to_string().contains("'/'"));
         assert!(
             validate_id(".x")
                 .unwrap_err()

@@ -2,4 +2,15 @@
 //! containers through an OCI runtime and serves a Varlink API, all on one
 //! io_uring event loop.
 
+pub mod api;
+pub mod cri;
+pub mod id;
+pub mod logsink;
+pub mod oci;
+pub mod pod;
+pub mod process;
 pub mod reactor;
+pub mod server;
+pub mod signal;
+pub mod sigwatch;
+pub mod varlink;

@@ -165,9 +165,7 @@ fn parse_rt(bare: &str) -> Option<Option<i32>> {
         rest.strip_prefix('-')
     };
     let offset = match digits {
-        Some(d) if !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()) => {
-            d.parse::<i32>().ok()
-        }
+        Some(d) if !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()) => d.parse::<i32>().ok(),
         _ => None,
     };
     Some(offset.and_then(|off| {
@@ -234,8 +232,8 @@ mod tests {
             Err(SignalError::OutOfRange(_))
         ));
         for s in [
-            "-9", "+9", " 9", "9 ", "SIG", "FOO", "SIGFOO", "SIGKILLX", "KIL", "RTMIN+",
-            "RTMIN-1", "RTMAX+1", "RTMIN+31", "RTMAX-31", "RTMIN+x", "RTMIN++1", "é",
+            "-9", "+9", " 9", "9 ", "SIG", "FOO", "SIGFOO", "SIGKILLX", "KIL", "RTMIN+", "RTMIN-1",
+            "RTMAX+1", "RTMIN+31", "RTMAX-31", "RTMIN+x", "RTMIN++1", "é",
         ] {
             assert!(
                 matches!(parse_signal(s), Err(SignalError::Unknown(_))),

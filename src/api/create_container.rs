@@ -1,0 +1,78 @@
+//! io.podmon.Pod.CreateContainer
+
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use serde::{Deserialize, Serialize};
+
+use super::{HandlerError, Replier};
+use crate::pod::lifecycle::{self, CreateRequest, Source};
+use crate::pod::{ContainerInfo, Pod, PodError};
+use crate::varlink::{Call, params};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct In {
+    id: String,
+    bundle: Option<PathBuf>,
+    rootfs: Option<PathBuf>,
+    command: Option<Vec<String>>,
+    env: Option<Vec<String>>,
+    cwd: Option<String>,
+    hostname: Option<String>,
+    memory_max: Option<i64>,
+    pids_max: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct Out {
+    container: ContainerInfo,
+}
+
+fn invalid(parameter: &'static str, reason: &str) -> PodError {
+    PodError::InvalidValue {
+        parameter,
+        reason: reason.to_owned(),
+    }
+}
+
+/// Turns the wire parameters into a request: exactly one of bundle and
+/// rootfs, and the rootfs-only fields only with rootfs.
+fn request(p: In) -> Result<CreateRequest, PodError> {
+    let source = match (p.bundle, p.rootfs) {
+        (Some(_), Some(_)) => return Err(invalid("rootfs", "give either bundle or rootfs, not both")),
+        (None, None) => return Err(invalid("bundle", "give either bundle or rootfs")),
+        (Some(bundle), None) => {
+            let rootfs_only = [
+                ("command", p.command.is_some()),
+                ("env", p.env.is_some()),
+                ("cwd", p.cwd.is_some()),
+                ("hostname", p.hostname.is_some()),
+                ("memoryMax", p.memory_max.is_some()),
+                ("pidsMax", p.pids_max.is_some()),
+            ];
+            if let Some((name, _)) = rootfs_only.iter().find(|(_, set)| *set) {
+                return Err(invalid(name, "only with rootfs; a bundle's config.json says this"));
+            }
+            Source::Bundle(bundle)
+        }
+        (None, Some(rootfs)) => Source::Rootfs {
+            rootfs,
+            command: p.command.unwrap_or_default(),
+            env: p.env.unwrap_or_default(),
+            cwd: p.cwd.unwrap_or_else(|| "/".into()),
+            hostname: p.hostname.unwrap_or_else(|| p.id.clone()),
+            memory_max: p.memory_max,
+            pids_max: p.pids_max,
+        },
+    };
+    Ok(CreateRequest { id: p.id, source })
+}
+
+/// Creates a container from a bundle or from rootfs + command.
+pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(), HandlerError> {
+    let p: In = params::decode(&call.parameters)?;
+    let c = lifecycle::create(pod, request(p)?).await?;
+    r.reply(params::encode(&Out { container: c.info() })).await?;
+    Ok(())
+}

@@ -1,0 +1,169 @@
+//! The `io.podmon.Pod` Varlink interface: one handler function per method,
+//! one dispatch table, and the mapping of pod errors to Varlink errors.
+
+mod create_container;
+mod delete_container;
+mod get_container;
+mod kill_container;
+mod list_containers;
+mod replier;
+mod start_container;
+mod wait_container;
+
+use std::rc::Rc;
+
+use serde_json::json;
+
+pub use replier::Replier;
+
+use crate::pod::{Pod, PodError};
+use crate::varlink::service::{self, Interface, ServiceInfo};
+use crate::varlink::{Call, VarlinkError};
+
+/// The interface name.
+pub const INTERFACE: &str = "io.podmon.Pod";
+
+/// The interface's IDL, served verbatim by GetInterfaceDescription.
+pub const DESCRIPTION: &str = include_str!("../../varlink/io.podmon.Pod.varlink");
+
+/// Interfaces this service implements besides org.varlink.service.
+pub const INTERFACES: &[Interface] = &[Interface {
+    name: INTERFACE,
+    description: DESCRIPTION,
+}];
+
+/// What a handler can fail with: an error reply for the caller, or a broken
+/// connection (then there is nobody to reply to).
+#[derive(Debug)]
+pub enum HandlerError {
+    /// Send this error reply.
+    Reply(VarlinkError),
+    /// Writing to the connection failed.
+    Io(std::io::Error),
+}
+
+impl From<VarlinkError> for HandlerError {
+    fn from(e: VarlinkError) -> Self {
+        HandlerError::Reply(e)
+    }
+}
+
+impl From<std::io::Error> for HandlerError {
+    fn from(e: std::io::Error) -> Self {
+        HandlerError::Io(e)
+    }
+}
+
+impl From<PodError> for HandlerError {
+    fn from(e: PodError) -> Self {
+        HandlerError::Reply(pod_error(e))
+    }
+}
+
+/// The named Varlink error for a pod error (the IDL's error list).
+pub fn pod_error(e: PodError) -> VarlinkError {
+    let name = |n: &str| format!("{INTERFACE}.{n}");
+    match e {
+        PodError::NoSuchContainer(id) => VarlinkError::new(name("NoSuchContainer"), json!({ "id": id })),
+        PodError::ContainerExists(id) => VarlinkError::new(name("ContainerExists"), json!({ "id": id })),
+        PodError::InvalidValue { parameter, reason } => VarlinkError::new(
+            name("InvalidValue"),
+            json!({ "parameter": parameter, "reason": reason }),
+        ),
+        PodError::InvalidState { id, status, reason } => VarlinkError::new(
+            name("InvalidState"),
+            json!({ "id": id, "status": status, "reason": reason }),
+        ),
+        PodError::Runtime {
+            runtime,
+            command,
+            message,
+            exit_code,
+        } => {
+            let mut p = json!({ "runtime": runtime, "command": command, "message": message });
+            if let Some(c) = exit_code {
+                p["exitCode"] = json!(c);
+            }
+            VarlinkError::new(name("RuntimeError"), p)
+        }
+        PodError::System(message) => VarlinkError::new(name("SystemError"), json!({ "message": message })),
+    }
+}
+
+/// The methods of io.podmon.Pod: the one dispatch table.
+#[derive(Debug, Clone, Copy)]
+enum Method {
+    CreateContainer,
+    StartContainer,
+    KillContainer,
+    WaitContainer,
+    DeleteContainer,
+    GetContainer,
+    ListContainers,
+}
+
+impl Method {
+    fn from_member(member: &str) -> Option<Method> {
+        Some(match member {
+            "CreateContainer" => Method::CreateContainer,
+            "StartContainer" => Method::StartContainer,
+            "KillContainer" => Method::KillContainer,
+            "WaitContainer" => Method::WaitContainer,
+            "DeleteContainer" => Method::DeleteContainer,
+            "GetContainer" => Method::GetContainer,
+            "ListContainers" => Method::ListContainers,
+            _ => return None,
+        })
+    }
+
+    async fn handle(self, pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(), HandlerError> {
+        match self {
+            Method::CreateContainer => create_container::handle(pod, call, r).await,
+            Method::StartContainer => start_container::handle(pod, call, r).await,
+            Method::KillContainer => kill_container::handle(pod, call, r).await,
+            Method::WaitContainer => wait_container::handle(pod, call, r).await,
+            Method::DeleteContainer => delete_container::handle(pod, call, r).await,
+            Method::GetContainer => get_container::handle(pod, call, r).await,
+            Method::ListContainers => list_containers::handle(pod, call, r).await,
+        }
+    }
+}
+
+/// The service's GetInfo data.
+pub fn service_info() -> ServiceInfo {
+    ServiceInfo {
+        vendor: "podmon".into(),
+        product: "podmon".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        url: "https://github.com/podmon/podmon".into(),
+    }
+}
+
+/// Handles one call completely, replies included. An `Err` means the
+/// connection is broken and must be closed.
+pub async fn dispatch(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> std::io::Result<()> {
+    let result = if call.upgrade {
+        // No method of ours takes the connection over.
+        Err(HandlerError::Reply(VarlinkError::invalid_parameter("upgrade")))
+    } else if call.interface() == "org.varlink.service" {
+        match service::handle(call, &service_info(), INTERFACES) {
+            Ok(reply) => r.reply(reply.parameters).await.map_err(HandlerError::Io),
+            Err(e) => Err(HandlerError::Reply(e)),
+        }
+    } else if call.interface() == INTERFACE {
+        match Method::from_member(call.member()) {
+            Some(m) => m.handle(pod, call, r).await,
+            None => Err(HandlerError::Reply(VarlinkError::method_not_found(&call.method))),
+        }
+    } else {
+        Err(HandlerError::Reply(service::unknown_method(call, INTERFACES)))
+    };
+    match result {
+        Ok(()) => Ok(()),
+        Err(HandlerError::Reply(e)) => {
+            log::debug!("{} failed: {}", call.method, e.name);
+            r.error(e).await
+        }
+        Err(HandlerError::Io(e)) => Err(e),
+    }
+}

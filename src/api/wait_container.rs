@@ -1,0 +1,38 @@
+//! io.podmon.Pod.WaitContainer
+
+use std::rc::Rc;
+
+use serde::{Deserialize, Serialize};
+
+use super::{HandlerError, Replier};
+use crate::pod::{ContainerInfo, Pod, lifecycle};
+use crate::varlink::{Call, params};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct In {
+    id: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Out {
+    exit_code: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signal: Option<String>,
+    container: ContainerInfo,
+}
+
+/// Waits until the container stopped and its log is complete.
+pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(), HandlerError> {
+    let p: In = params::decode(&call.parameters)?;
+    let c = lifecycle::wait(pod, &p.id).await?;
+    let exit = c.state.borrow().exit;
+    let out = Out {
+        exit_code: exit.map_or(-1, |e| e.exit_code()),
+        signal: exit.and_then(|e| e.signal_name()),
+        container: c.info(),
+    };
+    r.reply(params::encode(&out)).await?;
+    Ok(())
+}

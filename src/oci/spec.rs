@@ -1,0 +1,534 @@
+//! The OCI `config.json` podmon writes for "rootfs + command" containers.
+//!
+//! Modelled on `runc spec`'s default (same namespaces, mounts, capabilities,
+//! masked/readonly paths) with a writable root filesystem, the caller's
+//! command and optional memory/pids limits. Building is pure; only
+//! [`write_config`] touches the disk.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use oci_spec::OciSpecError;
+use oci_spec::runtime::{
+    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxDeviceCgroup,
+    LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxMemoryBuilder, LinuxNamespace,
+    LinuxNamespaceBuilder, LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, Mount,
+    MountBuilder, PosixRlimitBuilder, PosixRlimitType, ProcessBuilder, RootBuilder, Spec,
+    SpecBuilder, UserBuilder,
+};
+use thiserror::Error;
+
+/// PATH given to containers whose env has none (same as `runc spec`/Docker).
+pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// What a "rootfs + command" container needs; everything else is fixed policy.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SimpleSpec {
+    /// Root filesystem directory on the host; must be absolute so the bundle
+    /// can live anywhere.
+    pub rootfs: PathBuf,
+    /// Command and arguments; must not be empty.
+    pub args: Vec<String>,
+    /// "KEY=value" entries; PATH is added when missing.
+    pub env: Vec<String>,
+    /// Working directory inside the container; must be absolute.
+    pub cwd: String,
+    /// UTS hostname for the container.
+    pub hostname: String,
+    /// memory.limit in bytes (-1 = unlimited).
+    pub memory_max: Option<i64>,
+    /// pids.limit (-1 = unlimited).
+    pub pids_max: Option<i64>,
+    /// linux.cgroupsPath, e.g. "/podmon/POD/ID" (cgroupfs driver).
+    pub cgroups_path: String,
+    /// Allocate a pty; then `runc create` needs `--console-socket`.
+    pub terminal: bool,
+}
+
+/// Why no config could be built or written.
+#[derive(Debug, Error)]
+pub enum SpecError {
+    /// runc resolves a relative root against the bundle, not our cwd.
+    #[error("rootfs {0:?} is not an absolute path")]
+    RootfsNotAbsolute(PathBuf),
+    /// Nothing to run.
+    #[error("command (args) is empty")]
+    EmptyArgs,
+    /// The OCI spec requires an absolute cwd.
+    #[error("working directory {0:?} is not an absolute path")]
+    CwdNotAbsolute(String),
+    /// Env entries without '=' are silently dropped by some runtimes.
+    #[error("environment entry {0:?} is not of the form KEY=value")]
+    BadEnv(String),
+    /// 0 or below -1 is not a meaningful limit.
+    #[error("{what} limit {value} is invalid (must be positive, or -1 for unlimited)")]
+    BadLimit {
+        /// "memory" or "pids".
+        what: &'static str,
+        /// The refused value.
+        value: i64,
+    },
+    /// The oci-spec builders refused a value.
+    #[error("building OCI spec: {0}")]
+    Build(#[from] OciSpecError),
+    /// Serializing config.json failed.
+    #[error("serializing config.json: {0}")]
+    Serialize(#[from] serde_json::Error),
+    /// Creating the bundle or writing config.json failed.
+    #[error("{op} {path:?}: {source}")]
+    Io {
+        /// What we were doing ("creating", "writing", "renaming to").
+        op: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// Builds the full OCI spec: new pid, mount, ipc, uts and (empty) network
+/// namespaces; `runc spec`'s mounts, capabilities, masked and readonly
+/// paths; writable root; the standard devices cgroup allow-list; limits.
+pub fn build_spec(s: &SimpleSpec) -> Result<Spec, SpecError> {
+    validate(s)?;
+    let process = ProcessBuilder::default()
+        .terminal(s.terminal)
+        .user(UserBuilder::default().uid(0u32).gid(0u32).build()?)
+        .args(s.args.clone())
+        .env(env_with_defaults(&s.env, s.terminal))
+        .cwd(&s.cwd)
+        .capabilities(default_capabilities()?)
+        .rlimits(vec![
+            PosixRlimitBuilder::default()
+                .typ(PosixRlimitType::RlimitNofile)
+                .hard(1024u64)
+                .soft(1024u64)
+                .build()?,
+        ])
+        .no_new_privileges(true)
+        .build()?;
+    let root = RootBuilder::default()
+        .path(&s.rootfs)
+        .readonly(false)
+        .build()?;
+
+    let mut resources = LinuxResourcesBuilder::default().devices(device_rules()?);
+    if let Some(limit) = s.memory_max {
+        resources = resources.memory(LinuxMemoryBuilder::default().limit(limit).build()?);
+    }
+    if let Some(limit) = s.pids_max {
+        resources = resources.pids(LinuxPidsBuilder::default().limit(limit).build()?);
+    }
+    let linux = LinuxBuilder::default()
+        .namespaces(namespaces()?)
+        .resources(resources.build()?)
+        .cgroups_path(PathBuf::from(&s.cgroups_path))
+        .masked_paths(strings(MASKED_PATHS))
+        .readonly_paths(strings(READONLY_PATHS))
+        .build()?;
+
+    Ok(SpecBuilder::default()
+        .version(oci_spec::runtime::VERSION)
+        .root(root)
+        .process(process)
+        .hostname(&s.hostname)
+        .mounts(mounts()?)
+        .linux(linux)
+        .build()?)
+}
+
+/// Writes `config.json` into `bundle` (creating it) via a temp file and a
+/// rename, so a runtime never reads a half-written config.
+pub fn write_config(bundle: &Path, spec: &Spec) -> Result<(), SpecError> {
+    let io = |op, path: &Path| {
+        let path = path.to_owned();
+        move |source| SpecError::Io { op, path, source }
+    };
+    fs::create_dir_all(bundle).map_err(io("creating", bundle))?;
+    let mut json = serde_json::to_vec_pretty(spec)?;
+    json.push(b'\n');
+    let tmp = bundle.join(".config.json.tmp");
+    let dst = bundle.join("config.json");
+    let mut file = fs::File::create(&tmp).map_err(io("creating", &tmp))?;
+    file.write_all(&json).map_err(io("writing", &tmp))?;
+    drop(file);
+    fs::rename(&tmp, &dst).map_err(io("renaming to", &dst))?;
+    Ok(())
+}
+
+fn validate(s: &SimpleSpec) -> Result<(), SpecError> {
+    if !s.rootfs.is_absolute() {
+        return Err(SpecError::RootfsNotAbsolute(s.rootfs.clone()));
+    }
+    if s.args.is_empty() {
+        return Err(SpecError::EmptyArgs);
+    }
+    if !s.cwd.starts_with('/') {
+        return Err(SpecError::CwdNotAbsolute(s.cwd.clone()));
+    }
+    if let Some(bad) = s.env.iter().find(|e| e.find('=').is_none_or(|i| i == 0)) {
+        return Err(SpecError::BadEnv(bad.clone()));
+    }
+    for (what, value) in [("memory", s.memory_max), ("pids", s.pids_max)] {
+        if let Some(value) = value.filter(|&v| v == 0 || v < -1) {
+            return Err(SpecError::BadLimit { what, value });
+        }
+    }
+    Ok(())
+}
+
+/// The caller's env plus PATH (and TERM for terminals) when they are missing.
+fn env_with_defaults(env: &[String], terminal: bool) -> Vec<String> {
+    let has = |key: &str| env.iter().any(|e| e.split('=').next() == Some(key));
+    let mut out = env.to_vec();
+    if !has("PATH") {
+        out.insert(0, DEFAULT_PATH.to_owned());
+    }
+    if terminal && !has("TERM") {
+        out.push("TERM=xterm".to_owned());
+    }
+    out
+}
+
+/// `runc spec`'s capability set: bounding/effective/permitted/ambient.
+fn default_capabilities() -> Result<oci_spec::runtime::LinuxCapabilities, OciSpecError> {
+    let caps: oci_spec::runtime::Capabilities = [
+        Capability::AuditWrite,
+        Capability::Kill,
+        Capability::NetBindService,
+    ]
+    .into_iter()
+    .collect();
+    LinuxCapabilitiesBuilder::default()
+        .bounding(caps.clone())
+        .effective(caps.clone())
+        .permitted(caps.clone())
+        .ambient(caps)
+        .build()
+}
+
+fn namespaces() -> Result<Vec<LinuxNamespace>, OciSpecError> {
+    [
+        LinuxNamespaceType::Pid,
+        LinuxNamespaceType::Network,
+        LinuxNamespaceType::Ipc,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Mount,
+    ]
+    .into_iter()
+    .map(|typ| LinuxNamespaceBuilder::default().typ(typ).build())
+    .collect()
+}
+
+/// (destination, type, source, options) as in `runc spec`.
+const MOUNTS: [(&str, &str, &str, &[&str]); 7] = [
+    ("/proc", "proc", "proc", &[]),
+    (
+        "/dev",
+        "tmpfs",
+        "tmpfs",
+        &["nosuid", "strictatime", "mode=755", "size=65536k"],
+    ),
+    (
+        "/dev/pts",
+        "devpts",
+        "devpts",
+        &[
+            "nosuid",
+            "noexec",
+            "newinstance",
+            "ptmxmode=0666",
+            "mode=0620",
+            "gid=5",
+        ],
+    ),
+    (
+        "/dev/shm",
+        "tmpfs",
+        "shm",
+        &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+    ),
+    (
+        "/dev/mqueue",
+        "mqueue",
+        "mqueue",
+        &["nosuid", "noexec", "nodev"],
+    ),
+    (
+        "/sys",
+        "sysfs",
+        "sysfs",
+        &["nosuid", "noexec", "nodev", "ro"],
+    ),
+    (
+        "/sys/fs/cgroup",
+        "cgroup",
+        "cgroup",
+        &["nosuid", "noexec", "nodev", "relatime", "ro"],
+    ),
+];
+
+fn mounts() -> Result<Vec<Mount>, OciSpecError> {
+    MOUNTS
+        .iter()
+        .map(|&(dst, typ, src, opts)| {
+            let mut m = MountBuilder::default()
+                .destination(dst)
+                .typ(typ)
+                .source(src);
+            if !opts.is_empty() {
+                m = m.options(strings(opts));
+            }
+            m.build()
+        })
+        .collect()
+}
+
+/// Deny every device, then allow the ones a container always needs
+/// (null, zero, full, random, urandom, tty, ptmx, pts/*), like containerd.
+fn device_rules() -> Result<Vec<LinuxDeviceCgroup>, OciSpecError> {
+    let deny_all = LinuxDeviceCgroupBuilder::default()
+        .allow(false)
+        .access("rwm")
+        .build()?;
+    let allowed: [(i64, Option<i64>); 8] = [
+        (1, Some(3)), // null
+        (1, Some(5)), // zero
+        (1, Some(7)), // full
+        (1, Some(8)), // random
+        (1, Some(9)), // urandom
+        (5, Some(0)), // tty
+        (5, Some(2)), // ptmx
+        (136, None),  // pts/*
+    ];
+    let mut rules = vec![deny_all];
+    for (major, minor) in allowed {
+        let mut b = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(LinuxDeviceType::C)
+            .major(major)
+            .access("rwm");
+        if let Some(minor) = minor {
+            b = b.minor(minor);
+        }
+        rules.push(b.build()?);
+    }
+    Ok(rules)
+}
+
+/// Hidden from the container, as `runc spec` does.
+const MASKED_PATHS: &[&str] = &[
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/sys/firmware",
+    "/proc/scsi",
+];
+
+/// Read-only in the container, as `runc spec` does.
+const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|&s| s.to_owned()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn simple() -> SimpleSpec {
+        SimpleSpec {
+            rootfs: "/var/lib/podmon/c1/rootfs".into(),
+            args: vec!["sh".into(), "-c".into(), "echo hi".into()],
+            env: vec!["FOO=bar".into()],
+            cwd: "/".into(),
+            hostname: "c1".into(),
+            memory_max: Some(64 << 20),
+            pids_max: Some(100),
+            cgroups_path: "/podmon/pod1/c1".into(),
+            terminal: false,
+        }
+    }
+
+    fn to_json(s: &SimpleSpec) -> Value {
+        let spec = build_spec(s).expect("valid spec");
+        serde_json::to_value(&spec).expect("serializable")
+    }
+
+    #[test]
+    fn key_fields() {
+        let v = to_json(&simple());
+        assert_eq!(v["ociVersion"], "1.1.0");
+        assert_eq!(
+            v["root"],
+            json!({"path": "/var/lib/podmon/c1/rootfs", "readonly": false})
+        );
+        assert_eq!(v["hostname"], "c1");
+        let p = &v["process"];
+        assert_eq!(p["terminal"], false);
+        assert_eq!(p["user"], json!({"uid": 0, "gid": 0}));
+        assert_eq!(p["args"], json!(["sh", "-c", "echo hi"]));
+        assert_eq!(p["env"], json!([DEFAULT_PATH, "FOO=bar"]));
+        assert_eq!(p["cwd"], "/");
+        assert_eq!(p["noNewPrivileges"], true);
+        assert_eq!(
+            p["rlimits"],
+            json!([{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}])
+        );
+        for set in ["bounding", "effective", "permitted", "ambient"] {
+            let mut caps: Vec<String> =
+                serde_json::from_value(p["capabilities"][set].clone()).expect("list");
+            caps.sort();
+            assert_eq!(
+                caps,
+                ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+                "{set}"
+            );
+        }
+        let l = &v["linux"];
+        assert_eq!(l["cgroupsPath"], "/podmon/pod1/c1");
+        assert_eq!(l["resources"]["memory"], json!({"limit": 64 << 20}));
+        assert_eq!(l["resources"]["pids"], json!({"limit": 100}));
+        let ns: Vec<&str> = l["namespaces"]
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|n| n["type"].as_str().expect("type"))
+            .collect();
+        assert_eq!(ns, ["pid", "network", "ipc", "uts", "mount"]);
+        assert!(l["namespaces"][1].get("path").is_none(), "new empty netns");
+        assert_eq!(l["maskedPaths"].as_array().map(Vec::len), Some(10));
+        assert_eq!(l["readonlyPaths"][3], "/proc/sys");
+        let devices = l["resources"]["devices"].as_array().expect("devices");
+        assert_eq!(devices[0], json!({"allow": false, "access": "rwm"}));
+        assert_eq!(
+            devices[1],
+            json!({"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"})
+        );
+        assert_eq!(
+            devices[8],
+            json!({"allow": true, "type": "c", "major": 136, "access": "rwm"})
+        );
+    }
+
+    #[test]
+    fn mounts_match_runc_spec() {
+        let v = to_json(&simple());
+        let mounts = v["mounts"].as_array().expect("mounts");
+        let dsts: Vec<&str> = mounts
+            .iter()
+            .map(|m| m["destination"].as_str().expect("dst"))
+            .collect();
+        assert_eq!(
+            dsts,
+            [
+                "/proc",
+                "/dev",
+                "/dev/pts",
+                "/dev/shm",
+                "/dev/mqueue",
+                "/sys",
+                "/sys/fs/cgroup"
+            ]
+        );
+        assert_eq!(
+            mounts[0],
+            json!({"destination": "/proc", "type": "proc", "source": "proc"})
+        );
+        assert_eq!(
+            mounts[1]["options"],
+            json!(["nosuid", "strictatime", "mode=755", "size=65536k"])
+        );
+        assert_eq!(mounts[2]["type"], "devpts");
+        assert_eq!(
+            mounts[2]["options"],
+            json!([
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+                "gid=5"
+            ])
+        );
+        assert_eq!(
+            mounts[5]["options"],
+            json!(["nosuid", "noexec", "nodev", "ro"])
+        );
+    }
+
+    #[test]
+    fn optional_parts() {
+        let mut s = simple();
+        s.memory_max = None;
+        s.pids_max = None;
+        s.terminal = true;
+        s.env = vec!["PATH=/bin".into()];
+        let v = to_json(&s);
+        assert!(v["linux"]["resources"].get("memory").is_none());
+        assert!(v["linux"]["resources"].get("pids").is_none());
+        assert_eq!(v["process"]["terminal"], true);
+        assert_eq!(v["process"]["env"], json!(["PATH=/bin", "TERM=xterm"]));
+        s.memory_max = Some(-1);
+        s.pids_max = Some(-1);
+        let v = to_json(&s);
+        assert_eq!(v["linux"]["resources"]["pids"]["limit"], -1);
+    }
+
+    #[test]
+    fn rejects_bad_input() {
+        type Mutate = fn(&mut SimpleSpec);
+        let cases: [(Mutate, &str); 7] = [
+            (|s| s.rootfs = "rootfs".into(), "not an absolute path"),
+            (|s| s.args.clear(), "empty"),
+            (|s| s.cwd = "tmp".into(), "working directory"),
+            (|s| s.env.push("NOEQUALS".into()), "KEY=value"),
+            (|s| s.env.push("=x".into()), "KEY=value"),
+            (|s| s.memory_max = Some(0), "memory limit 0"),
+            (|s| s.pids_max = Some(-2), "pids limit -2"),
+        ];
+        for (mutate, msg) in cases {
+            let mut s = simple();
+            mutate(&mut s);
+            let err = build_spec(&s).expect_err(msg).to_string();
+            assert!(err.contains(msg), "{err:?} should contain {msg:?}");
+        }
+    }
+
+    #[test]
+    fn write_config_round_trips() {
+        let dir = std::env::temp_dir().join(format!("podmon-spec-test-{}", std::process::id()));
+        let bundle = dir.join("nested/bundle");
+        let spec = build_spec(&simple()).expect("spec");
+        write_config(&bundle, &spec).expect("write");
+        let loaded = Spec::load(bundle.join("config.json")).expect("load");
+        assert_eq!(loaded, spec);
+        assert!(!bundle.join(".config.json.tmp").exists());
+        // Overwriting works too.
+        write_config(&bundle, &spec).expect("rewrite");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn write_config_reports_path() {
+        let err = write_config(
+            Path::new("/proc/nonexistent/bundle"),
+            &build_spec(&simple()).expect("spec"),
+        )
+        .expect_err("cannot create under /proc");
+        assert!(err.to_string().contains("/proc/nonexistent"), "{err}");
+    }
+}

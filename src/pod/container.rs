@@ -1,0 +1,116 @@
+//! One container's record: what the API reports and what its monitor task
+//! updates when the init process exits.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::cri::rfc3339_nanos;
+use crate::logsink::LogSink;
+use crate::process::{ExitStatus, Watched};
+use crate::reactor::sync::Notify;
+
+/// Lifecycle state, as the OCI runtime spec names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Created by the runtime; the process waits to be started.
+    Created,
+    /// Started and not yet exited.
+    Running,
+    /// The init process exited and its output is in the log.
+    Stopped,
+}
+
+impl Status {
+    /// The lowercase name used on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Stopped => "stopped",
+        }
+    }
+}
+
+/// The mutable part of a container record.
+#[derive(Debug)]
+pub struct State {
+    /// Lifecycle state.
+    pub status: Status,
+    /// The init process, while it has not been reaped.
+    pub process: Option<Rc<Watched>>,
+    /// When StartContainer succeeded.
+    pub started_at: Option<SystemTime>,
+    /// When the init process exited.
+    pub finished_at: Option<SystemTime>,
+    /// How the init process ended.
+    pub exit: Option<ExitStatus>,
+}
+
+/// A container of the pod.
+pub struct Container {
+    /// Container id (validated).
+    pub id: String,
+    /// The OCI bundle directory.
+    pub bundle: PathBuf,
+    /// podmon's own directory for this container (pid file, runtime log,
+    /// and the bundle when podmon wrote it).
+    pub dir: PathBuf,
+    /// When CreateContainer succeeded.
+    pub created_at: SystemTime,
+    /// The log, fed by the container's stdout and stderr.
+    pub log: Rc<LogSink>,
+    /// Mutable state.
+    pub state: RefCell<State>,
+    /// Woken on every state change (start, exit, stop).
+    pub changed: Notify,
+}
+
+/// ContainerInfo of the IDL.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerInfo {
+    id: String,
+    status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pid: Option<i32>,
+    bundle: String,
+    log_path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exit_code: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signal: Option<String>,
+    created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    started_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    finished_at: Option<String>,
+}
+
+impl Container {
+    /// The current status.
+    pub fn status(&self) -> Status {
+        self.state.borrow().status
+    }
+
+    /// The record as the API reports it.
+    pub fn info(&self) -> ContainerInfo {
+        let st = self.state.borrow();
+        ContainerInfo {
+            id: self.id.clone(),
+            status: st.status,
+            pid: st.process.as_ref().map(|p| p.pid()),
+            bundle: self.bundle.display().to_string(),
+            log_path: self.log.path().display().to_string(),
+            exit_code: st.exit.map(|e| e.exit_code()),
+            signal: st.exit.and_then(|e| e.signal_name()),
+            created_at: rfc3339_nanos(self.created_at),
+            started_at: st.started_at.map(rfc3339_nanos),
+            finished_at: st.finished_at.map(rfc3339_nanos),
+        }
+    }
+}

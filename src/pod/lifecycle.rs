@@ -1,0 +1,375 @@
+//! Container lifecycle: create, start, kill, wait, delete, and the monitor
+//! task that records an exit once every byte of output is in the log.
+
+use std::cell::RefCell;
+use std::ffi::OsString;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::{Duration, SystemTime};
+
+use super::container::{Container, State, Status};
+use super::{Pod, PodError};
+use crate::cri::Stream;
+use crate::logsink::LogSink;
+use crate::oci::{runtime, spec};
+use crate::process::{self, ExitStatus, PendingClaim, Watched};
+use crate::reactor::{self, sync};
+
+/// How long an exited container's pipes may stay open (held by a process
+/// outside its PID namespace) before the exit is reported anyway.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where a new container's bundle comes from.
+#[derive(Debug)]
+pub enum Source {
+    /// An OCI bundle that the caller prepared (engine style).
+    Bundle(PathBuf),
+    /// A root file system plus a command; podmon writes the bundle.
+    Rootfs {
+        /// The root file system.
+        rootfs: PathBuf,
+        /// Command and arguments.
+        command: Vec<String>,
+        /// KEY=VALUE entries.
+        env: Vec<String>,
+        /// Working directory.
+        cwd: String,
+        /// Host name.
+        hostname: String,
+        /// memory.max in bytes.
+        memory_max: Option<i64>,
+        /// pids.max.
+        pids_max: Option<i64>,
+    },
+}
+
+/// CreateContainer's input, validated for types but not yet for values.
+#[derive(Debug)]
+pub struct CreateRequest {
+    /// Container id.
+    pub id: String,
+    /// The bundle or what to build it from.
+    pub source: Source,
+}
+
+/// Removes an id reservation when creation ends, however it ends.
+struct Reservation<'a> {
+    pod: &'a Pod,
+    id: String,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.pod.reserved.borrow_mut().remove(&self.id);
+    }
+}
+
+fn runtime_error(pod: &Pod, command: &'static str, out: &process::Output, log: Option<&Path>) -> PodError {
+    let log_contents = log.and_then(|p| std::fs::read(p).ok());
+    let message = runtime::error_message(&out.stderr, log_contents.as_deref())
+        .unwrap_or_else(|| format!("exited with status {}", out.status.exit_code()));
+    PodError::Runtime {
+        runtime: pod.config.runtime.name(),
+        command,
+        message,
+        exit_code: out.status.code,
+    }
+}
+
+/// Runs a runtime subcommand to completion; a non-zero exit is a Runtime error.
+async fn run_runtime(pod: &Pod, command: &'static str, args: Vec<OsString>) -> Result<process::Output, PodError> {
+    let out = process::run(&pod.config.runtime.path, &args)
+        .await
+        .map_err(|e| PodError::system(format!("running {}", pod.config.runtime.path.display()), e))?;
+    if out.status.exit_code() != 0 {
+        return Err(runtime_error(pod, command, &out, None));
+    }
+    Ok(out)
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), PodError> {
+    rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| PodError::system("pipe", e))
+}
+
+/// Prepares the bundle directory; returns the bundle path.
+fn prepare_bundle(pod: &Pod, id: &str, dir: &Path, source: &Source) -> Result<PathBuf, PodError> {
+    match source {
+        Source::Bundle(b) => {
+            let b = std::fs::canonicalize(b).map_err(|e| PodError::invalid("bundle", format!("{}: {e}", b.display())))?;
+            if !b.join("config.json").is_file() {
+                return Err(PodError::invalid("bundle", format!("{} has no config.json", b.display())));
+            }
+            Ok(b)
+        }
+        Source::Rootfs {
+            rootfs,
+            command,
+            env,
+            cwd,
+            hostname,
+            memory_max,
+            pids_max,
+        } => {
+            let rootfs = std::fs::canonicalize(rootfs)
+                .map_err(|e| PodError::invalid("rootfs", format!("{}: {e}", rootfs.display())))?;
+            if !rootfs.is_dir() {
+                return Err(PodError::invalid("rootfs", format!("{} is not a directory", rootfs.display())));
+            }
+            let s = spec::SimpleSpec {
+                rootfs,
+                args: command.clone(),
+                env: env.clone(),
+                cwd: cwd.clone(),
+                hostname: hostname.clone(),
+                memory_max: *memory_max,
+                pids_max: *pids_max,
+                cgroups_path: format!("/podmon/{}/{id}", pod.config.name),
+                terminal: false,
+            };
+            let built = spec::build_spec(&s).map_err(|e| match e {
+                spec::SpecError::EmptyArgs => PodError::invalid("command", e),
+                spec::SpecError::CwdNotAbsolute(_) => PodError::invalid("cwd", e),
+                spec::SpecError::RootfsNotAbsolute(_) => PodError::invalid("rootfs", e),
+                other => PodError::system("building the OCI config", other),
+            })?;
+            spec::write_config(dir, &built).map_err(|e| PodError::system("writing config.json", e))?;
+            Ok(dir.to_owned())
+        }
+    }
+}
+
+fn check_values(req: &CreateRequest) -> Result<(), PodError> {
+    crate::id::validate_id(&req.id).map_err(|e| PodError::invalid("id", e))?;
+    if let Source::Rootfs {
+        command,
+        memory_max,
+        pids_max,
+        cwd,
+        ..
+    } = &req.source
+    {
+        if command.is_empty() {
+            return Err(PodError::invalid("command", "a command is required with rootfs"));
+        }
+        if memory_max.is_some_and(|m| m <= 0) {
+            return Err(PodError::invalid("memoryMax", "must be a positive number of bytes"));
+        }
+        if pids_max.is_some_and(|m| m <= 0) {
+            return Err(PodError::invalid("pidsMax", "must be positive"));
+        }
+        if !cwd.starts_with('/') {
+            return Err(PodError::invalid("cwd", "must be an absolute path"));
+        }
+    }
+    Ok(())
+}
+
+/// Creates a container: writes or checks its bundle, runs `runtime create`
+/// with the container's stdout and stderr on pipes that feed its log, and
+/// starts watching its init process.
+pub async fn create(pod: &Rc<Pod>, req: CreateRequest) -> Result<Rc<Container>, PodError> {
+    check_values(&req)?;
+    let id = req.id.clone();
+    if pod.containers.borrow().contains_key(&id) || !pod.reserved.borrow_mut().insert(id.clone()) {
+        return Err(PodError::ContainerExists(id));
+    }
+    let _reservation = Reservation { pod, id: id.clone() };
+
+    let dir = pod.config.state_dir.join("containers").join(&id);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| PodError::system(format!("creating {}", dir.display()), e))?;
+    let result = create_in(pod, &req, &dir).await;
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result
+}
+
+async fn create_in(pod: &Rc<Pod>, req: &CreateRequest, dir: &Path) -> Result<Rc<Container>, PodError> {
+    let id = &req.id;
+    let bundle = prepare_bundle(pod, id, dir, &req.source)?;
+    let (out_r, out_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    let log_path = pod.config.log_dir.join(format!("{id}.log"));
+    let log = LogSink::start(&log_path, vec![(Stream::Stdout, out_r), (Stream::Stderr, err_r)])
+        .map_err(|e| PodError::system(format!("opening {}", log_path.display()), e))?;
+
+    let pid_file = dir.join("pid");
+    let runtime_log = dir.join("runtime.log");
+    let args = pod.config.runtime.create_args(id, &bundle, &pid_file, &runtime_log);
+    let claim = PendingClaim::new();
+    let (runc, _, _) = process::spawn(&pod.config.runtime.path, &args, Some(out_w), Some(err_w))
+        .map_err(|e| PodError::system(format!("running {}", pod.config.runtime.path.display()), e))?;
+    let status = runc
+        .wait()
+        .await
+        .map_err(|e| PodError::system("waiting for the runtime", e))?;
+    if status.exit_code() != 0 {
+        let out = process::Output {
+            status,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+        };
+        // Whatever the runtime printed went to the container's log; its
+        // --log file has the message.
+        let err = runtime_error(pod, "create", &out, Some(&runtime_log));
+        let _ = run_runtime(pod, "delete", pod.config.runtime.delete_args(id, true)).await;
+        return Err(err);
+    }
+    let pid = std::fs::read(&pid_file)
+        .map_err(|e| PodError::system(format!("reading {}", pid_file.display()), e))
+        .and_then(|c| runtime::parse_pid_file(&c).map_err(|e| PodError::system("pid file", e)))?;
+    let init = Watched::open(pid).map_err(|e| PodError::system(format!("pidfd_open({pid})"), e))?;
+    drop(claim);
+    process::reap_strays();
+
+    let init = Rc::new(init);
+    let container = Rc::new(Container {
+        id: id.clone(),
+        bundle,
+        dir: dir.to_owned(),
+        created_at: SystemTime::now(),
+        log,
+        state: RefCell::new(State {
+            status: Status::Created,
+            process: Some(init.clone()),
+            started_at: None,
+            finished_at: None,
+            exit: None,
+        }),
+        changed: Default::default(),
+    });
+    pod.containers.borrow_mut().insert(id.clone(), container.clone());
+    reactor::spawn(monitor(pod.clone(), container.clone(), init));
+    log::info!("created container {id} (pid {pid})");
+    Ok(container)
+}
+
+/// Waits for the init process to exit, then for its output to reach the
+/// log, then records the exit and tells the waiters.
+async fn monitor(pod: Rc<Pod>, c: Rc<Container>, init: Rc<Watched>) {
+    let status = match init.wait().await {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("container {}: waiting for pid {}: {e}", c.id, init.pid());
+            ExitStatus { code: None, signal: None }
+        }
+    };
+    {
+        let mut st = c.state.borrow_mut();
+        st.process = None;
+        st.finished_at = Some(SystemTime::now());
+        st.exit = Some(status);
+    }
+    log::info!("container {} exited: {}", c.id, status.exit_code());
+    if sync::timeout(DRAIN_TIMEOUT, c.log.drained()).await.is_none() {
+        log::warn!(
+            "container {}: output pipes still open {}s after exit; reporting the exit",
+            c.id,
+            DRAIN_TIMEOUT.as_secs()
+        );
+        c.log.flushed().await;
+    }
+    if let Some(dir) = &pod.config.exit_dir {
+        if let Err(e) = write_exit_file(dir, &c.id, status.exit_code()) {
+            log::error!("container {}: exit file: {e}", c.id);
+        }
+    }
+    c.state.borrow_mut().status = Status::Stopped;
+    c.changed.notify_all();
+}
+
+/// Writes `<dir>/<id>` with the exit code atomically (temp file, rename),
+/// as conmon does, so readers never see a partial file.
+fn write_exit_file(dir: &Path, id: &str, code: i32) -> std::io::Result<()> {
+    let tmp = dir.join(format!(".{id}.tmp"));
+    std::fs::write(&tmp, code.to_string())?;
+    std::fs::rename(&tmp, dir.join(id))
+}
+
+/// Starts a created container's process.
+pub async fn start(pod: &Pod, id: &str) -> Result<Rc<Container>, PodError> {
+    let c = pod.get(id)?;
+    let status = c.status();
+    if status != Status::Created {
+        return Err(PodError::InvalidState {
+            id: id.to_owned(),
+            status,
+            reason: "only a created container can be started".into(),
+        });
+    }
+    run_runtime(pod, "start", pod.config.runtime.start_args(id)).await?;
+    {
+        let mut st = c.state.borrow_mut();
+        st.started_at = Some(SystemTime::now());
+        // It may have exited already; the monitor then owns the status.
+        if st.status == Status::Created && st.exit.is_none() {
+            st.status = Status::Running;
+        }
+    }
+    c.changed.notify_all();
+    Ok(c)
+}
+
+/// Sends a signal to the init process (through its pidfd), or to every
+/// process of the container (through the runtime) when `all`.
+pub async fn kill(pod: &Pod, id: &str, signal: i32, all: bool) -> Result<(), PodError> {
+    let c = pod.get(id)?;
+    let init = c.state.borrow().process.clone();
+    let Some(init) = init else {
+        return Err(PodError::InvalidState {
+            id: id.to_owned(),
+            status: c.status(),
+            reason: "its process has exited".into(),
+        });
+    };
+    if all {
+        run_runtime(pod, "kill", pod.config.runtime.kill_args(id, signal, true)).await?;
+    } else {
+        init.signal(signal)
+            .map_err(|e| PodError::system(format!("signal {signal} to pid {}", init.pid()), e))?;
+    }
+    Ok(())
+}
+
+/// Waits until the container is stopped (its exit recorded and its log complete).
+pub async fn wait(pod: &Pod, id: &str) -> Result<Rc<Container>, PodError> {
+    let c = pod.get(id)?;
+    c.changed
+        .wait_until(|| (c.status() == Status::Stopped).then_some(()))
+        .await;
+    Ok(c)
+}
+
+/// Deletes a container: runtime state, podmon's directory, the record.
+pub async fn delete(pod: &Pod, id: &str, force: bool) -> Result<(), PodError> {
+    let c = pod.get(id)?;
+    let status = c.status();
+    if status == Status::Running && !force {
+        return Err(PodError::InvalidState {
+            id: id.to_owned(),
+            status,
+            reason: "stop it first, or delete with force".into(),
+        });
+    }
+    if status != Status::Stopped {
+        // A created or running container: the runtime kills it.
+        run_runtime(pod, "delete", pod.config.runtime.delete_args(id, true)).await?;
+        if sync::timeout(DRAIN_TIMEOUT * 2, wait(pod, id)).await.is_none() {
+            return Err(PodError::System(format!("container {id} did not stop after SIGKILL")));
+        }
+    } else if let Err(e) = run_runtime(pod, "delete", pod.config.runtime.delete_args(id, false)).await {
+        // Already gone from the runtime is fine; anything else is reported.
+        match &e {
+            PodError::Runtime { message, .. } if message.contains("does not exist") || message.contains("not exist") => {}
+            _ => return Err(e),
+        }
+    }
+    pod.containers.borrow_mut().remove(id);
+    if let Err(e) = std::fs::remove_dir_all(&c.dir) {
+        log::warn!("removing {}: {e}", c.dir.display());
+    }
+    log::info!("deleted container {id}");
+    Ok(())
+}

@@ -1,0 +1,348 @@
+//! A small blocking Varlink client over a UNIX stream socket.
+//!
+//! The CLI and the integration tests need to talk to a running `podmon serve`
+//! without an event loop; one call at a time on a blocking socket is all they
+//! need.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use thiserror::Error;
+
+use super::frame::{FrameDecoder, FrameError};
+use super::message::{Call, ProtocolError, Reply, VarlinkError};
+
+/// Largest reply accepted, as in systemd's sd-varlink (16 MiB).
+pub const MAX_REPLY: usize = 16 * 1024 * 1024;
+
+/// Why a call did not produce a successful reply.
+#[derive(Debug, Error)]
+pub enum ClientError {
+    /// The socket could not be connected; names the path because "connection
+    /// refused" alone does not tell the user which socket was tried.
+    #[error("cannot connect to {}: {source}", path.display())]
+    Connect {
+        /// The socket path tried.
+        path: PathBuf,
+        /// What `connect` reported.
+        #[source]
+        source: io::Error,
+    },
+    /// Reading or writing the connection failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] io::Error),
+    /// The service sent something that is not a valid reply.
+    #[error("protocol error: {0}")]
+    Protocol(#[from] ProtocolError),
+    /// The service's reply stream could not be framed (e.g. too large).
+    #[error("protocol error: {0}")]
+    Frame(#[from] FrameError),
+    /// The service answered with an error reply.
+    #[error("{}", VarlinkDisplay { name, parameters })]
+    Varlink {
+        /// Qualified error name.
+        name: String,
+        /// Error parameters.
+        parameters: Map<String, Value>,
+    },
+    /// The service closed the connection before the reply was complete.
+    #[error("connection closed by the service before the reply")]
+    Closed,
+    /// The caller passed parameters that are not a JSON object.
+    #[error("call parameters must be a JSON object")]
+    InvalidParameters,
+}
+
+impl ClientError {
+    /// The error reply's name, when the service sent one; lets callers react
+    /// to specific errors without matching on the whole enum.
+    pub fn varlink_name(&self) -> Option<&str> {
+        match self {
+            ClientError::Varlink { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+}
+
+impl From<VarlinkError> for ClientError {
+    fn from(err: VarlinkError) -> Self {
+        ClientError::Varlink {
+            name: err.name,
+            parameters: err.parameters,
+        }
+    }
+}
+
+/// Formats an error reply like [`VarlinkError`]'s `Display`.
+struct VarlinkDisplay<'a> {
+    name: &'a str,
+    parameters: &'a Map<String, Value>,
+}
+
+impl fmt::Display for VarlinkDisplay<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        VarlinkError {
+            name: self.name.to_owned(),
+            parameters: self.parameters.clone(),
+        }
+        .fmt(f)
+    }
+}
+
+/// A connection to one Varlink service; calls are made one after another.
+#[derive(Debug)]
+pub struct Client {
+    stream: UnixStream,
+    decoder: FrameDecoder,
+    out: Vec<u8>,
+}
+
+impl Client {
+    /// Connects to the service listening on `path`.
+    pub fn connect(path: &Path) -> Result<Client, ClientError> {
+        let stream = UnixStream::connect(path).map_err(|source| ClientError::Connect {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(Client::from_stream(stream))
+    }
+
+    /// Wraps an already connected stream, e.g. one end of a `socketpair` in
+    /// tests.
+    pub fn from_stream(stream: UnixStream) -> Client {
+        Client {
+            stream,
+            decoder: FrameDecoder::new(MAX_REPLY),
+            out: Vec::new(),
+        }
+    }
+
+    /// Bounds how long a single read or write may block; `None` (the default)
+    /// waits forever, which `WaitContainer` needs.
+    pub fn set_timeout(&mut self, timeout: Option<Duration>) -> Result<(), ClientError> {
+        self.stream.set_read_timeout(timeout)?;
+        self.stream.set_write_timeout(timeout)?;
+        Ok(())
+    }
+
+    /// Calls `method` and returns the reply's parameters; an error reply is
+    /// [`ClientError::Varlink`].
+    pub fn call(
+        &mut self,
+        method: &str,
+        parameters: Value,
+    ) -> Result<Map<String, Value>, ClientError> {
+        self.send(method, parameters, |call| call)?;
+        let reply = self.receive()?;
+        if reply.continues {
+            return Err(ProtocolError::UnexpectedContinues.into());
+        }
+        Ok(reply.into_error()?)
+    }
+
+    /// 'more' call: calls f for each reply's parameters until the one without
+    /// "continues".
+    pub fn call_more(
+        &mut self,
+        method: &str,
+        parameters: Value,
+        mut f: impl FnMut(Map<String, Value>),
+    ) -> Result<(), ClientError> {
+        self.send(method, parameters, |call| Call { more: true, ..call })?;
+        loop {
+            let reply = self.receive()?;
+            let continues = reply.continues;
+            f(reply.into_error()?);
+            if !continues {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Sends a `oneway` call: the service sends no reply, so nothing reports
+    /// whether it succeeded.
+    pub fn call_oneway(&mut self, method: &str, parameters: Value) -> Result<(), ClientError> {
+        self.send(method, parameters, |call| Call {
+            oneway: true,
+            ..call
+        })
+    }
+
+    fn send(
+        &mut self,
+        method: &str,
+        parameters: Value,
+        flags: impl FnOnce(Call) -> Call,
+    ) -> Result<(), ClientError> {
+        let parameters = match parameters {
+            Value::Object(map) => map,
+            Value::Null => Map::new(),
+            _ => return Err(ClientError::InvalidParameters),
+        };
+        let call = flags(Call::new(method, parameters));
+        self.out.clear();
+        call.encode(&mut self.out);
+        self.stream.write_all(&self.out)?;
+        Ok(())
+    }
+
+    /// Reads until one whole reply is buffered and parses it.
+    fn receive(&mut self) -> Result<Reply, ClientError> {
+        let mut buf = [0u8; 64 * 1024];
+        loop {
+            if let Some(frame) = self.decoder.next_frame()? {
+                return Ok(Reply::parse(&frame)?);
+            }
+            let n = match self.stream.read(&mut buf) {
+                Ok(n) => n,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return Err(err.into()),
+            };
+            if n == 0 {
+                return Err(ClientError::Closed);
+            }
+            self.decoder.push(&buf[..n]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::thread;
+
+    /// Runs a fake service on the other end of a socket pair: it reads one
+    /// call, checks it, and writes the canned bytes back in small pieces.
+    fn serve(expect: &'static str, respond: &'static [u8]) -> (Client, thread::JoinHandle<()>) {
+        let (a, mut b) = UnixStream::pair().unwrap();
+        let handle = thread::spawn(move || {
+            let mut dec = FrameDecoder::new(1 << 20);
+            let mut buf = [0u8; 256];
+            let frame = loop {
+                if let Some(f) = dec.next_frame().unwrap() {
+                    break f;
+                }
+                let n = b.read(&mut buf).unwrap();
+                assert!(n > 0, "client closed");
+                dec.push(&buf[..n]);
+            };
+            let got: Value = serde_json::from_slice(&frame).unwrap();
+            let want: Value = serde_json::from_str(expect).unwrap();
+            assert_eq!(got, want);
+            for chunk in respond.chunks(3) {
+                b.write_all(chunk).unwrap();
+            }
+        });
+        (Client::from_stream(a), handle)
+    }
+
+    #[test]
+    fn call_returns_parameters() {
+        let (mut client, h) = serve(
+            r#"{"method":"io.podmon.Pod.GetContainer","parameters":{"id":"web"}}"#,
+            b"{\"parameters\":{\"container\":{\"id\":\"web\"}}}\0",
+        );
+        let reply = client
+            .call("io.podmon.Pod.GetContainer", json!({"id": "web"}))
+            .unwrap();
+        assert_eq!(Value::Object(reply), json!({"container": {"id": "web"}}));
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn error_reply_is_varlink_error() {
+        let (mut client, h) = serve(
+            r#"{"method":"io.podmon.Pod.GetContainer","parameters":{"id":"web"}}"#,
+            b"{\"error\":\"io.podmon.Pod.NoSuchContainer\",\"parameters\":{\"id\":\"web\"}}\0",
+        );
+        let err = client
+            .call("io.podmon.Pod.GetContainer", json!({"id": "web"}))
+            .unwrap_err();
+        assert_eq!(err.varlink_name(), Some("io.podmon.Pod.NoSuchContainer"));
+        assert_eq!(err.to_string(), "io.podmon.Pod.NoSuchContainer: id=web");
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn call_more_collects_until_final_reply() {
+        let (mut client, h) = serve(
+            r#"{"method":"io.podmon.Pod.ListContainers","more":true}"#,
+            b"{\"parameters\":{\"n\":1},\"continues\":true}\0{\"parameters\":{\"n\":2},\"continues\":true}\0{\"parameters\":{\"n\":3}}\0",
+        );
+        let mut seen = Vec::new();
+        client
+            .call_more("io.podmon.Pod.ListContainers", Value::Null, |p| {
+                seen.push(p["n"].clone())
+            })
+            .unwrap();
+        assert_eq!(seen, vec![json!(1), json!(2), json!(3)]);
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn call_more_stops_at_error() {
+        let (mut client, h) = serve(
+            r#"{"method":"io.podmon.Pod.ListContainers","more":true}"#,
+            b"{\"parameters\":{\"n\":1},\"continues\":true}\0{\"error\":\"org.varlink.service.PermissionDenied\"}\0",
+        );
+        let mut seen = 0;
+        let err = client
+            .call_more("io.podmon.Pod.ListContainers", json!({}), |_| seen += 1)
+            .unwrap_err();
+        assert_eq!(seen, 1);
+        assert_eq!(err.to_string(), "org.varlink.service.PermissionDenied");
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn close_mid_reply_is_closed() {
+        let (mut client, h) = serve(r#"{"method":"a.b.C"}"#, b"{\"parameters\":");
+        h.join().unwrap();
+        assert!(matches!(
+            client.call("a.b.C", json!({})),
+            Err(ClientError::Closed)
+        ));
+    }
+
+    #[test]
+    fn garbage_reply_is_protocol_error() {
+        let (mut client, h) = serve(r#"{"method":"a.b.C"}"#, b"[]\0");
+        assert!(matches!(
+            client.call("a.b.C", json!({})),
+            Err(ClientError::Protocol(ProtocolError::NotAnObject))
+        ));
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn continues_without_more_is_protocol_error() {
+        let (mut client, h) = serve(r#"{"method":"a.b.C"}"#, b"{\"continues\":true}\0");
+        assert!(matches!(
+            client.call("a.b.C", json!({})),
+            Err(ClientError::Protocol(ProtocolError::UnexpectedContinues))
+        ));
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn non_object_parameters_are_refused() {
+        let (a, _b) = UnixStream::pair().unwrap();
+        let mut client = Client::from_stream(a);
+        assert!(matches!(
+            client.call("a.b.C", json!([1])),
+            Err(ClientError::InvalidParameters)
+        ));
+    }
+
+    #[test]
+    fn connect_error_names_the_path() {
+        let err = Client::connect(Path::new("/nonexistent/podmon-test.sock")).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("/nonexistent/podmon-test.sock"), "{text}");
+    }
+}

@@ -1,0 +1,14 @@
+//! The Varlink protocol (UAPI.20), sans IO: framing, messages, typed
+//! parameters, the `org.varlink.service` interface, and a blocking client.
+//!
+//! The server's reactor owns the sockets; everything here only transforms
+//! bytes and values, so it is tested without any I/O (the client excepted).
+
+pub mod client;
+pub mod frame;
+pub mod message;
+pub mod params;
+pub mod service;
+
+pub use frame::{FrameDecoder, FrameError};
+pub use message::{Call, ProtocolError, Reply, VarlinkError};

@@ -1,0 +1,479 @@
+//! Container lifecycle through the CLI and through raw Varlink calls.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use std::fs;
+use std::path::Path;
+use std::time::Duration;
+
+#[test]
+fn cli_create_start_wait_delete_exit_3() {
+    let pod = Pod::start("cli-exit3");
+    let rootfs = rootfs().display().to_string();
+    pod.cli_ok(&["create", "c1", "--rootfs", &rootfs, "--", "sh", "-c", "echo hi; exit 3"]);
+    pod.cli_ok(&["start", "c1"]);
+    let out = pod.cli(&["wait", "c1"]).assert_code(3);
+    assert_eq!(out.stdout.trim(), "3", "wait prints the exit code: {out:?}");
+
+    // state: human output names the id and the status; --json parses.
+    let st = pod.cli_ok(&["state", "c1"]);
+    assert!(st.stdout.contains("c1") && st.stdout.contains("stopped"), "state: {st:?}");
+    let js = pod.cli_ok(&["--json", "state", "c1"]);
+    let v: Value = serde_json::from_str(&js.stdout)
+        .unwrap_or_else(|e| panic!("--json state is not JSON ({e}): {:?}", js.stdout));
+    let c = if v.get("container").is_some() { &v["container"] } else { &v };
+    assert_eq!(c["id"], json!("c1"), "{v}");
+    assert_eq!(c["status"], json!("stopped"), "{v}");
+    assert_eq!(c["exitCode"], json!(3), "{v}");
+
+    let ps = pod.cli_ok(&["ps"]);
+    assert!(ps.stdout.contains("c1"), "ps lists c1: {ps:?}");
+
+    assert_eq!(pod.exit_file("c1").as_deref().map(str::trim), Some("3"));
+    assert_eq!(pod.log("c1").lines().count(), 1, "log: {}", pod.log("c1"));
+    assert!(pod.log("c1").ends_with(" stdout F hi\n"), "log: {:?}", pod.log("c1"));
+
+    pod.cli_ok(&["delete", "c1"]);
+    let gone = pod.cli(&["state", "c1"]);
+    assert!(!gone.success(), "state of a deleted container must fail: {gone:?}");
+    let ps = pod.cli_ok(&["ps"]);
+    assert!(!ps.stdout.contains("c1"), "ps after delete: {ps:?}");
+    // The log stays after delete.
+    assert!(pod.log_path("c1").exists());
+}
+
+#[test]
+fn cli_exit_0_and_env_cwd_hostname() {
+    let pod = Pod::start("cli-exit0");
+    let rootfs = rootfs().display().to_string();
+    pod.cli_ok(&[
+        "create",
+        "c0",
+        "--rootfs",
+        &rootfs,
+        "--env",
+        "FOO=bar baz",
+        "--cwd",
+        "/tmp",
+        "--hostname",
+        "hostx",
+        "--",
+        "sh",
+        "-c",
+        "echo \"$FOO|$(pwd)|$(hostname)\"",
+    ]);
+    pod.cli_ok(&["start", "c0"]);
+    let out = pod.cli(&["wait", "c0"]).assert_code(0);
+    assert_eq!(out.stdout.trim(), "0");
+    let log = pod.log("c0");
+    assert!(log.ends_with(" stdout F bar baz|/tmp|hostx\n"), "log: {log:?}");
+    assert_eq!(pod.exit_file("c0").as_deref().map(str::trim), Some("0"));
+    pod.cli_ok(&["delete", "c0"]);
+}
+
+#[test]
+fn varlink_lifecycle_fields_and_transitions() {
+    let pod = Pod::start("vl-life");
+    let gate = pod.gate("v1");
+    let c = pod.create("v1", &["sh", "-c", &gate.script("echo done; exit 5")]);
+    assert_container_shape(&pod, &c, "v1");
+    assert_eq!(c["status"], json!("created"), "{c}");
+    assert!(!present(&c, "startedAt"), "startedAt before start: {c}");
+    assert!(!present(&c, "finishedAt"), "finishedAt before start: {c}");
+    assert!(!present(&c, "exitCode"), "exitCode before start: {c}");
+    assert!(
+        Path::new(c["bundle"].as_str().unwrap()).join("config.json").exists(),
+        "bundle has no config.json: {c}"
+    );
+
+    let c = pod.start_container("v1");
+    assert_eq!(c["status"], json!("running"), "{c}");
+    let pid = c["pid"].as_u64().unwrap_or_else(|| panic!("pid missing while running: {c}")) as u32;
+    assert!(pid > 1, "{c}");
+    assert!(proc_alive(pid), "pid {pid} is not a live process");
+    assert_recent_timestamp("startedAt", &c["startedAt"]);
+    assert!(!present(&c, "finishedAt"), "{c}");
+
+    let g = pod.get("v1");
+    assert_eq!(g["status"], json!("running"), "{g}");
+    assert_eq!(g["pid"], json!(pid), "{g}");
+    assert_eq!(g["createdAt"], c["createdAt"]);
+    assert_eq!(g["startedAt"], c["startedAt"]);
+
+    gate.open();
+    let w = pod.wait("v1");
+    assert_eq!(w["exitCode"], json!(5), "{w}");
+    assert!(!present(&w, "signal"), "signal for a normal exit: {w}");
+    let c = &w["container"];
+    assert_eq!(c["status"], json!("stopped"), "{w}");
+    assert_eq!(c["exitCode"], json!(5), "{w}");
+    assert!(!present(c, "pid"), "pid must be absent once exited: {c}");
+    assert_recent_timestamp("finishedAt", &c["finishedAt"]);
+    let t = |k: &str| rfc3339_to_unix(c[k].as_str().unwrap());
+    assert!(t("createdAt") <= t("startedAt"), "{c}");
+    assert!(t("startedAt") <= t("finishedAt"), "{c}");
+    assert!(!proc_alive(pid), "container pid {pid} still alive after wait");
+
+    // Wait again on a stopped container answers at once with the same result.
+    let w2 = pod.wait("v1");
+    assert_eq!(w2["exitCode"], json!(5));
+    assert_eq!(pod.get("v1"), w["container"].clone());
+    assert_eq!(pod.exit_file("v1").as_deref().map(str::trim), Some("5"));
+
+    pod.delete("v1", false);
+    let r = pod.call("io.podmon.Pod.GetContainer", json!({"id": "v1"}));
+    assert_eq!(r.err("io.podmon.Pod.NoSuchContainer")["id"], json!("v1"));
+    // The bundle the monitor wrote is gone, the log stays.
+    assert!(!Path::new(c["bundle"].as_str().unwrap()).exists(), "bundle kept after delete: {c}");
+    assert!(pod.log_path("v1").exists());
+}
+
+#[test]
+fn wait_blocks_until_exit() {
+    let pod = Pod::start("vl-waitblock");
+    let gate = pod.gate("w");
+    pod.run("w", &["sh", "-c", &gate.script("exit 7")]);
+    let mut cl = pod.client();
+    cl.send("io.podmon.Pod.WaitContainer", json!({"id": "w"}));
+    // No reply while the container runs.
+    cl.set_read_timeout(Duration::from_millis(700));
+    let early = cl.read_raw();
+    assert!(
+        matches!(&early, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut),
+        "WaitContainer replied while the container was running: {early:?}"
+    );
+    cl.set_read_timeout(TIMEOUT);
+    gate.open();
+    let r = cl.recv().ok();
+    assert_eq!(r["exitCode"], json!(7), "{r}");
+}
+
+#[test]
+fn cli_kill_sigkill_gives_137() {
+    let pod = Pod::start("cli-kill9");
+    let rootfs = rootfs().display().to_string();
+    pod.cli_ok(&["create", "k", "--rootfs", &rootfs, "--", "sleep", "100"]);
+    pod.cli_ok(&["start", "k"]);
+    assert_eq!(pod.get("k")["status"], json!("running"));
+    pod.cli_ok(&["kill", "k", "KILL"]);
+    let out = pod.cli(&["wait", "k"]).assert_code(137);
+    assert_eq!(out.stdout.trim(), "137");
+    let c = pod.get("k");
+    assert_eq!(c["status"], json!("stopped"), "{c}");
+    assert_eq!(c["exitCode"], json!(137), "{c}");
+    assert_eq!(c["signal"], json!("SIGKILL"), "{c}");
+    assert_eq!(pod.exit_file("k").as_deref().map(str::trim), Some("137"));
+    pod.cli_ok(&["delete", "k"]);
+}
+
+/// A bundle written by the test (engine style) with no PID namespace, so
+/// that the container's init is not a PID-namespace init, which ignores
+/// SIGTERM when it has no handler.
+fn write_bundle(dir: &Path, args: &[&str]) {
+    fs::create_dir_all(dir).unwrap();
+    let config = json!({
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": false,
+            "user": {"uid": 0, "gid": 0},
+            "args": args,
+            "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
+            "cwd": "/",
+            "capabilities": {
+                "bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"]
+            },
+            "noNewPrivileges": true
+        },
+        "root": {"path": rootfs().display().to_string(), "readonly": true},
+        "hostname": "bundled",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}
+        ],
+        "linux": {
+            "namespaces": [{"type": "mount"}, {"type": "uts"}, {"type": "ipc"}],
+            "maskedPaths": ["/proc/kcore"],
+            "readonlyPaths": ["/proc/sys"]
+        }
+    });
+    fs::write(dir.join("config.json"), serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+}
+
+#[test]
+fn bundle_container_sigterm_gives_143() {
+    let pod = Pod::start("bundle-term");
+    let bundle = pod.dir.join("my-bundle");
+    write_bundle(&bundle, &["sleep", "100"]);
+    let r = pod.call(
+        "io.podmon.Pod.CreateContainer",
+        json!({"id": "t", "bundle": bundle.display().to_string()}),
+    );
+    let c = r.ok()["container"].clone();
+    assert_eq!(c["bundle"], json!(bundle.display().to_string()), "{c}");
+    assert_eq!(c["status"], json!("created"));
+    let c = pod.start_container("t");
+    let pid = c["pid"].as_u64().expect("pid") as u32;
+    assert!(proc_alive(pid));
+    // The CLI's default signal is SIGTERM; send it by name through Varlink.
+    pod.kill("t", "SIGTERM");
+    let w = pod.wait("t");
+    assert_eq!(w["exitCode"], json!(143), "{w}");
+    assert_eq!(w["signal"], json!("SIGTERM"), "{w}");
+    assert_eq!(w["container"]["signal"], json!("SIGTERM"), "{w}");
+    assert_eq!(pod.exit_file("t").as_deref().map(str::trim), Some("143"));
+    pod.delete("t", false);
+    // A caller's bundle is not the monitor's to remove.
+    assert!(bundle.join("config.json").exists(), "DeleteContainer removed the caller's bundle");
+}
+
+#[test]
+fn cli_kill_default_signal_is_sigterm() {
+    let pod = Pod::start("cli-killterm");
+    let bundle = pod.dir.join("b");
+    write_bundle(&bundle, &["sleep", "100"]);
+    let b = bundle.display().to_string();
+    pod.cli_ok(&["create", "d", "--bundle", &b]);
+    pod.cli_ok(&["start", "d"]);
+    pod.cli_ok(&["kill", "d"]);
+    let out = pod.cli(&["wait", "d"]).assert_code(143);
+    assert_eq!(out.stdout.trim(), "143");
+    assert_eq!(pod.get("d")["signal"], json!("SIGTERM"));
+}
+
+#[test]
+fn kill_signal_number_and_all() {
+    let pod = Pod::start("kill-all");
+    // A shell with children: --all must reach every process. The numeric
+    // form "9" must work like "SIGKILL".
+    pod.run("a", &["sh", "-c", "sleep 100 & sleep 100 & wait"]);
+    let c = pod.get("a");
+    let pid = c["pid"].as_u64().unwrap() as u32;
+    assert!(wait_until(Duration::from_secs(5), || children_of(pid).len() == 2));
+    let kids = children_of(pid);
+    pod.call("io.podmon.Pod.KillContainer", json!({"id": "a", "signal": "9", "all": true})).ok();
+    let w = pod.wait("a");
+    assert_eq!(w["exitCode"], json!(137), "{w}");
+    assert_eq!(w["signal"], json!("SIGKILL"));
+    assert!(
+        wait_until(Duration::from_secs(5), || kids.iter().all(|k| !proc_alive(*k))),
+        "children {kids:?} of the container survived kill --all"
+    );
+}
+
+#[test]
+fn list_containers_more() {
+    let pod = Pod::start("vl-list");
+    // None: one reply without a container, with or without more.
+    let r = pod.client().call_more("io.podmon.Pod.ListContainers", json!({}));
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(!present(&r[0].ok(), "container"), "{r:?}");
+    let r = pod.call("io.podmon.Pod.ListContainers", json!({}));
+    assert!(!present(&r.ok(), "container"), "{r:?}");
+
+    pod.create("l1", &["true"]);
+    // One: answers without more.
+    let r = pod.call("io.podmon.Pod.ListContainers", json!({}));
+    assert_eq!(r.ok()["container"]["id"], json!("l1"));
+
+    pod.create("l2", &["true"]);
+    pod.run("l3", &["sleep", "100"]);
+    let replies = pod.client().call_more("io.podmon.Pod.ListContainers", json!({}));
+    assert_eq!(replies.len(), 3, "3 containers, 3 replies: {replies:?}");
+    for (i, r) in replies.iter().enumerate() {
+        assert_eq!(r.error(), None, "{r:?}");
+        assert_eq!(r.continues(), i < 2, "only the last reply lacks continues: {replies:?}");
+    }
+    let mut ids: Vec<String> = replies
+        .iter()
+        .map(|r| r.ok()["container"]["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["l1", "l2", "l3"]);
+    for r in &replies {
+        let c = r.ok()["container"].clone();
+        let id = c["id"].as_str().unwrap().to_string();
+        assert_container_shape(&pod, &c, &id);
+        let want = if id == "l3" { "running" } else { "created" };
+        assert_eq!(c["status"], json!(want), "{c}");
+    }
+
+    // Without more and several containers: ExpectedMore.
+    let r = pod.call("io.podmon.Pod.ListContainers", json!({}));
+    r.err("org.varlink.service.ExpectedMore");
+
+    // The CLI lists all three.
+    let ps = pod.cli_ok(&["ps"]);
+    for id in ["l1", "l2", "l3"] {
+        assert!(ps.stdout.contains(id), "ps misses {id}: {ps:?}");
+    }
+    pod.delete("l3", true);
+}
+
+#[test]
+fn delete_running_needs_force() {
+    let pod = Pod::start("del-force");
+    pod.run("r", &["sleep", "100"]);
+    let pid = pod.get("r")["pid"].as_u64().unwrap() as u32;
+
+    let r = pod.call("io.podmon.Pod.DeleteContainer", json!({"id": "r"}));
+    let p = r.err("io.podmon.Pod.InvalidState");
+    assert_eq!(p["id"], json!("r"), "{p}");
+    assert_eq!(p["status"], json!("running"), "{p}");
+    assert_eq!(pod.get("r")["status"], json!("running"));
+    assert!(proc_alive(pid));
+
+    let out = pod.cli(&["delete", "r"]);
+    assert!(!out.success(), "CLI delete of a running container must fail: {out:?}");
+    assert!(!out.stderr.trim().is_empty(), "no error message: {out:?}");
+    assert!(proc_alive(pid));
+
+    pod.cli_ok(&["delete", "r", "--force"]);
+    assert!(
+        wait_until(Duration::from_secs(5), || !proc_alive(pid)),
+        "container process {pid} survived delete --force"
+    );
+    pod.call("io.podmon.Pod.GetContainer", json!({"id": "r"}))
+        .err("io.podmon.Pod.NoSuchContainer");
+    let left = std::process::Command::new(runc())
+        .arg("--root")
+        .arg(pod.state_dir.join("runtime"))
+        .args(["list", "-q"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&left.stdout).trim().is_empty(),
+        "runc still lists: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+    // A created (never started) container can be deleted without force.
+    pod.create("c", &["true"]);
+    pod.delete("c", false);
+}
+
+#[test]
+fn no_zombie_children_afterwards() {
+    let pod = Pod::start("zombies");
+    for i in 0..4 {
+        let id = format!("z{i}");
+        pod.run(&id, &["sh", "-c", "sleep 0.1 & exit 2"]);
+    }
+    pod.run("zk", &["sleep", "100"]);
+    pod.kill("zk", "KILL");
+    for i in 0..4 {
+        assert_eq!(pod.wait(&format!("z{i}"))["exitCode"], json!(2));
+    }
+    assert_eq!(pod.wait("zk")["exitCode"], json!(137));
+    pod.run("zf", &["sleep", "100"]);
+    pod.delete("zf", true);
+    for i in 0..4 {
+        pod.delete(&format!("z{i}"), false);
+    }
+    pod.delete("zk", false);
+    let ok = wait_until(Duration::from_secs(3), || zombie_children(pod.pid).is_empty());
+    assert!(ok, "zombie children of podmon {}: {:?}", pod.pid, zombie_children(pod.pid));
+    // Nothing of the containers is left running under the monitor either.
+    let ok = wait_until(Duration::from_secs(3), || children_of(pod.pid).is_empty());
+    let kids: Vec<String> = children_of(pod.pid)
+        .into_iter()
+        .map(|c| format!("{c} ({}) {:?}", proc_comm(c), proc_state(c)))
+        .collect();
+    assert!(ok, "podmon {} still has children after all deletes: {kids:?}", pod.pid);
+}
+
+#[test]
+fn memory_and_pids_limits() {
+    let pod = Pod::start("limits");
+    let rootfs = rootfs().display().to_string();
+    pod.cli_ok(&[
+        "create",
+        "m",
+        "--rootfs",
+        &rootfs,
+        "--memory-max",
+        "64M",
+        "--pids-max",
+        "42",
+        "--",
+        "sleep",
+        "100",
+    ]);
+    let c = pod.get("m");
+    // The generated OCI configuration carries the limits.
+    let cfg: Value =
+        serde_json::from_slice(&fs::read(Path::new(c["bundle"].as_str().unwrap()).join("config.json")).unwrap())
+            .unwrap();
+    let res = &cfg["linux"]["resources"];
+    assert_eq!(res["memory"]["limit"], json!(64 * 1024 * 1024), "resources: {res}");
+    assert_eq!(res["pids"]["limit"], json!(42), "resources: {res}");
+
+    pod.cli_ok(&["start", "m"]);
+    let pid = pod.get("m")["pid"].as_u64().unwrap() as u32;
+    // And the kernel enforces them: the container's own cgroup files.
+    let (p, v) = cgroup_limit(pid, "pids");
+    assert_eq!(v, "42", "{}", p.display());
+    let (p, v) = cgroup_limit(pid, "memory");
+    assert_eq!(v, (64u64 * 1024 * 1024).to_string(), "{}", p.display());
+    pod.delete("m", true);
+
+    // Through Varlink, in bytes.
+    let c = pod.create_with("m2", &["true"], json!({"memoryMax": 32 * 1024 * 1024, "pidsMax": 7}));
+    let cfg: Value =
+        serde_json::from_slice(&fs::read(Path::new(c["bundle"].as_str().unwrap()).join("config.json")).unwrap())
+            .unwrap();
+    assert_eq!(cfg["linux"]["resources"]["memory"]["limit"], json!(32 * 1024 * 1024));
+    assert_eq!(cfg["linux"]["resources"]["pids"]["limit"], json!(7));
+}
+
+#[test]
+fn pids_limit_is_enforced() {
+    let pod = Pod::start("pids-enf");
+    // With pids.max 3 the shell and two children fit; later forks fail and
+    // the shell says so on stderr.
+    pod.create_with(
+        "p",
+        &["sh", "-c", "for i in 1 2 3 4 5 6; do sleep 1 & done; wait; echo done"],
+        json!({"pidsMax": 3}),
+    );
+    pod.start_container("p");
+    let w = pod.wait("p");
+    let log = pod.log("p");
+    assert!(
+        log.lines().any(|l| l.contains(" stderr ") && l.contains("fork")),
+        "no fork failure with pidsMax 3 (exit {}): {log}",
+        w["exitCode"]
+    );
+}
+
+#[test]
+fn create_duplicate_and_start_twice() {
+    let pod = Pod::start("dup");
+    pod.create("d", &["sleep", "100"]);
+    let r = pod.call(
+        "io.podmon.Pod.CreateContainer",
+        json!({"id": "d", "rootfs": rootfs().display().to_string(), "command": ["true"]}),
+    );
+    assert_eq!(r.err("io.podmon.Pod.ContainerExists")["id"], json!("d"));
+    pod.start_container("d");
+    let r = pod.call("io.podmon.Pod.StartContainer", json!({"id": "d"}));
+    let p = r.err("io.podmon.Pod.InvalidState");
+    assert_eq!(p["status"], json!("running"), "{p}");
+    pod.delete("d", true);
+}
+
+#[test]
+fn id_reusable_after_delete() {
+    // Sequential runs reuse nothing stale: ids can be reused after delete.
+    let pod = Pod::start("reuse");
+    for i in 0..3 {
+        pod.run("same", &["sh", "-c", &format!("echo run{i}; exit {i}")]);
+        assert_eq!(pod.wait("same")["exitCode"], json!(i));
+        pod.delete("same", false);
+    }
+    let log = pod.log("same");
+    // The log is kept across deletes; each run appended (or truncated) it:
+    // at least the last run is there.
+    assert!(log.contains(" stdout F run2\n"), "log: {log}");
+}
