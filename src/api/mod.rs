@@ -135,7 +135,7 @@ pub fn service_info() -> ServiceInfo {
         vendor: "podmon".into(),
         product: "podmon".into(),
         version: env!("CARGO_PKG_VERSION").into(),
-        url: "https://github.com/podmon/podmon".into(),
+        url: String::new(),
     }
 }
 
