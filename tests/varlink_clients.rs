@@ -15,8 +15,8 @@ fn idl_path() -> PathBuf {
     project_dir().join("varlink/io.podmon.Pod.varlink")
 }
 
-fn varlinkctl(args: &[&str]) -> Out {
-    let mut c = Command::new(varlinkctl());
+fn vctl(args: &[&str]) -> Out {
+    let mut c = Command::new(common::varlinkctl());
     c.arg("--no-pager").args(args);
     run_with_timeout(&mut c, Duration::from_secs(60))
 }
@@ -62,18 +62,18 @@ fn get_info_and_interface_description_verbatim() {
 #[test]
 fn varlinkctl_validate_idl() {
     let p = idl_path().display().to_string();
-    varlinkctl(&["validate-idl", &p]).assert_ok();
+    vctl(&["validate-idl", &p]).assert_ok();
 }
 
 #[test]
 fn varlinkctl_info_and_introspect() {
     let pod = Pod::start("vctl-info");
     let s = sock(&pod);
-    let info = varlinkctl(&["info", &s]).assert_ok();
+    let info = vctl(&["info", &s]).assert_ok();
     assert!(info.stdout.contains("io.podmon.Pod"), "{info:?}");
     assert!(info.stdout.contains("org.varlink.service"), "{info:?}");
 
-    let intro = varlinkctl(&["introspect", &s, "io.podmon.Pod"]).assert_ok();
+    let intro = vctl(&["introspect", &s, "io.podmon.Pod"]).assert_ok();
     for needle in [
         "interface io.podmon.Pod",
         "type ContainerInfo",
@@ -84,7 +84,7 @@ fn varlinkctl_info_and_introspect() {
     ] {
         assert!(intro.stdout.contains(needle), "introspect lacks {needle:?}: {}", intro.stdout);
     }
-    let methods = varlinkctl(&["list-methods", &s, "io.podmon.Pod"]).assert_ok();
+    let methods = vctl(&["list-methods", &s, "io.podmon.Pod"]).assert_ok();
     for m in [
         "CreateContainer",
         "StartContainer",
@@ -106,14 +106,14 @@ fn varlinkctl_call_and_more() {
     pod.create("b", &["true"]);
     pod.run("c", &["sleep", "100"]);
 
-    let out = varlinkctl(&["call", "--json=short", &s, "io.podmon.Pod.GetContainer", r#"{"id":"c"}"#])
+    let out = vctl(&["call", "--json=short", &s, "io.podmon.Pod.GetContainer", r#"{"id":"c"}"#])
         .assert_ok();
     let v: Value = serde_json::from_str(out.stdout.trim())
         .unwrap_or_else(|e| panic!("varlinkctl output not JSON ({e}): {out:?}"));
     assert_eq!(v["container"]["id"], json!("c"), "{v}");
     assert_eq!(v["container"]["status"], json!("running"), "{v}");
 
-    let out = varlinkctl(&[
+    let out = vctl(&[
         "call",
         "--more",
         "--json=short",
@@ -135,7 +135,7 @@ fn varlinkctl_call_and_more() {
     assert_eq!(ids, ["a", "b", "c"], "{out:?}");
 
     // A Varlink error: non-zero exit, error name on stderr.
-    let out = varlinkctl(&["call", &s, "io.podmon.Pod.GetContainer", r#"{"id":"nope"}"#]);
+    let out = vctl(&["call", &s, "io.podmon.Pod.GetContainer", r#"{"id":"nope"}"#]);
     assert!(!out.success(), "{out:?}");
     assert!(
         out.stderr.contains("io.podmon.Pod.NoSuchContainer")
@@ -150,7 +150,7 @@ fn varlinkctl_call_and_more() {
         "cwd": "/", "hostname": "h", "memoryMax": 67108864, "pidsMax": 10
     })
     .to_string();
-    let out = varlinkctl(&["call", "--json=short", &s, "io.podmon.Pod.CreateContainer", &p]).assert_ok();
+    let out = vctl(&["call", "--json=short", &s, "io.podmon.Pod.CreateContainer", &p]).assert_ok();
     let v: Value = serde_json::from_str(out.stdout.trim()).unwrap();
     assert_eq!(v["container"]["status"], json!("created"));
     pod.delete("c", true);

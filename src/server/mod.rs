@@ -96,8 +96,8 @@ fn mkdir(p: &Path) -> Result<(), ServeError> {
     std::fs::create_dir_all(p).map_err(|e| ServeError::Dir(p.to_owned(), e))
 }
 
-/// Runs the monitor until SIGTERM or SIGINT. Containers keep running when
-/// it stops (their state stays with the runtime).
+/// Runs the monitor until SIGTERM or SIGINT, then stops and deletes the
+/// pod's containers: none outlives its monitor.
 pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
         .map_err(|e| ServeError::Setup("PR_SET_CHILD_SUBREAPER", e.into()))?;
@@ -126,8 +126,11 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         pod.config.runtime.path.display()
     );
     let result = reactor::run(RING_ENTRIES, async move {
-        reactor::spawn(accept_loop(pod, listener));
+        let acceptor = reactor::spawn(accept_loop(pod.clone(), listener));
         handle_signals(signals).await;
+        reactor::abort(acceptor);
+        crate::pod::lifecycle::shutdown(&pod).await;
+        reactor::stop();
     });
     if let Some(p) = owned_path {
         let _ = std::fs::remove_file(p);
@@ -165,8 +168,7 @@ async fn handle_signals(mut signals: SignalWatch) {
                 libc::SIGCHLD => crate::process::reap_strays(),
                 libc::SIGHUP => log::info!("SIGHUP ignored"),
                 _ => {
-                    log::info!("signal {sig}: stopping; containers keep running");
-                    reactor::stop();
+                    log::info!("signal {sig}: stopping the pod's containers and exiting");
                     return;
                 }
             }
