@@ -5,10 +5,11 @@
 pub mod api;
 pub mod cri;
 pub mod id;
-pub mod logsink;
+pub mod logs;
 pub mod oci;
 pub mod pod;
 pub mod process;
+pub mod ratelimit;
 pub mod reactor;
 pub mod server;
 pub mod signal;

@@ -181,7 +181,7 @@ async fn read_to_end(fd: Option<OwnedFd>) -> Vec<u8> {
     let mut buf = Vec::with_capacity(16 * 1024);
     loop {
         buf.clear();
-        let (r, b) = ops::read(fd.as_fd(), buf).await;
+        let (r, b) = ops::read(fd.as_fd(), buf, usize::MAX).await;
         buf = b;
         match r {
             Ok(0) => return out,

@@ -57,7 +57,7 @@ impl SignalWatch {
     /// arrived; equal pending signals merge into one, as always).
     pub async fn next(&mut self) -> io::Result<Vec<i32>> {
         let buf = std::mem::take(&mut self.buf);
-        let (r, mut buf) = ops::read(self.fd.as_fd(), buf).await;
+        let (r, mut buf) = ops::read(self.fd.as_fd(), buf, usize::MAX).await;
         let n = r?;
         let size = std::mem::size_of::<libc::signalfd_siginfo>();
         let signos = buf[..n]

@@ -30,7 +30,10 @@ fn unknown_method_and_interface() {
     let pod = Pod::start("bad-method");
     let r = pod.call("io.podmon.Pod.Nope", json!({}));
     let p = r.err("org.varlink.service.MethodNotFound");
-    assert!(p["method"].as_str().is_some_and(|m| m.contains("Nope")), "{p}");
+    assert!(
+        p["method"].as_str().is_some_and(|m| m.contains("Nope")),
+        "{p}"
+    );
 
     let r = pod.call("com.example.Other.Method", json!({}));
     let p = r.err("org.varlink.service.InterfaceNotFound");
@@ -43,14 +46,21 @@ fn unknown_method_and_interface() {
     r.err("org.varlink.service.InterfaceNotFound");
     // The connection is still usable after errors.
     let mut c = pod.client();
-    c.call("io.podmon.Pod.Nope", json!({})).err("org.varlink.service.MethodNotFound");
+    c.call("io.podmon.Pod.Nope", json!({}))
+        .err("org.varlink.service.MethodNotFound");
     c.call("org.varlink.service.GetInfo", json!({})).ok();
 }
 
 #[test]
 fn unknown_container() {
     let pod = Pod::start("bad-nosuch");
-    for m in ["GetContainer", "StartContainer", "KillContainer", "WaitContainer", "DeleteContainer"] {
+    for m in [
+        "GetContainer",
+        "StartContainer",
+        "KillContainer",
+        "WaitContainer",
+        "DeleteContainer",
+    ] {
         let r = pod.call(&format!("io.podmon.Pod.{m}"), json!({"id": "ghost"}));
         let p = r.err("io.podmon.Pod.NoSuchContainer");
         assert_eq!(p["id"], json!("ghost"), "{m}: {p}");
@@ -65,14 +75,19 @@ fn bad_ids_rejected_and_nothing_written_outside() {
     pod.create("good", &["true"]);
     let before = all_paths(&pod.dir);
     let long = "a".repeat(65);
-    for id in ["../x", "..", ".", "a/b", "/abs", "", ".hidden", "-dash", "x y", "x\ny", "é", &long] {
+    for id in [
+        "../x", "..", ".", "a/b", "/abs", "", ".hidden", "-dash", "x y", "x\ny", "é", &long,
+    ] {
         let r = pod.call(
             "io.podmon.Pod.CreateContainer",
             json!({"id": id, "rootfs": rootfs, "command": ["true"]}),
         );
         let p = r.err("io.podmon.Pod.InvalidValue");
         assert_eq!(p["parameter"], json!("id"), "id {id:?}: {p}");
-        assert!(p["reason"].as_str().is_some_and(|s| !s.is_empty()), "id {id:?}: {p}");
+        assert!(
+            p["reason"].as_str().is_some_and(|s| !s.is_empty()),
+            "id {id:?}: {p}"
+        );
     }
     // The longest valid id is accepted.
     let max = "b".repeat(64);
@@ -92,7 +107,9 @@ fn bad_ids_rejected_and_nothing_written_outside() {
     // The other methods reject such ids too (or do not find them), never touch files.
     for m in ["GetContainer", "DeleteContainer", "WaitContainer"] {
         let r = pod.call(&format!("io.podmon.Pod.{m}"), json!({"id": "../x"}));
-        let e = r.error().unwrap_or_else(|| panic!("{m} ../x succeeded: {:?}", r.0));
+        let e = r
+            .error()
+            .unwrap_or_else(|| panic!("{m} ../x succeeded: {:?}", r.0));
         assert!(
             e == "io.podmon.Pod.InvalidValue" || e == "io.podmon.Pod.NoSuchContainer",
             "{m}: {:?}",
@@ -108,14 +125,26 @@ fn missing_and_wrongly_typed_parameters() {
     let cases: Vec<(&str, Value, &str)> = vec![
         ("GetContainer", json!({}), "id"),
         ("GetContainer", Value::Null, "id"),
-        ("CreateContainer", json!({"rootfs": rootfs, "command": ["true"]}), "id"),
+        (
+            "CreateContainer",
+            json!({"rootfs": rootfs, "command": ["true"]}),
+            "id",
+        ),
         ("GetContainer", json!({"id": 5}), "id"),
         ("GetContainer", json!({"id": null}), "id"),
         ("KillContainer", json!({"id": "x", "all": "yes"}), "all"),
         ("KillContainer", json!({"id": "x", "signal": 9}), "signal"),
         ("DeleteContainer", json!({"id": "x", "force": 1}), "force"),
-        ("CreateContainer", json!({"id": "x", "rootfs": rootfs, "command": "true"}), "command"),
-        ("CreateContainer", json!({"id": "x", "rootfs": rootfs, "command": [1]}), "command"),
+        (
+            "CreateContainer",
+            json!({"id": "x", "rootfs": rootfs, "command": "true"}),
+            "command",
+        ),
+        (
+            "CreateContainer",
+            json!({"id": "x", "rootfs": rootfs, "command": [1]}),
+            "command",
+        ),
         (
             "CreateContainer",
             json!({"id": "x", "rootfs": rootfs, "command": ["true"], "memoryMax": "64M"}),
@@ -126,7 +155,11 @@ fn missing_and_wrongly_typed_parameters() {
             json!({"id": "x", "rootfs": rootfs, "command": ["true"], "pidsMax": 1.5}),
             "pidsMax",
         ),
-        ("CreateContainer", json!({"id": "x", "rootfs": rootfs, "command": ["true"], "env": {"A": "1"}}), "env"),
+        (
+            "CreateContainer",
+            json!({"id": "x", "rootfs": rootfs, "command": ["true"], "env": {"A": "1"}}),
+            "env",
+        ),
     ];
     for (m, params, field) in cases {
         let r = pod.call(&format!("io.podmon.Pod.{m}"), params.clone());
@@ -137,7 +170,9 @@ fn missing_and_wrongly_typed_parameters() {
     let r = pod.call("io.podmon.Pod.GetContainer", json!(["x"]));
     assert!(r.error().is_some(), "array parameters accepted: {:?}", r.0);
     // Nothing was created by all that.
-    let l = pod.client().call_more("io.podmon.Pod.ListContainers", json!({}));
+    let l = pod
+        .client()
+        .call_more("io.podmon.Pod.ListContainers", json!({}));
     assert_eq!(l.len(), 1);
     assert!(!present(&l[0].ok(), "container"), "{l:?}");
 }
@@ -149,37 +184,73 @@ fn invalid_values() {
     let nonexist = pod.dir.join("no-such-dir").display().to_string();
     let cases: Vec<(Value, &[&str])> = vec![
         (json!({"id": "x"}), &["rootfs", "bundle"]),
-        (json!({"id": "x", "rootfs": rootfs, "bundle": rootfs, "command": ["true"]}), &["rootfs", "bundle"]),
+        (
+            json!({"id": "x", "rootfs": rootfs, "bundle": rootfs, "command": ["true"]}),
+            &["rootfs", "bundle"],
+        ),
         (json!({"id": "x", "rootfs": rootfs}), &["command"]),
-        (json!({"id": "x", "rootfs": rootfs, "command": []}), &["command"]),
-        (json!({"id": "x", "rootfs": nonexist, "command": ["true"]}), &["rootfs"]),
+        (
+            json!({"id": "x", "rootfs": rootfs, "command": []}),
+            &["command"],
+        ),
+        (
+            json!({"id": "x", "rootfs": nonexist, "command": ["true"]}),
+            &["rootfs"],
+        ),
         (json!({"id": "x", "bundle": nonexist}), &["bundle"]),
-        (json!({"id": "x", "rootfs": "relative/path", "command": ["true"]}), &["rootfs"]),
-        (json!({"id": "x", "rootfs": rootfs, "command": ["true"], "memoryMax": -1}), &["memoryMax"]),
-        (json!({"id": "x", "rootfs": rootfs, "command": ["true"], "pidsMax": -5}), &["pidsMax"]),
-        (json!({"id": "x", "rootfs": rootfs, "command": ["true"], "env": ["NOEQUALS"]}), &["env"]),
-        (json!({"id": "x", "rootfs": rootfs, "command": ["true"], "cwd": "relative"}), &["cwd"]),
+        (
+            json!({"id": "x", "rootfs": "relative/path", "command": ["true"]}),
+            &["rootfs"],
+        ),
+        (
+            json!({"id": "x", "rootfs": rootfs, "command": ["true"], "memoryMax": -1}),
+            &["memoryMax"],
+        ),
+        (
+            json!({"id": "x", "rootfs": rootfs, "command": ["true"], "pidsMax": -5}),
+            &["pidsMax"],
+        ),
+        (
+            json!({"id": "x", "rootfs": rootfs, "command": ["true"], "env": ["NOEQUALS"]}),
+            &["env"],
+        ),
+        (
+            json!({"id": "x", "rootfs": rootfs, "command": ["true"], "cwd": "relative"}),
+            &["cwd"],
+        ),
     ];
     for (params, fields) in cases {
         let r = pod.call("io.podmon.Pod.CreateContainer", params.clone());
         let p = r.err("io.podmon.Pod.InvalidValue");
         let f = p["parameter"].as_str().unwrap_or("");
-        assert!(fields.contains(&f), "{params}: parameter {f:?}, want one of {fields:?}: {p}");
+        assert!(
+            fields.contains(&f),
+            "{params}: parameter {f:?}, want one of {fields:?}: {p}"
+        );
     }
     pod.run("k", &["sleep", "100"]);
     for sig in ["SIGFOO", "0x9", "99999", "-9", ""] {
-        let r = pod.call("io.podmon.Pod.KillContainer", json!({"id": "k", "signal": sig}));
+        let r = pod.call(
+            "io.podmon.Pod.KillContainer",
+            json!({"id": "k", "signal": sig}),
+        );
         let p = r.err("io.podmon.Pod.InvalidValue");
         assert_eq!(p["parameter"], json!("signal"), "signal {sig:?}: {p}");
     }
     assert_eq!(pod.get("k")["status"], json!("running"));
     for sig in ["TERM", "SIGTERM", "15"] {
         // Accepted forms (pid 1 of a PID namespace ignores them without a handler).
-        pod.call("io.podmon.Pod.KillContainer", json!({"id": "k", "signal": sig})).ok();
+        pod.call(
+            "io.podmon.Pod.KillContainer",
+            json!({"id": "k", "signal": sig}),
+        )
+        .ok();
     }
     pod.delete("k", true);
     // Nothing was left behind.
-    let l = pod.client().call_more("io.podmon.Pod.ListContainers", json!({}));
+    let l = pod
+        .client()
+        .call_more("io.podmon.Pod.ListContainers", json!({}));
     assert!(!present(&l[0].ok(), "container"), "{l:?}");
 }
 
@@ -187,7 +258,8 @@ fn invalid_values() {
 fn malformed_json_closes_connection_and_server_goes_on() {
     let mut pod = Pod::start("bad-json");
     let mut c = pod.client();
-    c.send_raw(b"{\"method\": \"io.podmon.Pod.GetContainer\", \0").unwrap();
+    c.send_raw(b"{\"method\": \"io.podmon.Pod.GetContainer\", \0")
+        .unwrap();
     c.expect_eof(Duration::from_secs(5))
         .unwrap_or_else(|e| panic!("malformed JSON: {e}"));
     pod.assert_alive();
@@ -214,12 +286,21 @@ fn malformed_json_closes_connection_and_server_goes_on() {
             Ok(None) => {}
             Ok(Some(b)) => {
                 let v: Value = serde_json::from_slice(&b).unwrap_or_else(|e| {
-                    panic!("reply to {g:?} is not JSON ({e}): {:?}", String::from_utf8_lossy(&b))
+                    panic!(
+                        "reply to {g:?} is not JSON ({e}): {:?}",
+                        String::from_utf8_lossy(&b)
+                    )
                 });
-                assert!(v.get("error").is_some(), "garbage {g:?} got a non-error reply: {v}");
+                assert!(
+                    v.get("error").is_some(),
+                    "garbage {g:?} got a non-error reply: {v}"
+                );
             }
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
-            Err(e) => panic!("garbage {:?}: neither reply nor close within 5 s: {e}", String::from_utf8_lossy(g)),
+            Err(e) => panic!(
+                "garbage {:?}: neither reply nor close within 5 s: {e}",
+                String::from_utf8_lossy(g)
+            ),
         }
         pod.assert_alive();
         other.call("org.varlink.service.GetInfo", json!({})).ok();
@@ -251,7 +332,10 @@ fn oversized_message_does_not_kill_server() {
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    assert!(rss_kb < 256 * 1024, "podmon RSS {rss_kb} kB after a 16 MiB message");
+    assert!(
+        rss_kb < 256 * 1024,
+        "podmon RSS {rss_kb} kB after a 16 MiB message"
+    );
 }
 
 #[test]
@@ -294,15 +378,43 @@ fn pipelined_calls_in_one_write() {
     pod.create("a", &["true"]);
     pod.create("b", &["true"]);
     let mut bytes = vec![];
-    bytes.extend(Client::encode("io.podmon.Pod.GetContainer", json!({"id": "a"}), false, false));
-    bytes.extend(Client::encode("io.podmon.Pod.GetContainer", json!({"id": "nope"}), false, false));
-    bytes.extend(Client::encode("io.podmon.Pod.ListContainers", json!({}), true, false));
-    bytes.extend(Client::encode("io.podmon.Pod.GetContainer", json!({"id": "b"}), false, false));
-    bytes.extend(Client::encode("org.varlink.service.GetInfo", json!({}), false, false));
+    bytes.extend(Client::encode(
+        "io.podmon.Pod.GetContainer",
+        json!({"id": "a"}),
+        false,
+        false,
+    ));
+    bytes.extend(Client::encode(
+        "io.podmon.Pod.GetContainer",
+        json!({"id": "nope"}),
+        false,
+        false,
+    ));
+    bytes.extend(Client::encode(
+        "io.podmon.Pod.ListContainers",
+        json!({}),
+        true,
+        false,
+    ));
+    bytes.extend(Client::encode(
+        "io.podmon.Pod.GetContainer",
+        json!({"id": "b"}),
+        false,
+        false,
+    ));
+    bytes.extend(Client::encode(
+        "org.varlink.service.GetInfo",
+        json!({}),
+        false,
+        false,
+    ));
     let mut c = pod.client();
     c.send_raw(&bytes).unwrap();
     assert_eq!(c.recv().ok()["container"]["id"], json!("a"));
-    assert_eq!(c.recv().err("io.podmon.Pod.NoSuchContainer")["id"], json!("nope"));
+    assert_eq!(
+        c.recv().err("io.podmon.Pod.NoSuchContainer")["id"],
+        json!("nope")
+    );
     let l1 = c.recv();
     assert!(l1.continues(), "{:?}", l1.0);
     let l2 = c.recv();
@@ -311,7 +423,12 @@ fn pipelined_calls_in_one_write() {
     assert!(c.recv().ok()["interfaces"].is_array());
 
     // Byte by byte works as well.
-    let msg = Client::encode("io.podmon.Pod.GetContainer", json!({"id": "b"}), false, false);
+    let msg = Client::encode(
+        "io.podmon.Pod.GetContainer",
+        json!({"id": "b"}),
+        false,
+        false,
+    );
     for b in &msg {
         c.send_raw(&[*b]).unwrap();
     }
@@ -323,11 +440,18 @@ fn oneway_gets_no_reply() {
     let pod = Pod::start("oneway");
     pod.run("o", &["sleep", "100"]);
     let mut c = pod.client();
-    c.send_oneway("io.podmon.Pod.KillContainer", json!({"id": "o", "signal": "KILL"}));
+    c.send_oneway(
+        "io.podmon.Pod.KillContainer",
+        json!({"id": "o", "signal": "KILL"}),
+    );
     c.send_oneway("io.podmon.Pod.GetContainer", json!({"id": "nope"}));
     // The next reply on this connection answers the next normal call.
     let r = c.call("org.varlink.service.GetInfo", json!({}));
-    assert!(r.ok()["interfaces"].is_array(), "oneway call got a reply: {:?}", r.0);
+    assert!(
+        r.ok()["interfaces"].is_array(),
+        "oneway call got a reply: {:?}",
+        r.0
+    );
     // And the oneway call took effect.
     assert_eq!(pod.wait("o")["exitCode"], json!(137));
     // Nothing more arrives.
@@ -357,9 +481,18 @@ fn cli_errors_are_clear() {
     let pod = Pod::start("cli-err");
     let out = pod.cli(&["state", "nosuch"]);
     assert!(!out.success(), "{out:?}");
-    assert!(out.stdout.trim().is_empty() || !out.stdout.contains("running"), "{out:?}");
-    assert!(out.stderr.contains("nosuch"), "stderr should name the id: {out:?}");
-    assert!(out.stderr.lines().count() <= 5, "no backtraces please: {out:?}");
+    assert!(
+        out.stdout.trim().is_empty() || !out.stdout.contains("running"),
+        "{out:?}"
+    );
+    assert!(
+        out.stderr.contains("nosuch"),
+        "stderr should name the id: {out:?}"
+    );
+    assert!(
+        out.stderr.lines().count() <= 5,
+        "no backtraces please: {out:?}"
+    );
 
     let rootfs = rootfs().display().to_string();
     let out = pod.cli(&["create", "../x", "--rootfs", &rootfs, "--", "true"]);
@@ -376,7 +509,10 @@ fn cli_errors_are_clear() {
     cmd.args(["--socket", "/nonexistent/podmon.sock", "ps"]);
     let out = run_with_timeout(&mut cmd, TIMEOUT);
     assert!(!out.success(), "{out:?}");
-    assert!(out.stderr.contains("/nonexistent/podmon.sock"), "stderr should name the socket: {out:?}");
+    assert!(
+        out.stderr.contains("/nonexistent/podmon.sock"),
+        "stderr should name the socket: {out:?}"
+    );
 
     // PODMON_SOCKET works like --socket.
     let mut cmd = std::process::Command::new(podmon_bin());
@@ -387,5 +523,8 @@ fn cli_errors_are_clear() {
     let out = pod.cli(&["frobnicate"]);
     assert!(!out.success() && !out.stderr.is_empty(), "{out:?}");
     let out = pod.cli(&["create", "y"]);
-    assert!(!out.success() && !out.stderr.is_empty(), "create without --rootfs/--bundle: {out:?}");
+    assert!(
+        !out.success() && !out.stderr.is_empty(),
+        "create without --rootfs/--bundle: {out:?}"
+    );
 }

@@ -19,7 +19,11 @@ fn idle_server_has_no_wakeups() {
     std::thread::sleep(Duration::from_secs(1));
 
     let before = ctx_switches(pod.pid);
-    assert!(!before.is_empty(), "no threads found for podmon {}", pod.pid);
+    assert!(
+        !before.is_empty(),
+        "no threads found for podmon {}",
+        pod.pid
+    );
     std::thread::sleep(Duration::from_secs(10));
     let after = ctx_switches(pod.pid);
 
@@ -33,7 +37,11 @@ fn idle_server_has_no_wakeups() {
             "tid {tid} ({name}): voluntary +{}, nonvoluntary +{}{}",
             v1 - v0,
             n1 - n0,
-            if before.contains_key(tid) { "" } else { " (new thread)" }
+            if before.contains_key(tid) {
+                ""
+            } else {
+                " (new thread)"
+            }
         ));
     }
     let gone: Vec<_> = before.keys().filter(|t| !after.contains_key(t)).collect();

@@ -12,18 +12,34 @@ use std::time::Duration;
 fn cli_create_start_wait_delete_exit_3() {
     let pod = Pod::start("cli-exit3");
     let rootfs = rootfs().display().to_string();
-    pod.cli_ok(&["create", "c1", "--rootfs", &rootfs, "--", "sh", "-c", "echo hi; exit 3"]);
+    pod.cli_ok(&[
+        "create",
+        "c1",
+        "--rootfs",
+        &rootfs,
+        "--",
+        "sh",
+        "-c",
+        "echo hi; exit 3",
+    ]);
     pod.cli_ok(&["start", "c1"]);
     let out = pod.cli(&["wait", "c1"]).assert_code(3);
     assert_eq!(out.stdout.trim(), "3", "wait prints the exit code: {out:?}");
 
     // state: human output names the id and the status; --json parses.
     let st = pod.cli_ok(&["state", "c1"]);
-    assert!(st.stdout.contains("c1") && st.stdout.contains("stopped"), "state: {st:?}");
+    assert!(
+        st.stdout.contains("c1") && st.stdout.contains("stopped"),
+        "state: {st:?}"
+    );
     let js = pod.cli_ok(&["--json", "state", "c1"]);
     let v: Value = serde_json::from_str(&js.stdout)
         .unwrap_or_else(|e| panic!("--json state is not JSON ({e}): {:?}", js.stdout));
-    let c = if v.get("container").is_some() { &v["container"] } else { &v };
+    let c = if v.get("container").is_some() {
+        &v["container"]
+    } else {
+        &v
+    };
     assert_eq!(c["id"], json!("c1"), "{v}");
     assert_eq!(c["status"], json!("stopped"), "{v}");
     assert_eq!(c["exitCode"], json!(3), "{v}");
@@ -33,11 +49,18 @@ fn cli_create_start_wait_delete_exit_3() {
 
     assert_eq!(pod.exit_file("c1").as_deref().map(str::trim), Some("3"));
     assert_eq!(pod.log("c1").lines().count(), 1, "log: {}", pod.log("c1"));
-    assert!(pod.log("c1").ends_with(" stdout F hi\n"), "log: {:?}", pod.log("c1"));
+    assert!(
+        pod.log("c1").ends_with(" stdout F hi\n"),
+        "log: {:?}",
+        pod.log("c1")
+    );
 
     pod.cli_ok(&["delete", "c1"]);
     let gone = pod.cli(&["state", "c1"]);
-    assert!(!gone.success(), "state of a deleted container must fail: {gone:?}");
+    assert!(
+        !gone.success(),
+        "state of a deleted container must fail: {gone:?}"
+    );
     let ps = pod.cli_ok(&["ps"]);
     assert!(!ps.stdout.contains("c1"), "ps after delete: {ps:?}");
     // The log stays after delete.
@@ -68,7 +91,10 @@ fn cli_exit_0_and_env_cwd_hostname() {
     let out = pod.cli(&["wait", "c0"]).assert_code(0);
     assert_eq!(out.stdout.trim(), "0");
     let log = pod.log("c0");
-    assert!(log.ends_with(" stdout F bar baz|/tmp|hostx\n"), "log: {log:?}");
+    assert!(
+        log.ends_with(" stdout F bar baz|/tmp|hostx\n"),
+        "log: {log:?}"
+    );
     assert_eq!(pod.exit_file("c0").as_deref().map(str::trim), Some("0"));
     pod.cli_ok(&["delete", "c0"]);
 }
@@ -84,13 +110,17 @@ fn varlink_lifecycle_fields_and_transitions() {
     assert!(!present(&c, "finishedAt"), "finishedAt before start: {c}");
     assert!(!present(&c, "exitCode"), "exitCode before start: {c}");
     assert!(
-        Path::new(c["bundle"].as_str().unwrap()).join("config.json").exists(),
+        Path::new(c["bundle"].as_str().unwrap())
+            .join("config.json")
+            .exists(),
         "bundle has no config.json: {c}"
     );
 
     let c = pod.start_container("v1");
     assert_eq!(c["status"], json!("running"), "{c}");
-    let pid = c["pid"].as_u64().unwrap_or_else(|| panic!("pid missing while running: {c}")) as u32;
+    let pid = c["pid"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("pid missing while running: {c}")) as u32;
     assert!(pid > 1, "{c}");
     assert!(proc_alive(pid), "pid {pid} is not a live process");
     assert_recent_timestamp("startedAt", &c["startedAt"]);
@@ -114,7 +144,10 @@ fn varlink_lifecycle_fields_and_transitions() {
     let t = |k: &str| rfc3339_to_unix(c[k].as_str().unwrap());
     assert!(t("createdAt") <= t("startedAt"), "{c}");
     assert!(t("startedAt") <= t("finishedAt"), "{c}");
-    assert!(!proc_alive(pid), "container pid {pid} still alive after wait");
+    assert!(
+        !proc_alive(pid),
+        "container pid {pid} still alive after wait"
+    );
 
     // Wait again on a stopped container answers at once with the same result.
     let w2 = pod.wait("v1");
@@ -126,7 +159,10 @@ fn varlink_lifecycle_fields_and_transitions() {
     let r = pod.call("io.podmon.Pod.GetContainer", json!({"id": "v1"}));
     assert_eq!(r.err("io.podmon.Pod.NoSuchContainer")["id"], json!("v1"));
     // The bundle the monitor wrote is gone, the log stays.
-    assert!(!Path::new(c["bundle"].as_str().unwrap()).exists(), "bundle kept after delete: {c}");
+    assert!(
+        !Path::new(c["bundle"].as_str().unwrap()).exists(),
+        "bundle kept after delete: {c}"
+    );
     assert!(pod.log_path("v1").exists());
 }
 
@@ -199,7 +235,11 @@ fn write_bundle(dir: &Path, args: &[&str]) {
             "readonlyPaths": ["/proc/sys"]
         }
     });
-    fs::write(dir.join("config.json"), serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+    fs::write(
+        dir.join("config.json"),
+        serde_json::to_vec_pretty(&config).unwrap(),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -226,7 +266,10 @@ fn bundle_container_sigterm_gives_143() {
     assert_eq!(pod.exit_file("t").as_deref().map(str::trim), Some("143"));
     pod.delete("t", false);
     // A caller's bundle is not the monitor's to remove.
-    assert!(bundle.join("config.json").exists(), "DeleteContainer removed the caller's bundle");
+    assert!(
+        bundle.join("config.json").exists(),
+        "DeleteContainer removed the caller's bundle"
+    );
 }
 
 #[test]
@@ -251,14 +294,22 @@ fn kill_signal_number_and_all() {
     pod.run("a", &["sh", "-c", "sleep 100 & sleep 100 & wait"]);
     let c = pod.get("a");
     let pid = c["pid"].as_u64().unwrap() as u32;
-    assert!(wait_until(Duration::from_secs(5), || children_of(pid).len() == 2));
+    assert!(wait_until(Duration::from_secs(5), || children_of(pid)
+        .len()
+        == 2));
     let kids = children_of(pid);
-    pod.call("io.podmon.Pod.KillContainer", json!({"id": "a", "signal": "9", "all": true})).ok();
+    pod.call(
+        "io.podmon.Pod.KillContainer",
+        json!({"id": "a", "signal": "9", "all": true}),
+    )
+    .ok();
     let w = pod.wait("a");
     assert_eq!(w["exitCode"], json!(137), "{w}");
     assert_eq!(w["signal"], json!("SIGKILL"));
     assert!(
-        wait_until(Duration::from_secs(5), || kids.iter().all(|k| !proc_alive(*k))),
+        wait_until(Duration::from_secs(5), || kids
+            .iter()
+            .all(|k| !proc_alive(*k))),
         "children {kids:?} of the container survived kill --all"
     );
 }
@@ -267,7 +318,9 @@ fn kill_signal_number_and_all() {
 fn list_containers_more() {
     let pod = Pod::start("vl-list");
     // None: one reply without a container, with or without more.
-    let r = pod.client().call_more("io.podmon.Pod.ListContainers", json!({}));
+    let r = pod
+        .client()
+        .call_more("io.podmon.Pod.ListContainers", json!({}));
     assert_eq!(r.len(), 1, "{r:?}");
     assert!(!present(&r[0].ok(), "container"), "{r:?}");
     let r = pod.call("io.podmon.Pod.ListContainers", json!({}));
@@ -280,11 +333,17 @@ fn list_containers_more() {
 
     pod.create("l2", &["true"]);
     pod.run("l3", &["sleep", "100"]);
-    let replies = pod.client().call_more("io.podmon.Pod.ListContainers", json!({}));
+    let replies = pod
+        .client()
+        .call_more("io.podmon.Pod.ListContainers", json!({}));
     assert_eq!(replies.len(), 3, "3 containers, 3 replies: {replies:?}");
     for (i, r) in replies.iter().enumerate() {
         assert_eq!(r.error(), None, "{r:?}");
-        assert_eq!(r.continues(), i < 2, "only the last reply lacks continues: {replies:?}");
+        assert_eq!(
+            r.continues(),
+            i < 2,
+            "only the last reply lacks continues: {replies:?}"
+        );
     }
     let mut ids: Vec<String> = replies
         .iter()
@@ -326,7 +385,10 @@ fn delete_running_needs_force() {
     assert!(proc_alive(pid));
 
     let out = pod.cli(&["delete", "r"]);
-    assert!(!out.success(), "CLI delete of a running container must fail: {out:?}");
+    assert!(
+        !out.success(),
+        "CLI delete of a running container must fail: {out:?}"
+    );
     assert!(!out.stderr.trim().is_empty(), "no error message: {out:?}");
     assert!(proc_alive(pid));
 
@@ -372,15 +434,26 @@ fn no_zombie_children_afterwards() {
         pod.delete(&format!("z{i}"), false);
     }
     pod.delete("zk", false);
-    let ok = wait_until(Duration::from_secs(3), || zombie_children(pod.pid).is_empty());
-    assert!(ok, "zombie children of podmon {}: {:?}", pod.pid, zombie_children(pod.pid));
+    let ok = wait_until(Duration::from_secs(3), || {
+        zombie_children(pod.pid).is_empty()
+    });
+    assert!(
+        ok,
+        "zombie children of podmon {}: {:?}",
+        pod.pid,
+        zombie_children(pod.pid)
+    );
     // Nothing of the containers is left running under the monitor either.
     let ok = wait_until(Duration::from_secs(3), || children_of(pod.pid).is_empty());
     let kids: Vec<String> = children_of(pod.pid)
         .into_iter()
         .map(|c| format!("{c} ({}) {:?}", proc_comm(c), proc_state(c)))
         .collect();
-    assert!(ok, "podmon {} still has children after all deletes: {kids:?}", pod.pid);
+    assert!(
+        ok,
+        "podmon {} still has children after all deletes: {kids:?}",
+        pod.pid
+    );
 }
 
 #[test]
@@ -402,11 +475,16 @@ fn memory_and_pids_limits() {
     ]);
     let c = pod.get("m");
     // The generated OCI configuration carries the limits.
-    let cfg: Value =
-        serde_json::from_slice(&fs::read(Path::new(c["bundle"].as_str().unwrap()).join("config.json")).unwrap())
-            .unwrap();
+    let cfg: Value = serde_json::from_slice(
+        &fs::read(Path::new(c["bundle"].as_str().unwrap()).join("config.json")).unwrap(),
+    )
+    .unwrap();
     let res = &cfg["linux"]["resources"];
-    assert_eq!(res["memory"]["limit"], json!(64 * 1024 * 1024), "resources: {res}");
+    assert_eq!(
+        res["memory"]["limit"],
+        json!(64 * 1024 * 1024),
+        "resources: {res}"
+    );
     assert_eq!(res["pids"]["limit"], json!(42), "resources: {res}");
 
     pod.cli_ok(&["start", "m"]);
@@ -419,11 +497,19 @@ fn memory_and_pids_limits() {
     pod.delete("m", true);
 
     // Through Varlink, in bytes.
-    let c = pod.create_with("m2", &["true"], json!({"memoryMax": 32 * 1024 * 1024, "pidsMax": 7}));
-    let cfg: Value =
-        serde_json::from_slice(&fs::read(Path::new(c["bundle"].as_str().unwrap()).join("config.json")).unwrap())
-            .unwrap();
-    assert_eq!(cfg["linux"]["resources"]["memory"]["limit"], json!(32 * 1024 * 1024));
+    let c = pod.create_with(
+        "m2",
+        &["true"],
+        json!({"memoryMax": 32 * 1024 * 1024, "pidsMax": 7}),
+    );
+    let cfg: Value = serde_json::from_slice(
+        &fs::read(Path::new(c["bundle"].as_str().unwrap()).join("config.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        cfg["linux"]["resources"]["memory"]["limit"],
+        json!(32 * 1024 * 1024)
+    );
     assert_eq!(cfg["linux"]["resources"]["pids"]["limit"], json!(7));
 }
 
@@ -434,14 +520,19 @@ fn pids_limit_is_enforced() {
     // the shell says so on stderr.
     pod.create_with(
         "p",
-        &["sh", "-c", "for i in 1 2 3 4 5 6; do sleep 1 & done; wait; echo done"],
+        &[
+            "sh",
+            "-c",
+            "for i in 1 2 3 4 5 6; do sleep 1 & done; wait; echo done",
+        ],
         json!({"pidsMax": 3}),
     );
     pod.start_container("p");
     let w = pod.wait("p");
     let log = pod.log("p");
     assert!(
-        log.lines().any(|l| l.contains(" stderr ") && l.contains("fork")),
+        log.lines()
+            .any(|l| l.contains(" stderr ") && l.contains("fork")),
         "no fork failure with pidsMax 3 (exit {}): {log}",
         w["exitCode"]
     );

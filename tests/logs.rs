@@ -17,7 +17,10 @@ struct Record {
 
 /// Parses a CRI log strictly; panics on any malformed line.
 fn parse(log: &str) -> Vec<Record> {
-    assert!(log.is_empty() || log.ends_with('\n'), "log does not end with a newline: {log:?}");
+    assert!(
+        log.is_empty() || log.ends_with('\n'),
+        "log does not end with a newline: {log:?}"
+    );
     log.lines()
         .map(|line| {
             let mut it = line.splitn(4, ' ');
@@ -29,9 +32,17 @@ fn parse(log: &str) -> Vec<Record> {
                 .unwrap_or_else(|| panic!("record without the space before content: {line:?}"))
                 .to_string();
             assert!(is_rfc3339_nano_utc(&ts), "bad timestamp {ts:?} in {line:?}");
-            assert!(stream == "stdout" || stream == "stderr", "bad stream in {line:?}");
+            assert!(
+                stream == "stdout" || stream == "stderr",
+                "bad stream in {line:?}"
+            );
             assert!(tag == "F" || tag == "P", "bad tag in {line:?}");
-            Record { ts, stream, tag, content }
+            Record {
+                ts,
+                stream,
+                tag,
+                content,
+            }
         })
         .collect()
 }
@@ -59,11 +70,18 @@ fn cri_records_exact() {
     let pod = Pod::start("log-exact");
     pod.run(
         "x",
-        &["sh", "-c", "printf 'one\\ntwo\\n'; printf 'err\\n' >&2; printf 'partial'"],
+        &[
+            "sh",
+            "-c",
+            "printf 'one\\ntwo\\n'; printf 'err\\n' >&2; printf 'partial'",
+        ],
     );
     let w = pod.wait("x");
     assert_eq!(w["exitCode"], json!(0));
-    assert_eq!(w["container"]["logPath"], json!(pod.log_path("x").display().to_string()));
+    assert_eq!(
+        w["container"]["logPath"],
+        json!(pod.log_path("x").display().to_string())
+    );
     let log = pod.log("x");
     let recs = parse(&log);
     assert_eq!(recs.len(), 4, "log: {log:?}");
@@ -73,10 +91,17 @@ fn cri_records_exact() {
         ["stdout F one", "stdout F two", "stdout P partial"],
         "log: {log:?}"
     );
-    assert_eq!(without_ts(&recs, "stderr"), ["stderr F err"], "log: {log:?}");
+    assert_eq!(
+        without_ts(&recs, "stderr"),
+        ["stderr F err"],
+        "log: {log:?}"
+    );
     for r in &recs {
         let (secs, _) = rfc3339_to_unix(&r.ts);
-        assert!((secs - unix_now()).abs() < 120, "timestamp not near now: {r:?}");
+        assert!(
+            (secs - unix_now()).abs() < 120,
+            "timestamp not near now: {r:?}"
+        );
     }
     assert_ts_ordered(&recs);
     // Byte-exact: each line is exactly "TS STREAM TAG CONTENT\n".
@@ -92,7 +117,14 @@ fn empty_lines_and_special_bytes() {
     let pod = Pod::start("log-empty");
     // Empty lines are full records with empty content ("TS stdout F \n"),
     // as the kubelet writes them. Tabs, spaces and UTF-8 pass unchanged.
-    pod.run("e", &["sh", "-c", "printf '\\n\\na\\tb  c\\n\\303\\251t\\303\\251\\n'"]);
+    pod.run(
+        "e",
+        &[
+            "sh",
+            "-c",
+            "printf '\\n\\na\\tb  c\\n\\303\\251t\\303\\251\\n'",
+        ],
+    );
     pod.wait("e");
     let log = pod.log("e");
     let recs = parse(&log);
@@ -125,7 +157,10 @@ fn all_output_present_when_wait_returns() {
     assert_eq!(out.len(), n, "stdout records: got {}, want {n}", out.len());
     for (i, r) in out.iter().enumerate() {
         let want = format!("line {:08} abcdefghijklmnop", i + 1);
-        assert!(r.tag == "F" && r.content == want, "record {i}: {r:?}, want F {want}");
+        assert!(
+            r.tag == "F" && r.content == want,
+            "record {i}: {r:?}, want F {want}"
+        );
     }
     assert_ts_ordered(&recs);
     // The CLI's wait gives the same guarantee.
@@ -151,7 +186,10 @@ fn long_line_reassembles() {
     assert!(!recs.is_empty());
     let (last, rest) = recs.split_last().unwrap();
     assert_eq!(last.tag, "F", "last record of the line is not F");
-    assert!(rest.iter().all(|r| r.tag == "P"), "records before the last must be P");
+    assert!(
+        rest.iter().all(|r| r.tag == "P"),
+        "records before the last must be P"
+    );
     let joined: String = recs.iter().map(|r| r.content.as_str()).collect();
     let want: String = (0..len).map(|i| (b'a' + (i % 26) as u8) as char).collect();
     assert_eq!(joined.len(), want.len());
@@ -163,12 +201,19 @@ fn stderr_and_stdout_separate_and_interleaved_in_time() {
     let pod = Pod::start("log-inter");
     pod.run(
         "i",
-        &["sh", "-c", "for i in 1 2 3; do echo out$i; sleep 0.2; echo err$i >&2; sleep 0.2; done"],
+        &[
+            "sh",
+            "-c",
+            "for i in 1 2 3; do echo out$i; sleep 0.2; echo err$i >&2; sleep 0.2; done",
+        ],
     );
     pod.wait("i");
     let log = pod.log("i");
     let recs = parse(&log);
-    let got: Vec<String> = recs.iter().map(|r| format!("{} {}", r.stream, r.content)).collect();
+    let got: Vec<String> = recs
+        .iter()
+        .map(|r| format!("{} {}", r.stream, r.content))
+        .collect();
     // With 200 ms between writes, file order follows time order.
     assert_eq!(
         got,
@@ -196,10 +241,17 @@ fn log_written_while_running() {
             .map(|l| l.contains(" stdout F early\n"))
             .unwrap_or(false)
     });
-    assert!(ok, "'early' not in the log while the container runs: {:?}", std::fs::read_to_string(pod.log_path("s")));
+    assert!(
+        ok,
+        "'early' not in the log while the container runs: {:?}",
+        std::fs::read_to_string(pod.log_path("s"))
+    );
     assert_eq!(pod.get("s")["status"], json!("running"));
     gate2.open();
     pod.wait("s");
-    let c: Vec<String> = parse(&pod.log("s")).into_iter().map(|r| r.content).collect();
+    let c: Vec<String> = parse(&pod.log("s"))
+        .into_iter()
+        .map(|r| r.content)
+        .collect();
     assert_eq!(c, ["early", "late"]);
 }

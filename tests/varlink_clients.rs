@@ -42,10 +42,17 @@ fn get_info_and_interface_description_verbatim() {
     assert!(ifaces.contains(&"org.varlink.service"), "{info}");
 
     let d = pod
-        .call("org.varlink.service.GetInterfaceDescription", json!({"interface": "io.podmon.Pod"}))
+        .call(
+            "org.varlink.service.GetInterfaceDescription",
+            json!({"interface": "io.podmon.Pod"}),
+        )
         .ok();
     let want = fs::read_to_string(idl_path()).unwrap();
-    assert_eq!(d["description"].as_str(), Some(want.as_str()), "IDL not served verbatim");
+    assert_eq!(
+        d["description"].as_str(),
+        Some(want.as_str()),
+        "IDL not served verbatim"
+    );
 
     let d = pod
         .call(
@@ -54,7 +61,10 @@ fn get_info_and_interface_description_verbatim() {
         )
         .ok();
     assert!(
-        d["description"].as_str().unwrap_or("").contains("interface org.varlink.service"),
+        d["description"]
+            .as_str()
+            .unwrap_or("")
+            .contains("interface org.varlink.service"),
         "{d}"
     );
 }
@@ -82,7 +92,11 @@ fn varlinkctl_info_and_introspect() {
         "error NoSuchContainer",
         "error InvalidValue",
     ] {
-        assert!(intro.stdout.contains(needle), "introspect lacks {needle:?}: {}", intro.stdout);
+        assert!(
+            intro.stdout.contains(needle),
+            "introspect lacks {needle:?}: {}",
+            intro.stdout
+        );
     }
     let methods = vctl(&["list-methods", &s, "io.podmon.Pod"]).assert_ok();
     for m in [
@@ -94,7 +108,10 @@ fn varlinkctl_info_and_introspect() {
         "GetContainer",
         "ListContainers",
     ] {
-        assert!(methods.stdout.contains(&format!("io.podmon.Pod.{m}")), "{methods:?}");
+        assert!(
+            methods.stdout.contains(&format!("io.podmon.Pod.{m}")),
+            "{methods:?}"
+        );
     }
 }
 
@@ -106,8 +123,14 @@ fn varlinkctl_call_and_more() {
     pod.create("b", &["true"]);
     pod.run("c", &["sleep", "100"]);
 
-    let out = vctl(&["call", "--json=short", &s, "io.podmon.Pod.GetContainer", r#"{"id":"c"}"#])
-        .assert_ok();
+    let out = vctl(&[
+        "call",
+        "--json=short",
+        &s,
+        "io.podmon.Pod.GetContainer",
+        r#"{"id":"c"}"#,
+    ])
+    .assert_ok();
     let v: Value = serde_json::from_str(out.stdout.trim())
         .unwrap_or_else(|e| panic!("varlinkctl output not JSON ({e}): {out:?}"));
     assert_eq!(v["container"]["id"], json!("c"), "{v}");
@@ -128,7 +151,10 @@ fn varlinkctl_call_and_more() {
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
             let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}"));
-            v["container"]["id"].as_str().unwrap_or_else(|| panic!("{v}")).to_string()
+            v["container"]["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{v}"))
+                .to_string()
         })
         .collect();
     ids.sort();
@@ -150,7 +176,14 @@ fn varlinkctl_call_and_more() {
         "cwd": "/", "hostname": "h", "memoryMax": 67108864, "pidsMax": 10
     })
     .to_string();
-    let out = vctl(&["call", "--json=short", &s, "io.podmon.Pod.CreateContainer", &p]).assert_ok();
+    let out = vctl(&[
+        "call",
+        "--json=short",
+        &s,
+        "io.podmon.Pod.CreateContainer",
+        &p,
+    ])
+    .assert_ok();
     let v: Value = serde_json::from_str(out.stdout.trim()).unwrap();
     assert_eq!(v["container"]["status"], json!("created"));
     pod.delete("c", true);
@@ -222,7 +255,10 @@ fn go_varlink_client() {
 
 #[test]
 fn socket_activation_listen_fds() {
-    let opts = PodOptions { socket_activated: true, ..Default::default() };
+    let opts = PodOptions {
+        socket_activated: true,
+        ..Default::default()
+    };
     let mut pod = Pod::start_with("sockact", opts);
     // systemd-socket-activate execs podmon in its own process.
     assert!(
@@ -234,7 +270,10 @@ fn socket_activation_listen_fds() {
     pod.assert_alive();
     let environ = fs::read(format!("/proc/{}/environ", pod.pid)).unwrap_or_default();
     let environ = String::from_utf8_lossy(&environ);
-    assert!(environ.split('\0').any(|e| e == "LISTEN_FDS=1"), "podmon got no LISTEN_FDS=1");
+    assert!(
+        environ.split('\0').any(|e| e == "LISTEN_FDS=1"),
+        "podmon got no LISTEN_FDS=1"
+    );
 
     // The passed socket serves many connections and real work.
     for _ in 0..3 {

@@ -6,7 +6,9 @@ use std::rc::Rc;
 use serde::{Deserialize, Serialize};
 
 use super::{HandlerError, Replier};
-use crate::pod::lifecycle::{self, CreateRequest, Source};
+use crate::logs::driver::{DriverKind, Rotation};
+use crate::pod::lifecycle::{self, CreateRequest, LogOptions, Source};
+use crate::ratelimit::Limit;
 use crate::pod::{ContainerInfo, Pod, PodError};
 use crate::varlink::{Call, params};
 
@@ -22,6 +24,11 @@ struct In {
     hostname: Option<String>,
     memory_max: Option<i64>,
     pids_max: Option<i64>,
+    log_driver: Option<DriverKind>,
+    log_rate_limit: Option<Limit>,
+    log_max_line: Option<u64>,
+    log_max_size: Option<u64>,
+    log_max_files: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -39,6 +46,18 @@ fn invalid(parameter: &'static str, reason: &str) -> PodError {
 /// Turns the wire parameters into a request: exactly one of bundle and
 /// rootfs, and the rootfs-only fields only with rootfs.
 fn request(p: In) -> Result<CreateRequest, PodError> {
+    let log = LogOptions {
+        driver: p.log_driver.unwrap_or_default(),
+        limit: p.log_rate_limit,
+        max_line: p.log_max_line.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        rotation: Rotation {
+            max_size: p.log_max_size,
+            max_files: p.log_max_files.unwrap_or(1),
+        },
+    };
+    if log.driver == DriverKind::None && (p.log_max_size.is_some() || p.log_max_files.is_some()) {
+        return Err(invalid("logDriver", "rotation needs the cri log driver"));
+    }
     let source = match (p.bundle, p.rootfs) {
         (Some(_), Some(_)) => return Err(invalid("rootfs", "give either bundle or rootfs, not both")),
         (None, None) => return Err(invalid("bundle", "give either bundle or rootfs")),
@@ -66,7 +85,11 @@ fn request(p: In) -> Result<CreateRequest, PodError> {
             pids_max: p.pids_max,
         },
     };
-    Ok(CreateRequest { id: p.id, source })
+    Ok(CreateRequest {
+        id: p.id,
+        source,
+        log,
+    })
 }
 
 /// Creates a container from a bundle or from rootfs + command.

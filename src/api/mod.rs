@@ -6,7 +6,10 @@ mod delete_container;
 mod get_container;
 mod kill_container;
 mod list_containers;
+mod read_logs;
+mod reopen_log;
 mod replier;
+mod set_log_rate_limit;
 mod start_container;
 mod wait_container;
 
@@ -100,6 +103,9 @@ enum Method {
     DeleteContainer,
     GetContainer,
     ListContainers,
+    SetLogRateLimit,
+    ReopenLog,
+    ReadLogs,
 }
 
 impl Method {
@@ -112,6 +118,9 @@ impl Method {
             "DeleteContainer" => Method::DeleteContainer,
             "GetContainer" => Method::GetContainer,
             "ListContainers" => Method::ListContainers,
+            "SetLogRateLimit" => Method::SetLogRateLimit,
+            "ReopenLog" => Method::ReopenLog,
+            "ReadLogs" => Method::ReadLogs,
             _ => return None,
         })
     }
@@ -125,6 +134,9 @@ impl Method {
             Method::DeleteContainer => delete_container::handle(pod, call, r).await,
             Method::GetContainer => get_container::handle(pod, call, r).await,
             Method::ListContainers => list_containers::handle(pod, call, r).await,
+            Method::SetLogRateLimit => set_log_rate_limit::handle(pod, call, r).await,
+            Method::ReopenLog => reopen_log::handle(pod, call, r).await,
+            Method::ReadLogs => read_logs::handle(pod, call, r).await,
         }
     }
 }

@@ -9,7 +9,8 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use crate::cri::rfc3339_nanos;
-use crate::logsink::LogSink;
+use crate::logs::LogSink;
+use crate::ratelimit::Limit;
 use crate::process::{ExitStatus, Watched};
 use crate::reactor::sync::Notify;
 
@@ -79,7 +80,14 @@ pub struct ContainerInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pid: Option<i32>,
     bundle: String,
-    log_path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_path: Option<String>,
+    log_bytes_written: u64,
+    log_bytes_dropped: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_rate_limit: Option<Limit>,
     #[serde(skip_serializing_if = "Option::is_none")]
     exit_code: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -100,12 +108,17 @@ impl Container {
     /// The record as the API reports it.
     pub fn info(&self) -> ContainerInfo {
         let st = self.state.borrow();
+        let counters = self.log.counters();
         ContainerInfo {
             id: self.id.clone(),
             status: st.status,
             pid: st.process.as_ref().map(|p| p.pid()),
             bundle: self.bundle.display().to_string(),
-            log_path: self.log.path().display().to_string(),
+            log_path: self.log.path().map(|p| p.display().to_string()),
+            log_bytes_written: counters.bytes_written,
+            log_bytes_dropped: counters.bytes_dropped,
+            log_error: counters.error,
+            log_rate_limit: self.log.limit(),
             exit_code: st.exit.map(|e| e.exit_code()),
             signal: st.exit.and_then(|e| e.signal_name()),
             created_at: rfc3339_nanos(self.created_at),

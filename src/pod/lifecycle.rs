@@ -11,7 +11,9 @@ use std::time::{Duration, SystemTime};
 use super::container::{Container, State, Status};
 use super::{Pod, PodError};
 use crate::cri::Stream;
-use crate::logsink::LogSink;
+use crate::logs::LogSink;
+use crate::logs::driver::{CriFile, Discard, DriverKind, LogDriver, Rotation};
+use crate::ratelimit::Limit;
 use crate::oci::{runtime, spec};
 use crate::process::{self, ExitStatus, PendingClaim, Watched};
 use crate::reactor::{self, sync};
@@ -44,6 +46,19 @@ pub enum Source {
     },
 }
 
+/// How a container's output is logged.
+#[derive(Debug, Clone, Default)]
+pub struct LogOptions {
+    /// The driver.
+    pub driver: DriverKind,
+    /// Rate limit, if any.
+    pub limit: Option<Limit>,
+    /// Longest record before a line is split (default 16 KiB).
+    pub max_line: Option<usize>,
+    /// Rotation of the CRI file.
+    pub rotation: Rotation,
+}
+
 /// CreateContainer's input, validated for types but not yet for values.
 #[derive(Debug)]
 pub struct CreateRequest {
@@ -51,6 +66,8 @@ pub struct CreateRequest {
     pub id: String,
     /// The bundle or what to build it from.
     pub source: Source,
+    /// Logging.
+    pub log: LogOptions,
 }
 
 /// Removes an id reservation when creation ends, however it ends.
@@ -141,6 +158,15 @@ fn prepare_bundle(pod: &Pod, id: &str, dir: &Path, source: &Source) -> Result<Pa
 
 fn check_values(req: &CreateRequest) -> Result<(), PodError> {
     crate::id::validate_id(&req.id).map_err(|e| PodError::invalid("id", e))?;
+    if let Some(l) = &req.log.limit {
+        check_limit(l)?;
+    }
+    if req.log.max_line == Some(0) {
+        return Err(PodError::invalid("logMaxLine", "must be positive"));
+    }
+    if req.log.rotation.max_size == Some(0) {
+        return Err(PodError::invalid("logMaxSize", "must be positive"));
+    }
     if let Source::Rootfs {
         command,
         memory_max,
@@ -161,6 +187,17 @@ fn check_values(req: &CreateRequest) -> Result<(), PodError> {
         if !cwd.starts_with('/') {
             return Err(PodError::invalid("cwd", "must be an absolute path"));
         }
+    }
+    Ok(())
+}
+
+/// Checks a rate limit's numbers.
+pub fn check_limit(l: &Limit) -> Result<(), PodError> {
+    if l.bytes_per_second == 0 {
+        return Err(PodError::invalid("bytesPerSecond", "must be positive"));
+    }
+    if l.burst == 0 {
+        return Err(PodError::invalid("burst", "must be positive"));
     }
     Ok(())
 }
@@ -192,8 +229,18 @@ async fn create_in(pod: &Rc<Pod>, req: &CreateRequest, dir: &Path) -> Result<Rc<
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
     let log_path = pod.config.log_dir.join(format!("{id}.log"));
-    let log = LogSink::start(&log_path, vec![(Stream::Stdout, out_r), (Stream::Stderr, err_r)])
-        .map_err(|e| PodError::system(format!("opening {}", log_path.display()), e))?;
+    let drv: Box<dyn LogDriver> = match req.log.driver {
+        DriverKind::Cri => Box::new(
+            CriFile::open(
+                &log_path,
+                req.log.max_line.unwrap_or(crate::logs::DEFAULT_MAX_LINE),
+                req.log.rotation,
+            )
+            .map_err(|e| PodError::system(format!("opening {}", log_path.display()), e))?,
+        ),
+        DriverKind::None => Box::new(Discard),
+    };
+    let log = LogSink::start(drv, vec![(Stream::Stdout, out_r), (Stream::Stderr, err_r)], req.log.limit);
 
     let pid_file = dir.join("pid");
     let runtime_log = dir.join("runtime.log");

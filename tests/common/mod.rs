@@ -65,7 +65,14 @@ fn is_executable(p: &Path) -> bool {
 pub fn find_executable(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
-    for d in ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"] {
+    for d in [
+        "/usr/local/sbin",
+        "/usr/local/bin",
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+    ] {
         dirs.push(PathBuf::from(d));
     }
     dirs.into_iter()
@@ -97,7 +104,10 @@ fn init_env() -> Result<TestEnv, String> {
         None => find_executable("runc").ok_or("runc not found on PATH or in /usr/sbin")?,
     };
     if !runc.is_absolute() || !is_executable(&runc) {
-        return Err(format!("runc at {} is not an executable absolute path", runc.display()));
+        return Err(format!(
+            "runc at {} is not an executable absolute path",
+            runc.display()
+        ));
     }
     let out = Command::new(&runc)
         .arg("--version")
@@ -125,7 +135,10 @@ fn init_env() -> Result<TestEnv, String> {
         ));
     }
     if !is_executable(&rootfs.join("bin/busybox")) || !rootfs.join("bin/sh").exists() {
-        return Err(format!("rootfs {} has no /bin/busybox or /bin/sh", rootfs.display()));
+        return Err(format!(
+            "rootfs {} has no /bin/busybox or /bin/sh",
+            rootfs.display()
+        ));
     }
     Ok(TestEnv { runc, rootfs })
 }
@@ -133,7 +146,9 @@ fn init_env() -> Result<TestEnv, String> {
 /// Removes what earlier, dead test processes left in the base directory
 /// (names carry the creating process's pid after the first dot).
 fn remove_stale(base: &Path, runc: &Path) {
-    let Ok(entries) = fs::read_dir(base) else { return };
+    let Ok(entries) = fs::read_dir(base) else {
+        return;
+    };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let Some(pid) = name.split('.').nth(1).and_then(|p| p.parse::<u32>().ok()) else {
@@ -153,7 +168,12 @@ pub fn cleanup_runtime(runc: &Path, root: &Path) -> Vec<String> {
     if !root.exists() {
         return vec![];
     }
-    let Ok(out) = Command::new(runc).arg("--root").arg(root).args(["list", "-q"]).output() else {
+    let Ok(out) = Command::new(runc)
+        .arg("--root")
+        .arg(root)
+        .args(["list", "-q"])
+        .output()
+    else {
         return vec![];
     };
     let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
@@ -243,7 +263,10 @@ pub fn is_rfc3339_nano_utc(s: &str) -> bool {
 
 /// Parses such a timestamp into (seconds since epoch, nanoseconds), for ordering and sanity checks.
 pub fn rfc3339_to_unix(s: &str) -> (i64, u32) {
-    assert!(is_rfc3339_nano_utc(s), "not an RFC 3339 UTC nanosecond timestamp: {s:?}");
+    assert!(
+        is_rfc3339_nano_utc(s),
+        "not an RFC 3339 UTC nanosecond timestamp: {s:?}"
+    );
     let y: i64 = s[0..4].parse().unwrap();
     let m: i64 = s[5..7].parse().unwrap();
     let d: i64 = s[8..10].parse().unwrap();
@@ -271,17 +294,27 @@ pub fn unix_now() -> i64 {
 
 /// Asserts `s` is a timestamp within a minute of now.
 pub fn assert_recent_timestamp(what: &str, v: &Value) {
-    let s = v.as_str().unwrap_or_else(|| panic!("{what} is not a string: {v}"));
-    assert!(is_rfc3339_nano_utc(s), "{what} = {s:?} is not RFC 3339 UTC with nanoseconds");
+    let s = v
+        .as_str()
+        .unwrap_or_else(|| panic!("{what} is not a string: {v}"));
+    assert!(
+        is_rfc3339_nano_utc(s),
+        "{what} = {s:?} is not RFC 3339 UTC with nanoseconds"
+    );
     let (secs, _) = rfc3339_to_unix(s);
     let now = unix_now();
-    assert!((secs - now).abs() < 120, "{what} = {s} is not near now ({now})");
+    assert!(
+        (secs - now).abs() < 120,
+        "{what} = {s} is not near now ({now})"
+    );
 }
 
 /// Child pids of every thread of `pid`.
 pub fn children_of(pid: u32) -> Vec<u32> {
     let mut out = vec![];
-    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else { return out };
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
     for t in tasks.flatten() {
         if let Ok(s) = fs::read_to_string(t.path().join("children")) {
             out.extend(s.split_whitespace().filter_map(|x| x.parse::<u32>().ok()));
@@ -322,10 +355,16 @@ pub fn zombie_children(pid: u32) -> Vec<String> {
 /// Context switches of every thread of `pid`: tid -> (voluntary, nonvoluntary, name).
 pub fn ctx_switches(pid: u32) -> BTreeMap<u32, (u64, u64, String)> {
     let mut out = BTreeMap::new();
-    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else { return out };
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
     for t in tasks.flatten() {
-        let Ok(tid) = t.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(status) = fs::read_to_string(t.path().join("status")) else { continue };
+        let Ok(tid) = t.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(status) = fs::read_to_string(t.path().join("status")) else {
+            continue;
+        };
         let field = |k: &str| {
             status
                 .lines()
@@ -351,8 +390,14 @@ pub fn cgroup_limit(pid: u32, controller: &str) -> (PathBuf, String) {
             .lines()
             .find_map(|l| l.strip_prefix("0::"))
             .unwrap_or_else(|| panic!("no cgroup v2 line in {cg}"));
-        let file = if controller == "memory" { "memory.max" } else { "pids.max" };
-        Path::new("/sys/fs/cgroup").join(rel.trim_start_matches('/')).join(file)
+        let file = if controller == "memory" {
+            "memory.max"
+        } else {
+            "pids.max"
+        };
+        Path::new("/sys/fs/cgroup")
+            .join(rel.trim_start_matches('/'))
+            .join(file)
     } else {
         let rel = cg
             .lines()
@@ -364,22 +409,34 @@ pub fn cgroup_limit(pid: u32, controller: &str) -> (PathBuf, String) {
                 ctrls.split(',').any(|c| c == controller).then_some(p)
             })
             .unwrap_or_else(|| panic!("no {controller} cgroup in {cg}"));
-        let file = if controller == "memory" { "memory.limit_in_bytes" } else { "pids.max" };
+        let file = if controller == "memory" {
+            "memory.limit_in_bytes"
+        } else {
+            "pids.max"
+        };
         Path::new("/sys/fs/cgroup")
             .join(controller)
             .join(rel.trim_start_matches('/'))
             .join(file)
     };
-    let v = fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e} (cgroup of {pid}: {cg})", path.display()));
+    let v = fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "cannot read {}: {e} (cgroup of {pid}: {cg})",
+            path.display()
+        )
+    });
     (path, v.trim().to_string())
 }
 
 /// Runs a command with a timeout, collecting its output.
 pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Out {
     let desc = format!("{cmd:?}");
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run {desc}: {e}"));
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {desc}: {e}"));
     let mut so = child.stdout.take().unwrap();
     let mut se = child.stderr.take().unwrap();
     let t1 = thread::spawn(move || {
@@ -476,12 +533,18 @@ impl Reply {
     }
 
     pub fn continues(&self) -> bool {
-        self.0.get("continues").and_then(Value::as_bool).unwrap_or(false)
+        self.0
+            .get("continues")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
     }
 
     /// The parameters object ({} when absent).
     pub fn params(&self) -> Value {
-        self.0.get("parameters").cloned().unwrap_or_else(|| json!({}))
+        self.0
+            .get("parameters")
+            .cloned()
+            .unwrap_or_else(|| json!({}))
     }
 
     /// Parameters of a successful reply; panics showing the error otherwise.
@@ -496,7 +559,12 @@ impl Reply {
     /// Parameters of the error `name`; panics if the reply is anything else.
     #[track_caller]
     pub fn err(&self, name: &str) -> Value {
-        assert_eq!(self.error(), Some(name), "expected error {name}, got reply {}", self.0);
+        assert_eq!(
+            self.error(),
+            Some(name),
+            "expected error {name}, got reply {}",
+            self.0
+        );
         self.params()
     }
 }
@@ -512,7 +580,10 @@ impl Client {
             .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", path.display()));
         stream.set_read_timeout(Some(TIMEOUT)).unwrap();
         stream.set_write_timeout(Some(TIMEOUT)).unwrap();
-        Client { stream, buf: vec![] }
+        Client {
+            stream,
+            buf: vec![],
+        }
     }
 
     pub fn set_read_timeout(&self, d: Duration) {
@@ -571,7 +642,10 @@ impl Client {
                 }
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
-                    format!("EOF inside a message: {:?}", String::from_utf8_lossy(&self.buf)),
+                    format!(
+                        "EOF inside a message: {:?}",
+                        String::from_utf8_lossy(&self.buf)
+                    ),
                 ));
             }
             self.buf.extend_from_slice(&chunk[..n]);
@@ -720,7 +794,9 @@ impl Pod {
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "info");
         }
-        cmd.env_remove("LISTEN_FDS").env_remove("LISTEN_PID").env_remove("LISTEN_FDNAMES");
+        cmd.env_remove("LISTEN_FDS")
+            .env_remove("LISTEN_PID")
+            .env_remove("LISTEN_FDNAMES");
         cmd.env_remove("PODMON_SOCKET");
         cmd.stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -752,15 +828,11 @@ impl Pod {
                     self.server_log_text()
                 );
             }
-            if self.socket.exists() {
-                if let Ok(s) = UnixStream::connect(&self.socket) {
-                    // A full round trip: the server is accepting and answering.
-                    drop(s);
-                    let mut c = Client::connect(&self.socket);
-                    let r = c.call("org.varlink.service.GetInfo", json!({}));
-                    r.ok();
-                    return;
-                }
+            if self.socket.exists() && UnixStream::connect(&self.socket).is_ok() {
+                // A full round trip: the server is accepting and answering.
+                let mut c = Client::connect(&self.socket);
+                c.call("org.varlink.service.GetInfo", json!({})).ok();
+                return;
             }
             if Instant::now() >= end {
                 panic!(
@@ -781,7 +853,10 @@ impl Pod {
     #[track_caller]
     pub fn assert_alive(&mut self) {
         if let Some(st) = self.child.as_mut().unwrap().try_wait().unwrap() {
-            panic!("podmon serve died ({st}); its log:\n{}", self.server_log_text());
+            panic!(
+                "podmon serve died ({st}); its log:\n{}",
+                self.server_log_text()
+            );
         }
     }
 
@@ -851,7 +926,9 @@ impl Pod {
 
     #[track_caller]
     pub fn start_container(&self, id: &str) -> Value {
-        self.call("io.podmon.Pod.StartContainer", json!({ "id": id })).ok()["container"].clone()
+        self.call("io.podmon.Pod.StartContainer", json!({ "id": id }))
+            .ok()["container"]
+            .clone()
     }
 
     /// create + start.
@@ -863,23 +940,34 @@ impl Pod {
 
     #[track_caller]
     pub fn get(&self, id: &str) -> Value {
-        self.call("io.podmon.Pod.GetContainer", json!({ "id": id })).ok()["container"].clone()
+        self.call("io.podmon.Pod.GetContainer", json!({ "id": id }))
+            .ok()["container"]
+            .clone()
     }
 
     /// WaitContainer; returns the reply parameters.
     #[track_caller]
     pub fn wait(&self, id: &str) -> Value {
-        self.call("io.podmon.Pod.WaitContainer", json!({ "id": id })).ok()
+        self.call("io.podmon.Pod.WaitContainer", json!({ "id": id }))
+            .ok()
     }
 
     #[track_caller]
     pub fn kill(&self, id: &str, signal: &str) {
-        self.call("io.podmon.Pod.KillContainer", json!({ "id": id, "signal": signal })).ok();
+        self.call(
+            "io.podmon.Pod.KillContainer",
+            json!({ "id": id, "signal": signal }),
+        )
+        .ok();
     }
 
     #[track_caller]
     pub fn delete(&self, id: &str, force: bool) {
-        self.call("io.podmon.Pod.DeleteContainer", json!({ "id": id, "force": force })).ok();
+        self.call(
+            "io.podmon.Pod.DeleteContainer",
+            json!({ "id": id, "force": force }),
+        )
+        .ok();
     }
 
     pub fn log_path(&self, id: &str) -> PathBuf {
@@ -900,7 +988,10 @@ impl Pod {
         let name = format!("gate-{}-{}-{id}", self.name, std::process::id());
         let host = rootfs().join("tmp").join(&name);
         let _ = fs::remove_file(&host);
-        Gate { host, inside: format!("/tmp/{name}") }
+        Gate {
+            host,
+            inside: format!("/tmp/{name}"),
+        }
     }
 }
 
@@ -930,7 +1021,10 @@ pub struct Gate {
 impl Gate {
     /// `sh -c` script that waits for the gate, then runs `then`.
     pub fn script(&self, then: &str) -> String {
-        format!("while [ ! -e {} ]; do usleep 20000; done; {then}", self.inside)
+        format!(
+            "while [ ! -e {} ]; do usleep 20000; done; {then}",
+            self.inside
+        )
     }
 
     pub fn open(&self) {
@@ -948,9 +1042,17 @@ impl Drop for Gate {
 #[track_caller]
 pub fn assert_container_shape(pod: &Pod, c: &Value, id: &str) {
     assert_eq!(c["id"], json!(id), "container: {c}");
-    let status = c["status"].as_str().unwrap_or_else(|| panic!("status missing: {c}"));
-    assert!(["created", "running", "stopped"].contains(&status), "status {status}: {c}");
-    assert!(c["bundle"].as_str().is_some_and(|b| !b.is_empty()), "bundle: {c}");
+    let status = c["status"]
+        .as_str()
+        .unwrap_or_else(|| panic!("status missing: {c}"));
+    assert!(
+        ["created", "running", "stopped"].contains(&status),
+        "status {status}: {c}"
+    );
+    assert!(
+        c["bundle"].as_str().is_some_and(|b| !b.is_empty()),
+        "bundle: {c}"
+    );
     assert_eq!(
         c["logPath"].as_str().map(PathBuf::from),
         Some(pod.log_path(id)),

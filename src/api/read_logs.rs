@@ -1,0 +1,85 @@
+//! io.podmon.Pod.ReadLogs
+
+use std::rc::Rc;
+
+use serde::{Deserialize, Serialize};
+
+use super::{HandlerError, Replier};
+use crate::logs::reader::{Query, Reader, parse_rfc3339};
+use crate::pod::{Pod, PodError};
+use crate::varlink::{Call, VarlinkError, params};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct In {
+    id: String,
+    tail: Option<i64>,
+    since: Option<String>,
+    follow: Option<bool>,
+}
+
+#[derive(Serialize)]
+struct Record {
+    timestamp: String,
+    stream: &'static str,
+    partial: bool,
+    text: String,
+}
+
+#[derive(Serialize)]
+struct Out {
+    records: Vec<Record>,
+}
+
+fn invalid(parameter: &'static str, reason: &str) -> HandlerError {
+    PodError::InvalidValue {
+        parameter,
+        reason: reason.into(),
+    }
+    .into()
+}
+
+/// Streams log records in batches: one reply per batch with `more`.
+pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(), HandlerError> {
+    let p: In = params::decode(&call.parameters)?;
+    let c = pod.get(&p.id)?;
+    let follow = p.follow.unwrap_or(false);
+    if follow && !r.more() {
+        return Err(VarlinkError::expected_more().into());
+    }
+    let tail = match p.tail {
+        Some(n) if n < 0 => return Err(invalid("tail", "must not be negative")),
+        Some(n) => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+        None => None,
+    };
+    let since = match &p.since {
+        Some(s) => Some(parse_rfc3339(s).ok_or_else(|| invalid("since", "not an RFC 3339 time"))?),
+        None => None,
+    };
+    let q = Query { tail, since, follow };
+    let mut reader = Reader::open(c.log.clone(), &q).map_err(|e| PodError::System(format!("opening the log: {e}")))?;
+    let mut all = Vec::new();
+    loop {
+        let batch = reader
+            .next_batch()
+            .await
+            .map_err(|e| PodError::System(format!("reading the log: {e}")))?;
+        let Some(batch) = batch else { break };
+        let records: Vec<Record> = batch
+            .into_iter()
+            .map(|r| Record {
+                timestamp: r.timestamp,
+                stream: r.stream.as_str(),
+                partial: r.partial,
+                text: String::from_utf8_lossy(&r.content).into_owned(),
+            })
+            .collect();
+        if r.more() {
+            r.reply_continues(params::encode(&Out { records })).await?;
+        } else {
+            all.extend(records);
+        }
+    }
+    r.reply(params::encode(&Out { records: all })).await?;
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! io.podmon.Pod.ReopenLog
+
+use std::rc::Rc;
+
+use serde::Deserialize;
+
+use super::{HandlerError, Replier};
+use crate::pod::{Pod, PodError};
+use crate::varlink::{Call, params};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct In {
+    id: String,
+}
+
+/// Reopens the log file after an outside rotator renamed it; replies once
+/// everything read before the call went to the old file and the new file
+/// is open.
+pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(), HandlerError> {
+    let p: In = params::decode(&call.parameters)?;
+    let c = pod.get(&p.id)?;
+    if c.log.path().is_none() {
+        return Err(PodError::InvalidState {
+            id: p.id,
+            status: c.status(),
+            reason: "its log driver writes no file".into(),
+        }
+        .into());
+    }
+    c.log
+        .reopen()
+        .await
+        .map_err(|e| PodError::System(format!("reopening the log: {e}")))?;
+    r.reply(Default::default()).await?;
+    Ok(())
+}

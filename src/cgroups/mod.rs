@@ -1,0 +1,51 @@
+//! Container statistics read from cgroup interface files.
+//!
+//! Containers run by runc live in cgroups; the kernel keeps their resource
+//! usage there, in plain-text files whose names and formats differ between
+//! cgroup v1 and cgroup v2. This module finds a process's cgroup directories
+//! ([`locate`]), parses each version's files ([`v1`], [`v2`]) and merges the
+//! result into one version-neutral shape ([`stats`]).
+//!
+//! Everything that parses is sans-IO (text in, values out) so it can be tested
+//! against copies of real files; only the small `read*` functions touch the
+//! filesystem. Missing files and fields become `None`, never errors, because
+//! what exists differs between kernels and configurations.
+
+pub mod locate;
+mod parse;
+pub mod stats;
+pub mod v1;
+pub mod v2;
+
+use std::path::PathBuf;
+
+pub use stats::{BlkioStats, CgroupStats, CpuStats, MemoryStats, PidsStats};
+
+/// Where a process's cgroups are: parsed from /proc/<pid>/cgroup plus the
+/// mount table (/proc/self/mountinfo).
+///
+/// Statistics are read from different files depending on the cgroup version,
+/// so the version is part of the answer rather than something callers probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CgroupPaths {
+    /// One unified directory holds every controller's files.
+    V2 {
+        /// The process's cgroup directory in the cgroup2 mount.
+        dir: PathBuf,
+    },
+    /// One directory per controller hierarchy; `None` where that controller
+    /// is not mounted (or not visible), so its stats are simply absent.
+    V1 {
+        /// Directory in the `cpu` hierarchy (throttling counters).
+        cpu: Option<PathBuf>,
+        /// Directory in the `cpuacct` hierarchy (usage counters); often the
+        /// same directory as `cpu` when the two are co-mounted.
+        cpuacct: Option<PathBuf>,
+        /// Directory in the `memory` hierarchy.
+        memory: Option<PathBuf>,
+        /// Directory in the `pids` hierarchy.
+        pids: Option<PathBuf>,
+        /// Directory in the `blkio` hierarchy.
+        blkio: Option<PathBuf>,
+    },
+}

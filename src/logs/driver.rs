@@ -1,0 +1,231 @@
+//! Log drivers: where a container's formatted output goes.
+//!
+//! A driver formats chunks of output into its own record format and writes
+//! buffers of records. The CRI file driver is the default; `none` discards.
+//! A journald driver would implement the same trait (formatting into the
+//! journal's native protocol and sending datagrams).
+
+use std::future::Future;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cri::{self, Stream, Timestamp};
+use crate::reactor::ops;
+
+/// Which driver a container uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DriverKind {
+    /// Kubernetes CRI log file (`<log-dir>/<id>.log`).
+    #[default]
+    Cri,
+    /// Discard all output (the pipes are still drained).
+    None,
+}
+
+/// The result of writing one buffer: the error, if any, and the buffer back.
+pub type WriteResult = (io::Result<()>, Vec<u8>);
+
+/// Turns chunks of output into a driver's records. Separate from the
+/// driver so the pumps format while the writer task owns the driver.
+pub trait RecordFormat {
+    /// Appends the records for one chunk read from `stream` to `out`.
+    fn format(&self, stream: Stream, ts: &Timestamp, chunk: &[u8], out: &mut Vec<u8>);
+}
+
+/// CRI records: `<timestamp> <stream> <P|F> <content>`.
+pub struct CriFormat {
+    /// Longest record content; longer lines are split into P records.
+    pub max_line: usize,
+}
+
+impl RecordFormat for CriFormat {
+    fn format(&self, stream: Stream, ts: &Timestamp, chunk: &[u8], out: &mut Vec<u8>) {
+        cri::format_chunk(stream, ts, chunk, self.max_line, out);
+    }
+}
+
+/// Produces no records.
+pub struct NoFormat;
+
+impl RecordFormat for NoFormat {
+    fn format(&self, _: Stream, _: &Timestamp, _: &[u8], _: &mut Vec<u8>) {}
+}
+
+/// A destination for a container's output.
+pub trait LogDriver {
+    /// The record format the pumps use for this driver.
+    fn formatter(&self) -> std::rc::Rc<dyn RecordFormat>;
+    /// Writes all of `buf`; on error nothing after the reported point is
+    /// lost: the buffer comes back holding the part not yet written.
+    fn write(&mut self, buf: Vec<u8>) -> Pin<Box<dyn Future<Output = WriteResult> + '_>>;
+    /// Reopens the destination (after an outside rotator renamed the file).
+    fn reopen(&mut self) -> io::Result<()>;
+    /// The file it writes, if it writes one.
+    fn path(&self) -> Option<&Path>;
+    /// How many times the file was rotated or reopened; readers that follow
+    /// the file reopen it when this changes.
+    fn generation(&self) -> u64;
+}
+
+/// Rotation settings of a CRI log file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Rotation {
+    /// Rotate when the file reaches this many bytes.
+    pub max_size: Option<u64>,
+    /// Rotated files to keep (`<id>.log.1` … `<id>.log.N`); 0 keeps none.
+    pub max_files: u32,
+}
+
+/// The Kubernetes CRI log file.
+pub struct CriFile {
+    path: PathBuf,
+    fd: OwnedFd,
+    size: u64,
+    max_line: usize,
+    rotation: Rotation,
+    generation: u64,
+}
+
+fn open_append(path: &Path) -> io::Result<(OwnedFd, u64)> {
+    use rustix::fs::{Mode, OFlags};
+    let fd = rustix::fs::open(
+        path,
+        OFlags::WRONLY | OFlags::CREATE | OFlags::APPEND | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o640),
+    )?;
+    let size = rustix::fs::fstat(&fd)?.st_size as u64;
+    Ok((fd, size))
+}
+
+impl CriFile {
+    /// Opens (appending to) the file at `path`.
+    pub fn open(path: &Path, max_line: usize, rotation: Rotation) -> io::Result<CriFile> {
+        let (fd, size) = open_append(path)?;
+        Ok(CriFile {
+            path: path.to_owned(),
+            fd,
+            size,
+            max_line,
+            rotation,
+            generation: 0,
+        })
+    }
+
+    fn rotated(&self, n: u32) -> PathBuf {
+        let mut p = self.path.clone().into_os_string();
+        p.push(format!(".{n}"));
+        p.into()
+    }
+
+    /// `<id>.log.N-1` → `<id>.log.N` … `<id>.log` → `<id>.log.1`, then a new
+    /// file. Runs between two whole buffers, so no record is split or lost.
+    fn rotate(&mut self) -> io::Result<()> {
+        let keep = self.rotation.max_files;
+        if keep == 0 {
+            std::fs::remove_file(&self.path).or_else(ignore_missing)?;
+        } else {
+            std::fs::remove_file(self.rotated(keep)).or_else(ignore_missing)?;
+            for n in (1..keep).rev() {
+                std::fs::rename(self.rotated(n), self.rotated(n + 1)).or_else(ignore_missing)?;
+            }
+            std::fs::rename(&self.path, self.rotated(1))?;
+        }
+        self.reopen()
+    }
+}
+
+fn ignore_missing(e: io::Error) -> io::Result<()> {
+    if e.kind() == io::ErrorKind::NotFound {
+        Ok(())
+    } else {
+        Err(e)
+    }
+}
+
+impl LogDriver for CriFile {
+    fn formatter(&self) -> std::rc::Rc<dyn RecordFormat> {
+        std::rc::Rc::new(CriFormat {
+            max_line: self.max_line,
+        })
+    }
+
+    fn write(&mut self, buf: Vec<u8>) -> Pin<Box<dyn Future<Output = WriteResult> + '_>> {
+        Box::pin(async move {
+            let mut buf = buf;
+            let mut done = 0;
+            while done < buf.len() {
+                let (r, b) = ops::write(self.fd.as_fd(), buf, done).await;
+                buf = b;
+                match r {
+                    Ok(0) => {
+                        buf.drain(..done);
+                        return (Err(io::ErrorKind::WriteZero.into()), buf);
+                    }
+                    Ok(n) => {
+                        done += n;
+                        self.size += n as u64;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        buf.drain(..done);
+                        return (Err(e), buf);
+                    }
+                }
+            }
+            buf.clear();
+            if self.rotation.max_size.is_some_and(|m| self.size >= m) {
+                if let Err(e) = self.rotate() {
+                    return (Err(e), buf);
+                }
+            }
+            (Ok(()), buf)
+        })
+    }
+
+    fn reopen(&mut self) -> io::Result<()> {
+        let (fd, size) = open_append(&self.path)?;
+        self.fd = fd;
+        self.size = size;
+        self.generation += 1;
+        Ok(())
+    }
+
+    fn path(&self) -> Option<&Path> {
+        Some(&self.path)
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation
+    }
+}
+
+/// Discards everything.
+pub struct Discard;
+
+impl LogDriver for Discard {
+    fn formatter(&self) -> std::rc::Rc<dyn RecordFormat> {
+        std::rc::Rc::new(NoFormat)
+    }
+
+    fn write(&mut self, mut buf: Vec<u8>) -> Pin<Box<dyn Future<Output = WriteResult> + '_>> {
+        buf.clear();
+        Box::pin(std::future::ready((Ok(()), buf)))
+    }
+
+    fn reopen(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn path(&self) -> Option<&Path> {
+        None
+    }
+
+    fn generation(&self) -> u64 {
+        0
+    }
+}

@@ -1,0 +1,364 @@
+//! A container's log: its stdout and stderr pipes, formatted by a log
+//! driver and written through a double buffer, with an optional rate limit.
+//!
+//! The pump tasks format what they read straight into the filling buffer;
+//! the writer task swaps it with the spare one and hands that to the driver
+//! (an io_uring write), so one buffer fills while the other is written. The
+//! writer owns the buffer in flight (it is moved into the write), which
+//! makes the hand-over visible in the types. When the filling buffer is full
+//! the pumps stop reading, so the container's writes block instead of data
+//! being lost. Exit detection and the API never wait for any of this: they
+//! are other tasks on the same loop.
+
+pub mod driver;
+pub mod reader;
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::cri::{Stream, Timestamp, rfc3339_nanos};
+use crate::ratelimit::{Bucket, Limit, Policy};
+use crate::reactor::{self, ops, sync::Notify};
+use driver::{LogDriver, RecordFormat};
+
+/// Bytes read from a pipe in one operation.
+const READ_CHUNK: usize = 256 * 1024;
+/// The filling buffer's size at which pumps pause until the writer catches up.
+const HIGH_WATER: usize = 2 << 20;
+/// Longest CRI record content before a line is split into partial records.
+pub const DEFAULT_MAX_LINE: usize = 16 * 1024;
+/// Pipe size asked for (capped by /proc/sys/fs/pipe-max-size), to cut wakeups.
+const PIPE_SIZE: usize = 1 << 20;
+/// Delay before retrying a failed write (disk full, directory gone).
+const RETRY: Duration = Duration::from_secs(1);
+
+/// Counters the API reports.
+#[derive(Debug, Clone, Default)]
+pub struct LogCounters {
+    /// Bytes of records written to the destination.
+    pub bytes_written: u64,
+    /// Bytes of container output dropped by the `drop` rate-limit policy.
+    pub bytes_dropped: u64,
+    /// The last write error, while writing fails.
+    pub error: Option<String>,
+}
+
+/// Bytes dropped since the last marker line, per stream.
+#[derive(Default)]
+struct Dropped {
+    bytes: u64,
+    since: Option<SystemTime>,
+}
+
+/// The log of one container; shared by its pumps, its writer and the API.
+pub struct LogSink {
+    path: Option<PathBuf>,
+    fill: RefCell<Vec<u8>>,
+    open_streams: Cell<usize>,
+    writing: Cell<bool>,
+    counters: RefCell<LogCounters>,
+    bucket: RefCell<Option<Bucket>>,
+    dropped: [RefCell<Dropped>; 2],
+    reopen: Cell<Option<u64>>,
+    reopen_result: RefCell<Option<(u64, Result<(), String>)>>,
+    generation: Cell<u64>,
+    notify: Notify,
+}
+
+fn stream_index(s: Stream) -> usize {
+    match s {
+        Stream::Stdout => 0,
+        Stream::Stderr => 1,
+    }
+}
+
+impl LogSink {
+    /// Starts a pump per pipe plus the writer task that owns `driver`.
+    pub fn start(driver: Box<dyn LogDriver>, pipes: Vec<(Stream, OwnedFd)>, limit: Option<Limit>) -> Rc<LogSink> {
+        let sink = Rc::new(LogSink {
+            path: driver.path().map(ToOwned::to_owned),
+            fill: RefCell::new(Vec::with_capacity(64 * 1024)),
+            open_streams: Cell::new(pipes.len()),
+            writing: Cell::new(false),
+            counters: RefCell::default(),
+            bucket: RefCell::new(limit.map(|l| Bucket::new(l, Instant::now()))),
+            dropped: Default::default(),
+            reopen: Cell::new(None),
+            reopen_result: RefCell::new(None),
+            generation: Cell::new(0),
+            notify: Notify::default(),
+        });
+        let format = driver.formatter();
+        for (stream, fd) in pipes {
+            if let Err(e) = rustix::pipe::fcntl_setpipe_size(&fd, PIPE_SIZE) {
+                log::debug!("F_SETPIPE_SZ: {e}");
+            }
+            reactor::spawn(pump(sink.clone(), format.clone(), stream, fd));
+        }
+        reactor::spawn(writer(sink.clone(), driver));
+        sink
+    }
+
+    /// The log file's path, if the driver writes a file.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        self.path.as_deref()
+    }
+
+    /// Bytes written, dropped, and the current error.
+    pub fn counters(&self) -> LogCounters {
+        self.counters.borrow().clone()
+    }
+
+    /// The rate limit in force.
+    pub fn limit(&self) -> Option<Limit> {
+        self.bucket.borrow().as_ref().map(Bucket::limit)
+    }
+
+    /// Sets or removes the rate limit; takes effect on the next read.
+    pub fn set_limit(&self, limit: Option<Limit>) {
+        let now = Instant::now();
+        let mut b = self.bucket.borrow_mut();
+        *b = match (b.take(), limit) {
+            (_, None) => None,
+            (Some(mut old), Some(l)) => {
+                old.set_limit(l, now);
+                Some(old)
+            }
+            (None, Some(l)) => Some(Bucket::new(l, now)),
+        };
+        drop(b);
+        self.notify.notify_all();
+    }
+
+    /// Changes whenever the file is rotated or reopened.
+    pub fn generation(&self) -> u64 {
+        self.generation.get()
+    }
+
+    /// Whether every pipe reached end of file and everything is written.
+    pub fn is_drained(&self) -> bool {
+        self.open_streams.get() == 0 && self.idle()
+    }
+
+    fn idle(&self) -> bool {
+        self.fill.borrow().is_empty() && !self.writing.get()
+    }
+
+    /// Resolves when every pipe reached end of file and every byte read is
+    /// in the file.
+    pub async fn drained(&self) {
+        self.notify.wait_until(|| self.is_drained().then_some(())).await
+    }
+
+    /// Resolves when every byte read so far is in the file.
+    pub async fn flushed(&self) {
+        self.notify.wait_until(|| self.idle().then_some(())).await
+    }
+
+    /// Resolves after the next change: bytes written, rotation, end of input.
+    pub async fn changed(&self, seen_written: u64, seen_generation: u64) {
+        self.notify
+            .wait_until(|| {
+                (self.counters.borrow().bytes_written != seen_written
+                    || self.generation.get() != seen_generation
+                    || self.is_drained())
+                .then_some(())
+            })
+            .await
+    }
+
+    /// Reopens the file (after an outside rotator renamed it), once what was
+    /// read before the call is written to the old file.
+    pub async fn reopen(&self) -> Result<(), String> {
+        let ticket = self.generation.get() + self.reopen.get().map_or(1, |_| 0) + 1000;
+        // A ticket identifies this request's answer; requests that arrive
+        // while one is pending share it.
+        let ticket = self.reopen.get().unwrap_or(ticket);
+        self.reopen.set(Some(ticket));
+        self.notify.notify_all();
+        self.notify
+            .wait_until(|| match &*self.reopen_result.borrow() {
+                Some((t, r)) if *t == ticket => Some(r.clone()),
+                _ => None,
+            })
+            .await
+    }
+
+    fn wake(&self) {
+        self.notify.notify_all();
+    }
+}
+
+/// Waits, under the block policy, until the bucket allows at least one
+/// byte; returns how many bytes to read at most.
+async fn budget(sink: &LogSink) -> usize {
+    loop {
+        let wait = {
+            let mut b = sink.bucket.borrow_mut();
+            match b.as_mut() {
+                Some(b) if b.limit().policy == Policy::Block => {
+                    let now = Instant::now();
+                    let w = b.wait_for(1, now);
+                    if w.is_zero() {
+                        return (b.available(now) as usize).clamp(1, READ_CHUNK);
+                    }
+                    w
+                }
+                _ => return READ_CHUNK,
+            }
+        };
+        ops::sleep(wait).await;
+    }
+}
+
+/// Under the drop policy, how many of `n` bytes just read may be kept.
+fn admit(sink: &LogSink, stream: Stream, n: usize) -> usize {
+    let mut b = sink.bucket.borrow_mut();
+    let Some(b) = b.as_mut() else { return n };
+    let now = Instant::now();
+    match b.limit().policy {
+        Policy::Block => {
+            b.spend(n as u64, now);
+            n
+        }
+        Policy::Drop => {
+            let keep = (b.available(now) as usize).min(n);
+            b.spend(keep as u64, now);
+            if keep < n {
+                let lost = (n - keep) as u64;
+                let mut d = sink.dropped[stream_index(stream)].borrow_mut();
+                d.bytes += lost;
+                d.since.get_or_insert_with(SystemTime::now);
+                sink.counters.borrow_mut().bytes_dropped += lost;
+            }
+            keep
+        }
+    }
+}
+
+/// Appends the "bytes dropped" marker record for `stream`, if any were.
+fn marker(sink: &LogSink, format: &dyn RecordFormat, stream: Stream, ts: &Timestamp, out: &mut Vec<u8>) {
+    let mut d = sink.dropped[stream_index(stream)].borrow_mut();
+    if d.bytes == 0 {
+        return;
+    }
+    let since = d.since.map(rfc3339_nanos).unwrap_or_default();
+    let text = format!(
+        "podmon: dropped {} bytes of {} since {since} (log rate limit)\n",
+        d.bytes,
+        stream.as_str()
+    );
+    *d = Dropped::default();
+    format.format(stream, ts, text.as_bytes(), out);
+}
+
+async fn pump(sink: Rc<LogSink>, format: Rc<dyn RecordFormat>, stream: Stream, pipe: OwnedFd) {
+    let mut buf = Vec::with_capacity(READ_CHUNK);
+    loop {
+        sink.notify
+            .wait_until(|| (sink.fill.borrow().len() < HIGH_WATER).then_some(()))
+            .await;
+        let want = budget(&sink).await;
+        buf.clear();
+        let (r, b) = ops::read(pipe.as_fd(), buf, want).await;
+        buf = b;
+        match r {
+            Ok(0) => break,
+            Ok(n) => {
+                let keep = admit(&sink, stream, n);
+                let ts = Timestamp::now();
+                let mut fill = sink.fill.borrow_mut();
+                if keep > 0 {
+                    marker(&sink, &*format, stream, &ts, &mut fill);
+                    format.format(stream, &ts, &buf[..keep], &mut fill);
+                }
+                drop(fill);
+                sink.wake();
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                log::warn!("reading container output: {e}");
+                break;
+            }
+        }
+    }
+    {
+        let ts = Timestamp::now();
+        marker(&sink, &*format, stream, &ts, &mut sink.fill.borrow_mut());
+    }
+    sink.open_streams.set(sink.open_streams.get() - 1);
+    sink.wake();
+}
+
+async fn writer(sink: Rc<LogSink>, mut driver: Box<dyn LogDriver>) {
+    // The spare buffer: empty between writes, owned by the write during one.
+    let mut spare: Vec<u8> = Vec::with_capacity(64 * 1024);
+    loop {
+        let done = sink
+            .notify
+            .wait_until(|| {
+                if !sink.fill.borrow().is_empty() || sink.reopen.get().is_some() {
+                    Some(false)
+                } else if sink.open_streams.get() == 0 {
+                    Some(true)
+                } else {
+                    None
+                }
+            })
+            .await;
+        if done {
+            return;
+        }
+        if !sink.fill.borrow().is_empty() {
+            std::mem::swap(&mut spare, &mut sink.fill.borrow_mut());
+            sink.writing.set(true);
+            // Pumps may continue into the (now empty) filling buffer.
+            sink.wake();
+            spare = write_out(&sink, &mut *driver, spare).await;
+            sink.writing.set(false);
+        }
+        if let Some(ticket) = sink.reopen.take() {
+            let r = driver.reopen().map_err(|e| e.to_string());
+            *sink.reopen_result.borrow_mut() = Some((ticket, r));
+        }
+        sink.generation.set(driver.generation());
+        sink.wake();
+    }
+}
+
+/// Writes `buf` completely, retrying after errors: a full disk or a vanished
+/// directory delays lines, it does not lose them.
+async fn write_out(sink: &LogSink, driver: &mut dyn LogDriver, mut buf: Vec<u8>) -> Vec<u8> {
+    loop {
+        let len = buf.len() as u64;
+        let (r, b) = driver.write(buf).await;
+        buf = b;
+        match r {
+            Ok(()) => {
+                let mut c = sink.counters.borrow_mut();
+                c.bytes_written += len;
+                if c.error.take().is_some() {
+                    log::info!("log writing works again");
+                }
+                return buf;
+            }
+            Err(e) => {
+                let written = len - buf.len() as u64;
+                let mut c = sink.counters.borrow_mut();
+                c.bytes_written += written;
+                log::warn!("writing log {}: {e}; retrying", sink.path.as_deref().map(|p| p.display().to_string()).unwrap_or_default());
+                c.error = Some(e.to_string());
+                drop(c);
+                sink.wake();
+                if buf.is_empty() {
+                    return buf;
+                }
+                ops::sleep(RETRY).await;
+            }
+        }
+    }
+}

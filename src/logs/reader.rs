@@ -1,0 +1,256 @@
+//! Reading a container's CRI log back: the last N records, those since a
+//! time, and following new ones as they are written, across rotations.
+//! File reads go through io_uring like everything else on the loop.
+
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+use std::rc::Rc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::cri::{self, Stream, Timestamp};
+use crate::reactor::ops;
+
+use super::LogSink;
+
+/// One record, owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedRecord {
+    /// RFC 3339 timestamp as written.
+    pub timestamp: String,
+    /// The stream.
+    pub stream: Stream,
+    /// A partial record (the line continues in the next record).
+    pub partial: bool,
+    /// The bytes as the container wrote them, without the newline.
+    pub content: Vec<u8>,
+}
+
+/// What to read.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    /// Only the last N records (of those matching `since`).
+    pub tail: Option<usize>,
+    /// Only records at or after this time.
+    pub since: Option<SystemTime>,
+    /// Keep reading new records until the container stopped and its log
+    /// is complete.
+    pub follow: bool,
+}
+
+/// Parses an RFC 3339 time such as `2026-01-02T15:04:05.5Z` or with an
+/// offset `+02:00`. Returns `None` for anything else.
+pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse::<u32>().ok().map(i64::from) };
+    let (y, mo, d, h, mi, sec) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    let mut nanos = 0u32;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 || digits > 9 {
+            return None;
+        }
+        nanos = frac[..digits].parse::<u32>().ok()? * 10u32.pow(9 - digits as u32);
+        rest = &frac[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let rb = rest.as_bytes();
+            if rb.len() != 6 || !matches!(rb[0], b'+' | b'-') || rb[3] != b':' {
+                return None;
+            }
+            let oh: i64 = rest[1..3].parse().ok()?;
+            let om: i64 = rest[4..6].parse().ok()?;
+            let o = oh * 3600 + om * 60;
+            if rb[0] == b'-' { -o } else { o }
+        }
+    };
+    let days = days_from_civil(y, mo, d);
+    let secs = days * 86400 + h * 3600 + mi * 60 + sec - offset;
+    let secs = u64::try_from(secs).ok()?;
+    Some(UNIX_EPOCH + Duration::new(secs, nanos))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+/// Splits complete lines off `pending` into records; keeps an incomplete
+/// last line in `pending`. Malformed lines are skipped with a debug log.
+fn take_records(pending: &mut Vec<u8>, since: Option<&str>, out: &mut Vec<OwnedRecord>) {
+    let mut start = 0;
+    while let Some(i) = pending[start..].iter().position(|&b| b == b'\n') {
+        let line = &pending[start..start + i + 1];
+        start += i + 1;
+        match cri::parse_line(line) {
+            Ok(r) => {
+                if since.is_some_and(|s| r.timestamp < s) {
+                    continue;
+                }
+                out.push(OwnedRecord {
+                    timestamp: r.timestamp.to_owned(),
+                    stream: r.stream,
+                    partial: r.partial,
+                    content: r.content.to_vec(),
+                });
+            }
+            Err(e) => log::debug!("skipping malformed log line: {e}"),
+        }
+    }
+    pending.drain(..start);
+}
+
+fn open_read(path: &Path) -> io::Result<OwnedFd> {
+    use rustix::fs::{Mode, OFlags};
+    Ok(rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?)
+}
+
+/// Reads records in batches; see [`Query`].
+pub struct Reader {
+    sink: Rc<LogSink>,
+    fd: OwnedFd,
+    pending: Vec<u8>,
+    since: Option<String>,
+    tail: Option<usize>,
+    follow: bool,
+    generation: u64,
+    first: bool,
+    buf: Vec<u8>,
+}
+
+/// Bytes read per operation.
+const CHUNK: usize = 256 * 1024;
+/// Records per batch (a reply) at most.
+pub const BATCH: usize = 1024;
+
+impl Reader {
+    /// Opens the log of `sink` for reading.
+    pub fn open(sink: Rc<LogSink>, q: &Query) -> io::Result<Reader> {
+        let path = sink
+            .path()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::Unsupported, "the container's log driver writes no file"))?;
+        let fd = open_read(path)?;
+        Ok(Reader {
+            generation: sink.generation(),
+            sink,
+            fd,
+            pending: Vec::new(),
+            since: q.since.map(|t| Timestamp::from_system_time(t).as_str().to_owned()),
+            tail: q.tail,
+            follow: q.follow,
+            first: true,
+            buf: Vec::with_capacity(CHUNK),
+        })
+    }
+
+    /// Reads the current file to its end; records go to `out` (at most
+    /// BATCH unless collecting a tail). Returns false at end of file.
+    async fn read_some(&mut self, out: &mut Vec<OwnedRecord>) -> io::Result<bool> {
+        let buf = std::mem::take(&mut self.buf);
+        let (r, mut buf) = ops::read(self.fd.as_fd(), buf, CHUNK).await;
+        let n = r?;
+        self.pending.extend_from_slice(&buf);
+        buf.clear();
+        self.buf = buf;
+        take_records(&mut self.pending, self.since.as_deref(), out);
+        Ok(n > 0)
+    }
+
+    /// The next batch of records; `None` when there are no more (at end of
+    /// file without `follow`, or once the container stopped and its log was
+    /// read completely with `follow`).
+    pub async fn next_batch(&mut self) -> io::Result<Option<Vec<OwnedRecord>>> {
+        let mut out = Vec::new();
+        if self.first {
+            self.first = false;
+            if let Some(n) = self.tail {
+                let mut last: VecDeque<OwnedRecord> = VecDeque::with_capacity(n.min(BATCH));
+                let mut chunk = Vec::new();
+                while self.read_some(&mut chunk).await? {
+                    for r in chunk.drain(..) {
+                        if last.len() == n {
+                            last.pop_front();
+                        }
+                        if n > 0 {
+                            last.push_back(r);
+                        }
+                    }
+                }
+                return Ok(Some(last.into()));
+            }
+        }
+        loop {
+            let written = self.sink.counters().bytes_written;
+            let generation = self.sink.generation();
+            let drained = self.sink.is_drained();
+            let more = self.read_some(&mut out).await?;
+            if out.len() >= BATCH || (!out.is_empty() && !more) {
+                return Ok(Some(out));
+            }
+            if more {
+                continue;
+            }
+            // At the end of the current file.
+            if generation != self.generation {
+                // Rotated or reopened: the old file is final and read to
+                // its end; continue with the new one.
+                self.generation = generation;
+                if let Some(p) = self.sink.path() {
+                    self.fd = open_read(p)?;
+                }
+                continue;
+            }
+            if !self.follow || drained {
+                return Ok(if out.is_empty() { None } else { Some(out) });
+            }
+            self.sink.changed(written, generation).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_parsing() {
+        let t = parse_rfc3339("1970-01-01T00:00:01Z").unwrap();
+        assert_eq!(t, UNIX_EPOCH + Duration::from_secs(1));
+        let t = parse_rfc3339("2024-02-29T12:00:00.5+01:00").unwrap();
+        assert_eq!(
+            Timestamp::from_system_time(t).as_str(),
+            "2024-02-29T11:00:00.500000000Z"
+        );
+        for bad in ["", "2024-02-29", "2024-13-01T00:00:00Z", "2024-01-01T00:00:00", "2024-01-01T00:00:00.Z", "x024-01-01T00:00:00Z"] {
+            assert!(parse_rfc3339(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn records_are_split_and_filtered() {
+        let mut pending = b"2026-01-01T00:00:00.000000000Z stdout F a\n2026-01-02T00:00:00.000000000Z stderr P b\n2026-01-0".to_vec();
+        let mut out = Vec::new();
+        take_records(&mut pending, Some("2026-01-01T12:00:00.000000000Z"), &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].content, b"b");
+        assert!(out[0].partial);
+        assert_eq!(out[0].stream, Stream::Stderr);
+        assert_eq!(pending, b"2026-01-0");
+    }
+}
