@@ -52,7 +52,12 @@ pub struct LogCounters {
 struct Dropped {
     bytes: u64,
     since: Option<SystemTime>,
+    last_marker: Option<Instant>,
 }
+
+/// Markers are written at most this often per stream (and at end of input),
+/// so a flood yields a few summary lines, not one per dropped chunk.
+const MARKER_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The log of one container; shared by its pumps, its writer and the API.
 pub struct LogSink {
@@ -226,7 +231,9 @@ fn admit(sink: &LogSink, stream: Stream, n: usize) -> usize {
             n
         }
         Policy::Drop => {
-            let keep = (b.available(now) as usize).min(n);
+            // Whole chunks only, so kept output is not cut mid-line more
+            // than the container's own writes cut it.
+            let keep = if b.available(now) >= n as u64 { n } else { 0 };
             b.spend(keep as u64, now);
             if keep < n {
                 let lost = (n - keep) as u64;
@@ -241,9 +248,13 @@ fn admit(sink: &LogSink, stream: Stream, n: usize) -> usize {
 }
 
 /// Appends the "bytes dropped" marker record for `stream`, if any were.
-fn marker(sink: &LogSink, format: &dyn RecordFormat, stream: Stream, ts: &Timestamp, out: &mut Vec<u8>) {
+fn marker(sink: &LogSink, format: &dyn RecordFormat, stream: Stream, ts: &Timestamp, out: &mut Vec<u8>, at_end: bool) {
     let mut d = sink.dropped[stream_index(stream)].borrow_mut();
     if d.bytes == 0 {
+        return;
+    }
+    let now = Instant::now();
+    if !at_end && d.last_marker.is_some_and(|t| now.duration_since(t) < MARKER_INTERVAL) {
         return;
     }
     let since = d.since.map(rfc3339_nanos).unwrap_or_default();
@@ -252,7 +263,10 @@ fn marker(sink: &LogSink, format: &dyn RecordFormat, stream: Stream, ts: &Timest
         d.bytes,
         stream.as_str()
     );
-    *d = Dropped::default();
+    *d = Dropped {
+        last_marker: Some(now),
+        ..Dropped::default()
+    };
     format.format(stream, ts, text.as_bytes(), out);
 }
 
@@ -273,7 +287,7 @@ async fn pump(sink: Rc<LogSink>, format: Rc<dyn RecordFormat>, stream: Stream, p
                 let ts = Timestamp::now();
                 let mut fill = sink.fill.borrow_mut();
                 if keep > 0 {
-                    marker(&sink, &*format, stream, &ts, &mut fill);
+                    marker(&sink, &*format, stream, &ts, &mut fill, false);
                     format.format(stream, &ts, &buf[..keep], &mut fill);
                 }
                 drop(fill);
@@ -288,7 +302,7 @@ async fn pump(sink: Rc<LogSink>, format: Rc<dyn RecordFormat>, stream: Stream, p
     }
     {
         let ts = Timestamp::now();
-        marker(&sink, &*format, stream, &ts, &mut sink.fill.borrow_mut());
+        marker(&sink, &*format, stream, &ts, &mut sink.fill.borrow_mut(), true);
     }
     sink.open_streams.set(sink.open_streams.get() - 1);
     sink.wake();
