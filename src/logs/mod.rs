@@ -198,8 +198,13 @@ impl LogSink {
     }
 }
 
-/// Waits, under the block policy, until the bucket allows at least one
-/// byte; returns how many bytes to read at most.
+/// Smallest read under the block policy: smaller reads would cut lines
+/// into many partial records.
+const MIN_LIMITED_READ: u64 = 4096;
+
+/// Waits, under the block policy, until the bucket allows a read; returns
+/// how many bytes to read at most. A read may overdraw the bucket by less
+/// than one read; the debt is paid before the next one.
 async fn budget(sink: &LogSink) -> usize {
     loop {
         let wait = {
@@ -207,9 +212,10 @@ async fn budget(sink: &LogSink) -> usize {
             match b.as_mut() {
                 Some(b) if b.limit().policy == Policy::Block => {
                     let now = Instant::now();
-                    let w = b.wait_for(1, now);
+                    let want = b.limit().burst.clamp(MIN_LIMITED_READ, READ_CHUNK as u64);
+                    let w = b.wait_for(want, now);
                     if w.is_zero() {
-                        return (b.available(now) as usize).clamp(1, READ_CHUNK);
+                        return want as usize;
                     }
                     w
                 }
