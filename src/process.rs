@@ -199,16 +199,17 @@ async fn read_to_end(fd: Option<OwnedFd>) -> Vec<u8> {
     }
 }
 
-/// Spawns `program args` with stdin from /dev/null, its own stdout and
-/// stderr on the given fds (or captured through pipes when `None`).
+/// Spawns `program args` with stdin from the given fd (or /dev/null), its
+/// stdout and stderr on the given fds (or captured through pipes when `None`).
 pub fn spawn(
     program: &Path,
     args: &[OsString],
+    stdin: Option<OwnedFd>,
     stdout: Option<OwnedFd>,
     stderr: Option<OwnedFd>,
 ) -> io::Result<(Watched, Option<OwnedFd>, Option<OwnedFd>)> {
     let mut cmd = Command::new(program);
-    cmd.args(args).stdin(Stdio::null());
+    cmd.args(args).stdin(stdin.map_or_else(Stdio::null, Stdio::from));
     let capture_out = stdout.is_none();
     let capture_err = stderr.is_none();
     cmd.stdout(stdout.map_or_else(Stdio::piped, Stdio::from));
@@ -230,7 +231,7 @@ pub fn spawn(
 
 /// Runs a command to completion on the loop, capturing stdout and stderr.
 pub async fn run(program: &Path, args: &[OsString]) -> io::Result<Output> {
-    let (watched, out, err) = spawn(program, args, None, None)?;
+    let (watched, out, err) = spawn(program, args, None, None, None)?;
     let ((stdout, stderr), status) =
         sync::join(sync::join(read_to_end(out), read_to_end(err)), watched.wait()).await;
     Ok(Output {

@@ -148,8 +148,13 @@ fn varlinkctl_call_and_more() {
     let mut ids: Vec<String> = out
         .stdout
         .lines()
-        .filter(|l| !l.trim().is_empty())
+        .filter(|l| {
+            !l.trim_matches(|c: char| c.is_whitespace() || c == '\u{1e}')
+                .is_empty()
+        })
         .map(|l| {
+            // --more prints JSON-SEQ (RFC 7464): each record starts with RS (0x1e).
+            let l = l.trim_start_matches('\u{1e}');
             let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}"));
             v["container"]["id"]
                 .as_str()

@@ -3,6 +3,7 @@
 
 mod create_container;
 mod delete_container;
+mod exec_sync;
 mod get_container;
 mod kill_container;
 mod list_containers;
@@ -106,6 +107,7 @@ enum Method {
     SetLogRateLimit,
     ReopenLog,
     ReadLogs,
+    ExecSync,
 }
 
 impl Method {
@@ -121,6 +123,7 @@ impl Method {
             "SetLogRateLimit" => Method::SetLogRateLimit,
             "ReopenLog" => Method::ReopenLog,
             "ReadLogs" => Method::ReadLogs,
+            "ExecSync" => Method::ExecSync,
             _ => return None,
         })
     }
@@ -137,6 +140,7 @@ impl Method {
             Method::SetLogRateLimit => set_log_rate_limit::handle(pod, call, r).await,
             Method::ReopenLog => reopen_log::handle(pod, call, r).await,
             Method::ReadLogs => read_logs::handle(pod, call, r).await,
+            Method::ExecSync => exec_sync::handle(pod, call, r).await,
         }
     }
 }

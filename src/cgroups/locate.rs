@@ -38,8 +38,15 @@ const V1_CONTROLLERS: [&str; 5] = ["cpu", "cpuacct", "memory", "pids", "blkio"];
 /// Sans-IO: from the text of /proc/<pid>/cgroup and /proc/self/mountinfo,
 /// the directories. Hybrid hosts: prefer v1 controllers when the memory
 /// controller is mounted as v1 (that is where runc puts the limits), else v2.
+///
+/// # Errors
+///
+/// [`LocateError::NotFound`] when neither a v1 memory hierarchy nor a cgroup2
+/// hierarchy holding the process is in the mount table. Malformed lines are
+/// skipped, never an error.
 pub fn paths_from(proc_cgroup: &str, mountinfo: &str) -> Result<CgroupPaths, LocateError> {
-    let memberships: Vec<Membership<'_>> = proc_cgroup.lines().filter_map(Membership::parse).collect();
+    let memberships: Vec<Membership<'_>> =
+        proc_cgroup.lines().filter_map(Membership::parse).collect();
     let mounts: Vec<Mount<'_>> = mountinfo.lines().filter_map(Mount::parse).collect();
 
     let [cpu, cpuacct, memory, pids, blkio] =
@@ -59,6 +66,11 @@ pub fn paths_from(proc_cgroup: &str, mountinfo: &str) -> Result<CgroupPaths, Loc
 }
 
 /// Reads those two files for `pid`.
+///
+/// # Errors
+///
+/// [`LocateError::Io`] when a file cannot be read (typically: the process is
+/// gone), otherwise as [`paths_from`].
 pub fn paths_for_pid(pid: i32) -> Result<CgroupPaths, LocateError> {
     let proc_cgroup = read(Path::new(&format!("/proc/{pid}/cgroup")))?;
     let mountinfo = read(Path::new("/proc/self/mountinfo"))?;
@@ -75,7 +87,11 @@ fn read(path: &Path) -> Result<String, LocateError> {
 
 /// The directory of a v1 `controller`: the process's path in the hierarchy
 /// holding it, under a mount of that hierarchy.
-fn v1_dir(controller: &str, memberships: &[Membership<'_>], mounts: &[Mount<'_>]) -> Option<PathBuf> {
+fn v1_dir(
+    controller: &str,
+    memberships: &[Membership<'_>],
+    mounts: &[Mount<'_>],
+) -> Option<PathBuf> {
     let membership = memberships
         .iter()
         .find(|m| !m.is_unified() && m.has_controller(controller))?;
@@ -199,18 +215,19 @@ fn unescape(field: &str) -> String {
     while i < bytes.len() {
         let octal = bytes
             .get(i + 1..i + 4)
-            .filter(|_| bytes[i] == b'\\')
-            .and_then(|digits| std::str::from_utf8(digits).ok())
-            .and_then(|digits| u8::from_str_radix(digits, 8).ok());
-        match octal {
-            Some(byte) => {
-                out.push(byte);
-                i += 4;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
+            .filter(|digits| bytes[i] == b'\\' && digits.iter().all(|d| (b'0'..=b'7').contains(d)))
+            .and_then(|digits| {
+                let value = digits
+                    .iter()
+                    .fold(0u32, |acc, d| acc * 8 + u32::from(d - b'0'));
+                u8::try_from(value).ok()
+            });
+        if let Some(byte) = octal {
+            out.push(byte);
+            i += 4;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
         }
     }
     String::from_utf8_lossy(&out).into_owned()
@@ -218,8 +235,8 @@ fn unescape(field: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::parse::fixture_text;
     use super::*;
-    use crate::cgroups::parse::fixture_text;
 
     fn from_fixtures(dir: &str) -> Result<CgroupPaths, LocateError> {
         paths_from(
@@ -262,7 +279,11 @@ mod tests {
     #[test]
     fn comounted_cpu_cpuacct() {
         let paths = from_fixtures("v1-comounted").unwrap();
-        let dir = |c: &str| Some(PathBuf::from(format!("/sys/fs/cgroup/{c}/podmon/pod-7f3a/ctr-1c9e")));
+        let dir = |c: &str| {
+            Some(PathBuf::from(format!(
+                "/sys/fs/cgroup/{c}/podmon/pod-7f3a/ctr-1c9e"
+            )))
+        };
         assert_eq!(
             paths,
             CgroupPaths::V1 {
@@ -310,7 +331,12 @@ mod tests {
     #[test]
     fn root_cgroup_is_the_mount_point() {
         let paths = paths_from("0::/\n", &fixture_text("proc/v2/mountinfo")).unwrap();
-        assert_eq!(paths, CgroupPaths::V2 { dir: "/sys/fs/cgroup".into() });
+        assert_eq!(
+            paths,
+            CgroupPaths::V2 {
+                dir: "/sys/fs/cgroup".into()
+            }
+        );
     }
 
     #[test]
@@ -318,7 +344,12 @@ mod tests {
         // A container that bind-mounts only its own part of the host tree.
         let mountinfo = "40 30 0:27 /podmon/pod /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
         let paths = paths_from("0::/podmon/pod/ctr\n", mountinfo).unwrap();
-        assert_eq!(paths, CgroupPaths::V2 { dir: "/sys/fs/cgroup/ctr".into() });
+        assert_eq!(
+            paths,
+            CgroupPaths::V2 {
+                dir: "/sys/fs/cgroup/ctr".into()
+            }
+        );
         // A sibling sub-tree is not reachable through that mount.
         assert!(matches!(
             paths_from("0::/podmon/pod2/ctr\n", mountinfo),
@@ -326,16 +357,25 @@ mod tests {
         ));
         // Outside our cgroup namespace.
         assert!(matches!(
-            paths_from("0::/../other\n", "1 0 0:1 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n"),
+            paths_from(
+                "0::/../other\n",
+                "1 0 0:1 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n"
+            ),
             Err(LocateError::NotFound)
         ));
     }
 
     #[test]
     fn escaped_mount_point() {
-        let mountinfo = "41 31 0:38 / /mnt/cg\\040two rw,relatime shared:5 master:1 - cgroup2 none rw\n";
+        let mountinfo =
+            "41 31 0:38 / /mnt/cg\\040two rw,relatime shared:5 master:1 - cgroup2 none rw\n";
         let paths = paths_from("0::/a b\n", mountinfo).unwrap();
-        assert_eq!(paths, CgroupPaths::V2 { dir: "/mnt/cg two/a b".into() });
+        assert_eq!(
+            paths,
+            CgroupPaths::V2 {
+                dir: "/mnt/cg two/a b".into()
+            }
+        );
     }
 
     #[test]
@@ -364,7 +404,7 @@ mod tests {
 
     #[test]
     fn self_is_locatable() {
-        let paths = paths_for_pid(std::process::id() as i32).unwrap();
+        let paths = paths_for_pid(i32::try_from(std::process::id()).unwrap()).unwrap();
         match paths {
             CgroupPaths::V2 { dir } => assert!(dir.is_dir()),
             CgroupPaths::V1 { memory, .. } => assert!(memory.unwrap().is_dir()),

@@ -110,8 +110,8 @@ pub fn read(paths: &CgroupPaths) -> CgroupStats {
 
 #[cfg(test)]
 mod tests {
+    use super::super::parse::fixture;
     use super::*;
-    use crate::cgroups::parse::fixture;
 
     #[test]
     fn serializes_camel_case_with_nulls() {
@@ -131,9 +131,7 @@ mod tests {
 
     #[test]
     fn dispatches_v2() {
-        let stats = read(&CgroupPaths::V2 {
-            dir: fixture("v2"),
-        });
+        let stats = read(&CgroupPaths::V2 { dir: fixture("v2") });
         assert_eq!(stats.memory.current, Some(52_813_824));
         assert_eq!(stats.pids.limit, Some(1024));
     }

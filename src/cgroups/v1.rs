@@ -10,7 +10,7 @@ use std::path::Path;
 use super::parse::{FlatKeyed, limit_or_max, read_opt, read_with, single_u64};
 use super::stats::{BlkioStats, CgroupStats, CpuStats, MemoryStats, PidsStats};
 
-/// Nanoseconds per USER_HZ tick: `cpuacct.stat` counts in USER_HZ, which the
+/// Nanoseconds per `USER_HZ` tick: `cpuacct.stat` counts in `USER_HZ`, which the
 /// kernel ABI fixes at 100 on every architecture Linux containers run on.
 const NS_PER_USER_HZ_TICK: u64 = 1_000_000_000 / 100;
 
@@ -30,7 +30,7 @@ const BLKIO_FILES: &[&str] = &[
     "blkio.io_service_bytes",
 ];
 
-/// Parses `cpuacct.stat` (`user`/`system` in USER_HZ ticks) into nanoseconds;
+/// Parses `cpuacct.stat` (`user`/`system` in `USER_HZ` ticks) into nanoseconds;
 /// only `user_ns` and `system_ns` are filled.
 pub fn parse_cpuacct_stat(text: &str) -> CpuStats {
     let kv = FlatKeyed::parse(text);
@@ -207,8 +207,8 @@ pub fn read(
 
 #[cfg(test)]
 mod tests {
+    use super::super::parse::{fixture, fixture_text};
     use super::*;
-    use crate::cgroups::parse::{fixture, fixture_text};
 
     #[test]
     fn cpuacct_stat_ticks_to_ns() {
@@ -269,7 +269,10 @@ mod tests {
     #[test]
     fn pids_max() {
         assert_eq!(parse_pids_max(&fixture_text("v1/pids/pids.max")), Some(64));
-        assert_eq!(parse_pids_max(&fixture_text("v1-defaults/pids/pids.max")), None);
+        assert_eq!(
+            parse_pids_max(&fixture_text("v1-defaults/pids/pids.max")),
+            None
+        );
     }
 
     #[test]

@@ -153,8 +153,8 @@ pub fn read(dir: &Path) -> CgroupStats {
 
 #[cfg(test)]
 mod tests {
+    use super::super::parse::{fixture, fixture_text};
     use super::*;
-    use crate::cgroups::parse::{fixture, fixture_text};
 
     #[test]
     fn cpu_stat_full_converts_usec_to_ns() {
@@ -219,7 +219,10 @@ mod tests {
 
     #[test]
     fn memory_events_oom_kill() {
-        assert_eq!(parse_memory_events(&fixture_text("v2/memory.events")), Some(2));
+        assert_eq!(
+            parse_memory_events(&fixture_text("v2/memory.events")),
+            Some(2)
+        );
         assert_eq!(parse_memory_events("low 0\nhigh 0\n"), None);
     }
 

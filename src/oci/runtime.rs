@@ -132,6 +132,43 @@ impl Runtime {
         argv
     }
 
+    /// `--root R --log L --log-format json exec --detach --pid-file P
+    /// --process J [--console-socket S] ID`: starts an extra process
+    /// described by the process JSON file `J` and exits once it runs; the
+    /// process inherits the command's stdio and, as an orphan, becomes the
+    /// subreaper's child.
+    pub fn exec_args(
+        &self,
+        id: &str,
+        process_json: &Path,
+        pid_file: &Path,
+        log_file: &Path,
+        console_socket: Option<&Path>,
+    ) -> Vec<OsString> {
+        let mut argv = self.global();
+        argv.extend(
+            [
+                OsStr::new("--log"),
+                log_file.as_os_str(),
+                OsStr::new("--log-format"),
+                OsStr::new("json"),
+                OsStr::new("exec"),
+                OsStr::new("--detach"),
+                OsStr::new("--pid-file"),
+                pid_file.as_os_str(),
+                OsStr::new("--process"),
+                process_json.as_os_str(),
+            ]
+            .map(OsStr::to_os_string),
+        );
+        if let Some(socket) = console_socket {
+            argv.push("--console-socket".into());
+            argv.push(socket.into());
+        }
+        argv.push(id.into());
+        argv
+    }
+
     /// `--root R start ID`: runs the user process of a created container.
     pub fn start_args(&self, id: &str) -> Vec<OsString> {
         self.command("start", &[], id, &[])

@@ -246,7 +246,7 @@ async fn create_in(pod: &Rc<Pod>, req: &CreateRequest, dir: &Path) -> Result<Rc<
     let runtime_log = dir.join("runtime.log");
     let args = pod.config.runtime.create_args(id, &bundle, &pid_file, &runtime_log);
     let claim = PendingClaim::new();
-    let (runc, _, _) = process::spawn(&pod.config.runtime.path, &args, Some(out_w), Some(err_w))
+    let (runc, _, _) = process::spawn(&pod.config.runtime.path, &args, None, Some(out_w), Some(err_w))
         .map_err(|e| PodError::system(format!("running {}", pod.config.runtime.path.display()), e))?;
     let status = runc
         .wait()

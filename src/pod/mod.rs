@@ -2,6 +2,7 @@
 //! Varlink wire format (the `api` module maps these to methods).
 
 mod container;
+pub mod exec;
 pub mod lifecycle;
 
 use std::cell::RefCell;

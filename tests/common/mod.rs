@@ -494,6 +494,7 @@ impl Out {
         self.status.success()
     }
 
+    #[track_caller]
     pub fn assert_ok(self) -> Self {
         assert!(
             self.success(),
@@ -506,6 +507,7 @@ impl Out {
         self
     }
 
+    #[track_caller]
     pub fn assert_code(self, code: i32) -> Self {
         assert_eq!(
             self.code(),
@@ -1059,6 +1061,49 @@ pub fn assert_container_shape(pod: &Pod, c: &Value, id: &str) {
         "logPath is not LOGDIR/ID.log: {c}"
     );
     assert_recent_timestamp("createdAt", &c["createdAt"]);
+    let idl_fields = idl_type_fields("ContainerInfo");
+    let extra: Vec<&String> = c
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| !idl_fields.contains(k))
+        .collect();
+    assert!(
+        extra.is_empty(),
+        "ContainerInfo has fields the IDL does not declare: {extra:?}: {c}"
+    );
+}
+
+/// Field names of `type NAME(...)` in varlink/io.podmon.Pod.varlink.
+pub fn idl_type_fields(name: &str) -> Vec<String> {
+    let idl = fs::read_to_string(project_dir().join("varlink/io.podmon.Pod.varlink")).unwrap();
+    let start = idl
+        .find(&format!("type {name}"))
+        .unwrap_or_else(|| panic!("no type {name} in the IDL"));
+    let body = &idl[start..];
+    let open = body.find('(').unwrap();
+    let mut depth = 0;
+    let mut end = open;
+    for (i, ch) in body[open..].char_indices() {
+        match ch {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    end = open + i;
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    body[open + 1..end]
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once(':').map(|(k, _)| k.trim().to_string()))
+        .filter(|k| !k.is_empty())
+        .collect()
 }
 
 /// Keys of a JSON object whose values are not null (absent and null are the same in Varlink).
