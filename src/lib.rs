@@ -3,6 +3,7 @@
 //! io_uring event loop.
 
 pub mod api;
+pub mod cgroups;
 pub mod cri;
 pub mod id;
 pub mod logs;
