@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod cgroups;
+pub mod console;
 pub mod cri;
 pub mod id;
 pub mod logs;
@@ -15,4 +16,5 @@ pub mod reactor;
 pub mod server;
 pub mod signal;
 pub mod sigwatch;
+pub mod stream;
 pub mod varlink;

@@ -48,6 +48,12 @@ fn cli_create_start_wait_delete_exit_3() {
     assert!(ps.stdout.contains("c1"), "ps lists c1: {ps:?}");
 
     assert_eq!(pod.exit_file("c1").as_deref().map(str::trim), Some("3"));
+    // Written atomically: only the final file is there.
+    let names: Vec<String> = fs::read_dir(&pod.exit_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["c1"], "exit dir holds more than the exit file");
     assert_eq!(pod.log("c1").lines().count(), 1, "log: {}", pod.log("c1"));
     assert!(
         pod.log("c1").ends_with(" stdout F hi\n"),
@@ -580,4 +586,30 @@ fn id_reusable_after_delete() {
     // The log is kept across deletes; each run appended (or truncated) it:
     // at least the last run is there.
     assert!(log.contains(" stdout F run2\n"), "log: {log}");
+}
+
+#[test]
+fn sigterm_to_monitor_stops_and_deletes_containers() {
+    let mut pod = Pod::start("stop-mon");
+    let c = pod.run("s", &["sleep", "100"]);
+    let pid = c["pid"].as_u64().unwrap() as u32;
+    pod.create("cr", &["true"]);
+    let status = pod.stop().expect("server was running");
+    assert!(status.success(), "podmon exited with {status} on SIGTERM");
+    assert!(
+        wait_until(Duration::from_secs(5), || !proc_alive(pid)),
+        "container process {pid} outlived its monitor"
+    );
+    let left = std::process::Command::new(runc())
+        .arg("--root")
+        .arg(pod.state_dir.join("runtime"))
+        .args(["list", "-q"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&left.stdout).trim().is_empty(),
+        "runc still lists after the monitor stopped: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+    assert!(!pod.socket.exists(), "socket file left behind");
 }

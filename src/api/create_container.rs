@@ -29,6 +29,9 @@ struct In {
     log_max_line: Option<u64>,
     log_max_size: Option<u64>,
     log_max_files: Option<u32>,
+    stdin: Option<bool>,
+    stdin_once: Option<bool>,
+    terminal: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -69,6 +72,7 @@ fn request(p: In) -> Result<CreateRequest, PodError> {
                 ("hostname", p.hostname.is_some()),
                 ("memoryMax", p.memory_max.is_some()),
                 ("pidsMax", p.pids_max.is_some()),
+                ("terminal", p.terminal.is_some()),
             ];
             if let Some((name, _)) = rootfs_only.iter().find(|(_, set)| *set) {
                 return Err(invalid(name, "only with rootfs; a bundle's config.json says this"));
@@ -89,6 +93,9 @@ fn request(p: In) -> Result<CreateRequest, PodError> {
         id: p.id,
         source,
         log,
+        stdin: p.stdin.unwrap_or(false),
+        stdin_once: p.stdin_once.unwrap_or(false),
+        terminal: p.terminal.unwrap_or(false),
     })
 }
 

@@ -1,8 +1,10 @@
 //! The `io.podmon.Pod` Varlink interface: one handler function per method,
 //! one dispatch table, and the mapping of pod errors to Varlink errors.
 
+mod attach;
 mod create_container;
 mod delete_container;
+mod exec;
 mod exec_sync;
 mod get_container;
 mod kill_container;
@@ -10,6 +12,7 @@ mod list_containers;
 mod read_logs;
 mod reopen_log;
 mod replier;
+mod resize;
 mod set_log_rate_limit;
 mod start_container;
 mod wait_container;
@@ -18,7 +21,7 @@ use std::rc::Rc;
 
 use serde_json::json;
 
-pub use replier::Replier;
+pub use replier::{Replier, UpgradeIo};
 
 use crate::pod::{Pod, PodError};
 use crate::varlink::service::{self, Interface, ServiceInfo};
@@ -108,9 +111,17 @@ enum Method {
     ReopenLog,
     ReadLogs,
     ExecSync,
+    Exec,
+    Attach,
+    Resize,
 }
 
 impl Method {
+    /// Methods that can take the connection over with `upgrade`.
+    fn upgrades(self) -> bool {
+        matches!(self, Method::Exec | Method::Attach)
+    }
+
     fn from_member(member: &str) -> Option<Method> {
         Some(match member {
             "CreateContainer" => Method::CreateContainer,
@@ -124,6 +135,9 @@ impl Method {
             "ReopenLog" => Method::ReopenLog,
             "ReadLogs" => Method::ReadLogs,
             "ExecSync" => Method::ExecSync,
+            "Exec" => Method::Exec,
+            "Attach" => Method::Attach,
+            "Resize" => Method::Resize,
             _ => return None,
         })
     }
@@ -141,6 +155,9 @@ impl Method {
             Method::ReopenLog => reopen_log::handle(pod, call, r).await,
             Method::ReadLogs => read_logs::handle(pod, call, r).await,
             Method::ExecSync => exec_sync::handle(pod, call, r).await,
+            Method::Exec => exec::handle(pod, call, r).await,
+            Method::Attach => attach::handle(pod, call, r).await,
+            Method::Resize => resize::handle(pod, call, r).await,
         }
     }
 }
@@ -158,8 +175,8 @@ pub fn service_info() -> ServiceInfo {
 /// Handles one call completely, replies included. An `Err` means the
 /// connection is broken and must be closed.
 pub async fn dispatch(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> std::io::Result<()> {
-    let result = if call.upgrade {
-        // No method of ours takes the connection over.
+    let result = if call.upgrade && !Method::from_member(call.member()).is_some_and(Method::upgrades) {
+        // Only some methods take the connection over.
         Err(HandlerError::Reply(VarlinkError::invalid_parameter("upgrade")))
     } else if call.interface() == "org.varlink.service" {
         match service::handle(call, &service_info(), INTERFACES) {

@@ -6,7 +6,17 @@ use std::os::fd::BorrowedFd;
 use serde_json::{Map, Value};
 
 use crate::reactor::ops;
+use crate::stream::session::PendingRecv;
 use crate::varlink::{Call, Reply, VarlinkError};
+
+/// What an upgrading method takes over from the connection: the bytes
+/// already received after the call, and the receive in flight.
+pub struct UpgradeIo<'a> {
+    /// Bytes received after the call's message; they belong to the new protocol.
+    pub leftover: Vec<u8>,
+    /// A receive in flight, if any.
+    pub pending: Option<PendingRecv<'a>>,
+}
 
 /// Writes the replies of one call to its connection. For `oneway` calls it
 /// writes nothing; after the final reply it refuses more.
@@ -16,6 +26,7 @@ pub struct Replier<'a> {
     more: bool,
     done: bool,
     buf: Vec<u8>,
+    upgrade: Option<UpgradeIo<'a>>,
 }
 
 impl<'a> Replier<'a> {
@@ -27,7 +38,33 @@ impl<'a> Replier<'a> {
             more: call.more,
             done: false,
             buf: Vec::new(),
+            upgrade: None,
         }
+    }
+
+    /// For calls with `upgrade`: the connection's receive state, which an
+    /// upgrading handler takes after its reply.
+    pub fn with_upgrade(mut self, io: UpgradeIo<'a>) -> Self {
+        self.upgrade = Some(io);
+        self
+    }
+
+    /// Whether the caller asked to upgrade the connection.
+    pub fn upgrade_requested(&self) -> bool {
+        self.upgrade.is_some()
+    }
+
+    /// Takes the connection over (after the final reply was sent): the
+    /// socket plus what was received already. `None` without `upgrade`.
+    pub fn take_upgrade(&mut self) -> Option<(BorrowedFd<'a>, UpgradeIo<'a>)> {
+        let io = self.upgrade.take()?;
+        Some((self.fd, io))
+    }
+
+    /// Gives the receive state back if no handler took it (the call failed
+    /// and the connection goes on speaking Varlink).
+    pub fn into_upgrade_io(self) -> Option<UpgradeIo<'a>> {
+        self.upgrade
     }
 
     /// Whether the caller accepts several replies.

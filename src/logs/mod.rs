@@ -23,6 +23,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::cri::{Stream, Timestamp, rfc3339_nanos};
 use crate::ratelimit::{Bucket, Limit, Policy};
 use crate::reactor::{self, ops, sync::Notify};
+use crate::stream::hub::Hub;
 use driver::{LogDriver, RecordFormat};
 
 /// Bytes read from a pipe in one operation.
@@ -72,6 +73,8 @@ pub struct LogSink {
     reopen_result: RefCell<Option<(u64, Result<(), String>)>>,
     generation: Cell<u64>,
     notify: Notify,
+    /// Live output for attached clients, before any rate limiting.
+    pub hub: Hub,
 }
 
 fn stream_index(s: Stream) -> usize {
@@ -96,6 +99,7 @@ impl LogSink {
             reopen_result: RefCell::new(None),
             generation: Cell::new(0),
             notify: Notify::default(),
+            hub: Hub::default(),
         });
         let format = driver.formatter();
         for (stream, fd) in pipes {
@@ -289,6 +293,9 @@ async fn pump(sink: Rc<LogSink>, format: Rc<dyn RecordFormat>, stream: Stream, p
         match r {
             Ok(0) => break,
             Ok(n) => {
+                if sink.hub.has_subscribers() {
+                    sink.hub.publish(stream, &buf);
+                }
                 let keep = admit(&sink, stream, n);
                 let ts = Timestamp::now();
                 let mut fill = sink.fill.borrow_mut();
@@ -300,6 +307,8 @@ async fn pump(sink: Rc<LogSink>, format: Rc<dyn RecordFormat>, stream: Stream, p
                 sink.wake();
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // A pty master reads EIO once the terminal's last user closed it.
+            Err(e) if e.raw_os_error() == Some(libc::EIO) => break,
             Err(e) => {
                 log::warn!("reading container output: {e}");
                 break;
@@ -311,6 +320,9 @@ async fn pump(sink: Rc<LogSink>, format: Rc<dyn RecordFormat>, stream: Stream, p
         marker(&sink, &*format, stream, &ts, &mut sink.fill.borrow_mut(), true);
     }
     sink.open_streams.set(sink.open_streams.get() - 1);
+    if sink.open_streams.get() == 0 {
+        sink.hub.close();
+    }
     sink.wake();
 }
 

@@ -13,6 +13,7 @@ use crate::logs::LogSink;
 use crate::ratelimit::Limit;
 use crate::process::{ExitStatus, Watched};
 use crate::reactor::sync::Notify;
+use crate::stream::session::StdinSlot;
 
 /// Lifecycle state, as the OCI runtime spec names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -69,6 +70,10 @@ pub struct Container {
     pub state: RefCell<State>,
     /// Woken on every state change (start, exit, stop).
     pub changed: Notify,
+    /// The container's stdin, lent to one attached client at a time.
+    pub stdin: Rc<StdinSlot>,
+    /// The pty master of a terminal container.
+    pub pty: Option<Rc<std::os::fd::OwnedFd>>,
 }
 
 /// ContainerInfo of the IDL.
@@ -97,6 +102,7 @@ pub struct ContainerInfo {
     started_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     finished_at: Option<String>,
+    terminal: bool,
 }
 
 impl Container {
@@ -124,6 +130,7 @@ impl Container {
             created_at: rfc3339_nanos(self.created_at),
             started_at: st.started_at.map(rfc3339_nanos),
             finished_at: st.finished_at.map(rfc3339_nanos),
+            terminal: self.pty.is_some(),
         }
     }
 }

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use super::container::{Container, Status};
 use super::{Pod, PodError};
+use crate::console::ConsoleSocket;
 use crate::process::{self, ExitStatus, PendingClaim, Watched};
 use crate::reactor::sync::Notify;
 use crate::reactor::{ops, sync};
@@ -50,6 +51,8 @@ pub struct ExecProcess {
     pub stdout: Option<OwnedFd>,
     /// Its stderr (read end); none for terminal execs.
     pub stderr: Option<OwnedFd>,
+    /// The pty master of a terminal exec (for resizing).
+    pub pty: Option<Rc<OwnedFd>>,
     _dir: DirGuard,
 }
 
@@ -143,6 +146,15 @@ fn process_json(c: &Container, spec: &ExecSpec) -> Result<serde_json::Value, Pod
     Ok(p)
 }
 
+fn devnull() -> Result<OwnedFd, PodError> {
+    std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .map(OwnedFd::from)
+        .map_err(|e| PodError::System(format!("/dev/null: {e}")))
+}
+
 fn pipe() -> Result<(OwnedFd, OwnedFd), PodError> {
     rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| PodError::System(format!("pipe: {e}")))
 }
@@ -178,22 +190,38 @@ pub async fn spawn_exec(pod: &Pod, id: &str, spec: &ExecSpec, want_stdin: bool) 
     let json = process_json(&c, spec)?;
     std::fs::write(&process_file, json.to_string())
         .map_err(|e| PodError::System(format!("writing {}: {e}", process_file.display())))?;
-    let (out_r, out_w) = pipe()?;
-    let (err_r, err_w) = pipe()?;
-    let (stdin_r, stdin_w) = if want_stdin {
-        let (r, w) = pipe()?;
-        (Some(r), Some(w))
-    } else {
-        (None, None)
-    };
     let pid_file = dir.join("pid");
     let log_file = dir.join("runtime.log");
+    let console = if spec.terminal {
+        let path = dir.join("console.sock");
+        Some(ConsoleSocket::bind(&path).map_err(|e| PodError::System(format!("console socket {}: {e}", path.display())))?)
+    } else {
+        None
+    };
     let args = pod
         .config
         .runtime
-        .exec_args(id, &process_file, &pid_file, &log_file, None);
+        .exec_args(id, &process_file, &pid_file, &log_file, console.as_ref().map(ConsoleSocket::path));
+    // Terminal execs talk through the pty; pipes otherwise.
+    let (mut stdin_w, mut out_r, mut err_r) = (None, None, None);
+    let (stdin_r, out_w, err_w) = if spec.terminal {
+        (None, Some(devnull()?), Some(devnull()?))
+    } else {
+        let (or, ow) = pipe()?;
+        let (er, ew) = pipe()?;
+        out_r = Some(or);
+        err_r = Some(er);
+        let sr = if want_stdin {
+            let (r, w) = pipe()?;
+            stdin_w = Some(w);
+            Some(r)
+        } else {
+            None
+        };
+        (sr, Some(ow), Some(ew))
+    };
     let claim = PendingClaim::new();
-    let (runc, _, _) = process::spawn(&pod.config.runtime.path, &args, stdin_r, Some(out_w), Some(err_w))
+    let (runc, _, _) = process::spawn(&pod.config.runtime.path, &args, stdin_r, out_w, err_w)
         .map_err(|e| PodError::System(format!("running {}: {e}", pod.config.runtime.path.display())))?;
     let st = runc
         .wait()
@@ -210,6 +238,19 @@ pub async fn spawn_exec(pod: &Pod, id: &str, spec: &ExecSpec, want_stdin: bool) 
             exit_code: st.code,
         });
     }
+    let mut pty = None;
+    if let Some(console) = &console {
+        let master = sync::timeout(Duration::from_secs(5), console.receive())
+            .await
+            .ok_or_else(|| PodError::System("the runtime sent no pty within 5 s".into()))?
+            .map_err(|e| PodError::System(format!("receiving the pty: {e}")))?;
+        let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| PodError::System(format!("dup: {e}")));
+        out_r = Some(dup(&master)?);
+        if want_stdin {
+            stdin_w = Some(dup(&master)?);
+        }
+        pty = Some(Rc::new(master));
+    }
     let pid = std::fs::read(&pid_file)
         .map_err(|e| PodError::System(format!("reading {}: {e}", pid_file.display())))
         .and_then(|c| crate::oci::runtime::parse_pid_file(&c).map_err(|e| PodError::System(format!("pid file: {e}"))))?;
@@ -221,8 +262,9 @@ pub async fn spawn_exec(pod: &Pod, id: &str, spec: &ExecSpec, want_stdin: bool) 
         exec_id,
         process,
         stdin: stdin_w,
-        stdout: Some(out_r),
-        stderr: Some(err_r),
+        stdout: out_r,
+        stderr: err_r,
+        pty,
         _dir: guard,
     })
 }

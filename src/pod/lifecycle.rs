@@ -11,7 +11,9 @@ use std::time::{Duration, SystemTime};
 use super::container::{Container, State, Status};
 use super::{Pod, PodError};
 use crate::cri::Stream;
+use crate::console::ConsoleSocket;
 use crate::logs::LogSink;
+use crate::stream::session::StdinSlot;
 use crate::logs::driver::{CriFile, Discard, DriverKind, LogDriver, Rotation};
 use crate::ratelimit::Limit;
 use crate::oci::{runtime, spec};
@@ -68,6 +70,13 @@ pub struct CreateRequest {
     pub source: Source,
     /// Logging.
     pub log: LogOptions,
+    /// Keep a pipe (or the pty) to the container's stdin for attach.
+    pub stdin: bool,
+    /// Close stdin when the first attached client that had it detaches.
+    pub stdin_once: bool,
+    /// Give the container a pty (rootfs containers; a bundle's config.json
+    /// says so itself).
+    pub terminal: bool,
 }
 
 /// Removes an id reservation when creation ends, however it ends.
@@ -105,12 +114,30 @@ async fn run_runtime(pod: &Pod, command: &'static str, args: Vec<OsString>) -> R
     Ok(out)
 }
 
+fn devnull() -> Result<OwnedFd, PodError> {
+    std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .map(OwnedFd::from)
+        .map_err(|e| PodError::system("/dev/null", e))
+}
+
+/// Whether the bundle's config.json asks for a terminal.
+fn bundle_wants_terminal(bundle: &Path) -> Result<bool, PodError> {
+    let path = bundle.join("config.json");
+    let text = std::fs::read(&path).map_err(|e| PodError::system(format!("reading {}", path.display()), e))?;
+    let v: serde_json::Value = serde_json::from_slice(&text)
+        .map_err(|e| PodError::invalid("bundle", format!("{}: {e}", path.display())))?;
+    Ok(v.pointer("/process/terminal").and_then(serde_json::Value::as_bool).unwrap_or(false))
+}
+
 fn pipe() -> Result<(OwnedFd, OwnedFd), PodError> {
     rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| PodError::system("pipe", e))
 }
 
 /// Prepares the bundle directory; returns the bundle path.
-fn prepare_bundle(pod: &Pod, id: &str, dir: &Path, source: &Source) -> Result<PathBuf, PodError> {
+fn prepare_bundle(pod: &Pod, id: &str, dir: &Path, source: &Source, terminal: bool) -> Result<PathBuf, PodError> {
     match source {
         Source::Bundle(b) => {
             let b = std::fs::canonicalize(b).map_err(|e| PodError::invalid("bundle", format!("{}: {e}", b.display())))?;
@@ -142,7 +169,7 @@ fn prepare_bundle(pod: &Pod, id: &str, dir: &Path, source: &Source) -> Result<Pa
                 memory_max: *memory_max,
                 pids_max: *pids_max,
                 cgroups_path: format!("/podmon/{}/{id}", pod.config.name),
-                terminal: false,
+                terminal,
             };
             let built = spec::build_spec(&s).map_err(|e| match e {
                 spec::SpecError::EmptyArgs => PodError::invalid("command", e),
@@ -225,9 +252,8 @@ pub async fn create(pod: &Rc<Pod>, req: CreateRequest) -> Result<Rc<Container>, 
 
 async fn create_in(pod: &Rc<Pod>, req: &CreateRequest, dir: &Path) -> Result<Rc<Container>, PodError> {
     let id = &req.id;
-    let bundle = prepare_bundle(pod, id, dir, &req.source)?;
-    let (out_r, out_w) = pipe()?;
-    let (err_r, err_w) = pipe()?;
+    let bundle = prepare_bundle(pod, id, dir, &req.source, req.terminal)?;
+    let terminal = bundle_wants_terminal(&bundle)?;
     let log_path = pod.config.log_dir.join(format!("{id}.log"));
     let drv: Box<dyn LogDriver> = match req.log.driver {
         DriverKind::Cri => Box::new(
@@ -240,13 +266,46 @@ async fn create_in(pod: &Rc<Pod>, req: &CreateRequest, dir: &Path) -> Result<Rc<
         ),
         DriverKind::None => Box::new(Discard),
     };
-    let log = LogSink::start(drv, vec![(Stream::Stdout, out_r), (Stream::Stderr, err_r)], req.log.limit);
-
     let pid_file = dir.join("pid");
     let runtime_log = dir.join("runtime.log");
-    let args = pod.config.runtime.create_args(id, &bundle, &pid_file, &runtime_log);
+    let console = if terminal {
+        let path = dir.join("console.sock");
+        Some(ConsoleSocket::bind(&path).map_err(|e| PodError::system(format!("console socket {}", path.display()), e))?)
+    } else {
+        None
+    };
+    let args = match &console {
+        Some(c) => pod
+            .config
+            .runtime
+            .create_args_with_console(id, &bundle, &pid_file, &runtime_log, c.path()),
+        None => pod.config.runtime.create_args(id, &bundle, &pid_file, &runtime_log),
+    };
+    // Pipes (or, for terminals, nothing until the pty arrives) for the
+    // container's stdio; the runtime passes its own stdio on to the container.
+    let (mut pipes, mut stdin_w) = (Vec::new(), None);
+    let (stdin_r, out_w, err_w) = if terminal {
+        (None, Some(devnull()?), Some(devnull()?))
+    } else {
+        let (out_r, out_w) = pipe()?;
+        let (err_r, err_w) = pipe()?;
+        pipes = vec![(Stream::Stdout, out_r), (Stream::Stderr, err_r)];
+        let stdin_r = if req.stdin {
+            let (r, w) = pipe()?;
+            stdin_w = Some(w);
+            Some(r)
+        } else {
+            None
+        };
+        (stdin_r, Some(out_w), Some(err_w))
+    };
+    let mut drv = Some(drv);
+    let mut log = None;
+    if !terminal {
+        log = drv.take().map(|d| LogSink::start(d, std::mem::take(&mut pipes), req.log.limit));
+    }
     let claim = PendingClaim::new();
-    let (runc, _, _) = process::spawn(&pod.config.runtime.path, &args, None, Some(out_w), Some(err_w))
+    let (runc, _, _) = process::spawn(&pod.config.runtime.path, &args, stdin_r, out_w, err_w)
         .map_err(|e| PodError::system(format!("running {}", pod.config.runtime.path.display()), e))?;
     let status = runc
         .wait()
@@ -270,6 +329,28 @@ async fn create_in(pod: &Rc<Pod>, req: &CreateRequest, dir: &Path) -> Result<Rc<
     let init = Watched::open(pid).map_err(|e| PodError::system(format!("pidfd_open({pid})"), e))?;
     drop(claim);
     process::reap_strays();
+    let mut pty = None;
+    if let Some(console) = &console {
+        let master = match sync::timeout(Duration::from_secs(5), console.receive()).await {
+            Some(Ok(m)) => m,
+            failed => {
+                let why = match failed {
+                    Some(Err(e)) => e.to_string(),
+                    _ => "nothing arrived within 5 s".into(),
+                };
+                let _ = run_runtime(pod, "delete", pod.config.runtime.delete_args(id, true)).await;
+                return Err(PodError::System(format!("receiving the pty from the runtime: {why}")));
+            }
+        };
+        let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| PodError::system("dup", e));
+        pipes = vec![(Stream::Stdout, dup(&master)?)];
+        if req.stdin {
+            stdin_w = Some(dup(&master)?);
+        }
+        log = drv.take().map(|d| LogSink::start(d, std::mem::take(&mut pipes), req.log.limit));
+        pty = Some(Rc::new(master));
+    }
+    let log = log.expect("log sink started");
 
     let init = Rc::new(init);
     let container = Rc::new(Container {
@@ -286,6 +367,8 @@ async fn create_in(pod: &Rc<Pod>, req: &CreateRequest, dir: &Path) -> Result<Rc<
             exit: None,
         }),
         changed: Default::default(),
+        stdin: StdinSlot::new(stdin_w, req.stdin_once),
+        pty,
     });
     pod.containers.borrow_mut().insert(id.clone(), container.clone());
     reactor::spawn(monitor(pod.clone(), container.clone(), init));

@@ -6,7 +6,8 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::pin::pin;
 use std::rc::Rc;
 
-use crate::api::{self, Replier};
+use crate::api::{self, Replier, UpgradeIo};
+use crate::stream::session::PendingRecv;
 use crate::pod::Pod;
 use crate::reactor::ops;
 use crate::reactor::sync::{Either, select};
@@ -23,7 +24,7 @@ pub async fn serve(pod: Rc<Pod>, sock: OwnedFd) {
     let mut buf = Vec::with_capacity(RECV_SIZE);
     // The one receive in flight. It stays in flight across calls, so bytes
     // that arrive while a call runs (pipelined calls) are never dropped.
-    let mut pending = None;
+    let mut pending: Option<PendingRecv<'_>> = None;
     loop {
         let frame = match dec.next_frame() {
             Ok(f) => f,
@@ -33,7 +34,7 @@ pub async fn serve(pod: Rc<Pod>, sock: OwnedFd) {
             }
         };
         let Some(frame) = frame else {
-            let recv = pending.take().unwrap_or_else(|| Box::pin(ops::recv(sock.as_fd(), std::mem::take(&mut buf))));
+            let recv = pending.take().unwrap_or_else(|| recv(&sock, &mut buf));
             let (r, b) = recv.await;
             if !received(&mut dec, r, b, &mut buf) {
                 return;
@@ -48,10 +49,33 @@ pub async fn serve(pod: Rc<Pod>, sock: OwnedFd) {
                 return;
             }
         };
+        if call.upgrade {
+            // The handler may take the connection over: it gets the bytes
+            // after this call and the receive in flight, and no receive of
+            // ours runs concurrently.
+            let io = UpgradeIo {
+                leftover: dec.take_remaining(),
+                pending: pending.take(),
+            };
+            let mut replier = Replier::new(sock.as_fd(), &call).with_upgrade(io);
+            if api::dispatch(&pod, &call, &mut replier).await.is_err() {
+                return;
+            }
+            match replier.into_upgrade_io() {
+                // Not taken: the call failed, the connection stays Varlink.
+                Some(io) => {
+                    dec.push(&io.leftover);
+                    pending = io.pending;
+                    continue;
+                }
+                // Taken and finished: the connection is done.
+                None => return,
+            }
+        }
         let mut replier = Replier::new(sock.as_fd(), &call);
         let mut handler = pin!(api::dispatch(&pod, &call, &mut replier));
         loop {
-            let recv = pending.get_or_insert_with(|| Box::pin(ops::recv(sock.as_fd(), std::mem::take(&mut buf))));
+            let recv = pending.get_or_insert_with(|| recv(&sock, &mut buf));
             match select(handler.as_mut(), recv.as_mut()).await {
                 Either::Left(Ok(())) => break,
                 Either::Left(Err(e)) => {
@@ -70,6 +94,13 @@ pub async fn serve(pod: Rc<Pod>, sock: OwnedFd) {
             }
         }
     }
+}
+
+/// Starts a receive into `buf`.
+fn recv<'a>(sock: &'a OwnedFd, buf: &mut Vec<u8>) -> PendingRecv<'a> {
+    let b = std::mem::take(buf);
+    let b = if b.capacity() == 0 { Vec::with_capacity(RECV_SIZE) } else { b };
+    Box::pin(ops::recv(sock.as_fd(), b))
 }
 
 /// Feeds received bytes to the decoder; false when the connection is over.

@@ -1,0 +1,308 @@
+//! Log throughput: how fast podmon moves a container's stdout into its CRI
+//! log file, against the disk's own speed.
+//!
+//! `cargo bench --bench log_throughput` writes the same bytes (1 GiB of
+//! 100-byte lines; `PODMON_BENCH_MIB` scales it) three ways, all produced
+//! by the same busybox generator:
+//!   1. to a file on the same file system as podmon's log dir (raw `cat`),
+//!   2. through a pipe into /dev/null (the generator's own ceiling),
+//!   3. from a container's stdout through podmon into `<log-dir>/<id>.log`,
+//! then prints MiB/s, CPU seconds per GiB and podmon's ratio to raw.
+//! It exits non-zero only when the bench itself breaks; missing the goal
+//! prints FAIL.
+
+mod common;
+
+use std::error::Error;
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::server::Server;
+use common::stats::mib_per_s;
+use common::{ScratchDir, procfs};
+
+type Result<T> = std::result::Result<T, Box<dyn Error>>;
+
+/// Bytes per line, newline included.
+const LINE: usize = 100;
+/// Lines per block file. The generator `cat`s one block file over and
+/// over: busybox cat copies with sendfile and a few hundred execs cost
+/// little, whereas `yes | head -c` tops out near 200 MiB/s here and would
+/// be the bottleneck.
+const BLOCK_LINES: usize = 40_000;
+const BLOCK_BYTES: u64 = (LINE * BLOCK_LINES) as u64;
+/// Goals: podmon at least half the raw file speed, at most 1 CPU-s/GiB.
+const GOAL_RATIO: f64 = 0.5;
+const GOAL_CPU_PER_GIB: f64 = 1.0;
+/// Raw runs to take the median of: the first write of a fresh file is
+/// often much slower than the next (block allocation, writeback).
+const RAW_RUNS: usize = 3;
+/// Longest the container may take to write its output.
+const WAIT_TIMEOUT: Duration = Duration::from_secs(1800);
+
+/// Cats `$2` `$3` times with the busybox at `$1`; fails on a failed cat.
+const GENERATOR: &str = r#"i=0; while [ "$i" -lt "$3" ]; do "$1" cat "$2" || exit 1; i=$((i+1)); done"#;
+
+/// What the generator writes: `repeats` copies of one block of lines.
+struct Workload {
+    repeats: u64,
+}
+
+impl Workload {
+    /// The block count nearest to `mib` MiB (at least one block).
+    fn new(mib: u64) -> Workload {
+        let repeats = ((mib << 20) as f64 / BLOCK_BYTES as f64).round().max(1.0) as u64;
+        Workload { repeats }
+    }
+
+    fn bytes(&self) -> u64 {
+        self.repeats * BLOCK_BYTES
+    }
+
+    fn lines(&self) -> u64 {
+        self.repeats * BLOCK_LINES as u64
+    }
+
+    /// The generator's argv, for a busybox and block file at these paths
+    /// (host paths outside the container, rootfs paths inside).
+    fn command(&self, busybox: &str, block: &str) -> Vec<String> {
+        [busybox, "sh", "-c", GENERATOR, "gen", busybox, block, &self.repeats.to_string()]
+            .map(String::from)
+            .to_vec()
+    }
+}
+
+/// Writes the block file: 99 printable bytes (a running digit pattern, so
+/// a line is not one repeated byte) and a newline, `BLOCK_LINES` times.
+fn write_block(path: &Path) -> Result<()> {
+    let mut line: Vec<u8> = (0..LINE - 1).map(|i| b'0' + (i % 10) as u8).collect();
+    line.push(b'\n');
+    let mut f = File::create(path)?;
+    f.write_all(&line.repeat(BLOCK_LINES))?;
+    Ok(())
+}
+
+/// One measured run.
+struct Measured {
+    elapsed: Duration,
+    cpu: Duration,
+}
+
+impl Measured {
+    fn cpu_per_gib(&self, bytes: u64) -> f64 {
+        self.cpu.as_secs_f64() * (1u64 << 30) as f64 / bytes as f64
+    }
+}
+
+/// CPU time of every child reaped so far; the delta over a run is the CPU
+/// the run's processes (generator shell, its cats, the pipe reader) used.
+fn children_cpu() -> Duration {
+    let ru = rustix::process::getrusage(rustix::process::UsageWho::Children);
+    let tv = |t: rustix::process::Timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// Runs the generator on the host with stdout going to `out`.
+fn run_host(cmd: &[String], out: Stdio) -> Result<Measured> {
+    let cpu0 = children_cpu();
+    let t0 = Instant::now();
+    let st = Command::new(&cmd[0]).args(&cmd[1..]).stdout(out).status()?;
+    let elapsed = t0.elapsed();
+    if !st.success() {
+        return Err(format!("generator failed: {st}").into());
+    }
+    Ok(Measured {
+        elapsed,
+        cpu: children_cpu() - cpu0,
+    })
+}
+
+/// The generator piped into `busybox cat > /dev/null`: what a pipe reader
+/// could get at best. (Straight into /dev/null would measure nothing:
+/// sendfile to /dev/null copies no bytes.)
+fn measure_generator(cmd: &[String], busybox: &Path) -> Result<Measured> {
+    let cpu0 = children_cpu();
+    let t0 = Instant::now();
+    let mut gen_proc = Command::new(&cmd[0]).args(&cmd[1..]).stdout(Stdio::piped()).spawn()?;
+    let pipe = gen_proc.stdout.take().ok_or("no generator pipe")?;
+    let reader = Command::new(busybox).arg("cat").stdin(pipe).stdout(Stdio::null()).status()?;
+    let st = gen_proc.wait()?;
+    let elapsed = t0.elapsed();
+    if !st.success() || !reader.success() {
+        return Err(format!("generator pipeline failed: {st}, {reader}").into());
+    }
+    Ok(Measured {
+        elapsed,
+        cpu: children_cpu() - cpu0,
+    })
+}
+
+/// Drops dirty pages of earlier runs so one run's writeback does not slow
+/// the next.
+fn sync_disks() {
+    rustix::fs::sync();
+}
+
+/// The generator into a fresh file, `RAW_RUNS` times; the median run.
+fn measure_raw(cmd: &[String], out: &Path) -> Result<Measured> {
+    let mut runs = Vec::new();
+    for _ in 0..RAW_RUNS {
+        sync_disks();
+        let m = run_host(cmd, Stdio::from(File::create(out)?))?;
+        fs::remove_file(out)?;
+        runs.push(m);
+    }
+    sync_disks();
+    runs.sort_by_key(|m| m.elapsed);
+    Ok(runs.swap_remove(RAW_RUNS / 2))
+}
+
+/// What the podmon run measured, and the log file it left.
+struct PodmonRun {
+    m: Measured,
+    log: PathBuf,
+    log_bytes: u64,
+}
+
+/// Runs the generator in a container and times StartContainer through
+/// WaitContainer, which answers once every byte is in the log.
+fn measure_podmon(server: &Server, rootfs: &Path, cmd: &[String]) -> Result<PodmonRun> {
+    const ID: &str = "gen";
+    let mut c = server.client(WAIT_TIMEOUT)?;
+    let argv: Vec<&str> = cmd.iter().map(String::as_str).collect();
+    c.create(ID, rootfs, &argv)?;
+    let cpu0 = procfs::cpu_time(server.pid())?;
+    let t0 = Instant::now();
+    c.start(ID)?;
+    let reply = c.wait(ID)?;
+    let elapsed = t0.elapsed();
+    let cpu = procfs::cpu_time(server.pid())? - cpu0;
+    let exit = reply["exitCode"].as_i64();
+    if exit != Some(0) {
+        return Err(format!("the generator container exited with {exit:?}: {reply}").into());
+    }
+    let log_bytes = reply["container"]["logBytesWritten"].as_u64().unwrap_or(0);
+    c.delete(ID, false)?;
+    Ok(PodmonRun {
+        m: Measured { elapsed, cpu },
+        log: server.log_path(ID),
+        log_bytes,
+    })
+}
+
+/// Counts of the log's records.
+#[derive(Debug, Default)]
+struct LogCheck {
+    records: u64,
+    /// Full stdout records holding one whole generated line.
+    good: u64,
+}
+
+/// Reads the CRI log: every record should be `<ts> stdout F <99 bytes>`.
+fn check_log(path: &Path) -> Result<LogCheck> {
+    let mut r = BufReader::with_capacity(1 << 20, File::open(path)?);
+    let mut line = Vec::with_capacity(256);
+    let mut check = LogCheck::default();
+    loop {
+        line.clear();
+        if r.read_until(b'\n', &mut line)? == 0 {
+            return Ok(check);
+        }
+        check.records += 1;
+        let mut fields = line.strip_suffix(b"\n").unwrap_or(&line).splitn(4, |&b| b == b' ');
+        let (_ts, stream, tag, text) = (fields.next(), fields.next(), fields.next(), fields.next());
+        if stream == Some(b"stdout") && tag == Some(b"F") && text.is_some_and(|t| t.len() == LINE - 1) {
+            check.good += 1;
+        }
+    }
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "PASS" } else { "FAIL" }
+}
+
+fn print_report(w: &Workload, raw: &Measured, generator: &Measured, pod: &PodmonRun, check: &LogCheck) {
+    let bytes = w.bytes();
+    let raw_rate = mib_per_s(bytes, raw.elapsed);
+    let pod_rate = mib_per_s(bytes, pod.m.elapsed);
+    let ratio = pod_rate / raw_rate;
+    let pod_cpu = pod.m.cpu_per_gib(bytes);
+    println!();
+    println!("| path | MiB/s | CPU-s/GiB | time (s) |");
+    println!("| --- | ---: | ---: | ---: |");
+    let row = |name: &str, m: &Measured, who: &str| {
+        println!(
+            "| {name} | {:.0} | {:.2} ({who}) | {:.2} |",
+            mib_per_s(bytes, m.elapsed),
+            m.cpu_per_gib(bytes),
+            m.elapsed.as_secs_f64()
+        );
+    };
+    row(&format!("raw `cat` > file (median of {RAW_RUNS})"), raw, "writer");
+    row("generator → pipe → /dev/null", generator, "writer + reader");
+    row("podmon: container → CRI log", &pod.m, "podmon");
+    println!();
+    println!(
+        "podmon/raw throughput ratio: {ratio:.2}; log file: {:.0} MiB of records for {:.0} MiB of output",
+        pod.log_bytes as f64 / (1 << 20) as f64,
+        bytes as f64 / (1 << 20) as f64
+    );
+    println!(
+        "log check: {} records, {} full stdout records of one line each, {} lines expected: {}",
+        check.records,
+        check.good,
+        w.lines(),
+        verdict(check.records == w.lines() && check.good == w.lines())
+    );
+    println!(
+        "goal: ratio ≥ {GOAL_RATIO} → {}; ≤ {GOAL_CPU_PER_GIB} CPU-s/GiB → {}",
+        verdict(ratio >= GOAL_RATIO),
+        verdict(pod_cpu <= GOAL_CPU_PER_GIB)
+    );
+    if generator.elapsed >= pod.m.elapsed.mul_f64(0.8) {
+        println!("warning: the generator alone is close to podmon's time; it may be the bottleneck");
+    }
+}
+
+fn run() -> Result<()> {
+    common::check_preconditions()?;
+    let mib: u64 = match std::env::var("PODMON_BENCH_MIB") {
+        Ok(v) => v.parse().map_err(|_| format!("PODMON_BENCH_MIB={v:?} is not a number of MiB"))?,
+        Err(_) => 1024,
+    };
+    let w = Workload::new(mib);
+    let scratch = ScratchDir::new("log-bench")?;
+    let rootfs = scratch.path().join("rootfs");
+    common::make_rootfs(&rootfs)?;
+    fs::create_dir_all(rootfs.join("bench"))?;
+    write_block(&rootfs.join("bench/block"))?;
+    let server = Server::start(scratch.path(), "logbench")?;
+    println!(
+        "log_throughput: {} lines of {LINE} bytes ({:.1} MiB) per run; log dir {} ({}); raw file in {} ({})",
+        w.lines(),
+        w.bytes() as f64 / (1 << 20) as f64,
+        server.log_dir.display(),
+        common::fs_type(&server.log_dir),
+        scratch.path().display(),
+        common::fs_type(scratch.path()),
+    );
+
+    let busybox = rootfs.join("bin/busybox");
+    let host_cmd = w.command(&busybox.to_string_lossy(), &rootfs.join("bench/block").to_string_lossy());
+    let generator = measure_generator(&host_cmd, &busybox)?;
+    let raw = measure_raw(&host_cmd, &scratch.path().join("raw.out"))?;
+    let pod = measure_podmon(&server, &rootfs, &w.command("/bin/busybox", "/bench/block"))?;
+    let check = check_log(&pod.log)?;
+    print_report(&w, &raw, &generator, &pod, &check);
+    Ok(())
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("log_throughput: {e}");
+        std::process::exit(1);
+    }
+}

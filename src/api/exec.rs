@@ -1,0 +1,131 @@
+//! io.podmon.Pod.Exec: a streaming exec, over an upgraded connection or as
+//! `more` replies.
+
+use std::rc::Rc;
+
+use serde::{Deserialize, Serialize};
+
+use super::{HandlerError, Replier};
+use crate::pod::exec::{self, ExecSpec};
+use crate::pod::{Pod, PodError};
+use std::os::fd::AsFd;
+
+use crate::reactor::sync;
+use crate::stream::session::{self, End, Input, Output, PipeMerge};
+use crate::varlink::{Call, VarlinkError, params};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct In {
+    id: String,
+    command: Vec<String>,
+    env: Option<Vec<String>>,
+    cwd: Option<String>,
+    user: Option<String>,
+    terminal: Option<bool>,
+    interactive: Option<bool>,
+    stdin: Option<String>,
+}
+
+/// The replies of Exec (and Attach): the first names the exec, then output
+/// chunks, the last carries the exit code.
+#[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Out {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exec_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal: Option<String>,
+}
+
+/// Starts a process in the container and streams its I/O.
+pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(), HandlerError> {
+    let p: In = params::decode(&call.parameters)?;
+    if !r.more() && !r.upgrade_requested() {
+        return Err(VarlinkError::expected_more().into());
+    }
+    let interactive = p.interactive.unwrap_or(false);
+    if interactive && !r.upgrade_requested() {
+        return Err(PodError::InvalidValue {
+            parameter: "interactive",
+            reason: "interactive input needs an upgraded connection; give 'stdin' instead".into(),
+        }
+        .into());
+    }
+    let spec = ExecSpec {
+        command: p.command,
+        env: p.env.unwrap_or_default(),
+        cwd: p.cwd,
+        user: p.user,
+        terminal: p.terminal.unwrap_or(false),
+    };
+    let mut e = exec::spawn_exec(pod, &p.id, &spec, interactive || p.stdin.is_some()).await?;
+    let process = e.process.clone();
+    let first = Out {
+        exec_id: Some(e.exec_id.clone()),
+        pid: Some(process.pid()),
+        ..Out::default()
+    };
+    let exit = async {
+        match process.wait().await {
+            Ok(s) => s.exit_code(),
+            Err(err) => {
+                log::error!("waiting for exec: {err}");
+                -1
+            }
+        }
+    };
+    let output = Output::Pipes(PipeMerge::new(e.stdout.take(), e.stderr.take()));
+    let stdin = e.stdin.take().map(Rc::new);
+    // Input given up front (for clients that cannot upgrade) is written,
+    // then stdin is closed (the last copy of the fd is dropped).
+    let (interactive_stdin, feed_stdin) = if interactive { (stdin, None) } else { (None, stdin) };
+    let feed = async move {
+        if let (Some(text), Some(fd)) = (p.stdin, feed_stdin) {
+            if let (Err(err), _) = session::write_all(fd.as_fd(), text.into_bytes()).await {
+                log::debug!("exec stdin: {err}");
+            }
+        }
+    };
+    let end = if r.upgrade_requested() {
+        r.reply(params::encode(&first)).await?;
+        let (sock, io) = r.take_upgrade().expect("upgrade requested");
+        let input = Input {
+            stdin: interactive_stdin,
+            on_stdin_eof: None,
+            pty: e.pty.clone(),
+        };
+        let run = session::run_upgraded(sock, io.leftover, io.pending, output, input, exit);
+        sync::join(run, feed).await.0
+    } else {
+        r.reply_continues(params::encode(&first)).await?;
+        let replies = session::replies(r, output, exit);
+        let end = sync::join(replies, feed).await.0;
+        if let End::Exited(code) = end {
+            r.reply(params::encode(&last(code))).await?;
+        }
+        end
+    };
+    if let End::ClientGone | End::Overflowed = end {
+        // Nobody is left to see the output: do not leave the exec running.
+        exec::kill_tree(&process);
+        let _ = process.wait().await;
+    }
+    Ok(())
+}
+
+/// The final reply: the exit code and the signal's name when one killed it.
+pub(super) fn last(code: i32) -> Out {
+    Out {
+        exit_code: Some(code),
+        signal: (code > 128)
+            .then(|| crate::signal::signal_name(code - 128))
+            .flatten()
+            .map(str::to_owned),
+        ..Out::default()
+    }
+}
