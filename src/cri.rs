@@ -178,36 +178,46 @@ pub fn format_chunk(
     out: &mut Vec<u8>,
 ) {
     let limit = if max_line == 0 { usize::MAX } else { max_line };
-    let mut rest = chunk;
-    while !rest.is_empty() {
-        let (mut line, complete, next) = match rest.iter().position(|&b| b == b'\n') {
-            Some(i) => (&rest[..i], true, &rest[i + 1..]),
-            None => (rest, false, &rest[rest.len()..]),
-        };
+    // The record prefix is the same for every line of a chunk: build it
+    // once ("<ts> <stream> F "), flipping one byte for partial records.
+    let mut prefix = [0u8; TS_LEN + 10];
+    let name = stream.as_str().as_bytes();
+    let mut n = 0;
+    for part in [timestamp.as_bytes(), b" ", name, b" F "] {
+        prefix[n..n + part.len()].copy_from_slice(part);
+        n += part.len();
+    }
+    let tag = n - 2;
+    let prefix = &mut prefix[..n];
+    // Most chunks hold short lines: one reservation for the usual case.
+    out.reserve(chunk.len() + chunk.len() / 2 + n + 1);
+    let mut push = |out: &mut Vec<u8>, partial: bool, content: &[u8]| {
+        prefix[tag] = if partial { b'P' } else { b'F' };
+        out.extend_from_slice(prefix);
+        out.extend_from_slice(content);
+        out.push(b'\n');
+    };
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', chunk).chain(std::iter::once(chunk.len()));
+    for end in ends {
+        if start >= chunk.len() && end == chunk.len() {
+            break;
+        }
+        let complete = end < chunk.len();
+        let mut line = &chunk[start..end];
         // Over-long lines: full-size P pieces; the remainder keeps the
         // line's own ending. `>` (not `>=`) so a line of exactly `limit`
         // bytes is one F record rather than P + empty F.
         while line.len() > limit {
             let (piece, tail) = line.split_at(limit);
-            push_record(out, stream, timestamp, true, piece);
+            push(out, true, piece);
             line = tail;
         }
         if complete || !line.is_empty() {
-            push_record(out, stream, timestamp, !complete, line);
+            push(out, !complete, line);
         }
-        rest = next;
+        start = end + 1;
     }
-}
-
-fn push_record(out: &mut Vec<u8>, stream: Stream, ts: &Timestamp, partial: bool, content: &[u8]) {
-    let stream = stream.as_str().as_bytes();
-    out.reserve(TS_LEN + 1 + stream.len() + 3 + content.len() + 1);
-    out.extend_from_slice(ts.as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(stream);
-    out.extend_from_slice(if partial { b" P " } else { b" F " });
-    out.extend_from_slice(content);
-    out.push(b'\n');
 }
 
 /// One parsed CRI log record, borrowing from the line.

@@ -33,7 +33,9 @@ pub fn podmon_bin() -> PathBuf {
 pub fn check_preconditions() -> io::Result<()> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
-        return Err(io::Error::other("the benches run containers: run them as root"));
+        return Err(io::Error::other(
+            "the benches run containers: run them as root",
+        ));
     }
     for p in [RUNC, BUSYBOX] {
         if !Path::new(p).exists() {

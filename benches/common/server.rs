@@ -63,6 +63,8 @@ impl Server {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if let Some(st) = self.child.as_mut().and_then(|c| c.try_wait().transpose()) {
+                // Reaped: nothing left for stop() to do.
+                self.child = None;
                 return Err(io::Error::other(format!(
                     "podmon serve exited ({}) before answering; its log:\n{}",
                     st?,
@@ -125,7 +127,9 @@ impl Server {
                 return if st.success() {
                     Ok(())
                 } else {
-                    Err(io::Error::other(format!("podmon serve exited with {st} after SIGTERM")))
+                    Err(io::Error::other(format!(
+                        "podmon serve exited with {st} after SIGTERM"
+                    )))
                 };
             }
             if Instant::now() > deadline {

@@ -72,8 +72,12 @@ impl Client {
         let mut bytes = serde_json::to_vec(&msg).map_err(io::Error::other)?;
         bytes.push(0);
         self.writer.write_all(&bytes)?;
-        let mut reply = serde_json::from_slice::<Value>(&self.read_message()?).map_err(io::Error::other)?;
-        let parameters = reply.get_mut("parameters").map(Value::take).unwrap_or(Value::Null);
+        let mut reply =
+            serde_json::from_slice::<Value>(&self.read_message()?).map_err(io::Error::other)?;
+        let parameters = reply
+            .get_mut("parameters")
+            .map(Value::take)
+            .unwrap_or(Value::Null);
         match reply.get("error").and_then(Value::as_str) {
             Some(error) => Err(Failure::Reply(CallError {
                 error: error.to_owned(),
@@ -88,7 +92,10 @@ impl Client {
         let mut buf = Vec::new();
         self.reader.read_until(0, &mut buf)?;
         if buf.pop() != Some(0) {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "server closed the connection"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "server closed the connection",
+            ));
         }
         Ok(buf)
     }
@@ -99,7 +106,10 @@ impl Client {
     /// Creates container `id` running `command` in `rootfs` (podmon writes
     /// the OCI config).
     pub fn create(&mut self, id: &str, rootfs: &Path, command: &[&str]) -> Result<Value, Failure> {
-        self.call("CreateContainer", json!({ "id": id, "rootfs": rootfs, "command": command }))
+        self.call(
+            "CreateContainer",
+            json!({ "id": id, "rootfs": rootfs, "command": command }),
+        )
     }
 
     pub fn start(&mut self, id: &str) -> Result<Value, Failure> {
