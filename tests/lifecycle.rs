@@ -594,7 +594,14 @@ fn sigterm_to_monitor_stops_and_deletes_containers() {
     let c = pod.run("s", &["sleep", "100"]);
     let pid = c["pid"].as_u64().unwrap() as u32;
     pod.create("cr", &["true"]);
+    // `sleep` as PID 1 of its namespace ignores SIGTERM: podmon waits 10 s, then kills.
+    let t0 = std::time::Instant::now();
     let status = pod.stop().expect("server was running");
+    assert!(
+        t0.elapsed() < Duration::from_secs(19),
+        "stopping took {:?}",
+        t0.elapsed()
+    );
     assert!(status.success(), "podmon exited with {status} on SIGTERM");
     assert!(
         wait_until(Duration::from_secs(5), || !proc_alive(pid)),

@@ -70,9 +70,13 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         pid: Some(process.pid()),
         ..Out::default()
     };
+    let exec_id = e.exec_id.clone();
     let exit = async {
         match process.wait().await {
-            Ok(s) => s.exit_code(),
+            Ok(s) => {
+                exec::exited_event(pod, &p.id, &exec_id, s);
+                s.exit_code()
+            }
             Err(err) => {
                 log::error!("waiting for exec: {err}");
                 -1

@@ -7,6 +7,7 @@ mod delete_container;
 mod exec;
 mod exec_sync;
 mod get_container;
+mod get_pod;
 mod kill_container;
 mod list_containers;
 mod read_logs;
@@ -15,7 +16,9 @@ mod replier;
 mod resize;
 mod set_log_rate_limit;
 mod start_container;
+mod stats;
 mod wait_container;
+mod watch_events;
 
 use std::rc::Rc;
 
@@ -114,6 +117,9 @@ enum Method {
     Exec,
     Attach,
     Resize,
+    Stats,
+    GetPod,
+    WatchEvents,
 }
 
 impl Method {
@@ -138,6 +144,9 @@ impl Method {
             "Exec" => Method::Exec,
             "Attach" => Method::Attach,
             "Resize" => Method::Resize,
+            "Stats" => Method::Stats,
+            "GetPod" => Method::GetPod,
+            "WatchEvents" => Method::WatchEvents,
             _ => return None,
         })
     }
@@ -158,6 +167,9 @@ impl Method {
             Method::Exec => exec::handle(pod, call, r).await,
             Method::Attach => attach::handle(pod, call, r).await,
             Method::Resize => resize::handle(pod, call, r).await,
+            Method::Stats => stats::handle(pod, call, r).await,
+            Method::GetPod => get_pod::handle(pod, call, r).await,
+            Method::WatchEvents => watch_events::handle(pod, call, r).await,
         }
     }
 }

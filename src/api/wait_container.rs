@@ -20,6 +20,8 @@ struct Out {
     exit_code: i32,
     #[serde(skip_serializing_if = "Option::is_none")]
     signal: Option<String>,
+    oom_killed: bool,
+    reason: &'static str,
     container: ContainerInfo,
 }
 
@@ -27,8 +29,13 @@ struct Out {
 pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(), HandlerError> {
     let p: In = params::decode(&call.parameters)?;
     let c = lifecycle::wait(pod, &p.id).await?;
-    let exit = c.state.borrow().exit;
+    let (exit, oom_killed) = {
+        let st = c.state.borrow();
+        (st.exit, st.oom_killed)
+    };
     let out = Out {
+        oom_killed,
+        reason: exit.map_or("Error", |e| crate::pod::exit_reason(e, oom_killed)),
         exit_code: exit.map_or(-1, |e| e.exit_code()),
         signal: exit.and_then(|e| e.signal_name()),
         container: c.info(),

@@ -49,3 +49,26 @@ pub enum CgroupPaths {
         blkio: Option<PathBuf>,
     },
 }
+
+impl CgroupPaths {
+    /// The directory with the memory controller's files.
+    pub fn memory_dir(&self) -> Option<&std::path::Path> {
+        match self {
+            CgroupPaths::V2 { dir } => Some(dir),
+            CgroupPaths::V1 { memory, .. } => memory.as_deref(),
+        }
+    }
+
+    /// How many processes the OOM killer killed in this cgroup so far
+    /// (v1 memory.oom_control, v2 memory.events).
+    pub fn oom_kills(&self) -> Option<u64> {
+        match self {
+            CgroupPaths::V2 { dir } => {
+                v2::parse_memory_events(&std::fs::read_to_string(dir.join("memory.events")).ok()?)
+            }
+            CgroupPaths::V1 { memory, .. } => {
+                v1::parse_oom_control(&std::fs::read_to_string(memory.as_ref()?.join("memory.oom_control")).ok()?)
+            }
+        }
+    }
+}

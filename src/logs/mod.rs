@@ -75,6 +75,7 @@ pub struct LogSink {
     notify: Notify,
     /// Live output for attached clients, before any rate limiting.
     pub hub: Hub,
+    on_drop: RefCell<Option<Box<dyn Fn(u64)>>>,
 }
 
 fn stream_index(s: Stream) -> usize {
@@ -100,6 +101,7 @@ impl LogSink {
             generation: Cell::new(0),
             notify: Notify::default(),
             hub: Hub::default(),
+            on_drop: RefCell::new(None),
         });
         let format = driver.formatter();
         for (stream, fd) in pipes {
@@ -110,6 +112,12 @@ impl LogSink {
         }
         reactor::spawn(writer(sink.clone(), driver));
         sink
+    }
+
+    /// Sets what to call (with the byte count) when a marker reports
+    /// dropped output.
+    pub fn on_drop(&self, f: Box<dyn Fn(u64)>) {
+        *self.on_drop.borrow_mut() = Some(f);
     }
 
     /// The log file's path, if the driver writes a file.
@@ -273,10 +281,14 @@ fn marker(sink: &LogSink, format: &dyn RecordFormat, stream: Stream, ts: &Timest
         d.bytes,
         stream.as_str()
     );
+    let bytes = d.bytes;
     *d = Dropped {
         last_marker: Some(now),
         ..Dropped::default()
     };
+    if let Some(f) = &*sink.on_drop.borrow() {
+        f(bytes);
+    }
     format.format(stream, ts, text.as_bytes(), out);
 }
 

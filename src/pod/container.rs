@@ -8,6 +8,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
+use crate::cgroups::CgroupPaths;
 use crate::cri::rfc3339_nanos;
 use crate::logs::LogSink;
 use crate::ratelimit::Limit;
@@ -51,6 +52,8 @@ pub struct State {
     pub finished_at: Option<SystemTime>,
     /// How the init process ended.
     pub exit: Option<ExitStatus>,
+    /// The OOM killer ended the container.
+    pub oom_killed: bool,
 }
 
 /// A container of the pod.
@@ -74,6 +77,10 @@ pub struct Container {
     pub stdin: Rc<StdinSlot>,
     /// The pty master of a terminal container.
     pub pty: Option<Rc<std::os::fd::OwnedFd>>,
+    /// The container's cgroup directories, found when it was created.
+    pub cgroup: Option<CgroupPaths>,
+    /// OOM kills in its cgroup when it was created (to tell its own).
+    pub oom_base: u64,
 }
 
 /// ContainerInfo of the IDL.
@@ -97,12 +104,26 @@ pub struct ContainerInfo {
     exit_code: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     signal: Option<String>,
+    oom_killed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exit_reason: Option<&'static str>,
     created_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     started_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     finished_at: Option<String>,
     terminal: bool,
+}
+
+/// Kubernetes' words for why a container stopped.
+pub fn exit_reason(e: ExitStatus, oom_killed: bool) -> &'static str {
+    if oom_killed {
+        "OOMKilled"
+    } else if e.exit_code() == 0 {
+        "Completed"
+    } else {
+        "Error"
+    }
 }
 
 impl Container {
@@ -127,6 +148,8 @@ impl Container {
             log_rate_limit: self.log.limit(),
             exit_code: st.exit.map(|e| e.exit_code()),
             signal: st.exit.and_then(|e| e.signal_name()),
+            oom_killed: st.oom_killed,
+            exit_reason: st.exit.map(|e| exit_reason(e, st.oom_killed)),
             created_at: rfc3339_nanos(self.created_at),
             started_at: st.started_at.map(rfc3339_nanos),
             finished_at: st.finished_at.map(rfc3339_nanos),

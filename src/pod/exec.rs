@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use super::container::{Container, Status};
 use super::{Pod, PodError};
+use super::events::{Event, EventKind};
 use crate::console::ConsoleSocket;
 use crate::process::{self, ExitStatus, PendingClaim, Watched};
 use crate::reactor::sync::Notify;
@@ -258,6 +259,9 @@ pub async fn spawn_exec(pod: &Pod, id: &str, spec: &ExecSpec, want_stdin: bool) 
     drop(claim);
     process::reap_strays();
     log::debug!("container {id}: {exec_id} started (pid {pid})");
+    let mut e = Event::new(EventKind::ExecStarted, id);
+    e.exec_id = Some(exec_id.clone());
+    pod.events.emit(e);
     Ok(ExecProcess {
         exec_id,
         process,
@@ -267,6 +271,15 @@ pub async fn spawn_exec(pod: &Pod, id: &str, spec: &ExecSpec, want_stdin: bool) 
         pty,
         _dir: guard,
     })
+}
+
+/// Emits `execExited`.
+pub fn exited_event(pod: &Pod, id: &str, exec_id: &str, status: ExitStatus) {
+    let mut e = Event::new(EventKind::ExecExited, id);
+    e.exec_id = Some(exec_id.to_owned());
+    e.exit_code = Some(status.exit_code());
+    e.signal = status.signal_name();
+    pod.events.emit(e);
 }
 
 /// Output read so far, at most a cap.
@@ -396,6 +409,7 @@ pub async fn exec_sync(
     };
     let (status, ()) = sync::join(waiting, reading).await;
     let status = status?;
+    exited_event(pod, id, &exec.exec_id, status);
     let (out, err) = (out.into_inner(), err.into_inner());
     Ok(ExecSyncResult {
         status,

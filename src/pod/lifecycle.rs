@@ -11,7 +11,10 @@ use std::time::{Duration, SystemTime};
 use super::container::{Container, State, Status};
 use super::{Pod, PodError};
 use crate::cri::Stream;
+use super::events::{Event, EventKind};
+use crate::cgroups::CgroupPaths;
 use crate::console::ConsoleSocket;
+use crate::oom::OomWatch;
 use crate::logs::LogSink;
 use crate::stream::session::StdinSlot;
 use crate::logs::driver::{CriFile, Discard, DriverKind, LogDriver, Rotation};
@@ -351,6 +354,24 @@ async fn create_in(pod: &Rc<Pod>, req: &CreateRequest, dir: &Path) -> Result<Rc<
         pty = Some(Rc::new(master));
     }
     let log = log.expect("log sink started");
+    let cgroup = match crate::cgroups::locate::paths_for_pid(pid) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            log::warn!("container {id}: no cgroup found for pid {pid}: {e}; no stats or OOM detection");
+            None
+        }
+    };
+    {
+        let events = Rc::downgrade(pod);
+        let id = id.clone();
+        log.on_drop(Box::new(move |bytes| {
+            if let Some(pod) = events.upgrade() {
+                let mut e = Event::new(EventKind::LogDropped, &id);
+                e.bytes_dropped = Some(bytes);
+                pod.events.emit(e);
+            }
+        }));
+    }
 
     let init = Rc::new(init);
     let container = Rc::new(Container {
@@ -365,20 +386,47 @@ async fn create_in(pod: &Rc<Pod>, req: &CreateRequest, dir: &Path) -> Result<Rc<
             started_at: None,
             finished_at: None,
             exit: None,
+            oom_killed: false,
         }),
         changed: Default::default(),
         stdin: StdinSlot::new(stdin_w, req.stdin_once),
         pty,
+        oom_base: cgroup.as_ref().and_then(CgroupPaths::oom_kills).unwrap_or(0),
+        cgroup,
     });
     pod.containers.borrow_mut().insert(id.clone(), container.clone());
-    reactor::spawn(monitor(pod.clone(), container.clone(), init));
+    let oom_task = container.cgroup.as_ref().and_then(|paths| match OomWatch::new(paths) {
+        Ok(w) => Some(reactor::spawn(watch_oom(pod.clone(), id.clone(), paths.clone(), container.oom_base, w))),
+        Err(e) => {
+            log::warn!("container {id}: no OOM notifications: {e}");
+            None
+        }
+    });
+    reactor::spawn(monitor(pod.clone(), container.clone(), init, oom_task));
+    pod.events.emit(Event::new(EventKind::Created, id));
     log::info!("created container {id} (pid {pid})");
     Ok(container)
 }
 
 /// Waits for the init process to exit, then for its output to reach the
 /// log, then records the exit and tells the waiters.
-async fn monitor(pod: Rc<Pod>, c: Rc<Container>, init: Rc<Watched>) {
+/// Emits an `oom` event whenever the container's cgroup counts a new OOM kill.
+async fn watch_oom(pod: Rc<Pod>, id: String, paths: CgroupPaths, mut seen: u64, w: OomWatch) {
+    loop {
+        if let Err(e) = w.changed().await {
+            log::debug!("container {id}: OOM watch ended: {e}");
+            return;
+        }
+        let now = paths.oom_kills().unwrap_or(seen);
+        if now > seen {
+            seen = now;
+            log::warn!("container {id}: the OOM killer killed a process");
+            pod.events.emit(Event::new(EventKind::Oom, &id));
+        }
+    }
+}
+
+async fn monitor(pod: Rc<Pod>, c: Rc<Container>, init: Rc<Watched>, oom_task: Option<reactor::TaskId>) {
     let status = match init.wait().await {
         Ok(s) => s,
         Err(e) => {
@@ -391,6 +439,13 @@ async fn monitor(pod: Rc<Pod>, c: Rc<Container>, init: Rc<Watched>) {
         st.process = None;
         st.finished_at = Some(SystemTime::now());
         st.exit = Some(status);
+        // Killed by SIGKILL while its cgroup counted a new OOM kill: the OOM
+        // killer did it.
+        st.oom_killed = status.signal == Some(libc::SIGKILL)
+            && c.cgroup.as_ref().and_then(CgroupPaths::oom_kills).is_some_and(|n| n > c.oom_base);
+    }
+    if let Some(t) = oom_task {
+        reactor::abort(t);
     }
     log::info!("container {} exited: {}", c.id, status.exit_code());
     if sync::timeout(DRAIN_TIMEOUT, c.log.drained()).await.is_none() {
@@ -408,6 +463,14 @@ async fn monitor(pod: Rc<Pod>, c: Rc<Container>, init: Rc<Watched>) {
     }
     c.state.borrow_mut().status = Status::Stopped;
     c.changed.notify_all();
+    let mut e = Event::new(EventKind::Exited, &c.id);
+    {
+        let st = c.state.borrow();
+        e.exit_code = Some(status.exit_code());
+        e.signal = status.signal_name();
+        e.oom_killed = Some(st.oom_killed);
+    }
+    pod.events.emit(e);
 }
 
 /// Writes `<dir>/<id>` with the exit code atomically (temp file, rename),
@@ -439,6 +502,7 @@ pub async fn start(pod: &Pod, id: &str) -> Result<Rc<Container>, PodError> {
         }
     }
     c.changed.notify_all();
+    pod.events.emit(Event::new(EventKind::Started, id));
     Ok(c)
 }
 
@@ -500,6 +564,7 @@ pub async fn delete(pod: &Pod, id: &str, force: bool) -> Result<(), PodError> {
     if let Err(e) = std::fs::remove_dir_all(&c.dir) {
         log::warn!("removing {}: {e}", c.dir.display());
     }
+    pod.events.emit(Event::new(EventKind::Deleted, id));
     log::info!("deleted container {id}");
     Ok(())
 }

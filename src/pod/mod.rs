@@ -2,6 +2,7 @@
 //! Varlink wire format (the `api` module maps these to methods).
 
 mod container;
+pub mod events;
 pub mod exec;
 pub mod lifecycle;
 
@@ -10,7 +11,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::rc::Rc;
 
-pub use container::{Container, ContainerInfo, Status};
+pub use container::{Container, ContainerInfo, Status, exit_reason};
 pub use lifecycle::{CreateRequest, Source};
 
 use crate::oci::runtime::Runtime;
@@ -93,6 +94,8 @@ pub struct Pod {
     pub config: PodConfig,
     containers: RefCell<BTreeMap<String, Rc<Container>>>,
     reserved: RefCell<HashSet<String>>,
+    /// The event stream.
+    pub events: events::Events,
     /// When the monitor started.
     pub started_at: std::time::SystemTime,
 }
@@ -104,6 +107,7 @@ impl Pod {
             config,
             containers: RefCell::new(BTreeMap::new()),
             reserved: RefCell::new(HashSet::new()),
+            events: Default::default(),
             started_at: std::time::SystemTime::now(),
         })
     }

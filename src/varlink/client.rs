@@ -302,11 +302,11 @@ mod tests {
     #[test]
     fn close_mid_reply_is_closed() {
         let (mut client, h) = serve(r#"{"method":"a.b.C"}"#, b"{\"parameters\":");
-        h.join().unwrap();
         assert!(matches!(
             client.call("a.b.C", json!({})),
             Err(ClientError::Closed)
         ));
+        h.join().unwrap();
     }
 
     #[test]

@@ -295,7 +295,7 @@ mod tests {
 
     #[test]
     fn message_larger_than_max_is_refused() {
-        let out = check_all_splits(4, b"12\012345\0ab\0");
+        let out = check_all_splits(4, b"12\x0012345\0ab\0");
         assert_eq!(out.frames, vec![b"12".to_vec()]);
         assert_eq!(out.error, Some(FrameError::TooLarge { max: 4 }));
     }

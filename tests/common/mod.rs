@@ -862,12 +862,13 @@ impl Pod {
         }
     }
 
-    /// Stops the server with SIGTERM (SIGKILL after 5 s); returns its exit status.
+    /// Stops the server with SIGTERM (SIGKILL after 20 s: podmon gives
+    /// containers that ignore SIGTERM 10 s before it kills them); returns its exit status.
     pub fn stop(&mut self) -> Option<ExitStatus> {
         let mut child = self.child.take()?;
         // SAFETY: plain kill(2) on our own child's pid.
         unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-        let end = Instant::now() + Duration::from_secs(5);
+        let end = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(Some(st)) = child.try_wait() {
                 return Some(st);

@@ -1,0 +1,376 @@
+//! Command line of the `podmon` binary: `podmon serve` for the monitor, and
+//! thin client subcommands that call its Varlink API.
+
+pub mod client;
+pub mod errors;
+pub mod output;
+pub mod size;
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+
+pub use client::run_client;
+
+/// Where pods' sockets and state live unless told otherwise.
+pub const RUN_DIR: &str = "/run/podmon";
+
+/// Top-level arguments.
+#[derive(Debug, Parser)]
+#[command(name = "podmon", version, about = "Pod-level container monitor")]
+pub struct Cli {
+    /// Varlink socket of the pod's monitor (serve: where to listen; default
+    /// /run/podmon/POD.sock).
+    #[arg(long, env = "PODMON_SOCKET", global = true)]
+    pub socket: Option<PathBuf>,
+    /// Print replies as JSON instead of human-readable text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The monitor itself or one of the client subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the monitor of one pod, serving its Varlink API.
+    Serve(ServeArgs),
+    /// Client subcommands, flattened so they appear as `podmon create` etc.
+    #[command(flatten)]
+    Client(ClientCommand),
+}
+
+/// Subcommands that talk to a running `podmon serve`.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum ClientCommand {
+    /// Create a container (without starting it).
+    Create(CreateArgs),
+    /// Start a created container.
+    Start {
+        /// Container id.
+        id: String,
+    },
+    /// Send a signal to a container.
+    Kill {
+        /// Container id.
+        id: String,
+        /// Signal name or number (default SIGTERM).
+        signal: Option<String>,
+        /// Signal every process of the container, not only its init process.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Wait for a container to stop; exits with its exit code.
+    Wait {
+        /// Container id.
+        id: String,
+    },
+    /// Delete a container (its log file stays).
+    Delete {
+        /// Container id.
+        id: String,
+        /// Kill the container first if it is running.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Show one container.
+    State {
+        /// Container id.
+        id: String,
+    },
+    /// List the pod's containers.
+    Ps,
+}
+
+/// Arguments of `podmon create`.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct CreateArgs {
+    /// Container id: [A-Za-z0-9][A-Za-z0-9_.-]{0,63}.
+    pub id: String,
+    /// Existing OCI bundle directory (with config.json).
+    #[arg(long, value_name = "DIR", conflicts_with = "rootfs", required_unless_present = "rootfs")]
+    pub bundle: Option<PathBuf>,
+    /// Root file system; podmon writes the OCI configuration (needs a command after --).
+    #[arg(long, value_name = "DIR", requires = "command")]
+    pub rootfs: Option<PathBuf>,
+    /// Environment variable KEY=VALUE (repeatable; with --rootfs).
+    #[arg(long = "env", short = 'e', value_name = "KEY=VALUE", value_parser = parse_env, conflicts_with = "bundle")]
+    pub env: Vec<String>,
+    /// Working directory inside the container (with --rootfs; default /).
+    #[arg(long, value_name = "DIR", conflicts_with = "bundle")]
+    pub cwd: Option<String>,
+    /// Host name inside the container (with --rootfs; default: the id).
+    #[arg(long, value_name = "NAME", conflicts_with = "bundle")]
+    pub hostname: Option<String>,
+    /// Memory limit, e.g. 64M (K, M, G, T are powers of 1024; with --rootfs).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg, conflicts_with = "bundle")]
+    pub memory_max: Option<u64>,
+    /// Limit on the number of processes (with --rootfs).
+    #[arg(long, value_name = "N", conflicts_with = "bundle")]
+    pub pids_max: Option<u64>,
+    /// Command and arguments to run, after `--` (with --rootfs).
+    #[arg(last = true, value_name = "CMD", conflicts_with = "bundle")]
+    pub command: Vec<String>,
+}
+
+/// Arguments of `podmon serve`; the socket is the global `--socket`.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct ServeArgs {
+    /// Name of the pod this monitor watches.
+    #[arg(long, value_name = "NAME")]
+    pub pod: String,
+    /// OCI runtime binary (runc, crun).
+    #[arg(long, value_name = "PATH")]
+    pub runtime: Option<PathBuf>,
+    /// State directory (default /run/podmon/NAME).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Directory of the containers' CRI log files (default STATE/logs).
+    #[arg(long, value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
+    /// Directory where exit codes are written as files, one per container.
+    #[arg(long, value_name = "DIR")]
+    pub exit_dir: Option<PathBuf>,
+}
+
+impl Cli {
+    /// The socket a client subcommand connects to; there is no default,
+    /// because guessing the wrong pod's monitor would be worse than asking.
+    pub fn client_socket(&self) -> anyhow::Result<&Path> {
+        self.socket.as_deref().ok_or_else(|| {
+            anyhow::anyhow!("no socket given: use --socket PATH or set PODMON_SOCKET (e.g. {RUN_DIR}/POD.sock)")
+        })
+    }
+}
+
+impl ServeArgs {
+    /// Where `serve` listens: the global `--socket`, else
+    /// `/run/podmon/<pod>.sock`.
+    pub fn socket_path(&self, global: Option<&Path>) -> PathBuf {
+        global
+            .map(Path::to_owned)
+            .unwrap_or_else(|| Path::new(RUN_DIR).join(format!("{}.sock", self.pod)))
+    }
+
+    /// The state directory: `--state-dir`, else `/run/podmon/<pod>`.
+    pub fn state_dir(&self) -> PathBuf {
+        self.state_dir
+            .clone()
+            .unwrap_or_else(|| Path::new(RUN_DIR).join(&self.pod))
+    }
+
+    /// The log directory: `--log-dir`, else `<state dir>/logs`.
+    pub fn log_dir(&self) -> PathBuf {
+        self.log_dir
+            .clone()
+            .unwrap_or_else(|| self.state_dir().join("logs"))
+    }
+}
+
+/// clap adapter for [`size::parse_size`].
+fn parse_size_arg(text: &str) -> Result<u64, size::SizeError> {
+    size::parse_size(text)
+}
+
+/// Accepts `KEY=VALUE` with a non-empty key; the value may be empty.
+fn parse_env(text: &str) -> Result<String, String> {
+    match text.split_once('=') {
+        Some((key, _)) if !key.is_empty() => Ok(text.to_owned()),
+        _ => Err(format!("expected KEY=VALUE, got {text:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+    use clap::error::ErrorKind;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("podmon").chain(args.iter().copied()))
+    }
+
+    fn client(args: &[&str]) -> ClientCommand {
+        match parse(args).unwrap().command {
+            Command::Client(c) => c,
+            Command::Serve(_) => panic!("serve"),
+        }
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn kill_signal_is_optional() {
+        assert_eq!(
+            client(&["kill", "web"]),
+            ClientCommand::Kill {
+                id: "web".into(),
+                signal: None,
+                all: false
+            }
+        );
+        assert_eq!(
+            client(&["kill", "web", "KILL", "--all"]),
+            ClientCommand::Kill {
+                id: "web".into(),
+                signal: Some("KILL".into()),
+                all: true
+            }
+        );
+        assert_eq!(
+            client(&["kill", "--all", "web", "9"]),
+            ClientCommand::Kill {
+                id: "web".into(),
+                signal: Some("9".into()),
+                all: true
+            }
+        );
+    }
+
+    #[test]
+    fn create_with_rootfs_and_command_after_dashes() {
+        let ClientCommand::Create(args) = client(&[
+            "create",
+            "web",
+            "--rootfs",
+            "/tmp/root",
+            "--env",
+            "A=1",
+            "-e",
+            "B=",
+            "--memory-max",
+            "64M",
+            "--pids-max",
+            "10",
+            "--cwd",
+            "/srv",
+            "--hostname",
+            "h",
+            "--",
+            "sh",
+            "-c",
+            "echo --not-an-option",
+        ]) else {
+            panic!("not create")
+        };
+        assert_eq!(args.id, "web");
+        assert_eq!(args.rootfs, Some(PathBuf::from("/tmp/root")));
+        assert_eq!(args.bundle, None);
+        assert_eq!(args.env, vec!["A=1".to_owned(), "B=".to_owned()]);
+        assert_eq!(args.memory_max, Some(64 << 20));
+        assert_eq!(args.pids_max, Some(10));
+        assert_eq!(args.cwd.as_deref(), Some("/srv"));
+        assert_eq!(args.hostname.as_deref(), Some("h"));
+        assert_eq!(args.command, vec!["sh", "-c", "echo --not-an-option"]);
+    }
+
+    #[test]
+    fn create_with_bundle() {
+        let ClientCommand::Create(args) = client(&["create", "web", "--bundle", "b"]) else {
+            panic!("not create")
+        };
+        assert_eq!(args.bundle, Some(PathBuf::from("b")));
+        assert!(args.command.is_empty());
+    }
+
+    #[test]
+    fn create_argument_errors_are_usage_errors() {
+        for args in [
+            &["create", "web"][..],
+            &["create", "web", "--bundle", "b", "--rootfs", "r", "--", "sh"],
+            &["create", "web", "--rootfs", "r"],
+            &["create", "web", "--bundle", "b", "--env", "A=1"],
+            &["create", "web", "--bundle", "b", "--", "sh"],
+            &["create", "web", "--rootfs", "r", "--env", "NOVALUE", "--", "sh"],
+            &["create", "web", "--rootfs", "r", "--env", "=x", "--", "sh"],
+            &["create", "web", "--rootfs", "r", "--memory-max", "64X", "--", "sh"],
+            &["create", "web", "--rootfs", "r", "--pids-max", "-1", "--", "sh"],
+        ] {
+            let err = parse(args).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}: {err}");
+        }
+        let err = parse(&["create", "web", "--rootfs", "r", "--memory-max", "lots", "--", "sh"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ValueValidation);
+        assert!(err.to_string().contains("invalid size"), "{err}");
+    }
+
+    #[test]
+    fn other_client_commands() {
+        assert_eq!(client(&["start", "a"]), ClientCommand::Start { id: "a".into() });
+        assert_eq!(client(&["wait", "a"]), ClientCommand::Wait { id: "a".into() });
+        assert_eq!(client(&["state", "a"]), ClientCommand::State { id: "a".into() });
+        assert_eq!(client(&["ps"]), ClientCommand::Ps);
+        assert_eq!(
+            client(&["delete", "--force", "a"]),
+            ClientCommand::Delete {
+                id: "a".into(),
+                force: true
+            }
+        );
+        assert!(parse(&["start"]).is_err());
+    }
+
+    #[test]
+    fn global_options_anywhere() {
+        let cli = parse(&["ps", "--json", "--socket", "/tmp/p.sock"]).unwrap();
+        assert!(cli.json);
+        assert_eq!(cli.client_socket().unwrap(), Path::new("/tmp/p.sock"));
+        let cli = parse(&["--socket", "/tmp/q.sock", "state", "x"]).unwrap();
+        assert!(!cli.json);
+        assert_eq!(cli.socket.as_deref(), Some(Path::new("/tmp/q.sock")));
+    }
+
+    #[test]
+    fn client_without_socket_is_a_clear_error() {
+        let cli = Cli {
+            socket: None,
+            json: false,
+            command: Command::Client(ClientCommand::Ps),
+        };
+        let err = cli.client_socket().unwrap_err().to_string();
+        assert!(err.contains("--socket") && err.contains("PODMON_SOCKET"), "{err}");
+    }
+
+    #[test]
+    fn serve_defaults() {
+        let cli = parse(&["serve", "--pod", "p1"]).unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(args.pod, "p1");
+        assert_eq!(args.socket_path(cli.socket.as_deref()), PathBuf::from("/run/podmon/p1.sock"));
+        assert_eq!(args.state_dir(), PathBuf::from("/run/podmon/p1"));
+        assert_eq!(args.log_dir(), PathBuf::from("/run/podmon/p1/logs"));
+        assert_eq!(args.exit_dir, None);
+        assert!(parse(&["serve"]).is_err(), "--pod is required");
+    }
+
+    #[test]
+    fn serve_explicit_paths() {
+        let cli = parse(&[
+            "serve",
+            "--pod",
+            "p1",
+            "--socket",
+            "/s.sock",
+            "--runtime",
+            "/usr/bin/crun",
+            "--state-dir",
+            "/st",
+            "--exit-dir",
+            "/ex",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(args.socket_path(cli.socket.as_deref()), PathBuf::from("/s.sock"));
+        assert_eq!(args.runtime, Some(PathBuf::from("/usr/bin/crun")));
+        assert_eq!(args.log_dir(), PathBuf::from("/st/logs"));
+        assert_eq!(args.exit_dir, Some(PathBuf::from("/ex")));
+    }
+}
