@@ -46,7 +46,12 @@ impl ConsoleSocket {
             let mut iov = [io::IoSliceMut::new(&mut name)];
             let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
             let mut control = RecvAncillaryBuffer::new(&mut space);
-            match rustix::net::recvmsg(&conn, &mut iov, &mut control, RecvFlags::DONTWAIT | RecvFlags::CMSG_CLOEXEC) {
+            match rustix::net::recvmsg(
+                &conn,
+                &mut iov,
+                &mut control,
+                RecvFlags::DONTWAIT | RecvFlags::CMSG_CLOEXEC,
+            ) {
                 Ok(_) => {}
                 Err(rustix::io::Errno::AGAIN) | Err(rustix::io::Errno::INTR) => continue,
                 Err(e) => return Err(e.into()),
@@ -58,7 +63,10 @@ impl ConsoleSocket {
                     }
                 }
             }
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "the runtime sent no pty on the console socket"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the runtime sent no pty on the console socket",
+            ));
         }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod cgroups;
+pub mod cli;
 pub mod console;
 pub mod cri;
 pub mod id;

@@ -1,21 +1,40 @@
-//! The podmon binary: a thin edge over the library.
+//! The podmon binary: a thin edge over the library. `podmon serve` runs a
+//! pod's monitor; every other subcommand is a client of a running one.
 
-fn main() -> anyhow::Result<()> {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) != Some("serve") {
-        anyhow::bail!("temporary binary: only serve POD SOCKET");
-    }
-    let pod = args.get(2).cloned().unwrap_or_else(|| "demo".into());
-    let socket = std::path::PathBuf::from(args.get(3).cloned().unwrap_or_else(|| "/tmp/pm.sock".into()));
-    let state = std::path::PathBuf::from(format!("/run/podmon/{pod}"));
-    podmon::server::serve(podmon::server::ServeConfig {
-        pod,
-        socket,
-        runtime: Some("/usr/sbin/runc".into()),
-        log_dir: state.join("logs"),
-        state_dir: state,
-        exit_dir: Some("/tmp/pm-exit".into()),
-    })?;
-    Ok(())
+use clap::Parser;
+use podmon::cli::{self, Cli, Command};
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Serve(ref a) => {
+            env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+                .init();
+            let cfg = podmon::server::ServeConfig {
+                pod: a.pod.clone(),
+                socket: a.socket_path(cli.socket.as_deref()),
+                runtime: a.runtime.clone(),
+                state_dir: a.state_dir(),
+                log_dir: a.log_dir(),
+                exit_dir: a.exit_dir.clone(),
+            };
+            match podmon::server::serve(cfg) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("podmon: {e}");
+                    1
+                }
+            }
+        }
+        Command::Client(ref cmd) => {
+            env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+                .init();
+            match cli.client_socket() {
+                Ok(sock) => cli::run_client(cmd.clone(), sock, cli.json)
+                    .unwrap_or_else(|e| cli::client::report(&e)),
+                Err(e) => cli::client::report(&e),
+            }
+        }
+    };
+    std::process::exit(code);
 }

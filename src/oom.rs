@@ -38,7 +38,10 @@ impl OomWatch {
                 use rustix::fs::inotify;
                 let ifd = inotify::init(inotify::CreateFlags::CLOEXEC)?;
                 inotify::add_watch(&ifd, dir.join("memory.events"), inotify::WatchFlags::MODIFY)?;
-                Ok(OomWatch { fd: ifd, _control: None })
+                Ok(OomWatch {
+                    fd: ifd,
+                    _control: None,
+                })
             }
         }
     }

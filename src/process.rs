@@ -144,12 +144,20 @@ pub fn reap_strays() {
     let Ok(list) = std::fs::read_to_string(format!("/proc/{me}/task/{me}/children")) else {
         return;
     };
-    for pid in list.split_whitespace().filter_map(|p| p.parse::<i32>().ok()) {
+    for pid in list
+        .split_whitespace()
+        .filter_map(|p| p.parse::<i32>().ok())
+    {
         if TRACKED.with(|t| t.borrow().contains(&pid)) {
             continue;
         }
-        let Some(p) = Pid::from_raw(pid) else { continue };
-        match waitid(WaitId::Pid(p), WaitIdOptions::EXITED | WaitIdOptions::NOHANG) {
+        let Some(p) = Pid::from_raw(pid) else {
+            continue;
+        };
+        match waitid(
+            WaitId::Pid(p),
+            WaitIdOptions::EXITED | WaitIdOptions::NOHANG,
+        ) {
             Ok(Some(st)) => log::debug!(
                 "reaped stray child {pid} (code {:?}, signal {:?})",
                 st.exit_status(),
@@ -209,7 +217,8 @@ pub fn spawn(
     stderr: Option<OwnedFd>,
 ) -> io::Result<(Watched, Option<OwnedFd>, Option<OwnedFd>)> {
     let mut cmd = Command::new(program);
-    cmd.args(args).stdin(stdin.map_or_else(Stdio::null, Stdio::from));
+    cmd.args(args)
+        .stdin(stdin.map_or_else(Stdio::null, Stdio::from));
     let capture_out = stdout.is_none();
     let capture_err = stderr.is_none();
     cmd.stdout(stdout.map_or_else(Stdio::piped, Stdio::from));
@@ -232,8 +241,11 @@ pub fn spawn(
 /// Runs a command to completion on the loop, capturing stdout and stderr.
 pub async fn run(program: &Path, args: &[OsString]) -> io::Result<Output> {
     let (watched, out, err) = spawn(program, args, None, None, None)?;
-    let ((stdout, stderr), status) =
-        sync::join(sync::join(read_to_end(out), read_to_end(err)), watched.wait()).await;
+    let ((stdout, stderr), status) = sync::join(
+        sync::join(read_to_end(out), read_to_end(err)),
+        watched.wait(),
+    )
+    .await;
     Ok(Output {
         status: status?,
         stdout,

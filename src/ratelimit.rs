@@ -62,7 +62,8 @@ impl Bucket {
     fn refill(&mut self, now: Instant) {
         let dt = now.saturating_duration_since(self.last).as_secs_f64();
         self.last = now;
-        self.tokens = (self.tokens + dt * self.limit.bytes_per_second as f64).min(self.limit.burst as f64);
+        self.tokens =
+            (self.tokens + dt * self.limit.bytes_per_second as f64).min(self.limit.burst as f64);
     }
 
     /// Bytes that may pass now (whole bytes only).
@@ -109,7 +110,11 @@ mod tests {
         b.spend(500, t0);
         assert_eq!(b.available(t0), 0);
         assert_eq!(b.available(t0 + Duration::from_millis(100)), 100);
-        assert_eq!(b.available(t0 + Duration::from_secs(10)), 500, "capped at the burst");
+        assert_eq!(
+            b.available(t0 + Duration::from_secs(10)),
+            500,
+            "capped at the burst"
+        );
     }
 
     #[test]

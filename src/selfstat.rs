@@ -29,7 +29,9 @@ pub fn read() -> MonitorStats {
             .ok()
             .as_deref()
             .and_then(parse_vm_rss),
-        open_fds: std::fs::read_dir("/proc/self/fd").ok().map(|d| d.count() as u64),
+        open_fds: std::fs::read_dir("/proc/self/fd")
+            .ok()
+            .map(|d| d.count() as u64),
     }
 }
 
@@ -39,7 +41,10 @@ mod tests {
 
     #[test]
     fn vm_rss_in_bytes() {
-        assert_eq!(parse_vm_rss("Name:\tpodmon\nVmRSS:\t    4212 kB\nThreads: 1\n"), Some(4212 * 1024));
+        assert_eq!(
+            parse_vm_rss("Name:\tpodmon\nVmRSS:\t    4212 kB\nThreads: 1\n"),
+            Some(4212 * 1024)
+        );
         assert_eq!(parse_vm_rss("Name:\tx\n"), None);
     }
 

@@ -49,8 +49,14 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         .into());
     }
     let output = Output::Shared(c.log.hub.subscribe());
-    let lease = if p.stdin == Some(true) { c.stdin.lend() } else { None };
-    let first = First { stdin: lease.is_some() };
+    let lease = if p.stdin == Some(true) {
+        c.stdin.lend()
+    } else {
+        None
+    };
+    let first = First {
+        stdin: lease.is_some(),
+    };
     let exit = async {
         let _ = lifecycle::wait(pod, &p.id).await;
         c.state.borrow().exit.map_or(-1, |e| e.exit_code())

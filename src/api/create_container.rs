@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::{HandlerError, Replier};
 use crate::logs::driver::{DriverKind, Rotation};
 use crate::pod::lifecycle::{self, CreateRequest, LogOptions, Source};
-use crate::ratelimit::Limit;
 use crate::pod::{ContainerInfo, Pod, PodError};
+use crate::ratelimit::Limit;
 use crate::varlink::{Call, params};
 
 #[derive(Deserialize)]
@@ -52,7 +52,9 @@ fn request(p: In) -> Result<CreateRequest, PodError> {
     let log = LogOptions {
         driver: p.log_driver.unwrap_or_default(),
         limit: p.log_rate_limit,
-        max_line: p.log_max_line.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        max_line: p
+            .log_max_line
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         rotation: Rotation {
             max_size: p.log_max_size,
             max_files: p.log_max_files.unwrap_or(1),
@@ -62,7 +64,9 @@ fn request(p: In) -> Result<CreateRequest, PodError> {
         return Err(invalid("logDriver", "rotation needs the cri log driver"));
     }
     let source = match (p.bundle, p.rootfs) {
-        (Some(_), Some(_)) => return Err(invalid("rootfs", "give either bundle or rootfs, not both")),
+        (Some(_), Some(_)) => {
+            return Err(invalid("rootfs", "give either bundle or rootfs, not both"));
+        }
         (None, None) => return Err(invalid("bundle", "give either bundle or rootfs")),
         (Some(bundle), None) => {
             let rootfs_only = [
@@ -75,7 +79,10 @@ fn request(p: In) -> Result<CreateRequest, PodError> {
                 ("terminal", p.terminal.is_some()),
             ];
             if let Some((name, _)) = rootfs_only.iter().find(|(_, set)| *set) {
-                return Err(invalid(name, "only with rootfs; a bundle's config.json says this"));
+                return Err(invalid(
+                    name,
+                    "only with rootfs; a bundle's config.json says this",
+                ));
             }
             Source::Bundle(bundle)
         }
@@ -103,6 +110,9 @@ fn request(p: In) -> Result<CreateRequest, PodError> {
 pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(), HandlerError> {
     let p: In = params::decode(&call.parameters)?;
     let c = lifecycle::create(pod, request(p)?).await?;
-    r.reply(params::encode(&Out { container: c.info() })).await?;
+    r.reply(params::encode(&Out {
+        container: c.info(),
+    }))
+    .await?;
     Ok(())
 }

@@ -87,7 +87,11 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
     let stdin = e.stdin.take().map(Rc::new);
     // Input given up front (for clients that cannot upgrade) is written,
     // then stdin is closed (the last copy of the fd is dropped).
-    let (interactive_stdin, feed_stdin) = if interactive { (stdin, None) } else { (None, stdin) };
+    let (interactive_stdin, feed_stdin) = if interactive {
+        (stdin, None)
+    } else {
+        (None, stdin)
+    };
     let feed = async move {
         if let (Some(text), Some(fd)) = (p.stdin, feed_stdin) {
             if let (Err(err), _) = session::write_all(fd.as_fd(), text.into_bytes()).await {

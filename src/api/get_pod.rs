@@ -41,7 +41,10 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         }
         if c.status() != Status::Stopped {
             if let Some(paths) = &c.cgroup {
-                memory += crate::cgroups::stats::read(paths).memory.current.unwrap_or(0);
+                memory += crate::cgroups::stats::read(paths)
+                    .memory
+                    .current
+                    .unwrap_or(0);
             }
         }
     }
@@ -49,7 +52,11 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         name: pod.config.name.clone(),
         version: env!("CARGO_PKG_VERSION"),
         started_at: rfc3339_nanos(pod.started_at),
-        uptime_seconds: pod.started_at.elapsed().map(|d| d.as_secs_f64()).unwrap_or(0.0),
+        uptime_seconds: pod
+            .started_at
+            .elapsed()
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0),
         runtime: pod.config.runtime.path.display().to_string(),
         created,
         running,

@@ -31,9 +31,14 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         return Ok(());
     };
     for c in rest {
-        r.reply_continues(params::encode(&Out { container: Some(c.info()) }))
-            .await?;
+        r.reply_continues(params::encode(&Out {
+            container: Some(c.info()),
+        }))
+        .await?;
     }
-    r.reply(params::encode(&Out { container: Some(last.info()) })).await?;
+    r.reply(params::encode(&Out {
+        container: Some(last.info()),
+    }))
+    .await?;
     Ok(())
 }

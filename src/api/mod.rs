@@ -74,8 +74,12 @@ impl From<PodError> for HandlerError {
 pub fn pod_error(e: PodError) -> VarlinkError {
     let name = |n: &str| format!("{INTERFACE}.{n}");
     match e {
-        PodError::NoSuchContainer(id) => VarlinkError::new(name("NoSuchContainer"), json!({ "id": id })),
-        PodError::ContainerExists(id) => VarlinkError::new(name("ContainerExists"), json!({ "id": id })),
+        PodError::NoSuchContainer(id) => {
+            VarlinkError::new(name("NoSuchContainer"), json!({ "id": id }))
+        }
+        PodError::ContainerExists(id) => {
+            VarlinkError::new(name("ContainerExists"), json!({ "id": id }))
+        }
         PodError::InvalidValue { parameter, reason } => VarlinkError::new(
             name("InvalidValue"),
             json!({ "parameter": parameter, "reason": reason }),
@@ -96,7 +100,9 @@ pub fn pod_error(e: PodError) -> VarlinkError {
             }
             VarlinkError::new(name("RuntimeError"), p)
         }
-        PodError::System(message) => VarlinkError::new(name("SystemError"), json!({ "message": message })),
+        PodError::System(message) => {
+            VarlinkError::new(name("SystemError"), json!({ "message": message }))
+        }
     }
 }
 
@@ -151,7 +157,12 @@ impl Method {
         })
     }
 
-    async fn handle(self, pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(), HandlerError> {
+    async fn handle(
+        self,
+        pod: &Rc<Pod>,
+        call: &Call,
+        r: &mut Replier<'_>,
+    ) -> Result<(), HandlerError> {
         match self {
             Method::CreateContainer => create_container::handle(pod, call, r).await,
             Method::StartContainer => start_container::handle(pod, call, r).await,
@@ -187,22 +198,29 @@ pub fn service_info() -> ServiceInfo {
 /// Handles one call completely, replies included. An `Err` means the
 /// connection is broken and must be closed.
 pub async fn dispatch(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> std::io::Result<()> {
-    let result = if call.upgrade && !Method::from_member(call.member()).is_some_and(Method::upgrades) {
-        // Only some methods take the connection over.
-        Err(HandlerError::Reply(VarlinkError::invalid_parameter("upgrade")))
-    } else if call.interface() == "org.varlink.service" {
-        match service::handle(call, &service_info(), INTERFACES) {
-            Ok(reply) => r.reply(reply.parameters).await.map_err(HandlerError::Io),
-            Err(e) => Err(HandlerError::Reply(e)),
-        }
-    } else if call.interface() == INTERFACE {
-        match Method::from_member(call.member()) {
-            Some(m) => m.handle(pod, call, r).await,
-            None => Err(HandlerError::Reply(VarlinkError::method_not_found(&call.method))),
-        }
-    } else {
-        Err(HandlerError::Reply(service::unknown_method(call, INTERFACES)))
-    };
+    let result =
+        if call.upgrade && !Method::from_member(call.member()).is_some_and(Method::upgrades) {
+            // Only some methods take the connection over.
+            Err(HandlerError::Reply(VarlinkError::invalid_parameter(
+                "upgrade",
+            )))
+        } else if call.interface() == "org.varlink.service" {
+            match service::handle(call, &service_info(), INTERFACES) {
+                Ok(reply) => r.reply(reply.parameters).await.map_err(HandlerError::Io),
+                Err(e) => Err(HandlerError::Reply(e)),
+            }
+        } else if call.interface() == INTERFACE {
+            match Method::from_member(call.member()) {
+                Some(m) => m.handle(pod, call, r).await,
+                None => Err(HandlerError::Reply(VarlinkError::method_not_found(
+                    &call.method,
+                ))),
+            }
+        } else {
+            Err(HandlerError::Reply(service::unknown_method(
+                call, INTERFACES,
+            )))
+        };
     match result {
         Ok(()) => Ok(()),
         Err(HandlerError::Reply(e)) => {

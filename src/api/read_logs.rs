@@ -56,8 +56,13 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         Some(s) => Some(parse_rfc3339(s).ok_or_else(|| invalid("since", "not an RFC 3339 time"))?),
         None => None,
     };
-    let q = Query { tail, since, follow };
-    let mut reader = Reader::open(c.log.clone(), &q).map_err(|e| PodError::System(format!("opening the log: {e}")))?;
+    let q = Query {
+        tail,
+        since,
+        follow,
+    };
+    let mut reader = Reader::open(c.log.clone(), &q)
+        .map_err(|e| PodError::System(format!("opening the log: {e}")))?;
     let mut all = Vec::new();
     loop {
         let batch = reader

@@ -29,6 +29,9 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         lifecycle::check_limit(l)?;
     }
     c.log.set_limit(p.limit);
-    r.reply(params::encode(&Out { container: c.info() })).await?;
+    r.reply(params::encode(&Out {
+        container: c.info(),
+    }))
+    .await?;
     Ok(())
 }

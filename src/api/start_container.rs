@@ -23,6 +23,9 @@ struct Out {
 pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(), HandlerError> {
     let p: In = params::decode(&call.parameters)?;
     let c = lifecycle::start(pod, &p.id).await?;
-    r.reply(params::encode(&Out { container: c.info() })).await?;
+    r.reply(params::encode(&Out {
+        container: c.info(),
+    }))
+    .await?;
     Ok(())
 }

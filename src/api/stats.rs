@@ -40,7 +40,11 @@ pub(super) struct ContainerStats {
 
 /// Reads one container's numbers now.
 pub(super) fn container_stats(c: &Container) -> ContainerStats {
-    let cg = c.cgroup.as_ref().map(cgroups::stats::read).unwrap_or_default();
+    let cg = c
+        .cgroup
+        .as_ref()
+        .map(cgroups::stats::read)
+        .unwrap_or_default();
     let counters = c.log.counters();
     ContainerStats {
         id: c.id.clone(),
@@ -79,7 +83,11 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
     }
     let monitor = selfstat::read();
     let Some((last, rest)) = targets.split_last() else {
-        r.reply(params::encode(&Out { stats: None, monitor })).await?;
+        r.reply(params::encode(&Out {
+            stats: None,
+            monitor,
+        }))
+        .await?;
         return Ok(());
     };
     for c in rest {

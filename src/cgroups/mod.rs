@@ -66,9 +66,9 @@ impl CgroupPaths {
             CgroupPaths::V2 { dir } => {
                 v2::parse_memory_events(&std::fs::read_to_string(dir.join("memory.events")).ok()?)
             }
-            CgroupPaths::V1 { memory, .. } => {
-                v1::parse_oom_control(&std::fs::read_to_string(memory.as_ref()?.join("memory.oom_control")).ok()?)
-            }
+            CgroupPaths::V1 { memory, .. } => v1::parse_oom_control(
+                &std::fs::read_to_string(memory.as_ref()?.join("memory.oom_control")).ok()?,
+            ),
         }
     }
 }

@@ -89,7 +89,12 @@ pub struct CreateArgs {
     /// Container id: [A-Za-z0-9][A-Za-z0-9_.-]{0,63}.
     pub id: String,
     /// Existing OCI bundle directory (with config.json).
-    #[arg(long, value_name = "DIR", conflicts_with = "rootfs", required_unless_present = "rootfs")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with = "rootfs",
+        required_unless_present = "rootfs"
+    )]
     pub bundle: Option<PathBuf>,
     /// Root file system; podmon writes the OCI configuration (needs a command after --).
     #[arg(long, value_name = "DIR", requires = "command")]
@@ -139,7 +144,9 @@ impl Cli {
     /// because guessing the wrong pod's monitor would be worse than asking.
     pub fn client_socket(&self) -> anyhow::Result<&Path> {
         self.socket.as_deref().ok_or_else(|| {
-            anyhow::anyhow!("no socket given: use --socket PATH or set PODMON_SOCKET (e.g. {RUN_DIR}/POD.sock)")
+            anyhow::anyhow!(
+                "no socket given: use --socket PATH or set PODMON_SOCKET (e.g. {RUN_DIR}/POD.sock)"
+            )
         })
     }
 }
@@ -281,28 +288,69 @@ mod tests {
     fn create_argument_errors_are_usage_errors() {
         for args in [
             &["create", "web"][..],
-            &["create", "web", "--bundle", "b", "--rootfs", "r", "--", "sh"],
+            &[
+                "create", "web", "--bundle", "b", "--rootfs", "r", "--", "sh",
+            ],
             &["create", "web", "--rootfs", "r"],
             &["create", "web", "--bundle", "b", "--env", "A=1"],
             &["create", "web", "--bundle", "b", "--", "sh"],
-            &["create", "web", "--rootfs", "r", "--env", "NOVALUE", "--", "sh"],
+            &[
+                "create", "web", "--rootfs", "r", "--env", "NOVALUE", "--", "sh",
+            ],
             &["create", "web", "--rootfs", "r", "--env", "=x", "--", "sh"],
-            &["create", "web", "--rootfs", "r", "--memory-max", "64X", "--", "sh"],
-            &["create", "web", "--rootfs", "r", "--pids-max", "-1", "--", "sh"],
+            &[
+                "create",
+                "web",
+                "--rootfs",
+                "r",
+                "--memory-max",
+                "64X",
+                "--",
+                "sh",
+            ],
+            &[
+                "create",
+                "web",
+                "--rootfs",
+                "r",
+                "--pids-max",
+                "-1",
+                "--",
+                "sh",
+            ],
         ] {
             let err = parse(args).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{args:?}: {err}");
         }
-        let err = parse(&["create", "web", "--rootfs", "r", "--memory-max", "lots", "--", "sh"]).unwrap_err();
+        let err = parse(&[
+            "create",
+            "web",
+            "--rootfs",
+            "r",
+            "--memory-max",
+            "lots",
+            "--",
+            "sh",
+        ])
+        .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::ValueValidation);
         assert!(err.to_string().contains("invalid size"), "{err}");
     }
 
     #[test]
     fn other_client_commands() {
-        assert_eq!(client(&["start", "a"]), ClientCommand::Start { id: "a".into() });
-        assert_eq!(client(&["wait", "a"]), ClientCommand::Wait { id: "a".into() });
-        assert_eq!(client(&["state", "a"]), ClientCommand::State { id: "a".into() });
+        assert_eq!(
+            client(&["start", "a"]),
+            ClientCommand::Start { id: "a".into() }
+        );
+        assert_eq!(
+            client(&["wait", "a"]),
+            ClientCommand::Wait { id: "a".into() }
+        );
+        assert_eq!(
+            client(&["state", "a"]),
+            ClientCommand::State { id: "a".into() }
+        );
         assert_eq!(client(&["ps"]), ClientCommand::Ps);
         assert_eq!(
             client(&["delete", "--force", "a"]),
@@ -332,7 +380,10 @@ mod tests {
             command: Command::Client(ClientCommand::Ps),
         };
         let err = cli.client_socket().unwrap_err().to_string();
-        assert!(err.contains("--socket") && err.contains("PODMON_SOCKET"), "{err}");
+        assert!(
+            err.contains("--socket") && err.contains("PODMON_SOCKET"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -342,7 +393,10 @@ mod tests {
             panic!("not serve")
         };
         assert_eq!(args.pod, "p1");
-        assert_eq!(args.socket_path(cli.socket.as_deref()), PathBuf::from("/run/podmon/p1.sock"));
+        assert_eq!(
+            args.socket_path(cli.socket.as_deref()),
+            PathBuf::from("/run/podmon/p1.sock")
+        );
         assert_eq!(args.state_dir(), PathBuf::from("/run/podmon/p1"));
         assert_eq!(args.log_dir(), PathBuf::from("/run/podmon/p1/logs"));
         assert_eq!(args.exit_dir, None);
@@ -368,7 +422,10 @@ mod tests {
         let Command::Serve(args) = cli.command else {
             panic!("not serve")
         };
-        assert_eq!(args.socket_path(cli.socket.as_deref()), PathBuf::from("/s.sock"));
+        assert_eq!(
+            args.socket_path(cli.socket.as_deref()),
+            PathBuf::from("/s.sock")
+        );
         assert_eq!(args.runtime, Some(PathBuf::from("/usr/bin/crun")));
         assert_eq!(args.log_dir(), PathBuf::from("/st/logs"));
         assert_eq!(args.exit_dir, Some(PathBuf::from("/ex")));

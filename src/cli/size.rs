@@ -9,7 +9,9 @@ pub enum SizeError {
     #[error("empty size")]
     Empty,
     /// The text is not digits followed by an optional K, M, G or T suffix.
-    #[error("invalid size {0:?}: expected a number of bytes with an optional K, M, G or T suffix (powers of 1024), e.g. 64M")]
+    #[error(
+        "invalid size {0:?}: expected a number of bytes with an optional K, M, G or T suffix (powers of 1024), e.g. 64M"
+    )]
     Invalid(String),
     /// The size does not fit in a Varlink `int` (a signed 64-bit integer).
     #[error("size {0:?} is too large")]
@@ -73,13 +75,20 @@ mod tests {
         assert_eq!(parse_size(""), Err(SizeError::Empty));
         assert_eq!(parse_size("  "), Err(SizeError::Empty));
         for bad in ["M", "-1", "1.5G", "64X", "64 M", "0x10", "1MM", "+5"] {
-            assert_eq!(parse_size(bad), Err(SizeError::Invalid(bad.to_owned())), "{bad}");
+            assert_eq!(
+                parse_size(bad),
+                Err(SizeError::Invalid(bad.to_owned())),
+                "{bad}"
+            );
         }
         assert_eq!(
             parse_size("99999999999999999999"),
             Err(SizeError::TooLarge("99999999999999999999".into()))
         );
-        assert_eq!(parse_size("8388608T"), Err(SizeError::TooLarge("8388608T".into())));
+        assert_eq!(
+            parse_size("8388608T"),
+            Err(SizeError::TooLarge("8388608T".into()))
+        );
         assert_eq!(parse_size("8388607T"), Ok(8_388_607u64 << 40));
     }
 }

@@ -87,7 +87,11 @@ fn stream_index(s: Stream) -> usize {
 
 impl LogSink {
     /// Starts a pump per pipe plus the writer task that owns `driver`.
-    pub fn start(driver: Box<dyn LogDriver>, pipes: Vec<(Stream, OwnedFd)>, limit: Option<Limit>) -> Rc<LogSink> {
+    pub fn start(
+        driver: Box<dyn LogDriver>,
+        pipes: Vec<(Stream, OwnedFd)>,
+        limit: Option<Limit>,
+    ) -> Rc<LogSink> {
         let sink = Rc::new(LogSink {
             path: driver.path().map(ToOwned::to_owned),
             fill: RefCell::new(Vec::with_capacity(64 * 1024)),
@@ -168,7 +172,9 @@ impl LogSink {
     /// Resolves when every pipe reached end of file and every byte read is
     /// in the file.
     pub async fn drained(&self) {
-        self.notify.wait_until(|| self.is_drained().then_some(())).await
+        self.notify
+            .wait_until(|| self.is_drained().then_some(()))
+            .await
     }
 
     /// Resolves when every byte read so far is in the file.
@@ -266,13 +272,23 @@ fn admit(sink: &LogSink, stream: Stream, n: usize) -> usize {
 }
 
 /// Appends the "bytes dropped" marker record for `stream`, if any were.
-fn marker(sink: &LogSink, format: &dyn RecordFormat, stream: Stream, ts: &Timestamp, out: &mut Vec<u8>, at_end: bool) {
+fn marker(
+    sink: &LogSink,
+    format: &dyn RecordFormat,
+    stream: Stream,
+    ts: &Timestamp,
+    out: &mut Vec<u8>,
+    at_end: bool,
+) {
     let mut d = sink.dropped[stream_index(stream)].borrow_mut();
     if d.bytes == 0 {
         return;
     }
     let now = Instant::now();
-    if !at_end && d.last_marker.is_some_and(|t| now.duration_since(t) < MARKER_INTERVAL) {
+    if !at_end
+        && d.last_marker
+            .is_some_and(|t| now.duration_since(t) < MARKER_INTERVAL)
+    {
         return;
     }
     let since = d.since.map(rfc3339_nanos).unwrap_or_default();
@@ -329,7 +345,14 @@ async fn pump(sink: Rc<LogSink>, format: Rc<dyn RecordFormat>, stream: Stream, p
     }
     {
         let ts = Timestamp::now();
-        marker(&sink, &*format, stream, &ts, &mut sink.fill.borrow_mut(), true);
+        marker(
+            &sink,
+            &*format,
+            stream,
+            &ts,
+            &mut sink.fill.borrow_mut(),
+            true,
+        );
     }
     sink.open_streams.set(sink.open_streams.get() - 1);
     if sink.open_streams.get() == 0 {
@@ -394,7 +417,13 @@ async fn write_out(sink: &LogSink, driver: &mut dyn LogDriver, mut buf: Vec<u8>)
                 let written = len - buf.len() as u64;
                 let mut c = sink.counters.borrow_mut();
                 c.bytes_written += written;
-                log::warn!("writing log {}: {e}; retrying", sink.path.as_deref().map(|p| p.display().to_string()).unwrap_or_default());
+                log::warn!(
+                    "writing log {}: {e}; retrying",
+                    sink.path
+                        .as_deref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default()
+                );
                 c.error = Some(e.to_string());
                 drop(c);
                 sink.wake();

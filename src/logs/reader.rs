@@ -43,11 +43,25 @@ pub struct Query {
 /// offset `+02:00`. Returns `None` for anything else.
 pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
     let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse::<u32>().ok().map(i64::from) };
-    let (y, mo, d, h, mi, sec) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    let num =
+        |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse::<u32>().ok().map(i64::from) };
+    let (y, mo, d, h, mi, sec) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
         return None;
     }
@@ -118,7 +132,11 @@ fn take_records(pending: &mut Vec<u8>, since: Option<&str>, out: &mut Vec<OwnedR
 
 fn open_read(path: &Path) -> io::Result<OwnedFd> {
     use rustix::fs::{Mode, OFlags};
-    Ok(rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?)
+    Ok(rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
 }
 
 /// Reads records in batches; see [`Query`].
@@ -142,16 +160,21 @@ pub const BATCH: usize = 1024;
 impl Reader {
     /// Opens the log of `sink` for reading.
     pub fn open(sink: Rc<LogSink>, q: &Query) -> io::Result<Reader> {
-        let path = sink
-            .path()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::Unsupported, "the container's log driver writes no file"))?;
+        let path = sink.path().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::Unsupported,
+                "the container's log driver writes no file",
+            )
+        })?;
         let fd = open_read(path)?;
         Ok(Reader {
             generation: sink.generation(),
             sink,
             fd,
             pending: Vec::new(),
-            since: q.since.map(|t| Timestamp::from_system_time(t).as_str().to_owned()),
+            since: q
+                .since
+                .map(|t| Timestamp::from_system_time(t).as_str().to_owned()),
             tail: q.tail,
             follow: q.follow,
             first: true,
@@ -237,7 +260,14 @@ mod tests {
             Timestamp::from_system_time(t).as_str(),
             "2024-02-29T11:00:00.500000000Z"
         );
-        for bad in ["", "2024-02-29", "2024-13-01T00:00:00Z", "2024-01-01T00:00:00", "2024-01-01T00:00:00.Z", "x024-01-01T00:00:00Z"] {
+        for bad in [
+            "",
+            "2024-02-29",
+            "2024-13-01T00:00:00Z",
+            "2024-01-01T00:00:00",
+            "2024-01-01T00:00:00.Z",
+            "x024-01-01T00:00:00Z",
+        ] {
             assert!(parse_rfc3339(bad).is_none(), "{bad}");
         }
     }
@@ -246,7 +276,11 @@ mod tests {
     fn records_are_split_and_filtered() {
         let mut pending = b"2026-01-01T00:00:00.000000000Z stdout F a\n2026-01-02T00:00:00.000000000Z stderr P b\n2026-01-0".to_vec();
         let mut out = Vec::new();
-        take_records(&mut pending, Some("2026-01-01T12:00:00.000000000Z"), &mut out);
+        take_records(
+            &mut pending,
+            Some("2026-01-01T12:00:00.000000000Z"),
+            &mut out,
+        );
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].content, b"b");
         assert!(out[0].partial);

@@ -11,8 +11,8 @@ use serde::Serialize;
 use crate::cgroups::CgroupPaths;
 use crate::cri::rfc3339_nanos;
 use crate::logs::LogSink;
-use crate::ratelimit::Limit;
 use crate::process::{ExitStatus, Watched};
+use crate::ratelimit::Limit;
 use crate::reactor::sync::Notify;
 use crate::stream::session::StdinSlot;
 

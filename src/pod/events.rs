@@ -169,7 +169,10 @@ mod tests {
         ev.emit(Event::new(EventKind::Created, "a"));
         ev.emit(Event::new(EventKind::Created, "b"));
         ev.emit(Event::new(EventKind::Started, "a"));
-        assert_eq!(take(&all), [EventKind::Created, EventKind::Created, EventKind::Started]);
+        assert_eq!(
+            take(&all),
+            [EventKind::Created, EventKind::Created, EventKind::Started]
+        );
         assert_eq!(take(&one), [EventKind::Created, EventKind::Started]);
     }
 

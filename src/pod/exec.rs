@@ -14,8 +14,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::container::{Container, Status};
-use super::{Pod, PodError};
 use super::events::{Event, EventKind};
+use super::{Pod, PodError};
 use crate::console::ConsoleSocket;
 use crate::process::{self, ExitStatus, PendingClaim, Watched};
 use crate::reactor::sync::Notify;
@@ -110,7 +110,10 @@ fn process_json(c: &Container, spec: &ExecSpec) -> Result<serde_json::Value, Pod
         .map_err(|e| PodError::System(format!("reading {}: {e}", config_path.display())))?;
     let config: serde_json::Value = serde_json::from_slice(&text)
         .map_err(|e| PodError::System(format!("parsing {}: {e}", config_path.display())))?;
-    let mut p = config.get("process").cloned().unwrap_or_else(|| serde_json::json!({}));
+    let mut p = config
+        .get("process")
+        .cloned()
+        .unwrap_or_else(|| serde_json::json!({}));
     p["args"] = serde_json::json!(spec.command);
     p["terminal"] = serde_json::json!(spec.terminal);
     let mut env: Vec<String> = p
@@ -157,12 +160,18 @@ fn devnull() -> Result<OwnedFd, PodError> {
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd), PodError> {
-    rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| PodError::System(format!("pipe: {e}")))
+    rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| PodError::System(format!("pipe: {e}")))
 }
 
 /// Starts `spec` in container `id` with pipes for stdout and stderr (and
 /// stdin when `want_stdin`); returns once the process runs.
-pub async fn spawn_exec(pod: &Pod, id: &str, spec: &ExecSpec, want_stdin: bool) -> Result<ExecProcess, PodError> {
+pub async fn spawn_exec(
+    pod: &Pod,
+    id: &str,
+    spec: &ExecSpec,
+    want_stdin: bool,
+) -> Result<ExecProcess, PodError> {
     if spec.command.is_empty() {
         return Err(PodError::InvalidValue {
             parameter: "command",
@@ -185,7 +194,8 @@ pub async fn spawn_exec(pod: &Pod, id: &str, spec: &ExecSpec, want_stdin: bool) 
     });
     let exec_id = format!("exec-{n}");
     let dir = c.dir.join("execs").join(&exec_id);
-    std::fs::create_dir_all(&dir).map_err(|e| PodError::System(format!("creating {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| PodError::System(format!("creating {}: {e}", dir.display())))?;
     let guard = DirGuard(dir.clone());
     let process_file = dir.join("process.json");
     let json = process_json(&c, spec)?;
@@ -195,14 +205,20 @@ pub async fn spawn_exec(pod: &Pod, id: &str, spec: &ExecSpec, want_stdin: bool) 
     let log_file = dir.join("runtime.log");
     let console = if spec.terminal {
         let path = dir.join("console.sock");
-        Some(ConsoleSocket::bind(&path).map_err(|e| PodError::System(format!("console socket {}: {e}", path.display())))?)
+        Some(
+            ConsoleSocket::bind(&path)
+                .map_err(|e| PodError::System(format!("console socket {}: {e}", path.display())))?,
+        )
     } else {
         None
     };
-    let args = pod
-        .config
-        .runtime
-        .exec_args(id, &process_file, &pid_file, &log_file, console.as_ref().map(ConsoleSocket::path));
+    let args = pod.config.runtime.exec_args(
+        id,
+        &process_file,
+        &pid_file,
+        &log_file,
+        console.as_ref().map(ConsoleSocket::path),
+    );
     // Terminal execs talk through the pty; pipes otherwise.
     let (mut stdin_w, mut out_r, mut err_r) = (None, None, None);
     let (stdin_r, out_w, err_w) = if spec.terminal {
@@ -223,7 +239,12 @@ pub async fn spawn_exec(pod: &Pod, id: &str, spec: &ExecSpec, want_stdin: bool) 
     };
     let claim = PendingClaim::new();
     let (runc, _, _) = process::spawn(&pod.config.runtime.path, &args, stdin_r, out_w, err_w)
-        .map_err(|e| PodError::System(format!("running {}: {e}", pod.config.runtime.path.display())))?;
+        .map_err(|e| {
+            PodError::System(format!(
+                "running {}: {e}",
+                pod.config.runtime.path.display()
+            ))
+        })?;
     let st = runc
         .wait()
         .await
@@ -245,7 +266,10 @@ pub async fn spawn_exec(pod: &Pod, id: &str, spec: &ExecSpec, want_stdin: bool) 
             .await
             .ok_or_else(|| PodError::System("the runtime sent no pty within 5 s".into()))?
             .map_err(|e| PodError::System(format!("receiving the pty: {e}")))?;
-        let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| PodError::System(format!("dup: {e}")));
+        let dup = |fd: &OwnedFd| {
+            fd.try_clone()
+                .map_err(|e| PodError::System(format!("dup: {e}")))
+        };
         out_r = Some(dup(&master)?);
         if want_stdin {
             stdin_w = Some(dup(&master)?);
@@ -254,8 +278,13 @@ pub async fn spawn_exec(pod: &Pod, id: &str, spec: &ExecSpec, want_stdin: bool) 
     }
     let pid = std::fs::read(&pid_file)
         .map_err(|e| PodError::System(format!("reading {}: {e}", pid_file.display())))
-        .and_then(|c| crate::oci::runtime::parse_pid_file(&c).map_err(|e| PodError::System(format!("pid file: {e}"))))?;
-    let process = Rc::new(Watched::open(pid).map_err(|e| PodError::System(format!("pidfd_open({pid}): {e}")))?);
+        .and_then(|c| {
+            crate::oci::runtime::parse_pid_file(&c)
+                .map_err(|e| PodError::System(format!("pid file: {e}")))
+        })?;
+    let process = Rc::new(
+        Watched::open(pid).map_err(|e| PodError::System(format!("pidfd_open({pid}): {e}")))?,
+    );
     drop(claim);
     process::reap_strays();
     log::debug!("container {id}: {exec_id} started (pid {pid})");
@@ -331,7 +360,10 @@ fn descendants(pid: i32) -> Vec<i32> {
             let Ok(list) = std::fs::read_to_string(t.path().join("children")) else {
                 continue;
             };
-            for c in list.split_whitespace().filter_map(|c| c.parse::<i32>().ok()) {
+            for c in list
+                .split_whitespace()
+                .filter_map(|c| c.parse::<i32>().ok())
+            {
                 out.push(c);
                 queue.push(c);
             }
@@ -362,7 +394,10 @@ pub async fn exec_sync(
     cap: usize,
 ) -> Result<ExecSyncResult, PodError> {
     let mut exec = spawn_exec(pod, id, spec, false).await?;
-    let (out, err) = (RefCell::new(Captured::default()), RefCell::new(Captured::default()));
+    let (out, err) = (
+        RefCell::new(Captured::default()),
+        RefCell::new(Captured::default()),
+    );
     let process = exec.process.clone();
     let timed_out = Cell::new(false);
     let exited = Cell::new(false);
@@ -404,7 +439,10 @@ pub async fn exec_sync(
             ops::sleep(PIPE_GRACE).await;
         };
         if let sync::Either::Right(()) = sync::select(both, grace).await {
-            log::info!("container {id}: {} left its output open; returning what was read", exec.exec_id);
+            log::info!(
+                "container {id}: {} left its output open; returning what was read",
+                exec.exec_id
+            );
         }
     };
     let (status, ()) = sync::join(waiting, reading).await;

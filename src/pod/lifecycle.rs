@@ -9,19 +9,19 @@ use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
 use super::container::{Container, State, Status};
-use super::{Pod, PodError};
-use crate::cri::Stream;
 use super::events::{Event, EventKind};
+use super::{Pod, PodError};
 use crate::cgroups::CgroupPaths;
 use crate::console::ConsoleSocket;
-use crate::oom::OomWatch;
+use crate::cri::Stream;
 use crate::logs::LogSink;
-use crate::stream::session::StdinSlot;
 use crate::logs::driver::{CriFile, Discard, DriverKind, LogDriver, Rotation};
-use crate::ratelimit::Limit;
 use crate::oci::{runtime, spec};
+use crate::oom::OomWatch;
 use crate::process::{self, ExitStatus, PendingClaim, Watched};
+use crate::ratelimit::Limit;
 use crate::reactor::{self, sync};
+use crate::stream::session::StdinSlot;
 
 /// How long an exited container's pipes may stay open (held by a process
 /// outside its PID namespace) before the exit is reported anyway.
@@ -94,7 +94,12 @@ impl Drop for Reservation<'_> {
     }
 }
 
-fn runtime_error(pod: &Pod, command: &'static str, out: &process::Output, log: Option<&Path>) -> PodError {
+fn runtime_error(
+    pod: &Pod,
+    command: &'static str,
+    out: &process::Output,
+    log: Option<&Path>,
+) -> PodError {
     let log_contents = log.and_then(|p| std::fs::read(p).ok());
     let message = runtime::error_message(&out.stderr, log_contents.as_deref())
         .unwrap_or_else(|| format!("exited with status {}", out.status.exit_code()));
@@ -107,10 +112,16 @@ fn runtime_error(pod: &Pod, command: &'static str, out: &process::Output, log: O
 }
 
 /// Runs a runtime subcommand to completion; a non-zero exit is a Runtime error.
-async fn run_runtime(pod: &Pod, command: &'static str, args: Vec<OsString>) -> Result<process::Output, PodError> {
+async fn run_runtime(
+    pod: &Pod,
+    command: &'static str,
+    args: Vec<OsString>,
+) -> Result<process::Output, PodError> {
     let out = process::run(&pod.config.runtime.path, &args)
         .await
-        .map_err(|e| PodError::system(format!("running {}", pod.config.runtime.path.display()), e))?;
+        .map_err(|e| {
+            PodError::system(format!("running {}", pod.config.runtime.path.display()), e)
+        })?;
     if out.status.exit_code() != 0 {
         return Err(runtime_error(pod, command, &out, None));
     }
@@ -129,23 +140,37 @@ fn devnull() -> Result<OwnedFd, PodError> {
 /// Whether the bundle's config.json asks for a terminal.
 fn bundle_wants_terminal(bundle: &Path) -> Result<bool, PodError> {
     let path = bundle.join("config.json");
-    let text = std::fs::read(&path).map_err(|e| PodError::system(format!("reading {}", path.display()), e))?;
+    let text = std::fs::read(&path)
+        .map_err(|e| PodError::system(format!("reading {}", path.display()), e))?;
     let v: serde_json::Value = serde_json::from_slice(&text)
         .map_err(|e| PodError::invalid("bundle", format!("{}: {e}", path.display())))?;
-    Ok(v.pointer("/process/terminal").and_then(serde_json::Value::as_bool).unwrap_or(false))
+    Ok(v.pointer("/process/terminal")
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false))
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd), PodError> {
-    rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| PodError::system("pipe", e))
+    rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| PodError::system("pipe", e))
 }
 
 /// Prepares the bundle directory; returns the bundle path.
-fn prepare_bundle(pod: &Pod, id: &str, dir: &Path, source: &Source, terminal: bool) -> Result<PathBuf, PodError> {
+fn prepare_bundle(
+    pod: &Pod,
+    id: &str,
+    dir: &Path,
+    source: &Source,
+    terminal: bool,
+) -> Result<PathBuf, PodError> {
     match source {
         Source::Bundle(b) => {
-            let b = std::fs::canonicalize(b).map_err(|e| PodError::invalid("bundle", format!("{}: {e}", b.display())))?;
+            let b = std::fs::canonicalize(b)
+                .map_err(|e| PodError::invalid("bundle", format!("{}: {e}", b.display())))?;
             if !b.join("config.json").is_file() {
-                return Err(PodError::invalid("bundle", format!("{} has no config.json", b.display())));
+                return Err(PodError::invalid(
+                    "bundle",
+                    format!("{} has no config.json", b.display()),
+                ));
             }
             Ok(b)
         }
@@ -161,7 +186,10 @@ fn prepare_bundle(pod: &Pod, id: &str, dir: &Path, source: &Source, terminal: bo
             let rootfs = std::fs::canonicalize(rootfs)
                 .map_err(|e| PodError::invalid("rootfs", format!("{}: {e}", rootfs.display())))?;
             if !rootfs.is_dir() {
-                return Err(PodError::invalid("rootfs", format!("{} is not a directory", rootfs.display())));
+                return Err(PodError::invalid(
+                    "rootfs",
+                    format!("{} is not a directory", rootfs.display()),
+                ));
             }
             let s = spec::SimpleSpec {
                 rootfs,
@@ -180,7 +208,8 @@ fn prepare_bundle(pod: &Pod, id: &str, dir: &Path, source: &Source, terminal: bo
                 spec::SpecError::RootfsNotAbsolute(_) => PodError::invalid("rootfs", e),
                 other => PodError::system("building the OCI config", other),
             })?;
-            spec::write_config(dir, &built).map_err(|e| PodError::system("writing config.json", e))?;
+            spec::write_config(dir, &built)
+                .map_err(|e| PodError::system("writing config.json", e))?;
             Ok(dir.to_owned())
         }
     }
@@ -206,10 +235,16 @@ fn check_values(req: &CreateRequest) -> Result<(), PodError> {
     } = &req.source
     {
         if command.is_empty() {
-            return Err(PodError::invalid("command", "a command is required with rootfs"));
+            return Err(PodError::invalid(
+                "command",
+                "a command is required with rootfs",
+            ));
         }
         if memory_max.is_some_and(|m| m <= 0) {
-            return Err(PodError::invalid("memoryMax", "must be a positive number of bytes"));
+            return Err(PodError::invalid(
+                "memoryMax",
+                "must be a positive number of bytes",
+            ));
         }
         if pids_max.is_some_and(|m| m <= 0) {
             return Err(PodError::invalid("pidsMax", "must be positive"));
@@ -241,11 +276,15 @@ pub async fn create(pod: &Rc<Pod>, req: CreateRequest) -> Result<Rc<Container>, 
     if pod.containers.borrow().contains_key(&id) || !pod.reserved.borrow_mut().insert(id.clone()) {
         return Err(PodError::ContainerExists(id));
     }
-    let _reservation = Reservation { pod, id: id.clone() };
+    let _reservation = Reservation {
+        pod,
+        id: id.clone(),
+    };
 
     let dir = pod.config.state_dir.join("containers").join(&id);
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| PodError::system(format!("creating {}", dir.display()), e))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| PodError::system(format!("creating {}", dir.display()), e))?;
     let result = create_in(pod, &req, &dir).await;
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&dir);
@@ -253,7 +292,11 @@ pub async fn create(pod: &Rc<Pod>, req: CreateRequest) -> Result<Rc<Container>, 
     result
 }
 
-async fn create_in(pod: &Rc<Pod>, req: &CreateRequest, dir: &Path) -> Result<Rc<Container>, PodError> {
+async fn create_in(
+    pod: &Rc<Pod>,
+    req: &CreateRequest,
+    dir: &Path,
+) -> Result<Rc<Container>, PodError> {
     let id = &req.id;
     let bundle = prepare_bundle(pod, id, dir, &req.source, req.terminal)?;
     let terminal = bundle_wants_terminal(&bundle)?;
@@ -273,16 +316,25 @@ async fn create_in(pod: &Rc<Pod>, req: &CreateRequest, dir: &Path) -> Result<Rc<
     let runtime_log = dir.join("runtime.log");
     let console = if terminal {
         let path = dir.join("console.sock");
-        Some(ConsoleSocket::bind(&path).map_err(|e| PodError::system(format!("console socket {}", path.display()), e))?)
+        Some(
+            ConsoleSocket::bind(&path)
+                .map_err(|e| PodError::system(format!("console socket {}", path.display()), e))?,
+        )
     } else {
         None
     };
     let args = match &console {
-        Some(c) => pod
+        Some(c) => pod.config.runtime.create_args_with_console(
+            id,
+            &bundle,
+            &pid_file,
+            &runtime_log,
+            c.path(),
+        ),
+        None => pod
             .config
             .runtime
-            .create_args_with_console(id, &bundle, &pid_file, &runtime_log, c.path()),
-        None => pod.config.runtime.create_args(id, &bundle, &pid_file, &runtime_log),
+            .create_args(id, &bundle, &pid_file, &runtime_log),
     };
     // Pipes (or, for terminals, nothing until the pty arrives) for the
     // container's stdio; the runtime passes its own stdio on to the container.
@@ -305,11 +357,15 @@ async fn create_in(pod: &Rc<Pod>, req: &CreateRequest, dir: &Path) -> Result<Rc<
     let mut drv = Some(drv);
     let mut log = None;
     if !terminal {
-        log = drv.take().map(|d| LogSink::start(d, std::mem::take(&mut pipes), req.log.limit));
+        log = drv
+            .take()
+            .map(|d| LogSink::start(d, std::mem::take(&mut pipes), req.log.limit));
     }
     let claim = PendingClaim::new();
     let (runc, _, _) = process::spawn(&pod.config.runtime.path, &args, stdin_r, out_w, err_w)
-        .map_err(|e| PodError::system(format!("running {}", pod.config.runtime.path.display()), e))?;
+        .map_err(|e| {
+            PodError::system(format!("running {}", pod.config.runtime.path.display()), e)
+        })?;
     let status = runc
         .wait()
         .await
@@ -342,7 +398,9 @@ async fn create_in(pod: &Rc<Pod>, req: &CreateRequest, dir: &Path) -> Result<Rc<
                     _ => "nothing arrived within 5 s".into(),
                 };
                 let _ = run_runtime(pod, "delete", pod.config.runtime.delete_args(id, true)).await;
-                return Err(PodError::System(format!("receiving the pty from the runtime: {why}")));
+                return Err(PodError::System(format!(
+                    "receiving the pty from the runtime: {why}"
+                )));
             }
         };
         let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| PodError::system("dup", e));
@@ -350,14 +408,18 @@ async fn create_in(pod: &Rc<Pod>, req: &CreateRequest, dir: &Path) -> Result<Rc<
         if req.stdin {
             stdin_w = Some(dup(&master)?);
         }
-        log = drv.take().map(|d| LogSink::start(d, std::mem::take(&mut pipes), req.log.limit));
+        log = drv
+            .take()
+            .map(|d| LogSink::start(d, std::mem::take(&mut pipes), req.log.limit));
         pty = Some(Rc::new(master));
     }
     let log = log.expect("log sink started");
     let cgroup = match crate::cgroups::locate::paths_for_pid(pid) {
         Ok(p) => Some(p),
         Err(e) => {
-            log::warn!("container {id}: no cgroup found for pid {pid}: {e}; no stats or OOM detection");
+            log::warn!(
+                "container {id}: no cgroup found for pid {pid}: {e}; no stats or OOM detection"
+            );
             None
         }
     };
@@ -391,17 +453,31 @@ async fn create_in(pod: &Rc<Pod>, req: &CreateRequest, dir: &Path) -> Result<Rc<
         changed: Default::default(),
         stdin: StdinSlot::new(stdin_w, req.stdin_once),
         pty,
-        oom_base: cgroup.as_ref().and_then(CgroupPaths::oom_kills).unwrap_or(0),
+        oom_base: cgroup
+            .as_ref()
+            .and_then(CgroupPaths::oom_kills)
+            .unwrap_or(0),
         cgroup,
     });
-    pod.containers.borrow_mut().insert(id.clone(), container.clone());
-    let oom_task = container.cgroup.as_ref().and_then(|paths| match OomWatch::new(paths) {
-        Ok(w) => Some(reactor::spawn(watch_oom(pod.clone(), id.clone(), paths.clone(), container.oom_base, w))),
-        Err(e) => {
-            log::warn!("container {id}: no OOM notifications: {e}");
-            None
-        }
-    });
+    pod.containers
+        .borrow_mut()
+        .insert(id.clone(), container.clone());
+    let oom_task = container
+        .cgroup
+        .as_ref()
+        .and_then(|paths| match OomWatch::new(paths) {
+            Ok(w) => Some(reactor::spawn(watch_oom(
+                pod.clone(),
+                id.clone(),
+                paths.clone(),
+                container.oom_base,
+                w,
+            ))),
+            Err(e) => {
+                log::warn!("container {id}: no OOM notifications: {e}");
+                None
+            }
+        });
     reactor::spawn(monitor(pod.clone(), container.clone(), init, oom_task));
     pod.events.emit(Event::new(EventKind::Created, id));
     log::info!("created container {id} (pid {pid})");
@@ -426,12 +502,20 @@ async fn watch_oom(pod: Rc<Pod>, id: String, paths: CgroupPaths, mut seen: u64, 
     }
 }
 
-async fn monitor(pod: Rc<Pod>, c: Rc<Container>, init: Rc<Watched>, oom_task: Option<reactor::TaskId>) {
+async fn monitor(
+    pod: Rc<Pod>,
+    c: Rc<Container>,
+    init: Rc<Watched>,
+    oom_task: Option<reactor::TaskId>,
+) {
     let status = match init.wait().await {
         Ok(s) => s,
         Err(e) => {
             log::error!("container {}: waiting for pid {}: {e}", c.id, init.pid());
-            ExitStatus { code: None, signal: None }
+            ExitStatus {
+                code: None,
+                signal: None,
+            }
         }
     };
     {
@@ -442,13 +526,19 @@ async fn monitor(pod: Rc<Pod>, c: Rc<Container>, init: Rc<Watched>, oom_task: Op
         // Killed by SIGKILL while its cgroup counted a new OOM kill: the OOM
         // killer did it.
         st.oom_killed = status.signal == Some(libc::SIGKILL)
-            && c.cgroup.as_ref().and_then(CgroupPaths::oom_kills).is_some_and(|n| n > c.oom_base);
+            && c.cgroup
+                .as_ref()
+                .and_then(CgroupPaths::oom_kills)
+                .is_some_and(|n| n > c.oom_base);
     }
     if let Some(t) = oom_task {
         reactor::abort(t);
     }
     log::info!("container {} exited: {}", c.id, status.exit_code());
-    if sync::timeout(DRAIN_TIMEOUT, c.log.drained()).await.is_none() {
+    if sync::timeout(DRAIN_TIMEOUT, c.log.drained())
+        .await
+        .is_none()
+    {
         log::warn!(
             "container {}: output pipes still open {}s after exit; reporting the exit",
             c.id,
@@ -550,13 +640,21 @@ pub async fn delete(pod: &Pod, id: &str, force: bool) -> Result<(), PodError> {
     if status != Status::Stopped {
         // A created or running container: the runtime kills it.
         run_runtime(pod, "delete", pod.config.runtime.delete_args(id, true)).await?;
-        if sync::timeout(DRAIN_TIMEOUT * 2, wait(pod, id)).await.is_none() {
-            return Err(PodError::System(format!("container {id} did not stop after SIGKILL")));
+        if sync::timeout(DRAIN_TIMEOUT * 2, wait(pod, id))
+            .await
+            .is_none()
+        {
+            return Err(PodError::System(format!(
+                "container {id} did not stop after SIGKILL"
+            )));
         }
-    } else if let Err(e) = run_runtime(pod, "delete", pod.config.runtime.delete_args(id, false)).await {
+    } else if let Err(e) =
+        run_runtime(pod, "delete", pod.config.runtime.delete_args(id, false)).await
+    {
         // Already gone from the runtime is fine; anything else is reported.
         match &e {
-            PodError::Runtime { message, .. } if message.contains("does not exist") || message.contains("not exist") => {}
+            PodError::Runtime { message, .. }
+                if message.contains("does not exist") || message.contains("not exist") => {}
             _ => return Err(e),
         }
     }
@@ -586,7 +684,11 @@ pub async fn shutdown(pod: &Pod) {
     for c in &all {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         if sync::timeout(left, wait(pod, &c.id)).await.is_none() {
-            log::warn!("container {} ignored SIGTERM for {}s: SIGKILL", c.id, STOP_GRACE.as_secs());
+            log::warn!(
+                "container {} ignored SIGTERM for {}s: SIGKILL",
+                c.id,
+                STOP_GRACE.as_secs()
+            );
             if let Some(p) = c.state.borrow().process.clone() {
                 let _ = p.signal(libc::SIGKILL);
             }

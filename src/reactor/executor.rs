@@ -56,7 +56,11 @@ impl Wake for TaskWaker {
     fn wake_by_ref(self: &Arc<Self>) {
         // Wakers are only ever used on the reactor thread; if one strays to
         // another thread it finds no tasks there and does nothing.
-        let _ = EXEC.try_with(|e| e.ready.borrow_mut().push_back((self.index, self.generation)));
+        let _ = EXEC.try_with(|e| {
+            e.ready
+                .borrow_mut()
+                .push_back((self.index, self.generation))
+        });
     }
 }
 

@@ -14,7 +14,10 @@ pub use ring::RingError;
 
 /// Sets up the ring, runs `main` and every task it spawns until `stop` is
 /// called or no task is left, then cancels what remains.
-pub fn run(entries: u32, main: impl std::future::Future<Output = ()> + 'static) -> Result<(), RunError> {
+pub fn run(
+    entries: u32,
+    main: impl std::future::Future<Output = ()> + 'static,
+) -> Result<(), RunError> {
     ring::init(entries)?;
     spawn(main);
     let r = executor::run();

@@ -76,7 +76,11 @@ fn take_buf(owned: Owned) -> Vec<u8> {
 /// Reads at most `max` bytes into the spare capacity of `buf` (after its
 /// current length); returns the byte count (0 at end of file) and the
 /// buffer with its length grown by that count.
-pub async fn read(fd: BorrowedFd<'_>, mut buf: Vec<u8>, max: usize) -> (io::Result<usize>, Vec<u8>) {
+pub async fn read(
+    fd: BorrowedFd<'_>,
+    mut buf: Vec<u8>,
+    max: usize,
+) -> (io::Result<usize>, Vec<u8>) {
     let start = buf.len();
     let room = (buf.capacity() - start).min(max).min(u32::MAX as usize) as u32;
     // SAFETY: the pointer is into `buf`'s heap allocation, which moves into

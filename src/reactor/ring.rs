@@ -156,7 +156,6 @@ pub(crate) unsafe fn submit(entry: squeue::Entry, owned: Owned) -> usize {
     })
 }
 
-
 /// Polls a slot: the result and the owned memory once complete.
 pub(crate) fn poll_slot(key: usize, waker: &Waker) -> Option<(i32, Owned)> {
     with(|ring| {

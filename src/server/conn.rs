@@ -7,10 +7,10 @@ use std::pin::pin;
 use std::rc::Rc;
 
 use crate::api::{self, Replier, UpgradeIo};
-use crate::stream::session::PendingRecv;
 use crate::pod::Pod;
 use crate::reactor::ops;
 use crate::reactor::sync::{Either, select};
+use crate::stream::session::PendingRecv;
 use crate::varlink::{Call, FrameDecoder};
 
 /// Largest message a client may send.
@@ -99,7 +99,11 @@ pub async fn serve(pod: Rc<Pod>, sock: OwnedFd) {
 /// Starts a receive into `buf`.
 fn recv<'a>(sock: &'a OwnedFd, buf: &mut Vec<u8>) -> PendingRecv<'a> {
     let b = std::mem::take(buf);
-    let b = if b.capacity() == 0 { Vec::with_capacity(RECV_SIZE) } else { b };
+    let b = if b.capacity() == 0 {
+        Vec::with_capacity(RECV_SIZE)
+    } else {
+        b
+    };
     Box::pin(ops::recv(sock.as_fd(), b))
 }
 

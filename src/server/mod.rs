@@ -122,7 +122,10 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     log::info!(
         "pod {} serving on {} with {}",
         cfg.pod,
-        owned_path.as_deref().unwrap_or(Path::new("an activated socket")).display(),
+        owned_path
+            .as_deref()
+            .unwrap_or(Path::new("an activated socket"))
+            .display(),
         pod.config.runtime.path.display()
     );
     let result = reactor::run(RING_ENTRIES, async move {

@@ -112,7 +112,8 @@ impl Decoder {
                 return Ok(None);
             }
             let kind = Kind::from_u8(self.buf[0]).ok_or(FrameError::UnknownKind(self.buf[0]))?;
-            let len = u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]) as usize;
+            let len =
+                u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]) as usize;
             if len > MAX_PAYLOAD {
                 return Err(FrameError::TooLarge(len));
             }

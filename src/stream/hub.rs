@@ -129,10 +129,19 @@ mod tests {
         let b = hub.subscribe();
         hub.publish(Stream::Stderr, b"two");
         hub.close();
-        assert_eq!(a.try_next(), Some(Next::Chunk(Stream::Stdout, b"one".to_vec())));
-        assert_eq!(a.try_next(), Some(Next::Chunk(Stream::Stderr, b"two".to_vec())));
+        assert_eq!(
+            a.try_next(),
+            Some(Next::Chunk(Stream::Stdout, b"one".to_vec()))
+        );
+        assert_eq!(
+            a.try_next(),
+            Some(Next::Chunk(Stream::Stderr, b"two".to_vec()))
+        );
         assert_eq!(a.try_next(), Some(Next::Closed));
-        assert_eq!(b.try_next(), Some(Next::Chunk(Stream::Stderr, b"two".to_vec())));
+        assert_eq!(
+            b.try_next(),
+            Some(Next::Chunk(Stream::Stderr, b"two".to_vec()))
+        );
         assert_eq!(b.try_next(), Some(Next::Closed));
         assert_eq!(hub.subscribe().try_next(), Some(Next::Closed));
     }

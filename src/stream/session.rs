@@ -72,7 +72,11 @@ impl PipeMerge {
                     self.reads[i] = None;
                     match r {
                         Ok(n) if n > 0 => {
-                            let stream = if i == 0 { Stream::Stdout } else { Stream::Stderr };
+                            let stream = if i == 0 {
+                                Stream::Stdout
+                            } else {
+                                Stream::Stderr
+                            };
                             return Poll::Ready(Next::Chunk(stream, buf));
                         }
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {
@@ -194,13 +198,21 @@ pub async fn run_upgraded(
         loop {
             match output.next().await {
                 Next::Chunk(s, bytes) => {
-                    let kind = if s == Stream::Stdout { Kind::Stdout } else { Kind::Stderr };
+                    let kind = if s == Stream::Stdout {
+                        Kind::Stdout
+                    } else {
+                        Kind::Stderr
+                    };
                     if send(kind, bytes).await.is_err() {
                         return End::ClientGone;
                     }
                 }
                 Next::Overflowed => {
-                    let _ = send(Kind::Error, b"client too slow: output overflowed its buffer".to_vec()).await;
+                    let _ = send(
+                        Kind::Error,
+                        b"client too slow: output overflowed its buffer".to_vec(),
+                    )
+                    .await;
                     return End::Overflowed;
                 }
                 Next::Closed => break,
@@ -233,9 +245,9 @@ pub async fn run_upgraded(
                     }
                 }
             }
-            let recv = pending.take().unwrap_or_else(|| {
-                Box::pin(ops::recv(sock, Vec::with_capacity(64 * 1024)))
-            });
+            let recv = pending
+                .take()
+                .unwrap_or_else(|| Box::pin(ops::recv(sock, Vec::with_capacity(64 * 1024))));
             let (r, buf) = recv.await;
             match r {
                 Ok(0) | Err(_) => return,
@@ -252,13 +264,21 @@ pub async fn run_upgraded(
 /// Sends a session's output as `more` replies (chunks as text; invalid
 /// UTF-8 replaced), then waits for the exit code. The caller sends the
 /// final reply.
-pub async fn replies(r: &mut crate::api::Replier<'_>, mut output: Output, exit_code: impl Future<Output = i32>) -> End {
+pub async fn replies(
+    r: &mut crate::api::Replier<'_>,
+    mut output: Output,
+    exit_code: impl Future<Output = i32>,
+) -> End {
     loop {
         match output.next().await {
             Next::Chunk(s, b) => {
                 let text = Some(String::from_utf8_lossy(&b).into_owned());
                 let mut m = serde_json::Map::new();
-                let key = if s == Stream::Stdout { "stdout" } else { "stderr" };
+                let key = if s == Stream::Stdout {
+                    "stdout"
+                } else {
+                    "stderr"
+                };
                 m.insert(key.into(), serde_json::Value::from(text));
                 if r.reply_continues(m).await.is_err() {
                     return End::ClientGone;

@@ -1,0 +1,256 @@
+//! Rendering of replies for people (`state`, `ps`) and for scripts (`--json`).
+//!
+//! Everything here is a pure function from reply data to text, so the exact
+//! output is unit-tested without a running monitor.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// The fields of an `io.podmon.Pod.ContainerInfo` the CLI shows.
+///
+/// Lenient on purpose: unknown fields are ignored and missing ones default,
+/// because clients should keep working when the service adds fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ContainerView {
+    /// Container id.
+    pub id: String,
+    /// created, running or stopped.
+    pub status: String,
+    /// PID of the init process while it runs.
+    pub pid: Option<i64>,
+    /// OCI bundle path.
+    pub bundle: String,
+    /// CRI log file path.
+    pub log_path: String,
+    /// Exit code once stopped.
+    pub exit_code: Option<i64>,
+    /// Name of the signal that killed it.
+    pub signal: Option<String>,
+    /// Creation time, RFC 3339.
+    pub created_at: String,
+    /// Start time, RFC 3339.
+    pub started_at: Option<String>,
+    /// Exit time, RFC 3339.
+    pub finished_at: Option<String>,
+}
+
+impl ContainerView {
+    /// Reads the `container` member of a reply; `None` when it is absent
+    /// (e.g. `ListContainers` on an empty pod) or unreadable.
+    pub fn from_reply(parameters: &Map<String, Value>) -> Option<ContainerView> {
+        let container = parameters.get("container")?;
+        if container.is_null() {
+            return None;
+        }
+        ContainerView::deserialize(container).ok()
+    }
+}
+
+/// The `state` block: one `key: value` line per known field, absent optional
+/// fields left out, keys aligned.
+pub fn format_state(c: &ContainerView) -> String {
+    let mut rows: Vec<(&str, String)> = vec![("id", c.id.clone()), ("status", c.status.clone())];
+    if let Some(pid) = c.pid {
+        rows.push(("pid", pid.to_string()));
+    }
+    if let Some(code) = c.exit_code {
+        rows.push(("exit code", code.to_string()));
+    }
+    if let Some(signal) = &c.signal {
+        rows.push(("signal", signal.clone()));
+    }
+    rows.push(("bundle", c.bundle.clone()));
+    rows.push(("log", c.log_path.clone()));
+    rows.push(("created", c.created_at.clone()));
+    if let Some(t) = &c.started_at {
+        rows.push(("started", t.clone()));
+    }
+    if let Some(t) = &c.finished_at {
+        rows.push(("finished", t.clone()));
+    }
+    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
+    let mut out = String::new();
+    for (key, value) in rows {
+        out.push_str(&format!("{:<width$} {value}\n", format!("{key}:")));
+    }
+    out
+}
+
+/// The `ps` table: ID, STATUS, PID, EXIT, CREATED, columns padded to their
+/// widest cell; `-` where a value does not apply.
+pub fn format_table(containers: &[ContainerView]) -> String {
+    let header = ["ID", "STATUS", "PID", "EXIT", "CREATED"].map(str::to_owned);
+    let mut rows = vec![header];
+    for c in containers {
+        rows.push([
+            c.id.clone(),
+            c.status.clone(),
+            c.pid.map_or_else(|| "-".to_owned(), |p| p.to_string()),
+            exit_cell(c),
+            short_time(&c.created_at),
+        ]);
+    }
+    let mut widths = [0usize; 5];
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in &rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<width$}   ", width = widths[i]));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `137 (SIGKILL)`, `0`, or `-` while the container has not exited.
+fn exit_cell(c: &ContainerView) -> String {
+    match (c.exit_code, &c.signal) {
+        (Some(code), Some(signal)) => format!("{code} ({signal})"),
+        (Some(code), None) => code.to_string(),
+        (None, _) => "-".to_owned(),
+    }
+}
+
+/// Drops the fractional seconds of an RFC 3339 time, which only clutter a
+/// table: `2024-05-01T10:00:00.123456789Z` becomes `2024-05-01T10:00:00Z`.
+pub fn short_time(rfc3339: &str) -> String {
+    match rfc3339.find('.') {
+        Some(dot) => {
+            let rest = &rfc3339[dot + 1..];
+            let frac_len = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            format!("{}{}", &rfc3339[..dot], &rest[frac_len..])
+        }
+        None => rfc3339.to_owned(),
+    }
+}
+
+/// Reply parameters as one line of JSON, for `--json`.
+pub fn json_line(parameters: &Map<String, Value>) -> String {
+    Value::Object(parameters.clone()).to_string()
+}
+
+/// The note `wait` prints on stderr when a signal ended the process.
+pub fn signal_note(signal: Option<&str>) -> Option<String> {
+    signal.map(|s| format!("(killed by {s})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn running() -> ContainerView {
+        ContainerView {
+            id: "web".into(),
+            status: "running".into(),
+            pid: Some(4242),
+            bundle: "/run/podmon/p/bundles/web".into(),
+            log_path: "/run/podmon/p/logs/web.log".into(),
+            created_at: "2024-05-01T10:00:00.123456789Z".into(),
+            started_at: Some("2024-05-01T10:00:01.000000001Z".into()),
+            ..ContainerView::default()
+        }
+    }
+
+    fn killed() -> ContainerView {
+        ContainerView {
+            id: "batch-job".into(),
+            status: "stopped".into(),
+            pid: None,
+            exit_code: Some(137),
+            signal: Some("SIGKILL".into()),
+            created_at: "2024-05-01T09:00:00.5Z".into(),
+            ..ContainerView::default()
+        }
+    }
+
+    #[test]
+    fn reads_container_from_reply_leniently() {
+        let params = json!({"container": {
+            "id": "web", "status": "running", "pid": 7, "bundle": "/b", "logPath": "/l",
+            "createdAt": "t", "exitCode": null, "futureField": [1, 2]
+        }});
+        let Value::Object(params) = params else {
+            unreachable!()
+        };
+        let c = ContainerView::from_reply(&params).unwrap();
+        assert_eq!(c.id, "web");
+        assert_eq!(c.pid, Some(7));
+        assert_eq!(c.log_path, "/l");
+        assert_eq!(c.exit_code, None);
+        assert_eq!(ContainerView::from_reply(&Map::new()), None);
+        let Value::Object(null) = json!({"container": null}) else {
+            unreachable!()
+        };
+        assert_eq!(ContainerView::from_reply(&null), None);
+    }
+
+    #[test]
+    fn state_block() {
+        assert_eq!(
+            format_state(&running()),
+            "id:      web\n\
+             status:  running\n\
+             pid:     4242\n\
+             bundle:  /run/podmon/p/bundles/web\n\
+             log:     /run/podmon/p/logs/web.log\n\
+             created: 2024-05-01T10:00:00.123456789Z\n\
+             started: 2024-05-01T10:00:01.000000001Z\n"
+        );
+        let text = format_state(&killed());
+        assert!(text.contains("exit code: 137\n"), "{text}");
+        assert!(text.contains("signal:    SIGKILL\n"), "{text}");
+        assert!(!text.contains("pid:"), "{text}");
+    }
+
+    #[test]
+    fn ps_table() {
+        assert_eq!(
+            format_table(&[running(), killed()]),
+            "ID          STATUS    PID    EXIT            CREATED\n\
+             web         running   4242   -               2024-05-01T10:00:00Z\n\
+             batch-job   stopped   -      137 (SIGKILL)   2024-05-01T09:00:00Z\n"
+        );
+        assert_eq!(format_table(&[]), "ID   STATUS   PID   EXIT   CREATED\n");
+    }
+
+    #[test]
+    fn short_times() {
+        assert_eq!(
+            short_time("2024-05-01T10:00:00.123456789Z"),
+            "2024-05-01T10:00:00Z"
+        );
+        assert_eq!(
+            short_time("2024-05-01T10:00:00.1+02:00"),
+            "2024-05-01T10:00:00+02:00"
+        );
+        assert_eq!(short_time("2024-05-01T10:00:00Z"), "2024-05-01T10:00:00Z");
+        assert_eq!(short_time(""), "");
+    }
+
+    #[test]
+    fn json_and_notes() {
+        let Value::Object(p) = json!({"exitCode": 0}) else {
+            unreachable!()
+        };
+        assert_eq!(json_line(&p), r#"{"exitCode":0}"#);
+        assert_eq!(
+            signal_note(Some("SIGKILL")).as_deref(),
+            Some("(killed by SIGKILL)")
+        );
+        assert_eq!(signal_note(None), None);
+    }
+}
