@@ -111,6 +111,36 @@ fn create_parameters(args: &CreateArgs) -> anyhow::Result<Value> {
     if let Some(n) = args.pids_max {
         p.insert("pidsMax".into(), json!(n));
     }
+    if let Some(driver) = &args.log_driver {
+        p.insert("logDriver".into(), json!(driver));
+    }
+    if let (Some(rate), Some(burst)) = (args.log_rate, args.log_burst) {
+        let mut limit = Map::new();
+        limit.insert("bytesPerSecond".into(), json!(rate));
+        limit.insert("burst".into(), json!(burst));
+        if let Some(policy) = &args.log_policy {
+            limit.insert("policy".into(), json!(policy));
+        }
+        p.insert("logRateLimit".into(), Value::Object(limit));
+    }
+    for (key, value) in [
+        ("logMaxLine", args.log_max_line),
+        ("logMaxSize", args.log_max_size),
+        ("logMaxFiles", args.log_max_files),
+    ] {
+        if let Some(value) = value {
+            p.insert(key.into(), json!(value));
+        }
+    }
+    for (key, set) in [
+        ("stdin", args.stdin),
+        ("stdinOnce", args.stdin_once),
+        ("terminal", args.terminal),
+    ] {
+        if set {
+            p.insert(key.into(), json!(true));
+        }
+    }
     Ok(Value::Object(p))
 }
 
@@ -166,9 +196,10 @@ fn execute(
         writeln!(out, "{}", output::json_line(&reply))?;
     }
     match cmd {
-        ClientCommand::Create(CreateArgs { id, .. }) | ClientCommand::Start { id } => {
+        ClientCommand::Create(_) | ClientCommand::Start { .. } => {
             if !json {
-                let shown = ContainerView::from_reply(&reply).map_or_else(|| id.clone(), |c| c.id);
+                let shown = ContainerView::from_reply(&reply)
+                    .map_or_else(|| cmd.id().unwrap_or_default().to_owned(), |c| c.id);
                 writeln!(out, "{shown}")?;
             }
             Ok(0)
@@ -247,15 +278,9 @@ mod tests {
         let args = CreateArgs {
             id: "web".into(),
             bundle: Some("/b".into()),
-            rootfs: None,
-            env: vec![],
-            cwd: None,
-            hostname: None,
-            memory_max: None,
-            pids_max: None,
-            command: vec![],
+            ..CreateArgs::default()
         };
-        let (method, params) = request(&ClientCommand::Create(args)).unwrap();
+        let (method, params) = request(&ClientCommand::Create(Box::new(args))).unwrap();
         assert_eq!(method, "io.podmon.Pod.CreateContainer");
         assert_eq!(params, json!({"id": "web", "bundle": "/b"}));
     }
@@ -264,7 +289,6 @@ mod tests {
     fn create_request_with_rootfs() {
         let args = CreateArgs {
             id: "web".into(),
-            bundle: None,
             rootfs: Some("/r".into()),
             env: vec!["A=1".into()],
             cwd: Some("/srv".into()),
@@ -272,8 +296,9 @@ mod tests {
             memory_max: Some(64 << 20),
             pids_max: Some(10),
             command: vec!["sh".into(), "-c".into(), "true".into()],
+            ..CreateArgs::default()
         };
-        let (_, params) = request(&ClientCommand::Create(args)).unwrap();
+        let (_, params) = request(&ClientCommand::Create(Box::new(args))).unwrap();
         assert_eq!(
             params,
             json!({
@@ -284,19 +309,40 @@ mod tests {
     }
 
     #[test]
+    fn create_request_with_log_options() {
+        let args = CreateArgs {
+            id: "web".into(),
+            bundle: Some("/b".into()),
+            stdin: true,
+            stdin_once: true,
+            log_driver: Some("cri".into()),
+            log_max_line: Some(100),
+            log_max_size: Some(200),
+            log_max_files: Some(3),
+            log_rate: Some(10),
+            log_burst: Some(20),
+            log_policy: Some("drop".into()),
+            ..CreateArgs::default()
+        };
+        let (_, params) = request(&ClientCommand::Create(Box::new(args))).unwrap();
+        assert_eq!(
+            params,
+            json!({
+                "id": "web", "bundle": "/b", "stdin": true, "stdinOnce": true, "logDriver": "cri",
+                "logMaxLine": 100, "logMaxSize": 200, "logMaxFiles": 3,
+                "logRateLimit": {"bytesPerSecond": 10, "burst": 20, "policy": "drop"}
+            })
+        );
+    }
+
+    #[test]
     fn relative_paths_become_absolute() {
         let args = CreateArgs {
             id: "web".into(),
             bundle: Some("bundles/web".into()),
-            rootfs: None,
-            env: vec![],
-            cwd: None,
-            hostname: None,
-            memory_max: None,
-            pids_max: None,
-            command: vec![],
+            ..CreateArgs::default()
         };
-        let (_, params) = request(&ClientCommand::Create(args)).unwrap();
+        let (_, params) = request(&ClientCommand::Create(Box::new(args))).unwrap();
         let bundle = params["bundle"].as_str().unwrap();
         assert!(
             bundle.starts_with('/') && bundle.ends_with("bundles/web"),

@@ -67,6 +67,11 @@ pub fn describe_varlink(name: &str, parameters: &Map<String, Value>) -> String {
             }
             out
         }
+        "io.podmon.Pod.SystemError" => format!("monitor error: {}", s("message")),
+        "io.podmon.Pod.WatcherTooSlow" => {
+            "the monitor cut off this watcher: it fell too far behind and events were lost"
+                .to_owned()
+        }
         message::INVALID_PARAMETER => format!("invalid parameter: {}", s("parameter")),
         message::METHOD_NOT_FOUND => format!(
             "the monitor does not know method {} (is it an older version?)",
@@ -170,6 +175,20 @@ mod tests {
                 json!({"runtime": "crun", "command": "create", "message": "boom", "exitCode": 1})
             ),
             "runtime error (crun create): boom (exit status 1)"
+        );
+    }
+
+    #[test]
+    fn monitor_errors() {
+        assert_eq!(
+            varlink(
+                "io.podmon.Pod.SystemError",
+                json!({"message": "open log: ENOSPC"})
+            ),
+            "monitor error: open log: ENOSPC"
+        );
+        assert!(
+            varlink("io.podmon.Pod.WatcherTooSlow", json!({"dropped": true})).contains("watcher")
         );
     }
 

@@ -45,7 +45,7 @@ pub enum Command {
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum ClientCommand {
     /// Create a container (without starting it).
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// Start a created container.
     Start {
         /// Container id.
@@ -84,7 +84,7 @@ pub enum ClientCommand {
 }
 
 /// Arguments of `podmon create`.
-#[derive(Debug, Clone, PartialEq, Eq, Args)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
 pub struct CreateArgs {
     /// Container id: [A-Za-z0-9][A-Za-z0-9_.-]{0,63}.
     pub id: String,
@@ -114,6 +114,36 @@ pub struct CreateArgs {
     /// Limit on the number of processes (with --rootfs).
     #[arg(long, value_name = "N", conflicts_with = "bundle")]
     pub pids_max: Option<u64>,
+    /// Give the container a pty (with --rootfs; a bundle's config.json says so itself).
+    #[arg(long, short = 't', conflicts_with = "bundle")]
+    pub terminal: bool,
+    /// Keep the container's stdin open for attach.
+    #[arg(long, short = 'i')]
+    pub stdin: bool,
+    /// Close stdin when the first attached client that had it detaches.
+    #[arg(long, requires = "stdin")]
+    pub stdin_once: bool,
+    /// Log driver: cri (default) or none.
+    #[arg(long, value_name = "DRIVER", value_parser = ["cri", "none"])]
+    pub log_driver: Option<String>,
+    /// Longest log record, e.g. 16K; longer lines are split.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg)]
+    pub log_max_line: Option<u64>,
+    /// Rotate the log file at this size, e.g. 10M.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg)]
+    pub log_max_size: Option<u64>,
+    /// Rotated log files to keep.
+    #[arg(long, value_name = "N")]
+    pub log_max_files: Option<u64>,
+    /// Log rate limit in bytes per second, e.g. 1M (needs --log-burst).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg, requires = "log_burst")]
+    pub log_rate: Option<u64>,
+    /// Bytes the log rate limit lets pass at once, e.g. 4M.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg, requires = "log_rate")]
+    pub log_burst: Option<u64>,
+    /// What happens beyond the rate limit: block (default) or drop.
+    #[arg(long, value_name = "POLICY", value_parser = ["block", "drop"], requires = "log_rate")]
+    pub log_policy: Option<String>,
     /// Command and arguments to run, after `--` (with --rootfs).
     #[arg(last = true, value_name = "CMD", conflicts_with = "bundle")]
     pub command: Vec<String>,
@@ -137,6 +167,21 @@ pub struct ServeArgs {
     /// Directory where exit codes are written as files, one per container.
     #[arg(long, value_name = "DIR")]
     pub exit_dir: Option<PathBuf>,
+}
+
+impl ClientCommand {
+    /// The container the command is about; `None` for `ps`.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            ClientCommand::Create(args) => Some(&args.id),
+            ClientCommand::Start { id }
+            | ClientCommand::Kill { id, .. }
+            | ClientCommand::Wait { id }
+            | ClientCommand::Delete { id, .. }
+            | ClientCommand::State { id } => Some(id),
+            ClientCommand::Ps => None,
+        }
+    }
 }
 
 impl Cli {
@@ -276,6 +321,48 @@ mod tests {
     }
 
     #[test]
+    fn create_log_and_terminal_options() {
+        let ClientCommand::Create(args) = client(&[
+            "create",
+            "web",
+            "--bundle",
+            "b",
+            "-i",
+            "--stdin-once",
+            "--log-driver",
+            "none",
+            "--log-max-line",
+            "16K",
+            "--log-max-size",
+            "10M",
+            "--log-max-files",
+            "3",
+            "--log-rate",
+            "1M",
+            "--log-burst",
+            "4M",
+            "--log-policy",
+            "drop",
+        ]) else {
+            panic!("not create")
+        };
+        assert!(args.stdin && args.stdin_once && !args.terminal);
+        assert_eq!(args.log_driver.as_deref(), Some("none"));
+        assert_eq!(args.log_max_line, Some(16 << 10));
+        assert_eq!(args.log_max_size, Some(10 << 20));
+        assert_eq!(args.log_max_files, Some(3));
+        assert_eq!(args.log_rate, Some(1 << 20));
+        assert_eq!(args.log_burst, Some(4 << 20));
+        assert_eq!(args.log_policy.as_deref(), Some("drop"));
+        let ClientCommand::Create(args) =
+            client(&["create", "web", "--rootfs", "r", "-t", "--", "sh"])
+        else {
+            panic!("not create")
+        };
+        assert!(args.terminal);
+    }
+
+    #[test]
     fn create_with_bundle() {
         let ClientCommand::Create(args) = client(&["create", "web", "--bundle", "b"]) else {
             panic!("not create")
@@ -318,6 +405,12 @@ mod tests {
                 "--",
                 "sh",
             ],
+            &["create", "web", "--bundle", "b", "--terminal"],
+            &["create", "web", "--bundle", "b", "--stdin-once"],
+            &["create", "web", "--bundle", "b", "--log-driver", "syslog"],
+            &["create", "web", "--bundle", "b", "--log-rate", "1M"],
+            &["create", "web", "--bundle", "b", "--log-burst", "1M"],
+            &["create", "web", "--bundle", "b", "--log-policy", "drop"],
         ] {
             let err = parse(args).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{args:?}: {err}");
@@ -360,6 +453,8 @@ mod tests {
             }
         );
         assert!(parse(&["start"]).is_err());
+        assert_eq!(client(&["kill", "k"]).id(), Some("k"));
+        assert_eq!(client(&["ps"]).id(), None);
     }
 
     #[test]

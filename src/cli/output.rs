@@ -21,12 +21,22 @@ pub struct ContainerView {
     pub pid: Option<i64>,
     /// OCI bundle path.
     pub bundle: String,
-    /// CRI log file path.
-    pub log_path: String,
+    /// CRI log file path; absent with the "none" log driver.
+    pub log_path: Option<String>,
+    /// The last log write error, while writing fails.
+    pub log_error: Option<String>,
+    /// Bytes of output dropped by a "drop" rate limit.
+    pub log_bytes_dropped: u64,
     /// Exit code once stopped.
     pub exit_code: Option<i64>,
     /// Name of the signal that killed it.
     pub signal: Option<String>,
+    /// The kernel's OOM killer ended it.
+    pub oom_killed: bool,
+    /// "Completed", "Error" or "OOMKilled" once stopped.
+    pub exit_reason: Option<String>,
+    /// It has a pty.
+    pub terminal: bool,
     /// Creation time, RFC 3339.
     pub created_at: String,
     /// Start time, RFC 3339.
@@ -60,8 +70,26 @@ pub fn format_state(c: &ContainerView) -> String {
     if let Some(signal) = &c.signal {
         rows.push(("signal", signal.clone()));
     }
+    if let Some(reason) = &c.exit_reason {
+        rows.push(("exit reason", reason.clone()));
+    }
+    if c.oom_killed {
+        rows.push(("oom killed", "yes".to_owned()));
+    }
+    if c.terminal {
+        rows.push(("terminal", "yes".to_owned()));
+    }
     rows.push(("bundle", c.bundle.clone()));
-    rows.push(("log", c.log_path.clone()));
+    rows.push((
+        "log",
+        c.log_path.clone().unwrap_or_else(|| "none".to_owned()),
+    ));
+    if let Some(err) = &c.log_error {
+        rows.push(("log error", err.clone()));
+    }
+    if c.log_bytes_dropped > 0 {
+        rows.push(("log dropped", format!("{} bytes", c.log_bytes_dropped)));
+    }
     rows.push(("created", c.created_at.clone()));
     if let Some(t) = &c.started_at {
         rows.push(("started", t.clone()));
@@ -72,7 +100,9 @@ pub fn format_state(c: &ContainerView) -> String {
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
     let mut out = String::new();
     for (key, value) in rows {
-        out.push_str(&format!("{:<width$} {value}\n", format!("{key}:")));
+        let line = format!("{:<width$} {value}", format!("{key}:"));
+        out.push_str(line.trim_end());
+        out.push('\n');
     }
     out
 }
@@ -113,9 +143,11 @@ pub fn format_table(containers: &[ContainerView]) -> String {
     out
 }
 
-/// `137 (SIGKILL)`, `0`, or `-` while the container has not exited.
+/// `137 (SIGKILL)`, `137 (OOMKilled)`, `0`, or `-` while the container has
+/// not exited.
 fn exit_cell(c: &ContainerView) -> String {
     match (c.exit_code, &c.signal) {
+        (Some(code), _) if c.oom_killed => format!("{code} (OOMKilled)"),
         (Some(code), Some(signal)) => format!("{code} ({signal})"),
         (Some(code), None) => code.to_string(),
         (None, _) => "-".to_owned(),
@@ -158,7 +190,7 @@ mod tests {
             status: "running".into(),
             pid: Some(4242),
             bundle: "/run/podmon/p/bundles/web".into(),
-            log_path: "/run/podmon/p/logs/web.log".into(),
+            log_path: Some("/run/podmon/p/logs/web.log".into()),
             created_at: "2024-05-01T10:00:00.123456789Z".into(),
             started_at: Some("2024-05-01T10:00:01.000000001Z".into()),
             ..ContainerView::default()
@@ -189,7 +221,7 @@ mod tests {
         let c = ContainerView::from_reply(&params).unwrap();
         assert_eq!(c.id, "web");
         assert_eq!(c.pid, Some(7));
-        assert_eq!(c.log_path, "/l");
+        assert_eq!(c.log_path.as_deref(), Some("/l"));
         assert_eq!(c.exit_code, None);
         assert_eq!(ContainerView::from_reply(&Map::new()), None);
         let Value::Object(null) = json!({"container": null}) else {
@@ -214,6 +246,24 @@ mod tests {
         assert!(text.contains("exit code: 137\n"), "{text}");
         assert!(text.contains("signal:    SIGKILL\n"), "{text}");
         assert!(!text.contains("pid:"), "{text}");
+        assert!(text.contains("log:       none\n"), "{text}");
+
+        let oom = ContainerView {
+            oom_killed: true,
+            exit_reason: Some("OOMKilled".into()),
+            log_error: Some("No space left on device".into()),
+            log_bytes_dropped: 12,
+            ..killed()
+        };
+        let text = format_state(&oom);
+        assert!(text.contains("exit reason: OOMKilled\n"), "{text}");
+        assert!(text.contains("oom killed:  yes\n"), "{text}");
+        assert!(
+            text.contains("log error:   No space left on device\n"),
+            "{text}"
+        );
+        assert!(text.contains("log dropped: 12 bytes\n"), "{text}");
+        assert!(format_table(&[oom]).contains("137 (OOMKilled)"));
     }
 
     #[test]

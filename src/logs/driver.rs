@@ -159,7 +159,7 @@ impl LogDriver for CriFile {
             let mut buf = buf;
             let mut done = 0;
             while done < buf.len() {
-                let (r, b) = ops::write(self.fd.as_fd(), buf, done).await;
+                let (r, b) = ops::write_offloaded(self.fd.as_fd(), buf, done).await;
                 buf = b;
                 match r {
                     Ok(0) => {

@@ -206,6 +206,15 @@ fn prepare_bundle(
                 spec::SpecError::EmptyArgs => PodError::invalid("command", e),
                 spec::SpecError::CwdNotAbsolute(_) => PodError::invalid("cwd", e),
                 spec::SpecError::RootfsNotAbsolute(_) => PodError::invalid("rootfs", e),
+                spec::SpecError::BadEnv(_) => PodError::invalid("env", e),
+                spec::SpecError::BadLimit { what, .. } => PodError::invalid(
+                    if what == "pids" {
+                        "pidsMax"
+                    } else {
+                        "memoryMax"
+                    },
+                    e,
+                ),
                 other => PodError::system("building the OCI config", other),
             })?;
             spec::write_config(dir, &built)

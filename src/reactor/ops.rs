@@ -114,6 +114,27 @@ pub async fn write(fd: BorrowedFd<'_>, buf: Vec<u8>, from: usize) -> (io::Result
     (result(res), take_buf(owned))
 }
 
+/// Like `write`, but the kernel runs it on an io-wq worker from the start
+/// (IOSQE_ASYNC) instead of trying it inline first: a buffered file write
+/// then copies into the page cache on the worker while this thread goes on
+/// reading and formatting.
+pub async fn write_offloaded(
+    fd: BorrowedFd<'_>,
+    buf: Vec<u8>,
+    from: usize,
+) -> (io::Result<usize>, Vec<u8>) {
+    let len = (buf.len() - from).min(u32::MAX as usize) as u32;
+    // SAFETY: in bounds: from <= len.
+    let ptr = unsafe { buf.as_ptr().add(from) };
+    let entry = opcode::Write::new(types::Fd(fd.as_raw_fd()), ptr, len)
+        .offset(u64::MAX)
+        .build()
+        .flags(io_uring::squeue::Flags::ASYNC);
+    // SAFETY: `ptr` points into `buf`, owned by the slot until completion.
+    let (res, owned) = unsafe { Op::submit(entry, Owned::Buf(buf)) }.await;
+    (result(res), take_buf(owned))
+}
+
 /// Writes all of `buf`, retrying short writes; the buffer comes back empty
 /// (its capacity kept) on success.
 pub async fn write_all(fd: BorrowedFd<'_>, mut buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
