@@ -57,10 +57,10 @@ impl ConsoleSocket {
                 Err(e) => return Err(e.into()),
             }
             for msg in control.drain() {
-                if let RecvAncillaryMessage::ScmRights(mut fds) = msg {
-                    if let Some(fd) = fds.next() {
-                        return Ok(fd);
-                    }
+                if let RecvAncillaryMessage::ScmRights(mut fds) = msg
+                    && let Some(fd) = fds.next()
+                {
+                    return Ok(fd);
                 }
             }
             return Err(io::Error::new(

@@ -93,10 +93,10 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         (None, stdin)
     };
     let feed = async move {
-        if let (Some(text), Some(fd)) = (p.stdin, feed_stdin) {
-            if let (Err(err), _) = session::write_all(fd.as_fd(), text.into_bytes()).await {
-                log::debug!("exec stdin: {err}");
-            }
+        if let (Some(text), Some(fd)) = (p.stdin, feed_stdin)
+            && let (Err(err), _) = session::write_all(fd.as_fd(), text.into_bytes()).await
+        {
+            log::debug!("exec stdin: {err}");
         }
     };
     let end = if r.upgrade_requested() {

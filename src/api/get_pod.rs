@@ -39,13 +39,13 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
             Status::Running => running += 1,
             Status::Stopped => stopped += 1,
         }
-        if c.status() != Status::Stopped {
-            if let Some(paths) = &c.cgroup {
-                memory += crate::cgroups::stats::read(paths)
-                    .memory
-                    .current
-                    .unwrap_or(0);
-            }
+        if c.status() != Status::Stopped
+            && let Some(paths) = &c.cgroup
+        {
+            memory += crate::cgroups::stats::read(paths)
+                .memory
+                .current
+                .unwrap_or(0);
         }
     }
     let out = Out {

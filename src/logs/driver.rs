@@ -178,10 +178,10 @@ impl LogDriver for CriFile {
                 }
             }
             buf.clear();
-            if self.rotation.max_size.is_some_and(|m| self.size >= m) {
-                if let Err(e) = self.rotate() {
-                    return (Err(e), buf);
-                }
+            if self.rotation.max_size.is_some_and(|m| self.size >= m)
+                && let Err(e) = self.rotate()
+            {
+                return (Err(e), buf);
             }
             (Ok(()), buf)
         })

@@ -37,6 +37,9 @@ const PIPE_SIZE: usize = 1 << 20;
 /// Delay before retrying a failed write (disk full, directory gone).
 const RETRY: Duration = Duration::from_secs(1);
 
+/// Called with the byte count whenever a marker reports dropped output.
+pub type DropHook = Box<dyn Fn(u64)>;
+
 /// Counters the API reports.
 #[derive(Debug, Clone, Default)]
 pub struct LogCounters {
@@ -75,7 +78,7 @@ pub struct LogSink {
     notify: Notify,
     /// Live output for attached clients, before any rate limiting.
     pub hub: Hub,
-    on_drop: RefCell<Option<Box<dyn Fn(u64)>>>,
+    on_drop: RefCell<Option<DropHook>>,
 }
 
 fn stream_index(s: Stream) -> usize {
@@ -120,7 +123,7 @@ impl LogSink {
 
     /// Sets what to call (with the byte count) when a marker reports
     /// dropped output.
-    pub fn on_drop(&self, f: Box<dyn Fn(u64)>) {
+    pub fn on_drop(&self, f: DropHook) {
         *self.on_drop.borrow_mut() = Some(f);
     }
 
@@ -414,18 +417,13 @@ async fn write_out(sink: &LogSink, driver: &mut dyn LogDriver, mut buf: Vec<u8>)
                 return buf;
             }
             Err(e) => {
-                let written = len - buf.len() as u64;
-                let mut c = sink.counters.borrow_mut();
-                c.bytes_written += written;
-                log::warn!(
-                    "writing log {}: {e}; retrying",
-                    sink.path
-                        .as_deref()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default()
-                );
-                c.error = Some(e.to_string());
-                drop(c);
+                {
+                    let mut c = sink.counters.borrow_mut();
+                    c.bytes_written += len - buf.len() as u64;
+                    c.error = Some(e.to_string());
+                }
+                let path = sink.path.as_deref().map(|p| p.display().to_string());
+                log::warn!("writing log {}: {e}; retrying", path.unwrap_or_default());
                 sink.wake();
                 if buf.is_empty() {
                     return buf;

@@ -555,10 +555,10 @@ async fn monitor(
         );
         c.log.flushed().await;
     }
-    if let Some(dir) = &pod.config.exit_dir {
-        if let Err(e) = write_exit_file(dir, &c.id, status.exit_code()) {
-            log::error!("container {}: exit file: {e}", c.id);
-        }
+    if let Some(dir) = &pod.config.exit_dir
+        && let Err(e) = write_exit_file(dir, &c.id, status.exit_code())
+    {
+        log::error!("container {}: exit file: {e}", c.id);
     }
     c.state.borrow_mut().status = Status::Stopped;
     c.changed.notify_all();

@@ -102,9 +102,7 @@ pub fn spawn(fut: impl Future<Output = ()> + 'static) -> TaskId {
 pub fn abort(id: TaskId) {
     let dropped = EXEC.with(|e| {
         let mut tasks = e.tasks.borrow_mut();
-        let Some(slot) = tasks.get_mut(id.index) else {
-            return None;
-        };
+        let slot = tasks.get_mut(id.index)?;
         if slot.generation != id.generation {
             return None;
         }

@@ -40,15 +40,15 @@ pub async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
     let mut ra = None;
     let mut rb = None;
     poll_fn(|cx| {
-        if ra.is_none() {
-            if let Poll::Ready(x) = a.as_mut().poll(cx) {
-                ra = Some(x);
-            }
+        if ra.is_none()
+            && let Poll::Ready(x) = a.as_mut().poll(cx)
+        {
+            ra = Some(x);
         }
-        if rb.is_none() {
-            if let Poll::Ready(y) = b.as_mut().poll(cx) {
-                rb = Some(y);
-            }
+        if rb.is_none()
+            && let Poll::Ready(y) = b.as_mut().poll(cx)
+        {
+            rb = Some(y);
         }
         if ra.is_some() && rb.is_some() {
             Poll::Ready((ra.take().unwrap(), rb.take().unwrap()))
