@@ -13,23 +13,42 @@ use crate::varlink::{Call, params};
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct In {
     id: String,
+    exec_id: Option<String>,
     width: u16,
     height: u16,
 }
 
-/// Sets a terminal container's window size (TIOCSWINSZ on its pty).
+/// Sets the window size of a terminal container, or of one of its
+/// terminal execs (TIOCSWINSZ on the pty).
 pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(), HandlerError> {
     let p: In = params::decode(&call.parameters)?;
     let c = pod.get(&p.id)?;
-    let Some(pty) = &c.pty else {
+    let pty = match &p.exec_id {
+        None => c.pty.clone(),
+        Some(e) => {
+            let execs = pod.execs.borrow();
+            let entry = execs
+                .get(e)
+                .filter(|x| x.container == p.id)
+                .ok_or_else(|| PodError::InvalidValue {
+                    parameter: "execId",
+                    reason: format!("no exec {e} runs in container {}", p.id),
+                })?;
+            entry.pty.clone()
+        }
+    };
+    let Some(pty) = pty else {
         return Err(PodError::InvalidState {
             id: p.id,
             status: c.status(),
-            reason: "it has no terminal".into(),
+            reason: match p.exec_id {
+                Some(e) => format!("exec {e} has no terminal"),
+                None => "it has no terminal".into(),
+            },
         }
         .into());
     };
-    session::resize(std::os::fd::AsFd::as_fd(&**pty), p.width, p.height);
+    session::resize(std::os::fd::AsFd::as_fd(&*pty), p.width, p.height);
     r.reply(Default::default()).await?;
     Ok(())
 }

@@ -54,7 +54,32 @@ pub struct ExecProcess {
     pub stderr: Option<OwnedFd>,
     /// The pty master of a terminal exec (for resizing).
     pub pty: Option<Rc<OwnedFd>>,
+    _registration: Registration,
     _dir: DirGuard,
+}
+
+/// A running exec as the pod lists it: Resize finds its pty here.
+pub struct ExecEntry {
+    /// The container it runs in.
+    pub container: String,
+    /// Its process.
+    pub process: Rc<Watched>,
+    /// Its pty master, for terminal execs.
+    pub pty: Option<Rc<OwnedFd>>,
+}
+
+/// Keeps an exec in the pod's table for as long as it is handled.
+struct Registration {
+    pod: std::rc::Weak<Pod>,
+    exec_id: String,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Some(pod) = self.pod.upgrade() {
+            pod.execs.borrow_mut().remove(&self.exec_id);
+        }
+    }
 }
 
 /// The exec's working directory (process.json, pid file, runtime log),
@@ -167,7 +192,7 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), PodError> {
 /// Starts `spec` in container `id` with pipes for stdout and stderr (and
 /// stdin when `want_stdin`); returns once the process runs.
 pub async fn spawn_exec(
-    pod: &Pod,
+    pod: &Rc<Pod>,
     id: &str,
     spec: &ExecSpec,
     want_stdin: bool,
@@ -291,7 +316,20 @@ pub async fn spawn_exec(
     let mut e = Event::new(EventKind::ExecStarted, id);
     e.exec_id = Some(exec_id.clone());
     pod.events.emit(e);
+    pod.execs.borrow_mut().insert(
+        exec_id.clone(),
+        ExecEntry {
+            container: id.to_owned(),
+            process: process.clone(),
+            pty: pty.clone(),
+        },
+    );
+    let registration = Registration {
+        pod: Rc::downgrade(pod),
+        exec_id: exec_id.clone(),
+    };
     Ok(ExecProcess {
+        _registration: registration,
         exec_id,
         process,
         stdin: stdin_w,
@@ -387,7 +425,7 @@ pub fn kill_tree(process: &Watched) {
 /// Runs a command to completion in container `id`; kills it (and what it
 /// started) after `timeout`.
 pub async fn exec_sync(
-    pod: &Pod,
+    pod: &Rc<Pod>,
     id: &str,
     spec: &ExecSpec,
     timeout: Option<Duration>,

@@ -96,6 +96,8 @@ pub struct Pod {
     reserved: RefCell<HashSet<String>>,
     /// The event stream.
     pub events: events::Events,
+    /// Execs running now, by exec id.
+    pub execs: RefCell<std::collections::HashMap<String, exec::ExecEntry>>,
     /// When the monitor started.
     pub started_at: std::time::SystemTime,
 }
@@ -108,6 +110,7 @@ impl Pod {
             containers: RefCell::new(BTreeMap::new()),
             reserved: RefCell::new(HashSet::new()),
             events: Default::default(),
+            execs: Default::default(),
             started_at: std::time::SystemTime::now(),
         })
     }
