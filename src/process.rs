@@ -169,6 +169,21 @@ pub fn reap_strays() {
     }
 }
 
+/// A close-on-exec pipe: (read end, write end).
+pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    Ok(rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?)
+}
+
+/// /dev/null opened for reading and writing, as stdio for a runtime
+/// whose process talks through a pty instead.
+pub fn devnull() -> io::Result<OwnedFd> {
+    std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .map(OwnedFd::from)
+}
+
 /// What a finished command printed, and how it ended.
 #[derive(Debug)]
 pub struct Output {

@@ -94,7 +94,8 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
     };
     let feed = async move {
         if let (Some(text), Some(fd)) = (p.stdin, feed_stdin)
-            && let (Err(err), _) = session::write_all(fd.as_fd(), text.into_bytes()).await
+            && let (Err(err), _) =
+                crate::reactor::ops::write_all(fd.as_fd(), text.into_bytes()).await
         {
             log::debug!("exec stdin: {err}");
         }

@@ -175,20 +175,6 @@ fn process_json(c: &Container, spec: &ExecSpec) -> Result<serde_json::Value, Pod
     Ok(p)
 }
 
-fn devnull() -> Result<OwnedFd, PodError> {
-    std::fs::File::options()
-        .read(true)
-        .write(true)
-        .open("/dev/null")
-        .map(OwnedFd::from)
-        .map_err(|e| PodError::System(format!("/dev/null: {e}")))
-}
-
-fn pipe() -> Result<(OwnedFd, OwnedFd), PodError> {
-    rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-        .map_err(|e| PodError::System(format!("pipe: {e}")))
-}
-
 /// Starts `spec` in container `id` with pipes for stdout and stderr (and
 /// stdin when `want_stdin`); returns once the process runs.
 pub async fn spawn_exec(
@@ -247,14 +233,18 @@ pub async fn spawn_exec(
     // Terminal execs talk through the pty; pipes otherwise.
     let (mut stdin_w, mut out_r, mut err_r) = (None, None, None);
     let (stdin_r, out_w, err_w) = if spec.terminal {
-        (None, Some(devnull()?), Some(devnull()?))
+        (
+            None,
+            Some(process::devnull().map_err(|e| PodError::system("/dev/null", e))?),
+            Some(process::devnull().map_err(|e| PodError::system("/dev/null", e))?),
+        )
     } else {
-        let (or, ow) = pipe()?;
-        let (er, ew) = pipe()?;
+        let (or, ow) = process::pipe().map_err(|e| PodError::system("pipe", e))?;
+        let (er, ew) = process::pipe().map_err(|e| PodError::system("pipe", e))?;
         out_r = Some(or);
         err_r = Some(er);
         let sr = if want_stdin {
-            let (r, w) = pipe()?;
+            let (r, w) = process::pipe().map_err(|e| PodError::system("pipe", e))?;
             stdin_w = Some(w);
             Some(r)
         } else {

@@ -128,15 +128,6 @@ async fn run_runtime(
     Ok(out)
 }
 
-fn devnull() -> Result<OwnedFd, PodError> {
-    std::fs::File::options()
-        .read(true)
-        .write(true)
-        .open("/dev/null")
-        .map(OwnedFd::from)
-        .map_err(|e| PodError::system("/dev/null", e))
-}
-
 /// Whether the bundle's config.json asks for a terminal.
 fn bundle_wants_terminal(bundle: &Path) -> Result<bool, PodError> {
     let path = bundle.join("config.json");
@@ -147,11 +138,6 @@ fn bundle_wants_terminal(bundle: &Path) -> Result<bool, PodError> {
     Ok(v.pointer("/process/terminal")
         .and_then(serde_json::Value::as_bool)
         .unwrap_or(false))
-}
-
-fn pipe() -> Result<(OwnedFd, OwnedFd), PodError> {
-    rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-        .map_err(|e| PodError::system("pipe", e))
 }
 
 /// Prepares the bundle directory; returns the bundle path.
@@ -349,13 +335,17 @@ async fn create_in(
     // container's stdio; the runtime passes its own stdio on to the container.
     let (mut pipes, mut stdin_w) = (Vec::new(), None);
     let (stdin_r, out_w, err_w) = if terminal {
-        (None, Some(devnull()?), Some(devnull()?))
+        (
+            None,
+            Some(process::devnull().map_err(|e| PodError::system("/dev/null", e))?),
+            Some(process::devnull().map_err(|e| PodError::system("/dev/null", e))?),
+        )
     } else {
-        let (out_r, out_w) = pipe()?;
-        let (err_r, err_w) = pipe()?;
+        let (out_r, out_w) = process::pipe().map_err(|e| PodError::system("pipe", e))?;
+        let (err_r, err_w) = process::pipe().map_err(|e| PodError::system("pipe", e))?;
         pipes = vec![(Stream::Stdout, out_r), (Stream::Stderr, err_r)];
         let stdin_r = if req.stdin {
-            let (r, w) = pipe()?;
+            let (r, w) = process::pipe().map_err(|e| PodError::system("pipe", e))?;
             stdin_w = Some(w);
             Some(r)
         } else {

@@ -103,15 +103,7 @@ pub async fn read(
 /// Writes `buf[from..]` at the file position (or appends, for O_APPEND
 /// files); returns the count written and the buffer.
 pub async fn write(fd: BorrowedFd<'_>, buf: Vec<u8>, from: usize) -> (io::Result<usize>, Vec<u8>) {
-    let len = (buf.len() - from).min(u32::MAX as usize) as u32;
-    // SAFETY: in bounds: from <= len.
-    let ptr = unsafe { buf.as_ptr().add(from) };
-    let entry = opcode::Write::new(types::Fd(fd.as_raw_fd()), ptr, len)
-        .offset(u64::MAX)
-        .build();
-    // SAFETY: `ptr` points into `buf`, owned by the slot until completion.
-    let (res, owned) = unsafe { Op::submit(entry, Owned::Buf(buf)) }.await;
-    (result(res), take_buf(owned))
+    write_with(fd, buf, from, io_uring::squeue::Flags::empty()).await
 }
 
 /// Like `write`, but the kernel runs it on an io-wq worker from the start
@@ -123,13 +115,22 @@ pub async fn write_offloaded(
     buf: Vec<u8>,
     from: usize,
 ) -> (io::Result<usize>, Vec<u8>) {
+    write_with(fd, buf, from, io_uring::squeue::Flags::ASYNC).await
+}
+
+async fn write_with(
+    fd: BorrowedFd<'_>,
+    buf: Vec<u8>,
+    from: usize,
+    flags: io_uring::squeue::Flags,
+) -> (io::Result<usize>, Vec<u8>) {
     let len = (buf.len() - from).min(u32::MAX as usize) as u32;
     // SAFETY: in bounds: from <= len.
     let ptr = unsafe { buf.as_ptr().add(from) };
     let entry = opcode::Write::new(types::Fd(fd.as_raw_fd()), ptr, len)
         .offset(u64::MAX)
         .build()
-        .flags(io_uring::squeue::Flags::ASYNC);
+        .flags(flags);
     // SAFETY: `ptr` points into `buf`, owned by the slot until completion.
     let (res, owned) = unsafe { Op::submit(entry, Owned::Buf(buf)) }.await;
     (result(res), take_buf(owned))

@@ -113,7 +113,7 @@ impl Input {
         match f {
             ClientFrame::Stdin(bytes) => {
                 if let Some(fd) = &self.stdin {
-                    let (r, _) = write_all(fd.as_fd(), bytes).await;
+                    let (r, _) = ops::write_all(fd.as_fd(), bytes).await;
                     if let Err(e) = r {
                         log::debug!("stdin write: {e}");
                         self.close_stdin();
@@ -150,23 +150,6 @@ pub fn resize(pty: BorrowedFd<'_>, cols: u16, rows: u16) {
     if let Err(e) = rustix::termios::tcsetwinsize(pty, ws) {
         log::debug!("TIOCSWINSZ: {e}");
     }
-}
-
-/// Writes all of `buf` to a pipe or pty.
-pub async fn write_all(fd: BorrowedFd<'_>, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
-    let mut buf = buf;
-    let mut done = 0;
-    while done < buf.len() {
-        let (r, b) = ops::write(fd, buf, done).await;
-        buf = b;
-        match r {
-            Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
-            Ok(n) => done += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return (Err(e), buf),
-        }
-    }
-    (Ok(()), buf)
 }
 
 /// How the session ended.
