@@ -54,6 +54,8 @@ pub struct State {
     pub exit: Option<ExitStatus>,
     /// The OOM killer ended the container.
     pub oom_killed: bool,
+    /// A StartContainer call is running the runtime's `start`.
+    pub starting: bool,
 }
 
 /// A container of the pod.
@@ -81,6 +83,8 @@ pub struct Container {
     pub cgroup: Option<CgroupPaths>,
     /// OOM kills in its cgroup when it was created (to tell its own).
     pub oom_base: u64,
+    /// OOM kills already reported as events.
+    pub oom_reported: std::cell::Cell<u64>,
 }
 
 /// ContainerInfo of the IDL.

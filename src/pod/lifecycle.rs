@@ -448,16 +448,19 @@ async fn create_in(
             finished_at: None,
             exit: None,
             oom_killed: false,
+            starting: false,
         }),
         changed: Default::default(),
         stdin: StdinSlot::new(stdin_w, req.stdin_once),
         pty,
+        oom_reported: Default::default(),
         oom_base: cgroup
             .as_ref()
             .and_then(CgroupPaths::oom_kills)
             .unwrap_or(0),
         cgroup,
     });
+    container.oom_reported.set(container.oom_base);
     pod.containers
         .borrow_mut()
         .insert(id.clone(), container.clone());
@@ -465,13 +468,7 @@ async fn create_in(
         .cgroup
         .as_ref()
         .and_then(|paths| match OomWatch::new(paths) {
-            Ok(w) => Some(reactor::spawn(watch_oom(
-                pod.clone(),
-                id.clone(),
-                paths.clone(),
-                container.oom_base,
-                w,
-            ))),
+            Ok(w) => Some(reactor::spawn(watch_oom(pod.clone(), container.clone(), w))),
             Err(e) => {
                 log::warn!("container {id}: no OOM notifications: {e}");
                 None
@@ -483,24 +480,33 @@ async fn create_in(
     Ok(container)
 }
 
-/// Waits for the init process to exit, then for its output to reach the
-/// log, then records the exit and tells the waiters.
 /// Emits an `oom` event whenever the container's cgroup counts a new OOM kill.
-async fn watch_oom(pod: Rc<Pod>, id: String, paths: CgroupPaths, mut seen: u64, w: OomWatch) {
+async fn watch_oom(pod: Rc<Pod>, c: Rc<Container>, w: OomWatch) {
     loop {
         if let Err(e) = w.changed().await {
-            log::debug!("container {id}: OOM watch ended: {e}");
+            log::debug!("container {}: OOM watch ended: {e}", c.id);
             return;
         }
-        let now = paths.oom_kills().unwrap_or(seen);
-        if now > seen {
-            seen = now;
-            log::warn!("container {id}: the OOM killer killed a process");
-            pod.events.emit(Event::new(EventKind::Oom, &id));
-        }
+        report_oom(&pod, &c);
     }
 }
 
+/// Emits an `oom` event if the cgroup counts more OOM kills than reported.
+/// Called by the watcher and once more at exit, in case the kernel's
+/// notification had not been read yet.
+fn report_oom(pod: &Pod, c: &Container) {
+    let Some(now) = c.cgroup.as_ref().and_then(CgroupPaths::oom_kills) else {
+        return;
+    };
+    if now > c.oom_reported.get() {
+        c.oom_reported.set(now);
+        log::warn!("container {}: the OOM killer killed a process", c.id);
+        pod.events.emit(Event::new(EventKind::Oom, &c.id));
+    }
+}
+
+/// Waits for the init process to exit, then for its output to reach the
+/// log, then records the exit and tells the waiters.
 async fn monitor(
     pod: Rc<Pod>,
     c: Rc<Container>,
@@ -533,6 +539,11 @@ async fn monitor(
     if let Some(t) = oom_task {
         reactor::abort(t);
     }
+    report_oom(&pod, &c);
+    // A StartContainer in flight reports `started` first.
+    c.changed
+        .wait_until(|| (!c.state.borrow().starting).then_some(()))
+        .await;
     log::info!("container {} exited: {}", c.id, status.exit_code());
     if sync::timeout(DRAIN_TIMEOUT, c.log.drained())
         .await
@@ -581,18 +592,39 @@ pub async fn start(pod: &Pod, id: &str) -> Result<Rc<Container>, PodError> {
             reason: "only a created container can be started".into(),
         });
     }
-    run_runtime(pod, "start", pod.config.runtime.start_args(id)).await?;
+    {
+        // The process may run (and exit) before `runtime start` returns:
+        // the start time is taken now, and the monitor holds the exit back
+        // until `started` is out, so events and times stay in order.
+        let mut st = c.state.borrow_mut();
+        if st.starting {
+            return Err(PodError::InvalidState {
+                id: id.to_owned(),
+                status,
+                reason: "it is being started".into(),
+            });
+        }
+        st.starting = true;
+        st.started_at = Some(SystemTime::now());
+    }
+    let result = run_runtime(pod, "start", pod.config.runtime.start_args(id)).await;
     {
         let mut st = c.state.borrow_mut();
-        st.started_at = Some(SystemTime::now());
-        // It may have exited already; the monitor then owns the status.
-        if st.status == Status::Created && st.exit.is_none() {
-            st.status = Status::Running;
+        st.starting = false;
+        match &result {
+            Err(_) => st.started_at = None,
+            // It may have exited already; the monitor then owns the status.
+            Ok(_) if st.status == Status::Created && st.exit.is_none() => {
+                st.status = Status::Running
+            }
+            Ok(_) => {}
         }
     }
+    if result.is_ok() {
+        pod.events.emit(Event::new(EventKind::Started, id));
+    }
     c.changed.notify_all();
-    pod.events.emit(Event::new(EventKind::Started, id));
-    Ok(c)
+    result.map(|_| c)
 }
 
 /// Sends a signal to the init process (through its pidfd), or to every
