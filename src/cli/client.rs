@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, anyhow};
 use serde_json::{Map, Value, json};
 
-use super::errors;
 use super::output::{self, ContainerView};
 use super::{ClientCommand, CreateArgs};
+use super::{errors, events, interactive, logs, stats};
 use crate::varlink::client::{Client, ClientError};
 
 /// The Varlink interface the client subcommands call.
@@ -22,6 +22,19 @@ pub const INTERFACE: &str = "io.podmon.Pod";
 /// "no such container: web"); print them with [`report`], which also gives
 /// the exit status 1.
 pub fn run_client(cmd: ClientCommand, socket: &Path, json: bool) -> anyhow::Result<i32> {
+    // Streaming subcommands drive their connections themselves.
+    match &cmd {
+        ClientCommand::Exec(args) => return interactive::exec(args, socket, json),
+        ClientCommand::Attach { id, no_stdin } => {
+            return interactive::attach(id, !no_stdin, socket);
+        }
+        ClientCommand::Logs(args) => return logs::run(args, socket, json),
+        ClientCommand::Stats { id, watch } => {
+            return stats::run(id.as_deref(), *watch, socket, json);
+        }
+        ClientCommand::Events { id } => return events::run(id.as_deref(), socket, json),
+        _ => {}
+    }
     let (method, parameters) = request(&cmd)?;
     let mut client =
         Client::connect(socket).map_err(|err| anyhow!(errors::describe(&err, socket)))?;
@@ -81,6 +94,42 @@ pub fn request(cmd: &ClientCommand) -> anyhow::Result<(&'static str, Value)> {
         }
         ClientCommand::State { id } => ("io.podmon.Pod.GetContainer", json!({ "id": id })),
         ClientCommand::Ps => ("io.podmon.Pod.ListContainers", json!({})),
+        ClientCommand::Exec(args) => interactive::exec_request(args, args.uses_sync(false)),
+        ClientCommand::Attach { id, no_stdin } => {
+            let mut p = Map::new();
+            p.insert("id".into(), json!(id));
+            if !no_stdin {
+                p.insert("stdin".into(), json!(true));
+            }
+            ("io.podmon.Pod.Attach", Value::Object(p))
+        }
+        ClientCommand::Logs(args) => logs::logs_request(args, std::time::SystemTime::now())?,
+        ClientCommand::Stats { id, .. } => match id {
+            Some(id) => ("io.podmon.Pod.Stats", json!({ "id": id })),
+            None => ("io.podmon.Pod.Stats", json!({})),
+        },
+        ClientCommand::Events { id } => events::events_request(id.as_deref()),
+        ClientCommand::Pod => ("io.podmon.Pod.GetPod", json!({})),
+        ClientCommand::SetLogLimit(args) => {
+            let mut p = Map::new();
+            p.insert("id".into(), json!(args.id));
+            if let (false, Some(rate)) = (args.off, args.rate) {
+                let mut limit = Map::new();
+                limit.insert("bytesPerSecond".into(), json!(rate));
+                // One second's worth unless told otherwise.
+                limit.insert("burst".into(), json!(args.burst.unwrap_or(rate)));
+                if let Some(policy) = &args.policy {
+                    limit.insert("policy".into(), json!(policy));
+                }
+                p.insert("limit".into(), Value::Object(limit));
+            }
+            ("io.podmon.Pod.SetLogRateLimit", Value::Object(p))
+        }
+        ClientCommand::ReopenLog { id } => ("io.podmon.Pod.ReopenLog", json!({ "id": id })),
+        ClientCommand::Resize { id, cols, rows } => (
+            "io.podmon.Pod.Resize",
+            json!({ "id": id, "width": cols, "height": rows }),
+        ),
     })
 }
 
@@ -225,7 +274,29 @@ fn execute(
             }
             Ok(0)
         }
-        ClientCommand::Kill { .. } | ClientCommand::Delete { .. } | ClientCommand::Ps => Ok(0),
+        ClientCommand::Pod => {
+            if !json {
+                write!(out, "{}", events::format_pod(&reply))?;
+            }
+            Ok(0)
+        }
+        ClientCommand::SetLogLimit(_) => {
+            if !json {
+                write!(out, "{}", events::format_log_limit(&reply))?;
+            }
+            Ok(0)
+        }
+        ClientCommand::Kill { .. }
+        | ClientCommand::Delete { .. }
+        | ClientCommand::Ps
+        | ClientCommand::ReopenLog { .. }
+        | ClientCommand::Resize { .. } => Ok(0),
+        // Handled by run_client before any generic call.
+        ClientCommand::Exec(_)
+        | ClientCommand::Attach { .. }
+        | ClientCommand::Logs(_)
+        | ClientCommand::Stats { .. }
+        | ClientCommand::Events { .. } => Ok(0),
     }
 }
 
@@ -395,6 +466,90 @@ mod tests {
             request(&ClientCommand::Ps).unwrap(),
             ("io.podmon.Pod.ListContainers", json!({}))
         );
+    }
+
+    #[test]
+    fn new_requests() {
+        use super::super::LogLimitArgs;
+        let limit = |args: LogLimitArgs| request(&ClientCommand::SetLogLimit(args)).unwrap();
+        assert_eq!(
+            limit(LogLimitArgs {
+                id: "a".into(),
+                rate: Some(100),
+                ..LogLimitArgs::default()
+            }),
+            (
+                "io.podmon.Pod.SetLogRateLimit",
+                json!({"id": "a", "limit": {"bytesPerSecond": 100, "burst": 100}})
+            )
+        );
+        assert_eq!(
+            limit(LogLimitArgs {
+                id: "a".into(),
+                rate: Some(100),
+                burst: Some(400),
+                policy: Some("drop".into()),
+                off: false,
+            })
+            .1,
+            json!({"id": "a", "limit": {"bytesPerSecond": 100, "burst": 400, "policy": "drop"}})
+        );
+        assert_eq!(
+            limit(LogLimitArgs {
+                id: "a".into(),
+                off: true,
+                ..LogLimitArgs::default()
+            })
+            .1,
+            json!({"id": "a"})
+        );
+        assert_eq!(
+            request(&ClientCommand::Resize {
+                id: "a".into(),
+                cols: 80,
+                rows: 24
+            })
+            .unwrap(),
+            (
+                "io.podmon.Pod.Resize",
+                json!({"id": "a", "width": 80, "height": 24})
+            )
+        );
+        assert_eq!(
+            request(&ClientCommand::ReopenLog { id: "a".into() }).unwrap(),
+            ("io.podmon.Pod.ReopenLog", json!({"id": "a"}))
+        );
+        assert_eq!(
+            request(&ClientCommand::Pod).unwrap(),
+            ("io.podmon.Pod.GetPod", json!({}))
+        );
+        assert_eq!(
+            request(&ClientCommand::Attach {
+                id: "a".into(),
+                no_stdin: false
+            })
+            .unwrap(),
+            ("io.podmon.Pod.Attach", json!({"id": "a", "stdin": true}))
+        );
+    }
+
+    #[test]
+    fn pod_and_log_limit_output() {
+        let reply = Reply::ok(obj(json!({"name": "p", "version": "1", "startedAt": "s",
+            "uptimeSeconds": 1.0, "runtime": "runc", "created": 0, "running": 1, "stopped": 0,
+            "memoryBytes": 0, "monitor": {"pid": 9}})));
+        let (result, out, _) = run(ClientCommand::Pod, false, vec![reply]);
+        assert_eq!(result.unwrap(), 0);
+        assert!(out.starts_with("name:       p\n"), "{out}");
+        assert!(out.contains("monitor:    pid 9\n"), "{out}");
+        let reply = Reply::ok(obj(json!({"container": container("a", "running")})));
+        let cmd = ClientCommand::SetLogLimit(super::super::LogLimitArgs {
+            id: "a".into(),
+            off: true,
+            ..Default::default()
+        });
+        let (_, out, _) = run(cmd, false, vec![reply]);
+        assert_eq!(out, "a: no log rate limit\n");
     }
 
     #[test]

@@ -2,11 +2,19 @@
 //! thin client subcommands that call its Varlink API.
 
 pub mod client;
+pub mod conn;
 pub mod errors;
+pub mod events;
+pub mod interactive;
+pub mod logs;
 pub mod output;
 pub mod size;
+pub mod stats;
+pub mod term;
+pub mod upgrade;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -81,6 +89,128 @@ pub enum ClientCommand {
     },
     /// List the pod's containers.
     Ps,
+    /// Run a command in a running container; exits with its exit code.
+    Exec(Box<ExecArgs>),
+    /// Attach to a container's output (and stdin); detach with ctrl-p ctrl-q.
+    Attach {
+        /// Container id.
+        id: String,
+        /// Do not forward our stdin to the container.
+        #[arg(long)]
+        no_stdin: bool,
+    },
+    /// Print a container's log.
+    Logs(LogsArgs),
+    /// Show resource usage of one container or of every container.
+    Stats {
+        /// Container id; default every container.
+        id: Option<String>,
+        /// Refresh every 2 seconds until interrupted.
+        #[arg(long, short = 'w')]
+        watch: bool,
+    },
+    /// Watch the pod's events until interrupted.
+    Events {
+        /// Only this container's events.
+        id: Option<String>,
+    },
+    /// Show a summary of the pod and its monitor.
+    Pod,
+    /// Set or remove a container's log rate limit.
+    SetLogLimit(LogLimitArgs),
+    /// Reopen a container's log file (after an outside rotator renamed it).
+    ReopenLog {
+        /// Container id.
+        id: String,
+    },
+    /// Set the window size of a terminal container's pty.
+    Resize {
+        /// Container id.
+        id: String,
+        /// Columns.
+        cols: u16,
+        /// Rows.
+        rows: u16,
+    },
+}
+
+/// Arguments of `podmon exec`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+pub struct ExecArgs {
+    /// Container id.
+    pub id: String,
+    /// Forward our stdin to the command.
+    #[arg(long, short = 'i')]
+    pub interactive: bool,
+    /// Give the command a pty (our terminal goes raw with -i).
+    #[arg(long, short = 't')]
+    pub tty: bool,
+    /// Environment variable KEY=VALUE added to the container's (repeatable).
+    #[arg(long = "env", short = 'e', value_name = "KEY=VALUE", value_parser = parse_env)]
+    pub env: Vec<String>,
+    /// Working directory inside the container.
+    #[arg(long = "workdir", short = 'w', value_name = "DIR")]
+    pub cwd: Option<String>,
+    /// User as UID or UID:GID.
+    #[arg(long, short = 'u', value_name = "UID[:GID]", value_parser = parse_user)]
+    pub user: Option<String>,
+    /// Kill the command after this many seconds (runs it without streaming).
+    #[arg(long, value_name = "SECS", value_parser = parse_timeout, conflicts_with_all = ["interactive", "tty"])]
+    pub timeout: Option<Duration>,
+    /// Run to completion and print the output at the end (ExecSync).
+    #[arg(long, conflicts_with_all = ["interactive", "tty"])]
+    pub sync: bool,
+    /// Command and arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+impl ExecArgs {
+    /// Whether the command runs through `ExecSync` (output at the end)
+    /// rather than a streamed `Exec`: asked for with `--sync` or
+    /// `--timeout` (which only ExecSync enforces), or with `--json`, whose
+    /// machine-readable output is ExecSync's reply.
+    pub fn uses_sync(&self, json: bool) -> bool {
+        !self.interactive && !self.tty && (self.sync || self.timeout.is_some() || json)
+    }
+}
+
+/// Arguments of `podmon logs`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+pub struct LogsArgs {
+    /// Container id.
+    pub id: String,
+    /// Keep printing new records until the container has stopped.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// Only the last N records.
+    #[arg(long, value_name = "N")]
+    pub tail: Option<u64>,
+    /// Only records since this time: RFC 3339, or a duration ago such as 10s, 5m, 2h, 1h30m.
+    #[arg(long, value_name = "TIME", value_parser = parse_since)]
+    pub since: Option<String>,
+    /// Prefix each line with its record's timestamp.
+    #[arg(long, short = 't')]
+    pub timestamps: bool,
+}
+
+/// Arguments of `podmon set-log-limit`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+pub struct LogLimitArgs {
+    /// Container id.
+    pub id: String,
+    /// Sustained rate in bytes per second, e.g. 1M.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size_arg, required_unless_present = "off")]
+    pub rate: Option<u64>,
+    /// Bytes that may pass at once after a quiet spell, e.g. 4M (default: one second's worth).
+    #[arg(long, value_name = "BYTES", value_parser = parse_size_arg, requires = "rate")]
+    pub burst: Option<u64>,
+    /// What happens beyond the limit: block (default) or drop.
+    #[arg(long, value_name = "POLICY", value_parser = ["block", "drop"], requires = "rate")]
+    pub policy: Option<String>,
+    /// Remove the limit.
+    #[arg(long, conflicts_with_all = ["rate", "burst", "policy"])]
+    pub off: bool,
 }
 
 /// Arguments of `podmon create`.
@@ -178,8 +308,15 @@ impl ClientCommand {
             | ClientCommand::Kill { id, .. }
             | ClientCommand::Wait { id }
             | ClientCommand::Delete { id, .. }
-            | ClientCommand::State { id } => Some(id),
-            ClientCommand::Ps => None,
+            | ClientCommand::State { id }
+            | ClientCommand::Attach { id, .. }
+            | ClientCommand::ReopenLog { id }
+            | ClientCommand::Resize { id, .. } => Some(id),
+            ClientCommand::Exec(args) => Some(&args.id),
+            ClientCommand::Logs(args) => Some(&args.id),
+            ClientCommand::SetLogLimit(args) => Some(&args.id),
+            ClientCommand::Stats { id, .. } | ClientCommand::Events { id } => id.as_deref(),
+            ClientCommand::Ps | ClientCommand::Pod => None,
         }
     }
 }
@@ -223,6 +360,40 @@ impl ServeArgs {
 /// clap adapter for [`size::parse_size`].
 fn parse_size_arg(text: &str) -> Result<u64, size::SizeError> {
     size::parse_size(text)
+}
+
+/// Accepts `UID` or `UID:GID`, both numeric: the monitor passes them to
+/// the runtime as ids, and a name would fail only later and less clearly.
+fn parse_user(text: &str) -> Result<String, String> {
+    let numeric = |s: &str| !s.is_empty() && s.parse::<u32>().is_ok();
+    let ok = match text.split_once(':') {
+        Some((uid, gid)) => numeric(uid) && numeric(gid),
+        None => numeric(text),
+    };
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err(format!("expected UID or UID:GID (numbers), got {text:?}"))
+    }
+}
+
+/// Accepts a positive, finite number of seconds such as `5` or `0.5`.
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match text.parse::<f64>().map(Duration::try_from_secs_f64) {
+        Ok(Ok(d)) if !d.is_zero() => Ok(d),
+        _ => Err(format!(
+            "expected a positive number of seconds, got {text:?}"
+        )),
+    }
+}
+
+/// Checks `--since` while parsing, so a typo is a usage error before
+/// anything connects; the text is kept, and a relative time is turned into
+/// a time only when the request is built.
+fn parse_since(text: &str) -> Result<String, String> {
+    logs::since_time(text, std::time::SystemTime::now())
+        .map(|_| text.to_owned())
+        .map_err(|e| e.to_string())
 }
 
 /// Accepts `KEY=VALUE` with a non-empty key; the value may be empty.
@@ -455,6 +626,160 @@ mod tests {
         assert!(parse(&["start"]).is_err());
         assert_eq!(client(&["kill", "k"]).id(), Some("k"));
         assert_eq!(client(&["ps"]).id(), None);
+    }
+
+    #[test]
+    fn exec_arguments() {
+        let ClientCommand::Exec(args) = client(&[
+            "exec", "-i", "-t", "-e", "A=1", "--env", "B=", "-w", "/srv", "-u", "1000:100", "web",
+            "--", "sh", "-c", "echo --x",
+        ]) else {
+            panic!("not exec")
+        };
+        assert!(args.interactive && args.tty && !args.sync);
+        assert_eq!(args.id, "web");
+        assert_eq!(args.env, vec!["A=1", "B="]);
+        assert_eq!(args.cwd.as_deref(), Some("/srv"));
+        assert_eq!(args.user.as_deref(), Some("1000:100"));
+        assert_eq!(args.command, vec!["sh", "-c", "echo --x"]);
+        let ClientCommand::Exec(args) = client(&["exec", "--timeout", "2.5", "web", "--", "true"])
+        else {
+            panic!("not exec")
+        };
+        assert_eq!(args.timeout, Some(Duration::from_millis(2500)));
+        assert!(args.uses_sync(false));
+        let ClientCommand::Exec(args) = client(&["exec", "-it", "web", "--", "sh"]) else {
+            panic!("not exec")
+        };
+        assert!(args.interactive && args.tty);
+        for bad in [
+            &["exec", "web"][..],
+            &["exec", "web", "--"],
+            &["exec", "-u", "root", "web", "--", "id"],
+            &["exec", "-u", "1:", "web", "--", "id"],
+            &["exec", "--timeout", "0", "web", "--", "id"],
+            &["exec", "--timeout", "soon", "web", "--", "id"],
+            &["exec", "-i", "--timeout", "5", "web", "--", "id"],
+            &["exec", "-t", "--sync", "web", "--", "id"],
+            &["exec", "-e", "NOVALUE", "web", "--", "id"],
+        ] {
+            assert_eq!(parse(bad).unwrap_err().exit_code(), 2, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn streaming_subcommands() {
+        assert_eq!(
+            client(&["attach", "--no-stdin", "web"]),
+            ClientCommand::Attach {
+                id: "web".into(),
+                no_stdin: true
+            }
+        );
+        assert_eq!(
+            client(&[
+                "logs",
+                "-f",
+                "--tail",
+                "10",
+                "--since",
+                "5m",
+                "--timestamps",
+                "web"
+            ]),
+            ClientCommand::Logs(LogsArgs {
+                id: "web".into(),
+                follow: true,
+                tail: Some(10),
+                since: Some("5m".into()),
+                timestamps: true
+            })
+        );
+        assert!(parse(&["logs", "--since", "2024-05-01T10:00:00Z", "web"]).is_ok());
+        assert_eq!(
+            parse(&["logs", "--since", "5 minutes", "web"])
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
+        assert_eq!(
+            parse(&["logs", "--tail", "-1", "web"])
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
+        assert_eq!(
+            client(&["stats"]),
+            ClientCommand::Stats {
+                id: None,
+                watch: false
+            }
+        );
+        assert_eq!(
+            client(&["stats", "--watch", "web"]),
+            ClientCommand::Stats {
+                id: Some("web".into()),
+                watch: true
+            }
+        );
+        assert_eq!(client(&["events"]), ClientCommand::Events { id: None });
+        assert_eq!(client(&["events", "web"]).id(), Some("web"));
+        assert_eq!(client(&["pod"]), ClientCommand::Pod);
+        assert_eq!(client(&["pod"]).id(), None);
+    }
+
+    #[test]
+    fn small_subcommands() {
+        assert_eq!(
+            client(&[
+                "set-log-limit",
+                "web",
+                "--rate",
+                "1M",
+                "--burst",
+                "4M",
+                "--policy",
+                "drop"
+            ]),
+            ClientCommand::SetLogLimit(LogLimitArgs {
+                id: "web".into(),
+                rate: Some(1 << 20),
+                burst: Some(4 << 20),
+                policy: Some("drop".into()),
+                off: false
+            })
+        );
+        assert_eq!(
+            client(&["set-log-limit", "web", "--off"]),
+            ClientCommand::SetLogLimit(LogLimitArgs {
+                id: "web".into(),
+                off: true,
+                ..LogLimitArgs::default()
+            })
+        );
+        for bad in [
+            &["set-log-limit", "web"][..],
+            &["set-log-limit", "web", "--off", "--rate", "1M"],
+            &["set-log-limit", "web", "--burst", "1M"],
+            &["set-log-limit", "web", "--rate", "1Q"],
+            &["set-log-limit", "web", "--rate", "1M", "--policy", "queue"],
+            &["resize", "web", "80"],
+            &["resize", "web", "80", "70000"],
+        ] {
+            assert_eq!(parse(bad).unwrap_err().exit_code(), 2, "{bad:?}");
+        }
+        assert_eq!(
+            client(&["reopen-log", "web"]),
+            ClientCommand::ReopenLog { id: "web".into() }
+        );
+        assert_eq!(
+            client(&["resize", "web", "120", "40"]),
+            ClientCommand::Resize {
+                id: "web".into(),
+                cols: 120,
+                rows: 40
+            }
+        );
     }
 
     #[test]

@@ -1,0 +1,325 @@
+//! `podmon logs`: log records back as the container wrote them, and
+//! `--since` in the forms people type (RFC 3339 or "10m").
+
+use std::io::{self, Write};
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, anyhow};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::LogsArgs;
+use super::conn::{Conn, Mode};
+use super::errors;
+use super::output;
+use crate::varlink::client::ClientError;
+
+/// The `ReadLogs` parameters; `now` anchors a relative `--since`.
+pub fn logs_request(args: &LogsArgs, now: SystemTime) -> anyhow::Result<(&'static str, Value)> {
+    let mut p = Map::new();
+    p.insert("id".into(), json!(args.id));
+    if let Some(n) = args.tail {
+        p.insert("tail".into(), json!(n.min(i64::MAX as u64)));
+    }
+    if let Some(since) = &args.since {
+        p.insert("since".into(), json!(since_time(since, now)?));
+    }
+    if args.follow {
+        p.insert("follow".into(), json!(true));
+    }
+    Ok(("io.podmon.Pod.ReadLogs", Value::Object(p)))
+}
+
+/// Turns `--since` into RFC 3339: a time is passed on as given; a duration
+/// (`10s`, `5m`, `2h`, `1d`, combined as in `1h30m`, fractions as in `1.5h`)
+/// means that long before `now`.
+pub fn since_time(text: &str, now: SystemTime) -> anyhow::Result<String> {
+    if crate::logs::reader::parse_rfc3339(text).is_some() {
+        return Ok(text.to_owned());
+    }
+    let ago = parse_duration(text).ok_or_else(|| {
+        anyhow!(
+            "expected an RFC 3339 time (2024-05-01T10:00:00Z) \
+             or a duration such as 10s, 5m, 2h, 1h30m"
+        )
+    })?;
+    let then = now.checked_sub(ago).unwrap_or(UNIX_EPOCH);
+    Ok(format_rfc3339(then))
+}
+
+/// Parses `90s`, `5m`, `2h`, `1d`, `1h30m`, `1.5h`, `250ms`; every number
+/// needs a unit.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let split = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (number, tail) = rest.split_at(split);
+        let number: f64 = number.parse().ok()?;
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_len);
+        let seconds = match unit {
+            "ms" => 0.001,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            "d" => 86400.0,
+            _ => return None,
+        };
+        total += number * seconds;
+        rest = tail;
+    }
+    Duration::try_from_secs_f64(total).ok()
+}
+
+/// Formats a time as RFC 3339 in UTC with nanoseconds, like the monitor's
+/// own timestamps (`2024-05-01T10:00:00.000000000Z`).
+pub fn format_rfc3339(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let days = (secs / 86400) as i64;
+    let rem = secs % 86400;
+    let (y, m, day) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_nanos()
+    )
+}
+
+/// Year, month and day of a day count since 1970-01-01 (Howard Hinnant's
+/// civil_from_days, exact for the proleptic Gregorian calendar).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// One record of a `ReadLogs` reply.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct Record {
+    /// When the monitor read it.
+    pub timestamp: String,
+    /// "stdout" or "stderr".
+    pub stream: String,
+    /// The line continues in the next record of the stream.
+    pub partial: bool,
+    /// The bytes written, without the newline.
+    pub text: String,
+}
+
+/// Rebuilds the lines of both streams from records. Partial records are
+/// joined per stream, and with timestamps only a line's first record gives
+/// its prefix, so the output matches what the container wrote.
+#[derive(Debug, Default)]
+pub struct LogPrinter {
+    timestamps: bool,
+    /// Whether stdout / stderr is in the middle of a line.
+    mid_line: [bool; 2],
+}
+
+impl LogPrinter {
+    /// A printer; `timestamps` prefixes each line with its time.
+    pub fn new(timestamps: bool) -> Self {
+        LogPrinter {
+            timestamps,
+            mid_line: [false; 2],
+        }
+    }
+
+    /// Writes one record to `out` (stdout records) or `err` (stderr).
+    pub fn print(
+        &mut self,
+        r: &Record,
+        out: &mut impl Write,
+        err: &mut impl Write,
+    ) -> io::Result<()> {
+        let (w, i): (&mut dyn Write, usize) = if r.stream == "stderr" {
+            (err, 1)
+        } else {
+            (out, 0)
+        };
+        if self.timestamps && !self.mid_line[i] {
+            write!(w, "{} ", r.timestamp)?;
+        }
+        w.write_all(r.text.as_bytes())?;
+        if !r.partial {
+            w.write_all(b"\n")?;
+        }
+        self.mid_line[i] = r.partial;
+        Ok(())
+    }
+}
+
+/// Runs `podmon logs`.
+pub fn run(args: &LogsArgs, socket: &Path, json: bool) -> anyhow::Result<i32> {
+    let (method, parameters) = logs_request(args, SystemTime::now())?;
+    let describe = |err: ClientError| anyhow!(errors::describe(&err, socket));
+    let mut conn = Conn::connect(socket).map_err(describe)?;
+    conn.send(method, parameters, Mode::More)
+        .map_err(describe)?;
+    let stdout = io::stdout();
+    let stderr = io::stderr();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let mut err = io::BufWriter::new(stderr.lock());
+    let mut printer = LogPrinter::new(args.timestamps);
+    loop {
+        let step = conn.next_reply().map_err(describe)?;
+        if json {
+            writeln!(out, "{}", output::json_line(&step.parameters))
+                .context("cannot write output")?;
+        } else {
+            let records = step.parameters.get("records").cloned().unwrap_or_default();
+            let records: Vec<Record> =
+                serde_json::from_value(records).context("unreadable records in the reply")?;
+            for r in &records {
+                printer
+                    .print(r, &mut out, &mut err)
+                    .context("cannot write output")?;
+            }
+        }
+        out.flush().context("cannot write output")?;
+        err.flush().context("cannot write output")?;
+        if !step.continues {
+            break;
+        }
+    }
+    if printer.mid_line.iter().any(|&m| m) {
+        // The log ended inside a line; end ours so the prompt is not glued
+        // to it (the container's own bytes are all printed already).
+        if printer.mid_line[0] {
+            writeln!(out).context("cannot write output")?;
+        }
+        if printer.mid_line[1] {
+            writeln!(err).context("cannot write output")?;
+        }
+        out.flush().context("cannot write output")?;
+        err.flush().context("cannot write output")?;
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s"), Some(Duration::from_secs(10)));
+        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("1d"), Some(Duration::from_secs(86400)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("1.5h"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        for bad in ["", "10", "s", "10x", "-5m", "1..5h", "5 m", "m5"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn rfc3339_formatting() {
+        assert_eq!(format_rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000000000Z");
+        let t = UNIX_EPOCH + Duration::new(1_709_210_096, 5);
+        assert_eq!(format_rfc3339(t), "2024-02-29T12:34:56.000000005Z");
+        let t = UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(format_rfc3339(t), "2000-02-29T00:00:00.000000000Z");
+        let t = UNIX_EPOCH + Duration::from_secs(4_102_444_799);
+        assert_eq!(format_rfc3339(t), "2099-12-31T23:59:59.000000000Z");
+        // Agrees with the monitor's own formatter.
+        let now = SystemTime::now();
+        assert_eq!(format_rfc3339(now), crate::cri::rfc3339_nanos(now));
+    }
+
+    #[test]
+    fn since_relative_and_absolute() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_714_557_600); // 2024-05-01T10:00:00Z
+        assert_eq!(
+            since_time("10m", now).unwrap(),
+            "2024-05-01T09:50:00.000000000Z"
+        );
+        assert_eq!(
+            since_time("2h", now).unwrap(),
+            "2024-05-01T08:00:00.000000000Z"
+        );
+        assert_eq!(
+            since_time("2024-04-30T01:02:03+02:00", now).unwrap(),
+            "2024-04-30T01:02:03+02:00"
+        );
+        assert!(since_time("yesterday", now).is_err());
+        assert!(since_time("5", now).is_err());
+    }
+
+    #[test]
+    fn logs_requests() {
+        let now = UNIX_EPOCH + Duration::from_secs(60);
+        let args = LogsArgs {
+            id: "c".into(),
+            follow: true,
+            tail: Some(5),
+            since: Some("1m".into()),
+            timestamps: true,
+        };
+        assert_eq!(
+            logs_request(&args, now).unwrap(),
+            (
+                "io.podmon.Pod.ReadLogs",
+                json!({"id": "c", "tail": 5, "since": "1970-01-01T00:00:00.000000000Z", "follow": true})
+            )
+        );
+    }
+
+    fn rec(ts: &str, stream: &str, partial: bool, text: &str) -> Record {
+        Record {
+            timestamp: ts.into(),
+            stream: stream.into(),
+            partial,
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn partial_records_join_per_stream() {
+        for timestamps in [false, true] {
+            let mut p = LogPrinter::new(timestamps);
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            for r in [
+                rec("t1", "stdout", true, "hel"),
+                rec("t2", "stderr", false, "oops"),
+                rec("t3", "stdout", false, "lo"),
+                rec("t4", "stdout", false, ""),
+            ] {
+                p.print(&r, &mut out, &mut err).unwrap();
+            }
+            let (out, err) = (
+                String::from_utf8(out).unwrap(),
+                String::from_utf8(err).unwrap(),
+            );
+            if timestamps {
+                assert_eq!(out, "t1 hello\nt4 \n");
+                assert_eq!(err, "t2 oops\n");
+            } else {
+                assert_eq!(out, "hello\n\n");
+                assert_eq!(err, "oops\n");
+            }
+        }
+    }
+}
