@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{HandlerError, Replier};
 use crate::logs::reader::{Query, Reader, parse_rfc3339};
-use crate::pod::{Pod, PodError};
+use crate::pod::{Pod, PodError, lifecycle};
 use crate::varlink::{Call, VarlinkError, params};
 
 #[derive(Deserialize)]
@@ -84,6 +84,11 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         } else {
             all.extend(records);
         }
+    }
+    if follow {
+        // The log can be complete (its pipes closed) while the container
+        // still runs: follow lasts until it has stopped.
+        lifecycle::wait(pod, &p.id).await?;
     }
     r.reply(params::encode(&Out { records: all })).await?;
     Ok(())

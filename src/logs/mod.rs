@@ -75,6 +75,7 @@ pub struct LogSink {
     reopen: Cell<Option<u64>>,
     reopen_result: RefCell<Option<(u64, Result<(), String>)>>,
     generation: Cell<u64>,
+    bytes_read: Cell<u64>,
     notify: Notify,
     /// Live output for attached clients, before any rate limiting.
     pub hub: Hub,
@@ -106,6 +107,7 @@ impl LogSink {
             reopen: Cell::new(None),
             reopen_result: RefCell::new(None),
             generation: Cell::new(0),
+            bytes_read: Cell::new(0),
             notify: Notify::default(),
             hub: Hub::default(),
             on_drop: RefCell::new(None),
@@ -180,6 +182,12 @@ impl LogSink {
             .await
     }
 
+    /// Bytes read from the pipes so far: progress, even while a rate limit
+    /// slows the drain.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read.get()
+    }
+
     /// Resolves when every byte read so far is in the file.
     pub async fn flushed(&self) {
         self.notify.wait_until(|| self.idle().then_some(())).await
@@ -248,7 +256,8 @@ async fn budget(sink: &LogSink) -> usize {
 }
 
 /// Under the drop policy, how many of `n` bytes just read may be kept.
-fn admit(sink: &LogSink, stream: Stream, n: usize) -> usize {
+fn admit(sink: &LogSink, stream: Stream, chunk: &[u8]) -> usize {
+    let n = chunk.len();
     let mut b = sink.bucket.borrow_mut();
     let Some(b) = b.as_mut() else { return n };
     let now = Instant::now();
@@ -258,9 +267,15 @@ fn admit(sink: &LogSink, stream: Stream, n: usize) -> usize {
             n
         }
         Policy::Drop => {
-            // Whole chunks only, so kept output is not cut mid-line more
-            // than the container's own writes cut it.
-            let keep = if b.available(now) >= n as u64 { n } else { 0 };
+            // Whole lines only, so kept output is not cut mid-line more
+            // than the container's own writes cut it: all of the chunk if
+            // it fits the budget, else up to the last newline that does.
+            let avail = usize::try_from(b.available(now)).unwrap_or(usize::MAX);
+            let keep = if avail >= n {
+                n
+            } else {
+                memchr::memrchr(b'\n', &chunk[..avail]).map_or(0, |i| i + 1)
+            };
             b.spend(keep as u64, now);
             if keep < n {
                 let lost = (n - keep) as u64;
@@ -324,10 +339,11 @@ async fn pump(sink: Rc<LogSink>, format: Rc<dyn RecordFormat>, stream: Stream, p
         match r {
             Ok(0) => break,
             Ok(n) => {
+                sink.bytes_read.set(sink.bytes_read.get() + n as u64);
                 if sink.hub.has_subscribers() {
                     sink.hub.publish(stream, &buf);
                 }
-                let keep = admit(&sink, stream, n);
+                let keep = admit(&sink, stream, &buf[..n]);
                 let ts = Timestamp::now();
                 let mut fill = sink.fill.borrow_mut();
                 if keep > 0 {

@@ -545,16 +545,26 @@ async fn monitor(
         .wait_until(|| (!c.state.borrow().starting).then_some(()))
         .await;
     log::info!("container {} exited: {}", c.id, status.exit_code());
-    if sync::timeout(DRAIN_TIMEOUT, c.log.drained())
+    // Wait for the pipes to close and everything to be written. Only a
+    // pipe that stays open with nothing coming (held by a process outside
+    // the container) ends the wait early; a slow drain (a rate limit) is
+    // waited for.
+    let mut seen = c.log.bytes_read();
+    while sync::timeout(DRAIN_TIMEOUT, c.log.drained())
         .await
         .is_none()
     {
-        log::warn!(
-            "container {}: output pipes still open {}s after exit; reporting the exit",
-            c.id,
-            DRAIN_TIMEOUT.as_secs()
-        );
-        c.log.flushed().await;
+        let now = c.log.bytes_read();
+        if now == seen {
+            log::warn!(
+                "container {}: output pipes open and idle {}s after exit; reporting the exit",
+                c.id,
+                DRAIN_TIMEOUT.as_secs()
+            );
+            c.log.flushed().await;
+            break;
+        }
+        seen = now;
     }
     if let Some(dir) = &pod.config.exit_dir
         && let Err(e) = write_exit_file(dir, &c.id, status.exit_code())
