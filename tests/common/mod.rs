@@ -140,7 +140,13 @@ fn init_env() -> Result<TestEnv, String> {
             rootfs.display()
         ));
     }
+    // SAFETY: registers a plain function to run at process exit.
+    unsafe { libc::atexit(remove_rootfs_at_exit) };
     Ok(TestEnv { runc, rootfs })
+}
+
+extern "C" fn remove_rootfs_at_exit() {
+    let _ = fs::remove_dir_all(test_base().join(format!("rootfs.{}", std::process::id())));
 }
 
 /// Removes what earlier, dead test processes left in the base directory
