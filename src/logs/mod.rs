@@ -73,6 +73,7 @@ pub struct LogSink {
     bucket: RefCell<Option<Bucket>>,
     dropped: [RefCell<Dropped>; 2],
     reopen: Cell<Option<u64>>,
+    reopen_seq: Cell<u64>,
     reopen_result: RefCell<Option<(u64, Result<(), String>)>>,
     generation: Cell<u64>,
     bytes_read: Cell<u64>,
@@ -105,6 +106,7 @@ impl LogSink {
             bucket: RefCell::new(limit.map(|l| Bucket::new(l, Instant::now()))),
             dropped: Default::default(),
             reopen: Cell::new(None),
+            reopen_seq: Cell::new(0),
             reopen_result: RefCell::new(None),
             generation: Cell::new(0),
             bytes_read: Cell::new(0),
@@ -208,15 +210,21 @@ impl LogSink {
     /// Reopens the file (after an outside rotator renamed it), once what was
     /// read before the call is written to the old file.
     pub async fn reopen(&self) -> Result<(), String> {
-        let ticket = self.generation.get() + self.reopen.get().map_or(1, |_| 0) + 1000;
         // A ticket identifies this request's answer; requests that arrive
         // while one is pending share it.
-        let ticket = self.reopen.get().unwrap_or(ticket);
+        let ticket = match self.reopen.get() {
+            Some(t) => t,
+            None => {
+                self.reopen_seq.set(self.reopen_seq.get() + 1);
+                self.reopen_seq.get()
+            }
+        };
         self.reopen.set(Some(ticket));
         self.notify.notify_all();
         self.notify
             .wait_until(|| match &*self.reopen_result.borrow() {
-                Some((t, r)) if *t == ticket => Some(r.clone()),
+                // A later reopen also answers an earlier request.
+                Some((t, r)) if *t >= ticket => Some(r.clone()),
                 _ => None,
             })
             .await
