@@ -17,6 +17,7 @@ fn main() {
                 state_dir: a.state_dir(),
                 log_dir: a.log_dir(),
                 exit_dir: a.exit_dir.clone(),
+                oom_dir: a.oom_dir.clone(),
             };
             match podmon::server::serve(cfg) {
                 Ok(()) => 0,

@@ -316,7 +316,15 @@ fn hold_memory_script(bytes: u64) -> String {
 
 #[test]
 fn oom_kill_is_reported_by_wait_get_stats_and_events() {
-    let pod = Pod::start(&pod_name("oom"));
+    let oom_dir = test_base().join(format!("oom-files.{}", std::process::id()));
+    let _ = fs::remove_dir_all(&oom_dir);
+    let pod = Pod::start_with(
+        &pod_name("oom"),
+        PodOptions {
+            extra_args: vec!["--oom-dir".into(), oom_dir.display().to_string()],
+            ..PodOptions::default()
+        },
+    );
     let mut w = Watch::start(&pod.socket, json!({}));
     assert!(
         w.snapshot.is_empty(),
@@ -361,6 +369,10 @@ fn oom_kill_is_reported_by_wait_get_stats_and_events() {
     assert_eq!(wr["signal"], json!("SIGKILL"), "WaitContainer: {wr}");
     assert_eq!(wr["oomKilled"], json!(true), "WaitContainer: {wr}");
     assert_eq!(wr["reason"], json!("OOMKilled"), "WaitContainer: {wr}");
+    assert!(
+        oom_dir.join("hog").is_file(),
+        "--oom-dir holds a file for the OOM-killed container"
+    );
     assert_eq!(
         wr["container"]["oomKilled"],
         json!(true),

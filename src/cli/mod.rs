@@ -297,6 +297,10 @@ pub struct ServeArgs {
     /// Directory where exit codes are written as files, one per container.
     #[arg(long, value_name = "DIR")]
     pub exit_dir: Option<PathBuf>,
+    /// Directory where a file named after a container appears when the OOM
+    /// killer ended it (as conmon's oom files).
+    #[arg(long, value_name = "DIR")]
+    pub oom_dir: Option<PathBuf>,
 }
 
 impl ClientCommand {

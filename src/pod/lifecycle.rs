@@ -567,9 +567,15 @@ async fn monitor(
         seen = now;
     }
     if let Some(dir) = &pod.config.exit_dir
-        && let Err(e) = write_exit_file(dir, &c.id, status.exit_code())
+        && let Err(e) = write_atomically(dir, &c.id, &status.exit_code().to_string())
     {
         log::error!("container {}: exit file: {e}", c.id);
+    }
+    if let Some(dir) = &pod.config.oom_dir
+        && c.state.borrow().oom_killed
+        && let Err(e) = write_atomically(dir, &c.id, "")
+    {
+        log::error!("container {}: oom file: {e}", c.id);
     }
     c.state.borrow_mut().status = Status::Stopped;
     c.changed.notify_all();
@@ -583,11 +589,11 @@ async fn monitor(
     pod.events.emit(e);
 }
 
-/// Writes `<dir>/<id>` with the exit code atomically (temp file, rename),
-/// as conmon does, so readers never see a partial file.
-fn write_exit_file(dir: &Path, id: &str, code: i32) -> std::io::Result<()> {
+/// Writes `<dir>/<id>` atomically (temp file, rename), as conmon does its
+/// exit files, so readers never see a partial file.
+fn write_atomically(dir: &Path, id: &str, contents: &str) -> std::io::Result<()> {
     let tmp = dir.join(format!(".{id}.tmp"));
-    std::fs::write(&tmp, code.to_string())?;
+    std::fs::write(&tmp, contents)?;
     std::fs::rename(&tmp, dir.join(id))
 }
 

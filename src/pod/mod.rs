@@ -29,6 +29,8 @@ pub struct PodConfig {
     pub log_dir: PathBuf,
     /// Where `<id>` exit-code files go, when set.
     pub exit_dir: Option<PathBuf>,
+    /// Where `<id>` files mark containers the OOM killer ended, when set.
+    pub oom_dir: Option<PathBuf>,
 }
 
 /// Why an operation on the pod failed; each maps to a named Varlink error.

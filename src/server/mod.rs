@@ -30,6 +30,8 @@ pub struct ServeConfig {
     pub log_dir: PathBuf,
     /// Where exit-code files go, if anywhere.
     pub exit_dir: Option<PathBuf>,
+    /// Where OOM marker files go, if anywhere.
+    pub oom_dir: Option<PathBuf>,
 }
 
 /// Why the monitor could not start (it never panics for these).
@@ -103,7 +105,7 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         .map_err(|e| ServeError::Setup("PR_SET_CHILD_SUBREAPER", e.into()))?;
     mkdir(&cfg.state_dir)?;
     mkdir(&cfg.log_dir)?;
-    if let Some(d) = &cfg.exit_dir {
+    for d in [&cfg.exit_dir, &cfg.oom_dir].into_iter().flatten() {
         mkdir(d)?;
     }
     let runtime = Runtime::locate(cfg.runtime.as_deref(), cfg.state_dir.join("runtime"))?;
@@ -118,6 +120,7 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         state_dir: cfg.state_dir.clone(),
         log_dir: cfg.log_dir.clone(),
         exit_dir: cfg.exit_dir.clone(),
+        oom_dir: cfg.oom_dir.clone(),
     });
     log::info!(
         "pod {} serving on {} with {}",
