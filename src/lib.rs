@@ -2,6 +2,8 @@
 //! containers through an OCI runtime and serves a Varlink API, all on one
 //! io_uring event loop.
 
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod cgroups;
 pub mod cli;

@@ -85,6 +85,8 @@ pub struct Container {
     pub oom_base: u64,
     /// OOM kills already reported as events.
     pub oom_reported: std::cell::Cell<u64>,
+    /// Bytes dropped while StartContainer ran, reported after `started`.
+    pub dropped_before_start: std::cell::Cell<u64>,
 }
 
 /// ContainerInfo of the IDL.

@@ -426,11 +426,17 @@ async fn create_in(
         let events = Rc::downgrade(pod);
         let id = id.clone();
         log.on_drop(Box::new(move |bytes| {
-            if let Some(pod) = events.upgrade() {
-                let mut e = Event::new(EventKind::LogDropped, &id);
-                e.bytes_dropped = Some(bytes);
-                pod.events.emit(e);
+            let Some(pod) = events.upgrade() else { return };
+            // Output of a container whose `started` is not out yet is
+            // reported right after it, so events keep their causal order.
+            if let Ok(c) = pod.get(&id)
+                && c.state.borrow().starting
+            {
+                c.dropped_before_start
+                    .set(c.dropped_before_start.get() + bytes);
+                return;
             }
+            emit_dropped(&pod, &id, bytes);
         }));
     }
 
@@ -454,6 +460,7 @@ async fn create_in(
         stdin: StdinSlot::new(stdin_w, req.stdin_once),
         pty,
         oom_reported: Default::default(),
+        dropped_before_start: Default::default(),
         oom_base: cgroup
             .as_ref()
             .and_then(CgroupPaths::oom_kills)
@@ -478,6 +485,13 @@ async fn create_in(
     pod.events.emit(Event::new(EventKind::Created, id));
     log::info!("created container {id} (pid {pid})");
     Ok(container)
+}
+
+/// Emits `logDropped`.
+fn emit_dropped(pod: &Pod, id: &str, bytes: u64) {
+    let mut e = Event::new(EventKind::LogDropped, id);
+    e.bytes_dropped = Some(bytes);
+    pod.events.emit(e);
 }
 
 /// Emits an `oom` event whenever the container's cgroup counts a new OOM kill.
@@ -638,6 +652,10 @@ pub async fn start(pod: &Pod, id: &str) -> Result<Rc<Container>, PodError> {
     }
     if result.is_ok() {
         pod.events.emit(Event::new(EventKind::Started, id));
+    }
+    let held = c.dropped_before_start.take();
+    if held > 0 {
+        emit_dropped(pod, id, held);
     }
     c.changed.notify_all();
     result.map(|_| c)
