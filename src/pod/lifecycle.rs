@@ -287,84 +287,87 @@ pub async fn create(pod: &Rc<Pod>, req: CreateRequest) -> Result<Rc<Container>, 
     result
 }
 
-async fn create_in(
-    pod: &Rc<Pod>,
-    req: &CreateRequest,
-    dir: &Path,
-) -> Result<Rc<Container>, PodError> {
-    let id = &req.id;
-    let bundle = prepare_bundle(pod, id, dir, &req.source, req.terminal)?;
-    let terminal = bundle_wants_terminal(&bundle)?;
-    let log_path = pod.config.log_dir.join(format!("{id}.log"));
-    let drv: Box<dyn LogDriver> = match req.log.driver {
-        DriverKind::Cri => Box::new(
-            CriFile::open(
-                &log_path,
-                req.log.max_line.unwrap_or(crate::logs::DEFAULT_MAX_LINE),
-                req.log.rotation,
-            )
-            .map_err(|e| PodError::system(format!("opening {}", log_path.display()), e))?,
-        ),
+/// The log driver a CreateContainer asked for.
+fn log_driver(pod: &Pod, req: &CreateRequest) -> Result<Box<dyn LogDriver>, PodError> {
+    Ok(match req.log.driver {
+        DriverKind::Cri => {
+            let path = pod.config.log_dir.join(format!("{}.log", req.id));
+            let max_line = req.log.max_line.unwrap_or(crate::logs::DEFAULT_MAX_LINE);
+            let file = CriFile::open(&path, max_line, req.log.rotation)
+                .map_err(|e| PodError::system(format!("opening {}", path.display()), e))?;
+            Box::new(file)
+        }
         DriverKind::None => Box::new(Discard),
-    };
-    let pid_file = dir.join("pid");
-    let runtime_log = dir.join("runtime.log");
-    let console = if terminal {
-        let path = dir.join("console.sock");
-        Some(
-            ConsoleSocket::bind(&path)
-                .map_err(|e| PodError::system(format!("console socket {}", path.display()), e))?,
-        )
-    } else {
-        None
-    };
-    let args = match &console {
-        Some(c) => pod.config.runtime.create_args_with_console(
-            id,
-            &bundle,
-            &pid_file,
-            &runtime_log,
-            c.path(),
-        ),
-        None => pod
-            .config
-            .runtime
-            .create_args(id, &bundle, &pid_file, &runtime_log),
-    };
-    // Pipes (or, for terminals, nothing until the pty arrives) for the
-    // container's stdio; the runtime passes its own stdio on to the container.
-    let (mut pipes, mut stdin_w) = (Vec::new(), None);
-    let (stdin_r, out_w, err_w) = if terminal {
-        (
-            None,
-            Some(process::devnull().map_err(|e| PodError::system("/dev/null", e))?),
-            Some(process::devnull().map_err(|e| PodError::system("/dev/null", e))?),
-        )
-    } else {
-        let (out_r, out_w) = process::pipe().map_err(|e| PodError::system("pipe", e))?;
-        let (err_r, err_w) = process::pipe().map_err(|e| PodError::system("pipe", e))?;
-        pipes = vec![(Stream::Stdout, out_r), (Stream::Stderr, err_r)];
-        let stdin_r = if req.stdin {
-            let (r, w) = process::pipe().map_err(|e| PodError::system("pipe", e))?;
-            stdin_w = Some(w);
-            Some(r)
-        } else {
-            None
+    })
+}
+
+/// The runtime's stdio for `create` (the container inherits it) and
+/// podmon's ends: pipes, or for terminals /dev/null until the pty arrives.
+struct CreateStdio {
+    stdin: Option<OwnedFd>,
+    stdout: Option<OwnedFd>,
+    stderr: Option<OwnedFd>,
+    outputs: Vec<(Stream, OwnedFd)>,
+    stdin_w: Option<OwnedFd>,
+}
+
+impl CreateStdio {
+    fn new(terminal: bool, want_stdin: bool) -> Result<CreateStdio, PodError> {
+        let pipe = || process::pipe().map_err(|e| PodError::system("pipe", e));
+        let null = || process::devnull().map_err(|e| PodError::system("/dev/null", e));
+        if terminal {
+            return Ok(CreateStdio {
+                stdin: None,
+                stdout: Some(null()?),
+                stderr: Some(null()?),
+                outputs: Vec::new(),
+                stdin_w: None,
+            });
+        }
+        let (out_r, out_w) = pipe()?;
+        let (err_r, err_w) = pipe()?;
+        let (stdin, stdin_w) = match want_stdin {
+            true => pipe().map(|(r, w)| (Some(r), Some(w)))?,
+            false => (None, None),
         };
-        (stdin_r, Some(out_w), Some(err_w))
-    };
-    let mut drv = Some(drv);
-    let mut log = None;
-    if !terminal {
-        log = drv
-            .take()
-            .map(|d| LogSink::start(d, std::mem::take(&mut pipes), req.log.limit));
+        Ok(CreateStdio {
+            stdin,
+            stdout: Some(out_w),
+            stderr: Some(err_w),
+            outputs: vec![(Stream::Stdout, out_r), (Stream::Stderr, err_r)],
+            stdin_w,
+        })
     }
+
+    /// Takes the pty master as the container's output (and stdin).
+    fn use_pty(&mut self, master: &OwnedFd, want_stdin: bool) -> Result<(), PodError> {
+        let dup = || master.try_clone().map_err(|e| PodError::system("dup", e));
+        self.outputs = vec![(Stream::Stdout, dup()?)];
+        if want_stdin {
+            self.stdin_w = Some(dup()?);
+        }
+        Ok(())
+    }
+}
+
+/// Runs `runtime create`; returns the container's init process, watched.
+async fn runtime_create(
+    pod: &Pod,
+    id: &str,
+    args: &[std::ffi::OsString],
+    stdio: &mut CreateStdio,
+    dir: &Path,
+) -> Result<Watched, PodError> {
     let claim = PendingClaim::new();
-    let (runc, _, _) = process::spawn(&pod.config.runtime.path, &args, stdin_r, out_w, err_w)
-        .map_err(|e| {
-            PodError::system(format!("running {}", pod.config.runtime.path.display()), e)
-        })?;
+    let runtime = &pod.config.runtime.path;
+    let (runc, _, _) = process::spawn(
+        runtime,
+        args,
+        stdio.stdin.take(),
+        stdio.stdout.take(),
+        stdio.stderr.take(),
+    )
+    .map_err(|e| PodError::system(format!("running {}", runtime.display()), e))?;
     let status = runc
         .wait()
         .await
@@ -375,18 +378,50 @@ async fn create_in(
             stdout: Vec::new(),
             stderr: Vec::new(),
         };
-        // Whatever the runtime printed went to the container's log; its
+        // What the runtime printed went to the container's pipes; its
         // --log file has the message.
-        let err = runtime_error(pod, "create", &out, Some(&runtime_log));
+        let err = runtime_error(pod, "create", &out, Some(&dir.join("runtime.log")));
         let _ = run_runtime(pod, "delete", pod.config.runtime.delete_args(id, true)).await;
         return Err(err);
     }
+    let pid_file = dir.join("pid");
     let pid = std::fs::read(&pid_file)
         .map_err(|e| PodError::system(format!("reading {}", pid_file.display()), e))
         .and_then(|c| runtime::parse_pid_file(&c).map_err(|e| PodError::system("pid file", e)))?;
     let init = Watched::open(pid).map_err(|e| PodError::system(format!("pidfd_open({pid})"), e))?;
     drop(claim);
     process::reap_strays();
+    Ok(init)
+}
+
+async fn create_in(
+    pod: &Rc<Pod>,
+    req: &CreateRequest,
+    dir: &Path,
+) -> Result<Rc<Container>, PodError> {
+    let id = &req.id;
+    let bundle = prepare_bundle(pod, id, dir, &req.source, req.terminal)?;
+    let terminal = bundle_wants_terminal(&bundle)?;
+    let driver = log_driver(pod, req)?;
+    let pid_file = dir.join("pid");
+    let runtime_log = dir.join("runtime.log");
+    let console = match terminal {
+        true => {
+            let path = dir.join("console.sock");
+            let c = ConsoleSocket::bind(&path)
+                .map_err(|e| PodError::system(format!("console socket {}", path.display()), e))?;
+            Some(c)
+        }
+        false => None,
+    };
+    let rt = &pod.config.runtime;
+    let args = match &console {
+        Some(c) => rt.create_args_with_console(id, &bundle, &pid_file, &runtime_log, c.path()),
+        None => rt.create_args(id, &bundle, &pid_file, &runtime_log),
+    };
+    let mut stdio = CreateStdio::new(terminal, req.stdin)?;
+    let init = runtime_create(pod, id, &args, &mut stdio, dir).await?;
+    let pid = init.pid();
     let mut pty = None;
     if let Some(console) = &console {
         let master = match sync::timeout(Duration::from_secs(5), console.receive()).await {
@@ -396,23 +431,19 @@ async fn create_in(
                     Some(Err(e)) => e.to_string(),
                     _ => "nothing arrived within 5 s".into(),
                 };
-                let _ = run_runtime(pod, "delete", pod.config.runtime.delete_args(id, true)).await;
+                // The runtime kills the init process; reap it.
+                let _ = run_runtime(pod, "delete", rt.delete_args(id, true)).await;
+                let _ = sync::timeout(DRAIN_TIMEOUT, init.wait()).await;
                 return Err(PodError::System(format!(
                     "receiving the pty from the runtime: {why}"
                 )));
             }
         };
-        let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| PodError::system("dup", e));
-        pipes = vec![(Stream::Stdout, dup(&master)?)];
-        if req.stdin {
-            stdin_w = Some(dup(&master)?);
-        }
-        log = drv
-            .take()
-            .map(|d| LogSink::start(d, std::mem::take(&mut pipes), req.log.limit));
+        stdio.use_pty(&master, req.stdin)?;
         pty = Some(Rc::new(master));
     }
-    let log = log.expect("log sink started");
+    let stdin_w = stdio.stdin_w.take();
+    let log = LogSink::start(driver, std::mem::take(&mut stdio.outputs), req.log.limit);
     let cgroup = match crate::cgroups::locate::paths_for_pid(pid) {
         Ok(p) => Some(p),
         Err(e) => {
