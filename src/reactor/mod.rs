@@ -12,13 +12,15 @@ pub mod sync;
 pub use executor::{TaskId, abort, spawn, stop};
 pub use ring::RingError;
 
-/// Sets up the ring, runs `main` and every task it spawns until `stop` is
-/// called or no task is left, then cancels what remains.
-pub fn run(
-    entries: u32,
-    main: impl std::future::Future<Output = ()> + 'static,
-) -> Result<(), RunError> {
-    ring::init(entries)?;
+/// Sets up this thread's ring. Done first, so a host where io_uring is
+/// disabled is told so before anything else happens.
+pub fn init(entries: u32) -> Result<(), RingError> {
+    ring::init(entries)
+}
+
+/// Runs `main` and every task it spawns on the ring set up by `init`, until
+/// `stop` is called or no task is left, then cancels what remains.
+pub fn run(main: impl std::future::Future<Output = ()> + 'static) -> Result<(), RunError> {
     spawn(main);
     let r = executor::run();
     executor::drop_all();

@@ -103,6 +103,7 @@ fn mkdir(p: &Path) -> Result<(), ServeError> {
 pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
         .map_err(|e| ServeError::Setup("PR_SET_CHILD_SUBREAPER", e.into()))?;
+    reactor::init(RING_ENTRIES).map_err(reactor::RunError::from)?;
     mkdir(&cfg.state_dir)?;
     mkdir(&cfg.log_dir)?;
     for d in [&cfg.exit_dir, &cfg.oom_dir].into_iter().flatten() {
@@ -131,7 +132,7 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
             .display(),
         pod.config.runtime.path.display()
     );
-    let result = reactor::run(RING_ENTRIES, async move {
+    let result = reactor::run(async move {
         let acceptor = reactor::spawn(accept_loop(pod.clone(), listener));
         handle_signals(signals).await;
         reactor::abort(acceptor);
