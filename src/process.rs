@@ -60,6 +60,8 @@ impl ExitStatus {
 pub struct Watched {
     pid: i32,
     pidfd: OwnedFd,
+    /// The exit status once reaped, so every `wait` gets it.
+    status: Cell<Option<ExitStatus>>,
 }
 
 impl Watched {
@@ -69,7 +71,11 @@ impl Watched {
         let p = Pid::from_raw(pid).ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
         let pidfd = pidfd_open(p, PidfdFlags::empty())?;
         TRACKED.with(|t| t.borrow_mut().insert(pid));
-        Ok(Watched { pid, pidfd })
+        Ok(Watched {
+            pid,
+            pidfd,
+            status: Cell::new(None),
+        })
     }
 
     /// The pid.
@@ -84,19 +90,25 @@ impl Watched {
         rustix::process::pidfd_send_signal(self.pidfd.as_fd(), sig).map_err(Into::into)
     }
 
-    /// Waits for the process to exit and reaps it.
+    /// Waits for the process to exit and reaps it; later calls return the
+    /// same status at once.
     pub async fn wait(&self) -> io::Result<ExitStatus> {
         loop {
+            if let Some(s) = self.status.get() {
+                return Ok(s);
+            }
             match waitid(
                 WaitId::PidFd(self.pidfd.as_fd()),
                 WaitIdOptions::EXITED | WaitIdOptions::NOHANG,
             ) {
                 Ok(Some(st)) => {
                     TRACKED.with(|t| t.borrow_mut().remove(&self.pid));
-                    return Ok(ExitStatus {
+                    let s = ExitStatus {
                         code: st.exit_status(),
                         signal: st.terminating_signal(),
-                    });
+                    };
+                    self.status.set(Some(s));
+                    return Ok(s);
                 }
                 Ok(None) => {}
                 Err(rustix::io::Errno::INTR) => continue,

@@ -1085,3 +1085,103 @@ fn exec_errors() {
     let r = exec_sync(&pod, "c1", &["echo", "ok"], json!({}));
     assert_eq!(r["stdout"], json!("ok\n"));
 }
+
+/// Open file descriptors of a process.
+fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn attach_stdin_once_closes_stdin_when_the_client_leaves() {
+    let pod = Pod::start("at-once");
+    // `cat` ends when its stdin reaches end of file.
+    pod.create_with(
+        "c1",
+        &["sh", "-c", "cat; echo stdin-closed"],
+        json!({ "stdin": true, "stdinOnce": true }),
+    );
+    pod.start_container("c1");
+    let (first, mut a) = Upgraded::open(
+        &pod,
+        "io.podmon.Pod.Attach",
+        json!({ "id": "c1", "stdin": true }),
+    );
+    assert_eq!(params_of(&first)["stdin"], json!(true), "{first}");
+    let mut ca = Collected::default();
+    a.stdin(b"line\n");
+    a.wait_stdout(&mut ca, "line", Duration::from_secs(10));
+    assert_eq!(pod.get("c1")["status"], json!("running"));
+    // The client leaves without closing stdin itself: with stdinOnce the
+    // container's stdin closes, cat ends, the container exits.
+    drop(a);
+    let w = pod.wait("c1");
+    assert_eq!(w["exitCode"], json!(0), "{w}");
+    assert!(pod.log("c1").contains("stdin-closed"), "{}", pod.log("c1"));
+}
+
+#[test]
+fn execs_leave_no_fds_behind() {
+    let pod = Pod::start("ex-fds");
+    run_idle(&pod, "c1");
+    // Warm up once (lazily opened descriptors, io-wq), then measure.
+    exec_sync(&pod, "c1", &["true"], json!({}));
+    let before = fd_count(pod.pid);
+    for _ in 0..10 {
+        exec_sync(
+            &pod,
+            "c1",
+            &["sh", "-c", "echo out; echo err >&2"],
+            json!({}),
+        );
+        exec_sync(
+            &pod,
+            "c1",
+            &["sleep", "5"],
+            json!({ "timeoutSeconds": 0.2 }),
+        );
+    }
+    let (_, mut s) = Upgraded::open(
+        &pod,
+        "io.podmon.Pod.Exec",
+        json!({ "id": "c1", "command": ["cat"], "interactive": true, "terminal": true }),
+    );
+    s.stdin(b"");
+    drop(s);
+    assert!(
+        // At most as many: a connection of the harness that was still open
+        // when counting may have closed since.
+        wait_until(Duration::from_secs(10), || fd_count(pod.pid) <= before),
+        "podmon had {before} fds before 21 execs and {} after",
+        fd_count(pod.pid)
+    );
+    assert!(
+        exec_dirs(&pod, "c1").is_empty(),
+        "{:?}",
+        exec_dirs(&pod, "c1")
+    );
+    assert!(zombie_children(pod.pid).is_empty());
+}
+
+#[test]
+fn streaming_exec_ends_after_its_process_even_if_a_child_holds_the_pipes() {
+    let pod = Pod::start("ex-bg");
+    run_idle(&pod, "c1");
+    let t0 = Instant::now();
+    let (first, mut s) = Upgraded::open(
+        &pod,
+        "io.podmon.Pod.Exec",
+        json!({ "id": "c1", "command": ["sh", "-c", "sleep 20 & echo hi; exit 4"] }),
+    );
+    assert_no_error(&first);
+    let mut c = Collected::default();
+    s.collect(&mut c, Duration::from_secs(15));
+    assert_eq!(c.exit, Some(4), "{c:?}");
+    assert_eq!(c.stdout_text(), "hi\n");
+    let took = t0.elapsed();
+    assert!(
+        took < Duration::from_secs(8),
+        "the exit frame came {took:?} after the start: the background child's pipes held it"
+    );
+}

@@ -10,7 +10,7 @@ use crate::pod::exec::{self, ExecSpec};
 use crate::pod::{Pod, PodError};
 use std::os::fd::AsFd;
 
-use crate::reactor::sync;
+use crate::reactor::{ops, sync};
 use crate::stream::session::{self, End, Input, Output, PipeMerge};
 use crate::varlink::{Call, VarlinkError, params};
 
@@ -83,7 +83,16 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
             }
         }
     };
-    let output = Output::Pipes(PipeMerge::new(e.stdout.take(), e.stderr.take()));
+    // Output ends at end of file, or a grace period after the exec exited
+    // if a background child keeps the pipes open (as ExecSync does).
+    let give_up = {
+        let process = process.clone();
+        async move {
+            let _ = process.wait().await;
+            ops::sleep(exec::PIPE_GRACE).await;
+        }
+    };
+    let output = Output::Pipes(PipeMerge::new(e.stdout.take(), e.stderr.take()).until(give_up));
     let stdin = e.stdin.take().map(Rc::new);
     // Input given up front (for clients that cannot upgrade) is written,
     // then stdin is closed (the last copy of the fd is dropped).

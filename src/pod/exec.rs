@@ -23,7 +23,7 @@ use crate::reactor::{ops, sync};
 
 /// How long an exec's pipes may stay open after it exited (held by a
 /// background child) before its output is returned anyway.
-const PIPE_GRACE: Duration = Duration::from_secs(2);
+pub const PIPE_GRACE: Duration = Duration::from_secs(2);
 
 /// What to run.
 #[derive(Debug, Clone, Default)]

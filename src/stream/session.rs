@@ -44,6 +44,7 @@ type ReadFut = Pin<Box<dyn Future<Output = (io::Result<usize>, Vec<u8>)>>>;
 pub struct PipeMerge {
     fds: [Option<Rc<OwnedFd>>; 2],
     reads: [Option<ReadFut>; 2],
+    give_up: Option<Pin<Box<dyn Future<Output = ()>>>>,
 }
 
 fn start_read(fd: &Rc<OwnedFd>) -> ReadFut {
@@ -60,7 +61,15 @@ impl PipeMerge {
         PipeMerge {
             fds: [stdout.map(Rc::new), stderr.map(Rc::new)],
             reads: [None, None],
+            give_up: None,
         }
+    }
+
+    /// Stops reading (as if at end of file) once `give_up` resolves: for
+    /// pipes a background child may hold open after the process exited.
+    pub fn until(mut self, give_up: impl Future<Output = ()> + 'static) -> Self {
+        self.give_up = Some(Box::pin(give_up));
+        self
     }
 
     async fn next(&mut self) -> Next {
@@ -87,6 +96,12 @@ impl PipeMerge {
                         _ => self.fds[i] = None,
                     }
                 }
+            }
+            if let Some(g) = &mut self.give_up
+                && g.as_mut().poll(cx).is_ready()
+            {
+                self.fds = [None, None];
+                self.reads = [None, None];
             }
             if self.fds.iter().all(Option::is_none) {
                 Poll::Ready(Next::Closed)
