@@ -32,8 +32,21 @@ const READ_CHUNK: usize = 256 * 1024;
 const HIGH_WATER: usize = 2 << 20;
 /// Longest CRI record content before a line is split into partial records.
 pub const DEFAULT_MAX_LINE: usize = 16 * 1024;
-/// Pipe size asked for (capped by /proc/sys/fs/pipe-max-size), to cut wakeups.
+/// Pipe size used when the system maximum cannot be read.
 const PIPE_SIZE: usize = 1 << 20;
+
+/// The largest pipe an unprivileged process may ask for
+/// (/proc/sys/fs/pipe-max-size): container output pipes get that much, to
+/// cut wakeups and let a burst wait in the kernel instead of blocking.
+fn pipe_max_size() -> usize {
+    static MAX: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *MAX.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(PIPE_SIZE)
+    })
+}
 /// Delay before retrying a failed write (disk full, directory gone).
 const RETRY: Duration = Duration::from_secs(1);
 
@@ -116,7 +129,7 @@ impl LogSink {
         });
         let format = driver.formatter();
         for (stream, fd) in pipes {
-            if let Err(e) = rustix::pipe::fcntl_setpipe_size(&fd, PIPE_SIZE) {
+            if let Err(e) = rustix::pipe::fcntl_setpipe_size(&fd, pipe_max_size()) {
                 log::debug!("F_SETPIPE_SZ: {e}");
             }
             reactor::spawn(pump(sink.clone(), format.clone(), stream, fd));
