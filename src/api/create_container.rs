@@ -3,12 +3,12 @@
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::{HandlerError, Replier};
 use crate::logs::driver::{DriverKind, Rotation};
 use crate::pod::lifecycle::{self, CreateRequest, LogOptions, Source};
-use crate::pod::{ContainerInfo, Pod, PodError};
+use crate::pod::{Pod, PodError};
 use crate::ratelimit::Limit;
 use crate::varlink::{Call, params};
 
@@ -32,11 +32,6 @@ struct In {
     stdin: Option<bool>,
     stdin_once: Option<bool>,
     terminal: Option<bool>,
-}
-
-#[derive(Serialize)]
-struct Out {
-    container: ContainerInfo,
 }
 
 fn invalid(parameter: &'static str, reason: &str) -> PodError {
@@ -110,7 +105,7 @@ fn request(p: In) -> Result<CreateRequest, PodError> {
 pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(), HandlerError> {
     let p: In = params::decode(&call.parameters)?;
     let c = lifecycle::create(pod, request(p)?).await?;
-    r.reply(params::encode(&Out {
+    r.reply(params::encode(&super::ContainerReply {
         container: c.info(),
     }))
     .await?;

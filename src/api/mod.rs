@@ -42,6 +42,19 @@ pub const INTERFACES: &[Interface] = &[Interface {
     description: DESCRIPTION,
 }];
 
+/// Parameters of the methods that take nothing but a container id.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IdOnly {
+    id: String,
+}
+
+/// Replies that carry one container.
+#[derive(serde::Serialize)]
+struct ContainerReply {
+    container: crate::pod::ContainerInfo,
+}
+
 /// What a handler can fail with: an error reply for the caller, or a broken
 /// connection (then there is nobody to reply to).
 #[derive(Debug)]

@@ -2,23 +2,15 @@
 
 use std::rc::Rc;
 
-use serde::Deserialize;
-
 use super::{HandlerError, Replier};
 use crate::pod::{Pod, PodError};
 use crate::varlink::{Call, params};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct In {
-    id: String,
-}
 
 /// Reopens the log file after an outside rotator renamed it; replies once
 /// everything read before the call went to the old file and the new file
 /// is open.
 pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(), HandlerError> {
-    let p: In = params::decode(&call.parameters)?;
+    let p: super::IdOnly = params::decode(&call.parameters)?;
     let c = pod.get(&p.id)?;
     if c.log.path().is_none() {
         return Err(PodError::InvalidState {

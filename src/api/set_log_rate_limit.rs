@@ -2,10 +2,10 @@
 
 use std::rc::Rc;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::{HandlerError, Replier};
-use crate::pod::{ContainerInfo, Pod, lifecycle};
+use crate::pod::{Pod, lifecycle};
 use crate::ratelimit::Limit;
 use crate::varlink::{Call, params};
 
@@ -16,11 +16,6 @@ struct In {
     limit: Option<Limit>,
 }
 
-#[derive(Serialize)]
-struct Out {
-    container: ContainerInfo,
-}
-
 /// Sets (or, without `limit`, removes) a container's log rate limit.
 pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(), HandlerError> {
     let p: In = params::decode(&call.parameters)?;
@@ -29,7 +24,7 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         lifecycle::check_limit(l)?;
     }
     c.log.set_limit(p.limit);
-    r.reply(params::encode(&Out {
+    r.reply(params::encode(&super::ContainerReply {
         container: c.info(),
     }))
     .await?;

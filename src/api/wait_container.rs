@@ -2,17 +2,11 @@
 
 use std::rc::Rc;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{HandlerError, Replier};
 use crate::pod::{ContainerInfo, Pod, lifecycle};
 use crate::varlink::{Call, params};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct In {
-    id: String,
-}
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -27,7 +21,7 @@ struct Out {
 
 /// Waits until the container stopped and its log is complete.
 pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(), HandlerError> {
-    let p: In = params::decode(&call.parameters)?;
+    let p: super::IdOnly = params::decode(&call.parameters)?;
     let c = lifecycle::wait(pod, &p.id).await?;
     let (exit, oom_killed) = {
         let st = c.state.borrow();
