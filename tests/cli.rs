@@ -132,10 +132,11 @@ impl Lines {
                 line.clear();
                 match io::BufRead::read_line(&mut r, &mut line) {
                     Ok(0) | Err(_) => return,
-                    Ok(_) => l.0.lock().unwrap().push((
-                        Instant::now(),
-                        line.trim_end_matches('\n').to_owned(),
-                    )),
+                    Ok(_) => {
+                        l.0.lock()
+                            .unwrap()
+                            .push((Instant::now(), line.trim_end_matches('\n').to_owned()))
+                    }
                 }
             }
         });
@@ -143,7 +144,12 @@ impl Lines {
     }
 
     fn texts(&self) -> Vec<String> {
-        self.0.lock().unwrap().iter().map(|(_, l)| l.clone()).collect()
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, l)| l.clone())
+            .collect()
     }
 
     /// Waits until a line satisfies `f`; returns it.
@@ -349,7 +355,10 @@ fn exec_exit_status_streams_timeout_and_piped_stdin() {
         .cli(&["exec", "--timeout", "1", "c1", "--", "sleep", "10"])
         .assert_code(137);
     let took = t.elapsed();
-    assert!(took < Duration::from_secs(5), "exec --timeout 1 took {took:?}");
+    assert!(
+        took < Duration::from_secs(5),
+        "exec --timeout 1 took {took:?}"
+    );
     assert!(
         took >= Duration::from_millis(900),
         "exec --timeout 1 ended after only {took:?}: {out:?}"
@@ -391,7 +400,11 @@ fn exec_exit_status_streams_timeout_and_piped_stdin() {
         Duration::from_secs(10),
     );
     assert_eq!(out.status.code(), Some(0), "{:?}", out.stderr);
-    assert!(out.stdout.is_empty(), "{:?}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.stdout.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -413,20 +426,36 @@ fn exec_it_under_a_pty_gets_the_window_size_and_exit_status() {
     // Whatever is still in flight through the pty.
     pty.wait_for("33 101", Duration::from_secs(2));
     let shown = pty.text();
-    assert_eq!(status.code(), Some(7), "exec -it status; terminal showed {shown:?}");
+    assert_eq!(
+        status.code(),
+        Some(7),
+        "exec -it status; terminal showed {shown:?}"
+    );
     assert!(
         shown.contains("33 101"),
         "stty size inside the exec shows our window size (33 rows, 101 columns): {shown:?}"
     );
     assert!(!shown.contains("podmon:"), "no error: {shown:?}");
     // The raw mode podmon set for the session is undone on the way out.
-    assert_eq!(pty.modes(), before, "terminal modes restored after exec -it");
+    assert_eq!(
+        pty.modes(),
+        before,
+        "terminal modes restored after exec -it"
+    );
 
     // A tty exec has one stream: stderr comes through the terminal too.
     let pty = Pty::open(24, 80);
     let mut child = pty.spawn(podmon(
         &pod,
-        &["exec", "-it", "c1", "--", "sh", "-c", "tty; echo err-line >&2"],
+        &[
+            "exec",
+            "-it",
+            "c1",
+            "--",
+            "sh",
+            "-c",
+            "tty; echo err-line >&2",
+        ],
     ));
     let status = wait_child(&mut child, Duration::from_secs(20), "podmon exec -it tty");
     pty.wait_for("err-line", Duration::from_secs(2));
@@ -458,18 +487,31 @@ fn attach_types_detaches_and_reattaches() {
     );
     assert!(child.try_wait().unwrap().is_none(), "attach still running");
     pty.type_bytes(&[0x10, 0x11]);
-    let status = wait_child(&mut child, Duration::from_secs(10), "podmon attach (detach)");
+    let status = wait_child(
+        &mut child,
+        Duration::from_secs(10),
+        "podmon attach (detach)",
+    );
     pty.wait_for("detached", Duration::from_secs(2));
     let shown = pty.text();
     assert_eq!(status.code(), Some(0), "detach exits 0: {shown:?}");
-    assert!(shown.contains("detached"), "the client says it detached: {shown:?}");
+    assert!(
+        shown.contains("detached"),
+        "the client says it detached: {shown:?}"
+    );
     assert_eq!(pty.modes(), before, "terminal modes restored after detach");
     thread::sleep(Duration::from_millis(300));
     let c = pod.get("c1");
-    assert_eq!(c["status"], "running", "detaching leaves the container running: {c}");
+    assert_eq!(
+        c["status"], "running",
+        "detaching leaves the container running: {c}"
+    );
     let state = pod.cli_ok(&["state", "c1"]);
     assert!(
-        state.stdout.lines().any(|l| l.starts_with("status:") && l.ends_with("running")),
+        state
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("status:") && l.ends_with("running")),
         "{state:?}"
     );
     drop(pty);
@@ -484,7 +526,11 @@ fn attach_types_detaches_and_reattaches() {
         pty.text()
     );
     pty.type_bytes(b"exit 5\r");
-    let status = wait_child(&mut child, Duration::from_secs(10), "podmon attach (exit 5)");
+    let status = wait_child(
+        &mut child,
+        Duration::from_secs(10),
+        "podmon attach (exit 5)",
+    );
     assert_eq!(
         status.code(),
         Some(5),
@@ -545,7 +591,11 @@ fn logs_streams_tail_timestamps_and_follow() {
     }
     times.sort();
     let order: Vec<&str> = times.iter().map(|(_, w)| *w).collect();
-    assert_eq!(order, ["o1", "e1", "o2", "e2", "o3"], "timestamps follow the output order");
+    assert_eq!(
+        order,
+        ["o1", "e1", "o2", "e2", "o3"],
+        "timestamps follow the output order"
+    );
 
     // Both streams into one (2>&1): the lines in the order they were written.
     let out = run_with_timeout(
@@ -569,7 +619,10 @@ fn logs_streams_tail_timestamps_and_follow() {
     let g2 = pod.gate("f2");
     let script = format!(
         "echo first; {}",
-        g1.script(&format!("echo second; echo second-err >&2; {}", g2.script("echo last; exit 0")))
+        g1.script(&format!(
+            "echo second; echo second-err >&2; {}",
+            g2.script("echo last; exit 0")
+        ))
     );
     cli_run(&pod, "c2", &[], &["sh", "-c", &script]);
     let mut cmd = podmon(&pod, &["logs", "-f", "c2"]);
@@ -580,19 +633,28 @@ fn logs_streams_tail_timestamps_and_follow() {
     let (out_lines, h1) = Lines::collect(child.stdout.take().unwrap());
     let (err_lines, h2) = Lines::collect(child.stderr.take().unwrap());
     assert!(
-        out_lines.wait_for(Duration::from_secs(10), |l| l == "first").is_some(),
+        out_lines
+            .wait_for(Duration::from_secs(10), |l| l == "first")
+            .is_some(),
         "logs -f shows the first line: {:?}",
         out_lines.texts()
     );
-    assert!(child.try_wait().unwrap().is_none(), "logs -f goes on while c2 runs");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "logs -f goes on while c2 runs"
+    );
     g1.open();
     assert!(
-        out_lines.wait_for(Duration::from_secs(10), |l| l == "second").is_some(),
+        out_lines
+            .wait_for(Duration::from_secs(10), |l| l == "second")
+            .is_some(),
         "logs -f shows a line written later: {:?}",
         out_lines.texts()
     );
     assert!(
-        err_lines.wait_for(Duration::from_secs(10), |l| l == "second-err").is_some(),
+        err_lines
+            .wait_for(Duration::from_secs(10), |l| l == "second-err")
+            .is_some(),
         "stderr lines go to stderr: {:?}",
         err_lines.texts()
     );
@@ -606,7 +668,11 @@ fn logs_streams_tail_timestamps_and_follow() {
     let lag = exited.elapsed();
     h1.join().unwrap();
     h2.join().unwrap();
-    assert_eq!(status.code(), Some(0), "logs -f exits 0 when the container has exited");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "logs -f exits 0 when the container has exited"
+    );
     assert!(
         lag < Duration::from_secs(1),
         "logs -f ended {lag:?} after the container's exit"
@@ -629,7 +695,9 @@ fn stats_pod_and_events() {
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(lines.len(), 2, "a header and one row: {out:?}");
     assert!(
-        lines[0].starts_with("ID") && lines[0].contains("CPU %") && lines[0].contains("MEM USAGE / LIMIT"),
+        lines[0].starts_with("ID")
+            && lines[0].contains("CPU %")
+            && lines[0].contains("MEM USAGE / LIMIT"),
         "{out:?}"
     );
     let row = lines[1];
@@ -639,7 +707,10 @@ fn stats_pod_and_events() {
         .strip_suffix('%')
         .and_then(|p| p.parse::<f64>().ok())
         .unwrap_or_else(|| panic!("CPU % is a percentage: {row:?}"));
-    assert!((0.0..=200.0).contains(&cpu), "CPU % {cpu} on 2 cores: {row:?}");
+    assert!(
+        (0.0..=200.0).contains(&cpu),
+        "CPU % {cpu} on 2 cores: {row:?}"
+    );
     assert!(row.contains(" / 64.0MiB"), "memory limit 64 MiB: {row:?}");
     let usage = cells[2];
     assert!(
@@ -672,7 +743,10 @@ fn stats_pod_and_events() {
     };
     assert_eq!(field("name"), "clistats");
     assert_eq!(field("containers"), "0 created, 1 running, 0 stopped");
-    assert!(field("monitor").starts_with(&format!("pid {}", pod.pid)), "{out:?}");
+    assert!(
+        field("monitor").starts_with(&format!("pid {}", pod.pid)),
+        "{out:?}"
+    );
 
     // events: the current state, then created/started/exited of a container run meanwhile.
     let mut cmd = podmon(&pod, &["events"]);
@@ -683,7 +757,9 @@ fn stats_pod_and_events() {
     let (lines, h) = Lines::collect(events.stdout.take().unwrap());
     let mut events_err = events.stderr.take().unwrap();
     assert!(
-        lines.wait_for(Duration::from_secs(10), |l| l == "state c1 running").is_some(),
+        lines
+            .wait_for(Duration::from_secs(10), |l| l == "state c1 running")
+            .is_some(),
         "events starts with the current state: {:?}",
         lines.texts()
     );
@@ -712,7 +788,11 @@ fn stats_pod_and_events() {
     assert!(got[exited].ends_with(" exit=4"), "{got:?}");
     for i in [created, started, exited] {
         let ts = got[i].split_whitespace().next().unwrap();
-        assert!(is_rfc3339_nano_utc(ts), "event line starts with its time: {:?}", got[i]);
+        assert!(
+            is_rfc3339_nano_utc(ts),
+            "event line starts with its time: {:?}",
+            got[i]
+        );
     }
     assert_eq!(err, "", "events wrote nothing on stderr");
 }
@@ -789,7 +869,9 @@ fn errors_name_what_is_wrong() {
     let out = pod.cli(&["delete", "c1"]);
     assert_eq!(out.code(), 1, "{out:?}");
     assert!(
-        out.stderr.starts_with("podmon: ") && out.stderr.contains("c1") && out.stderr.contains("running"),
+        out.stderr.starts_with("podmon: ")
+            && out.stderr.contains("c1")
+            && out.stderr.contains("running"),
         "{out:?}"
     );
 
@@ -860,9 +942,21 @@ fn errors_name_what_is_wrong() {
     );
 
     // Usage errors: exit 2, before anything reaches the monitor.
-    let out = pod.cli(&["create", "c9", "--rootfs", &r, "--memory-max", "12Q", "--", "true"]);
+    let out = pod.cli(&[
+        "create",
+        "c9",
+        "--rootfs",
+        &r,
+        "--memory-max",
+        "12Q",
+        "--",
+        "true",
+    ]);
     assert_eq!(out.code(), 2, "{out:?}");
-    assert!(out.stderr.contains("12Q") && out.stderr.contains("--memory-max"), "{out:?}");
+    assert!(
+        out.stderr.contains("12Q") && out.stderr.contains("--memory-max"),
+        "{out:?}"
+    );
     let out = pod.cli(&["create", "c9", "--bundle", &r, "--rootfs", &r, "--", "true"]);
     assert_eq!(out.code(), 2, "{out:?}");
     assert!(
@@ -878,7 +972,12 @@ fn errors_name_what_is_wrong() {
     let ids: Vec<String> = out
         .stdout
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["container"]["id"].as_str().unwrap().to_owned())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["container"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     assert_eq!(ids, ["c1"], "usage errors created nothing");
 }

@@ -109,6 +109,25 @@ impl Runtime {
         log_file: &Path,
         console_socket: Option<&Path>,
     ) -> Vec<OsString> {
+        let flags = [
+            OsStr::new("--bundle"),
+            bundle.as_os_str(),
+            OsStr::new("--pid-file"),
+            pid_file.as_os_str(),
+        ];
+        self.logged("create", log_file, &flags, console_socket, id)
+    }
+
+    /// `--root R --log L --log-format json CMD FLAGS... [--console-socket S] ID`:
+    /// the commands whose errors podmon reads from the log file.
+    fn logged(
+        &self,
+        cmd: &str,
+        log_file: &Path,
+        flags: &[&OsStr],
+        console_socket: Option<&Path>,
+        id: &str,
+    ) -> Vec<OsString> {
         let mut argv = self.global();
         argv.extend(
             [
@@ -116,14 +135,11 @@ impl Runtime {
                 log_file.as_os_str(),
                 OsStr::new("--log-format"),
                 OsStr::new("json"),
-                OsStr::new("create"),
-                OsStr::new("--bundle"),
-                bundle.as_os_str(),
-                OsStr::new("--pid-file"),
-                pid_file.as_os_str(),
+                OsStr::new(cmd),
             ]
             .map(OsStr::to_os_string),
         );
+        argv.extend(flags.iter().map(|f| f.to_os_string()));
         if let Some(socket) = console_socket {
             argv.push("--console-socket".into());
             argv.push(socket.into());
@@ -145,28 +161,14 @@ impl Runtime {
         log_file: &Path,
         console_socket: Option<&Path>,
     ) -> Vec<OsString> {
-        let mut argv = self.global();
-        argv.extend(
-            [
-                OsStr::new("--log"),
-                log_file.as_os_str(),
-                OsStr::new("--log-format"),
-                OsStr::new("json"),
-                OsStr::new("exec"),
-                OsStr::new("--detach"),
-                OsStr::new("--pid-file"),
-                pid_file.as_os_str(),
-                OsStr::new("--process"),
-                process_json.as_os_str(),
-            ]
-            .map(OsStr::to_os_string),
-        );
-        if let Some(socket) = console_socket {
-            argv.push("--console-socket".into());
-            argv.push(socket.into());
-        }
-        argv.push(id.into());
-        argv
+        let flags = [
+            OsStr::new("--detach"),
+            OsStr::new("--pid-file"),
+            pid_file.as_os_str(),
+            OsStr::new("--process"),
+            process_json.as_os_str(),
+        ];
+        self.logged("exec", log_file, &flags, console_socket, id)
     }
 
     /// `--root R start ID`: runs the user process of a created container.
