@@ -23,6 +23,8 @@ struct In {
     cwd: Option<String>,
     user: Option<String>,
     terminal: Option<bool>,
+    width: Option<u16>,
+    height: Option<u16>,
     interactive: Option<bool>,
     stdin: Option<String>,
 }
@@ -62,6 +64,7 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         cwd: p.cwd,
         user: p.user,
         terminal: p.terminal.unwrap_or(false),
+        size: p.width.zip(p.height),
     };
     let mut e = exec::spawn_exec(pod, &p.id, &spec, interactive || p.stdin.is_some()).await?;
     let process = e.process.clone();

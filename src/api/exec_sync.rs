@@ -59,6 +59,7 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         cwd: p.cwd,
         user: p.user,
         terminal: false,
+        size: None,
     };
     let res = exec::exec_sync(pod, &p.id, &spec, timeout, cap).await?;
     let out = Out {

@@ -54,7 +54,16 @@ pub fn exec_request(args: &ExecArgs, sync: bool) -> (&'static str, Value) {
 /// Runs `podmon exec`; returns the command's exit code as our status.
 pub fn exec(args: &ExecArgs, socket: &Path, json: bool) -> anyhow::Result<i32> {
     let sync = args.uses_sync(json);
-    let (method, parameters) = exec_request(args, sync);
+    let (method, mut parameters) = exec_request(args, sync);
+    // The pty starts at our window's size, so the command sees it from its
+    // first instruction (a resize frame would come too late for `stty size`).
+    if args.tty
+        && !sync
+        && let Some((cols, rows)) = term::window_size()
+    {
+        parameters["width"] = json!(cols);
+        parameters["height"] = json!(rows);
+    }
     let describe = |err: ClientError| anyhow!(errors::describe(&err, socket));
     if sync {
         let mut client = Client::connect(socket).map_err(describe)?;

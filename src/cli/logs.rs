@@ -190,7 +190,16 @@ pub fn run(args: &LogsArgs, socket: &Path, json: bool) -> anyhow::Result<i32> {
             let records = step.parameters.get("records").cloned().unwrap_or_default();
             let records: Vec<Record> =
                 serde_json::from_value(records).context("unreadable records in the reply")?;
+            let mut last_stream: Option<&str> = None;
             for r in &records {
+                // Where stdout and stderr end up in one place (a terminal,
+                // `2>&1`), the records keep their order: switching streams
+                // flushes the other one first.
+                if last_stream.is_some_and(|s| s != r.stream) {
+                    out.flush().context("cannot write output")?;
+                    err.flush().context("cannot write output")?;
+                }
+                last_stream = Some(&r.stream);
                 printer
                     .print(r, &mut out, &mut err)
                     .context("cannot write output")?;

@@ -38,6 +38,9 @@ pub struct ExecSpec {
     pub user: Option<String>,
     /// Give the process a pty.
     pub terminal: bool,
+    /// The pty's initial size (columns, rows), so the process sees it from
+    /// its first instruction.
+    pub size: Option<(u16, u16)>,
 }
 
 /// One exec being set up or running.
@@ -169,8 +172,15 @@ fn process_json(c: &Container, spec: &ExecSpec) -> Result<serde_json::Value, Pod
         let (uid, gid) = parse_user(user)?;
         p["user"] = serde_json::json!({ "uid": uid, "gid": gid.unwrap_or(uid) });
     }
-    if let Some(obj) = p.as_object_mut() {
-        obj.remove("consoleSize");
+    match spec.size {
+        Some((width, height)) if spec.terminal => {
+            p["consoleSize"] = serde_json::json!({ "width": width, "height": height });
+        }
+        _ => {
+            if let Some(obj) = p.as_object_mut() {
+                obj.remove("consoleSize");
+            }
+        }
     }
     Ok(p)
 }
