@@ -32,6 +32,8 @@ struct In {
     stdin: Option<bool>,
     stdin_once: Option<bool>,
     terminal: Option<bool>,
+    width: Option<u16>,
+    height: Option<u16>,
 }
 
 fn invalid(parameter: &'static str, reason: &str) -> PodError {
@@ -72,6 +74,8 @@ fn request(p: In) -> Result<CreateRequest, PodError> {
                 ("memoryMax", p.memory_max.is_some()),
                 ("pidsMax", p.pids_max.is_some()),
                 ("terminal", p.terminal.is_some()),
+                ("width", p.width.is_some()),
+                ("height", p.height.is_some()),
             ];
             if let Some((name, _)) = rootfs_only.iter().find(|(_, set)| *set) {
                 return Err(invalid(
@@ -98,6 +102,7 @@ fn request(p: In) -> Result<CreateRequest, PodError> {
         stdin: p.stdin.unwrap_or(false),
         stdin_once: p.stdin_once.unwrap_or(false),
         terminal: p.terminal.unwrap_or(false),
+        console_size: p.width.zip(p.height),
     })
 }
 

@@ -35,7 +35,16 @@ pub fn run_client(cmd: ClientCommand, socket: &Path, json: bool) -> anyhow::Resu
         ClientCommand::Events { id } => return events::run(id.as_deref(), socket, json),
         _ => {}
     }
-    let (method, parameters) = request(&cmd)?;
+    let (method, mut parameters) = request(&cmd)?;
+    // A terminal container's pty starts at our window's size.
+    if let ClientCommand::Create(args) = &cmd
+        && args.terminal
+        && args.rootfs.is_some()
+        && let Some((cols, rows)) = super::term::window_size()
+    {
+        parameters["width"] = json!(cols);
+        parameters["height"] = json!(rows);
+    }
     let mut client =
         Client::connect(socket).map_err(|err| anyhow!(errors::describe(&err, socket)))?;
     let stdout = io::stdout();

@@ -44,6 +44,8 @@ pub struct SimpleSpec {
     pub cgroups_path: String,
     /// Allocate a pty; then `runc create` needs `--console-socket`.
     pub terminal: bool,
+    /// The pty's initial size (columns, rows), with `terminal`.
+    pub console_size: Option<(u16, u16)>,
 }
 
 /// Why no config could be built or written.
@@ -92,7 +94,15 @@ pub enum SpecError {
 /// paths; writable root; the standard devices cgroup allow-list; limits.
 pub fn build_spec(s: &SimpleSpec) -> Result<Spec, SpecError> {
     validate(s)?;
-    let process = ProcessBuilder::default()
+    let mut process = ProcessBuilder::default();
+    if let (true, Some((width, height))) = (s.terminal, s.console_size) {
+        let size = oci_spec::runtime::BoxBuilder::default()
+            .width(u64::from(width))
+            .height(u64::from(height))
+            .build()?;
+        process = process.console_size(size);
+    }
+    let process = process
         .terminal(s.terminal)
         .user(UserBuilder::default().uid(0u32).gid(0u32).build()?)
         .args(s.args.clone())
@@ -360,6 +370,7 @@ mod tests {
             pids_max: Some(100),
             cgroups_path: "/podmon/pod1/c1".into(),
             terminal: false,
+            console_size: None,
         }
     }
 

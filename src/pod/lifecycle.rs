@@ -80,6 +80,8 @@ pub struct CreateRequest {
     /// Give the container a pty (rootfs containers; a bundle's config.json
     /// says so itself).
     pub terminal: bool,
+    /// The pty's initial size (columns, rows), with `terminal`.
+    pub console_size: Option<(u16, u16)>,
 }
 
 /// Removes an id reservation when creation ends, however it ends.
@@ -141,14 +143,9 @@ fn bundle_wants_terminal(bundle: &Path) -> Result<bool, PodError> {
 }
 
 /// Prepares the bundle directory; returns the bundle path.
-fn prepare_bundle(
-    pod: &Pod,
-    id: &str,
-    dir: &Path,
-    source: &Source,
-    terminal: bool,
-) -> Result<PathBuf, PodError> {
-    match source {
+fn prepare_bundle(pod: &Pod, dir: &Path, req: &CreateRequest) -> Result<PathBuf, PodError> {
+    let id = &req.id;
+    match &req.source {
         Source::Bundle(b) => {
             let b = std::fs::canonicalize(b)
                 .map_err(|e| PodError::invalid("bundle", format!("{}: {e}", b.display())))?;
@@ -186,7 +183,8 @@ fn prepare_bundle(
                 memory_max: *memory_max,
                 pids_max: *pids_max,
                 cgroups_path: format!("/podmon/{}/{id}", pod.config.name),
-                terminal,
+                terminal: req.terminal,
+                console_size: req.console_size,
             };
             let built = spec::build_spec(&s).map_err(|e| match e {
                 spec::SpecError::EmptyArgs => PodError::invalid("command", e),
@@ -400,7 +398,7 @@ async fn create_in(
     dir: &Path,
 ) -> Result<Rc<Container>, PodError> {
     let id = &req.id;
-    let bundle = prepare_bundle(pod, id, dir, &req.source, req.terminal)?;
+    let bundle = prepare_bundle(pod, dir, req)?;
     let terminal = bundle_wants_terminal(&bundle)?;
     let driver = log_driver(pod, req)?;
     let pid_file = dir.join("pid");
