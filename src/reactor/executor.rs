@@ -1,8 +1,9 @@
-//! A single-threaded task executor on top of the ring.
+//! A single-threaded task executor on top of the ring (or epoll).
 //!
 //! Tasks are plain futures; a waker puts its task back on this thread's run
-//! queue. When the queue is empty the thread sleeps in `io_uring_enter` until
-//! a completion arrives, so an idle monitor makes no wakeups at all.
+//! queue. When the queue is empty the thread sleeps in `io_uring_enter` (or
+//! `epoll_wait`) until a completion or event arrives, so an idle monitor
+//! makes no wakeups at all.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -11,7 +12,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Wake, Waker};
 
-use super::ring;
+use super::backend;
 
 type BoxedTask = Pin<Box<dyn Future<Output = ()>>>;
 
@@ -171,7 +172,7 @@ pub fn run() -> std::io::Result<()> {
         if stop || live == 0 {
             return Ok(());
         }
-        ring::turn(true)?;
+        backend::turn(true)?;
     }
 }
 
