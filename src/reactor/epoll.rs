@@ -13,7 +13,7 @@
 //! Timers live in an ordered map; the nearest deadline is `epoll_wait`'s
 //! timeout, and with no timers the loop sleeps until an event arrives.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::io;
@@ -59,6 +59,29 @@ struct Poller {
 
 thread_local! {
     static POLLER: RefCell<Option<Poller>> = const { RefCell::new(None) };
+    /// Operations left before the running tasks must yield to the loop.
+    static BUDGET: Cell<u32> = const { Cell::new(BUDGET_PER_TURN) };
+}
+
+/// How many operations tasks may start between two looks at epoll: enough
+/// to batch work, few enough that a flood cannot delay other events much.
+const BUDGET_PER_TURN: u32 = 64;
+
+/// Spends one unit of the turn's budget; when none is left, yields once
+/// (the task goes to the back of the run queue, behind a look at epoll).
+/// io_uring needs nothing like this: every operation there goes through
+/// the ring and so returns to the loop.
+fn coop() -> impl Future<Output = ()> {
+    let mut yielded = false;
+    std::future::poll_fn(move |cx| {
+        if yielded || BUDGET.with(|b| b.get()) > 0 {
+            BUDGET.with(|b| b.set(b.get().saturating_sub(1)));
+            return Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
 }
 
 /// Creates this thread's epoll instance.
@@ -249,6 +272,7 @@ impl Poller {
 /// Waits for events (at most until the nearest timer if `wait`, not at all
 /// otherwise) and wakes the tasks they concern.
 pub(crate) fn turn(wait: bool) -> io::Result<()> {
+    BUDGET.with(|b| b.set(BUDGET_PER_TURN));
     let wakers = with(|p| -> io::Result<Vec<Waker>> {
         let timeout = if !wait {
             Some(Duration::ZERO)
@@ -370,6 +394,7 @@ pub(crate) async fn read(
     mut buf: Vec<u8>,
     max: usize,
 ) -> (io::Result<usize>, Vec<u8>) {
+    coop().await;
     if let Err(e) = set_nonblocking(fd) {
         return (Err(e), buf);
     }
@@ -403,6 +428,7 @@ pub(crate) async fn write(
     buf: Vec<u8>,
     from: usize,
 ) -> (io::Result<usize>, Vec<u8>) {
+    coop().await;
     if let Err(e) = set_nonblocking(fd) {
         return (Err(e), buf);
     }
@@ -424,6 +450,7 @@ pub(crate) async fn write(
 /// `ops::recv` on epoll: recv(2) with MSG_DONTWAIT (no need to change the
 /// socket's flags), wait for EPOLLIN on EAGAIN.
 pub(crate) async fn recv(fd: BorrowedFd<'_>, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+    coop().await;
     let start = buf.len();
     let room = (buf.capacity() - start).min(u32::MAX as usize);
     loop {
@@ -452,6 +479,7 @@ pub(crate) async fn send_all(fd: BorrowedFd<'_>, mut buf: Vec<u8>) -> (io::Resul
     use rustix::net::SendFlags;
     let mut done = 0;
     while done < buf.len() {
+        coop().await;
         match rustix::net::send(fd, &buf[done..], SendFlags::DONTWAIT | SendFlags::NOSIGNAL) {
             Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
             Ok(n) => done += n,
@@ -472,6 +500,7 @@ pub(crate) async fn send_all(fd: BorrowedFd<'_>, mut buf: Vec<u8>) -> (io::Resul
 /// waiting for EPOLLIN on EAGAIN. The new socket is blocking, as with
 /// io_uring; the ops that use it do not depend on that.
 pub(crate) async fn accept(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    coop().await;
     set_nonblocking(fd)?;
     loop {
         match rustix::net::accept_with(fd, rustix::net::SocketFlags::CLOEXEC) {
@@ -487,6 +516,7 @@ pub(crate) async fn accept(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
 /// descriptor's flags are left alone: a pidfd's O_NONBLOCK would change
 /// what waitid on it does.
 pub(crate) async fn readable(fd: BorrowedFd<'_>) -> io::Result<()> {
+    coop().await;
     ready(fd, EventFlags::IN).await
 }
 

@@ -300,3 +300,52 @@ fn reader_and_writer_share_one_descriptor() {
         assert_clean(b);
     });
 }
+
+#[test]
+fn a_flooding_pipe_does_not_starve_other_tasks() {
+    // A pipe that is always full never says EAGAIN: the epoll loop must
+    // still get round to other descriptors and timers.
+    on_both(|b| async move {
+        let (r, w) = pipe();
+        let _ = rustix::pipe::fcntl_setpipe_size(&w, 1 << 20);
+        let flooder = std::thread::spawn(move || {
+            let chunk = vec![b'f'; 65536];
+            while rustix::io::write(&w, &chunk).is_ok() {}
+        });
+        let reader = spawn(async move {
+            // Small reads: the flooder keeps the pipe full.
+            let mut buf = Vec::with_capacity(4096);
+            loop {
+                buf.clear();
+                let (res, b) = ops::read(r.as_fd(), buf, 4096).await;
+                buf = b;
+                if res.unwrap() == 0 {
+                    return;
+                }
+            }
+        });
+        let (qr, qw) = pipe();
+        let quiet = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            rustix::io::write(&qw, b"q").unwrap();
+        });
+        let start = Instant::now();
+        let got = timeout(
+            Duration::from_secs(5),
+            ops::read(qr.as_fd(), Vec::with_capacity(8), usize::MAX),
+        )
+        .await;
+        assert_eq!(got.expect("starved: the quiet pipe was not read").1, b"q");
+        ops::sleep(Duration::from_millis(10)).await;
+        assert!(start.elapsed() < Duration::from_secs(5));
+        // Dropping the read end ends the flooder (EPIPE); with io_uring only
+        // once the loop has turned and the cancelled read let go of it.
+        super::abort(reader);
+        while !flooder.is_finished() || !quiet.is_finished() {
+            ops::sleep(Duration::from_millis(5)).await;
+        }
+        flooder.join().unwrap();
+        quiet.join().unwrap();
+        assert_clean(b);
+    });
+}
