@@ -21,6 +21,7 @@ thread_local! {
     static ACTIVE: Cell<Option<Backend>> = const { Cell::new(None) };
 }
 
+/// Records the backend `init` set up, for the ops to branch on.
 pub(crate) fn set(b: Backend) {
     ACTIVE.with(|a| a.set(Some(b)));
 }

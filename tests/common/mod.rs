@@ -745,10 +745,8 @@ fn server_env(opts: &PodOptions) -> Vec<(String, String)> {
     env
 }
 
-/// Whether the servers of this run use the epoll backend, for the few
-/// assertions that measure io_uring itself.
-#[allow(dead_code)]
-pub fn epoll_run() -> bool {
+/// Whether the servers of this run use the epoll backend.
+fn epoll_run() -> bool {
     std::env::var("PODMON_TEST_REACTOR").is_ok_and(|r| r == "epoll")
 }
 
@@ -853,6 +851,15 @@ impl Pod {
             child: Some(child),
         };
         pod.wait_ready();
+        // A run meant for the epoll backend must really be on it (the
+        // variable reaches the server, socket-activated or not).
+        if epoll_run() {
+            let log = pod.server_log_text();
+            assert!(
+                log.contains("using the epoll backend"),
+                "PODMON_TEST_REACTOR=epoll, but the server does not say it uses epoll:\n{log}"
+            );
+        }
         pod
     }
 
