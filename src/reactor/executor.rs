@@ -1,8 +1,9 @@
-//! A single-threaded task executor on top of the ring.
+//! A single-threaded task executor on top of the ring (or epoll).
 //!
 //! Tasks are plain futures; a waker puts its task back on this thread's run
-//! queue. When the queue is empty the thread sleeps in `io_uring_enter` until
-//! a completion arrives, so an idle monitor makes no wakeups at all.
+//! queue. When the queue is empty the thread sleeps in `io_uring_enter` (or
+//! `epoll_wait`) until a completion or event arrives, so an idle monitor
+//! makes no wakeups at all.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -11,7 +12,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Wake, Waker};
 
-use super::ring;
+use super::backend;
 
 type BoxedTask = Pin<Box<dyn Future<Output = ()>>>;
 
@@ -124,8 +125,20 @@ pub fn stop() {
     EXEC.with(|e| e.stop.set(true));
 }
 
-fn run_ready() {
+/// Polls ready tasks until none is left, or (with `round`) only those that
+/// were ready when it began: then tasks that keep waking themselves cannot
+/// keep the loop from checking for events.
+fn run_ready(round: bool) {
+    let mut budget = if round {
+        EXEC.with(|e| e.ready.borrow().len())
+    } else {
+        usize::MAX
+    };
     loop {
+        if budget == 0 {
+            return;
+        }
+        budget -= 1;
         let next = EXEC.with(|e| e.ready.borrow_mut().pop_front());
         let Some((index, generation)) = next else {
             return;
@@ -164,14 +177,23 @@ fn run_ready() {
 
 /// Runs tasks until `stop` is called or no task is left; sleeps in the
 /// kernel whenever nothing is ready.
+///
+/// On io_uring every operation passes through the ring, so tasks are run
+/// until none is ready. On epoll an operation on a descriptor that is
+/// always ready (a flooding log pipe) completes without ever returning
+/// Pending, so tasks run in rounds, and the epoll ops yield once their
+/// per-turn budget is spent: the loop then checks for events (without
+/// sleeping) before the next round, and no task starves the others.
 pub fn run() -> std::io::Result<()> {
+    let rounds = backend::is_epoll();
     loop {
-        run_ready();
-        let (stop, live) = EXEC.with(|e| (e.stop.get(), e.live.get()));
+        run_ready(rounds);
+        let (stop, live, more) =
+            EXEC.with(|e| (e.stop.get(), e.live.get(), !e.ready.borrow().is_empty()));
         if stop || live == 0 {
             return Ok(());
         }
-        ring::turn(true)?;
+        backend::turn(!more)?;
     }
 }
 

@@ -4,6 +4,9 @@
 //! result: while the kernel uses the memory, no one else can. Dropping an
 //! operation's future cancels it; the ring keeps the buffer until the kernel
 //! confirms, then frees it.
+//!
+//! On the epoll backend each function hands over to its readiness-based
+//! twin in `epoll.rs` first thing; the io_uring code below is unchanged.
 
 use std::future::Future;
 use std::io;
@@ -15,6 +18,7 @@ use std::time::Duration;
 use io_uring::{opcode, types};
 
 use super::ring::{self, Owned};
+use super::{backend, epoll};
 
 /// An operation in flight; resolves to the raw result and the memory it owned.
 #[must_use = "an operation does nothing unless awaited"]
@@ -81,6 +85,9 @@ pub async fn read(
     mut buf: Vec<u8>,
     max: usize,
 ) -> (io::Result<usize>, Vec<u8>) {
+    if backend::is_epoll() {
+        return epoll::read(fd, buf, max).await;
+    }
     let start = buf.len();
     let room = (buf.capacity() - start).min(max).min(u32::MAX as usize) as u32;
     // SAFETY: the pointer is into `buf`'s heap allocation, which moves into
@@ -103,6 +110,9 @@ pub async fn read(
 /// Writes `buf[from..]` at the file position (or appends, for O_APPEND
 /// files); returns the count written and the buffer.
 pub async fn write(fd: BorrowedFd<'_>, buf: Vec<u8>, from: usize) -> (io::Result<usize>, Vec<u8>) {
+    if backend::is_epoll() {
+        return epoll::write(fd, buf, from).await;
+    }
     write_with(fd, buf, from, io_uring::squeue::Flags::empty()).await
 }
 
@@ -115,6 +125,9 @@ pub async fn write_offloaded(
     buf: Vec<u8>,
     from: usize,
 ) -> (io::Result<usize>, Vec<u8>) {
+    if backend::is_epoll() {
+        return epoll::write(fd, buf, from).await;
+    }
     write_with(fd, buf, from, io_uring::squeue::Flags::ASYNC).await
 }
 
@@ -156,6 +169,9 @@ pub async fn write_all(fd: BorrowedFd<'_>, mut buf: Vec<u8>) -> (io::Result<()>,
 
 /// Receives from a socket into the spare capacity of `buf`, like `read`.
 pub async fn recv(fd: BorrowedFd<'_>, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+    if backend::is_epoll() {
+        return epoll::recv(fd, buf).await;
+    }
     let start = buf.len();
     let room = (buf.capacity() - start).min(u32::MAX as usize) as u32;
     // SAFETY: see `read`.
@@ -175,6 +191,9 @@ pub async fn recv(fd: BorrowedFd<'_>, mut buf: Vec<u8>) -> (io::Result<usize>, V
 /// Sends all of `buf` on a socket (MSG_NOSIGNAL: a closed peer is an error,
 /// not a SIGPIPE).
 pub async fn send_all(fd: BorrowedFd<'_>, mut buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+    if backend::is_epoll() {
+        return epoll::send_all(fd, buf).await;
+    }
     let mut done = 0;
     while done < buf.len() {
         let len = (buf.len() - done).min(u32::MAX as usize) as u32;
@@ -199,6 +218,9 @@ pub async fn send_all(fd: BorrowedFd<'_>, mut buf: Vec<u8>) -> (io::Result<()>, 
 
 /// Accepts one connection (close-on-exec); returns the new socket.
 pub async fn accept(fd: BorrowedFd<'_>) -> io::Result<std::os::fd::OwnedFd> {
+    if backend::is_epoll() {
+        return epoll::accept(fd).await;
+    }
     let entry = opcode::Accept::new(
         types::Fd(fd.as_raw_fd()),
         std::ptr::null_mut(),
@@ -216,6 +238,9 @@ pub async fn accept(fd: BorrowedFd<'_>) -> io::Result<std::os::fd::OwnedFd> {
 /// Waits until `fd` is readable (or hung up); used for pidfds, which become
 /// readable when the process exits.
 pub async fn readable(fd: BorrowedFd<'_>) -> io::Result<()> {
+    if backend::is_epoll() {
+        return epoll::readable(fd).await;
+    }
     let entry = opcode::PollAdd::new(types::Fd(fd.as_raw_fd()), libc::POLLIN as u32).build();
     // SAFETY: no memory is passed to the kernel.
     let (res, _) = unsafe { Op::submit(entry, Owned::Nothing) }.await;
@@ -224,6 +249,9 @@ pub async fn readable(fd: BorrowedFd<'_>) -> io::Result<()> {
 
 /// Sleeps for `d` in the kernel (an io_uring timeout).
 pub async fn sleep(d: Duration) {
+    if backend::is_epoll() {
+        return epoll::sleep(d).await;
+    }
     let ts = Box::new(
         types::Timespec::new()
             .sec(d.as_secs())

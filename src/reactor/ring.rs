@@ -49,6 +49,12 @@ pub enum RingError {
         "cannot create an io_uring instance: {0} (io_uring may be disabled by the sysctl kernel.io_uring_disabled or by a seccomp profile)"
     )]
     Setup(io::Error),
+    /// The epoll fallback could not be set up either.
+    #[error("cannot create an epoll instance for the fallback event loop: {0}")]
+    Epoll(io::Error),
+    /// PODMON_REACTOR names no backend.
+    #[error("PODMON_REACTOR={0:?}: expected io_uring, epoll or auto")]
+    Choice(String),
 }
 
 /// The ring plus the slots of the operations it has in flight.

@@ -727,6 +727,27 @@ pub struct PodOptions {
     pub socket_activated: bool,
     /// Extra arguments to `podmon serve`.
     pub extra_args: Vec<String>,
+    /// Extra environment variables for `podmon serve`.
+    pub env: Vec<(String, String)>,
+}
+
+/// The environment the server gets on top of the test's: the reactor
+/// backend chosen by PODMON_TEST_REACTOR (e.g. `epoll`, to run the whole
+/// suite on the fallback), then the options' own variables.
+fn server_env(opts: &PodOptions) -> Vec<(String, String)> {
+    let mut env = vec![];
+    if let Ok(r) = std::env::var("PODMON_TEST_REACTOR")
+        && !r.is_empty()
+    {
+        env.push(("PODMON_REACTOR".to_string(), r));
+    }
+    env.extend(opts.env.iter().cloned());
+    env
+}
+
+/// Whether the servers of this run use the epoll backend.
+fn epoll_run() -> bool {
+    std::env::var("PODMON_TEST_REACTOR").is_ok_and(|r| r == "epoll")
 }
 
 pub struct Pod {
@@ -788,6 +809,11 @@ impl Pod {
             c.arg("-l")
                 .arg(&socket)
                 .arg(format!("--setenv=RUST_LOG={level}"))
+                .args(
+                    server_env(&opts)
+                        .iter()
+                        .map(|(k, v)| format!("--setenv={k}={v}")),
+                )
                 .arg(podmon_bin())
                 .args(&serve_args);
             c
@@ -799,6 +825,7 @@ impl Pod {
             c
         };
         cmd.args(&opts.extra_args);
+        cmd.envs(server_env(&opts));
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "info");
         }
@@ -824,6 +851,15 @@ impl Pod {
             child: Some(child),
         };
         pod.wait_ready();
+        // A run meant for the epoll backend must really be on it (the
+        // variable reaches the server, socket-activated or not).
+        if epoll_run() {
+            let log = pod.server_log_text();
+            assert!(
+                log.contains("using the epoll backend"),
+                "PODMON_TEST_REACTOR=epoll, but the server does not say it uses epoll:\n{log}"
+            );
+        }
         pod
     }
 
