@@ -7,11 +7,11 @@ use std::path::Path;
 use anyhow::{Context, anyhow};
 use serde_json::{Map, Value, json};
 
-use super::conn::{Conn, Mode};
 use super::errors;
 use super::output;
 use super::stats::human_bytes;
 use crate::varlink::client::ClientError;
+use crate::varlink::client::{Client, Mode};
 
 /// The `WatchEvents` parameters.
 pub fn events_request(id: Option<&str>) -> (&'static str, Value) {
@@ -66,7 +66,7 @@ pub fn event_lines(reply: &Map<String, Value>) -> Vec<String> {
 pub fn run(id: Option<&str>, socket: &Path, json: bool) -> anyhow::Result<i32> {
     let describe = |err: ClientError| anyhow!(errors::describe(&err, socket));
     let (method, parameters) = events_request(id);
-    let mut conn = Conn::connect(socket).map_err(describe)?;
+    let mut conn = Client::connect(socket).map_err(describe)?;
     conn.send(method, parameters, Mode::More)
         .map_err(describe)?;
     let stdout = io::stdout();

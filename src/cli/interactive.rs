@@ -14,7 +14,6 @@ use serde_json::{Map, Value, json};
 
 use super::ExecArgs;
 use super::client::exit_status;
-use super::conn::Conn;
 use super::errors;
 use super::output::{self, ContainerView};
 use super::term::{self, DetachKeys, RawMode};
@@ -71,7 +70,7 @@ pub fn exec(args: &ExecArgs, socket: &Path, json: bool) -> anyhow::Result<i32> {
         return print_exec_sync(&reply, json, &mut io::stdout(), &mut io::stderr())
             .context("cannot write output");
     }
-    let conn = Conn::connect(socket).map_err(describe)?;
+    let conn = Client::connect(socket).map_err(describe)?;
     let up = conn.upgrade(method, parameters).map_err(describe)?;
     let opts = Session {
         raw: args.tty && args.interactive && term::stdin_is_tty(),
@@ -133,7 +132,7 @@ pub fn attach(id: &str, want_stdin: bool, socket: &Path) -> anyhow::Result<i32> 
     if want_stdin {
         parameters.insert("stdin".into(), json!(true));
     }
-    let conn = Conn::connect(socket).map_err(describe)?;
+    let conn = Client::connect(socket).map_err(describe)?;
     let up = conn
         .upgrade("io.podmon.Pod.Attach", Value::Object(parameters))
         .map_err(describe)?;

@@ -10,10 +10,10 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::LogsArgs;
-use super::conn::{Conn, Mode};
 use super::errors;
 use super::output;
 use crate::varlink::client::ClientError;
+use crate::varlink::client::{Client, Mode};
 
 /// The `ReadLogs` parameters; `now` anchors a relative `--since`.
 pub fn logs_request(args: &LogsArgs, now: SystemTime) -> anyhow::Result<(&'static str, Value)> {
@@ -173,7 +173,7 @@ impl LogPrinter {
 pub fn run(args: &LogsArgs, socket: &Path, json: bool) -> anyhow::Result<i32> {
     let (method, parameters) = logs_request(args, SystemTime::now())?;
     let describe = |err: ClientError| anyhow!(errors::describe(&err, socket));
-    let mut conn = Conn::connect(socket).map_err(describe)?;
+    let mut conn = Client::connect(socket).map_err(describe)?;
     conn.send(method, parameters, Mode::More)
         .map_err(describe)?;
     let stdout = io::stdout();

@@ -2,7 +2,6 @@
 //! thin client subcommands that call its Varlink API.
 
 pub mod client;
-pub mod conn;
 pub mod errors;
 pub mod events;
 pub mod interactive;

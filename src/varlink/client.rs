@@ -93,7 +93,43 @@ impl fmt::Display for VarlinkDisplay<'_> {
     }
 }
 
-/// A connection to one Varlink service; calls are made one after another.
+/// How a call asks to be answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// One reply.
+    Plain,
+    /// Replies with `continues` until the last.
+    More,
+    /// One reply, then the connection carries the method's own protocol.
+    Upgrade,
+}
+
+/// One reply's parameters and whether more replies follow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// The reply's parameters.
+    pub parameters: Map<String, Value>,
+    /// Another reply to the same call follows.
+    pub continues: bool,
+}
+
+/// What an `upgrade` call leaves: its reply's parameters, the socket now
+/// carrying the method's own protocol, and the bytes of that protocol
+/// already received.
+#[derive(Debug)]
+pub struct Upgraded {
+    /// The one reply's parameters.
+    pub reply: Map<String, Value>,
+    /// The connection.
+    pub stream: UnixStream,
+    /// Bytes received after the reply.
+    pub leftover: Vec<u8>,
+}
+
+/// A connection to one Varlink service; calls are made one after another,
+/// either whole (`call`, `call_more`) or reply by reply (`send` and
+/// `next_reply`, which a streaming client can stop at any point), or by
+/// taking the socket over after an `upgrade` reply.
 #[derive(Debug)]
 pub struct Client {
     stream: UnixStream,
@@ -136,7 +172,7 @@ impl Client {
         method: &str,
         parameters: Value,
     ) -> Result<Map<String, Value>, ClientError> {
-        self.send(method, parameters, |call| call)?;
+        self.send_with(method, parameters, |call| call)?;
         let reply = self.receive()?;
         if reply.continues {
             return Err(ProtocolError::UnexpectedContinues.into());
@@ -152,7 +188,7 @@ impl Client {
         parameters: Value,
         mut f: impl FnMut(Map<String, Value>),
     ) -> Result<(), ClientError> {
-        self.send(method, parameters, |call| Call { more: true, ..call })?;
+        self.send_with(method, parameters, |call| Call { more: true, ..call })?;
         loop {
             let reply = self.receive()?;
             let continues = reply.continues;
@@ -166,13 +202,50 @@ impl Client {
     /// Sends a `oneway` call: the service sends no reply, so nothing reports
     /// whether it succeeded.
     pub fn call_oneway(&mut self, method: &str, parameters: Value) -> Result<(), ClientError> {
-        self.send(method, parameters, |call| Call {
+        self.send_with(method, parameters, |call| Call {
             oneway: true,
             ..call
         })
     }
 
-    fn send(
+    /// Sends one call; read its replies with [`Client::next_reply`].
+    pub fn send(&mut self, method: &str, parameters: Value, mode: Mode) -> Result<(), ClientError> {
+        self.send_with(method, parameters, |call| Call {
+            more: mode == Mode::More,
+            upgrade: mode == Mode::Upgrade,
+            ..call
+        })
+    }
+
+    /// Waits for the next reply; an error reply is [`ClientError::Varlink`].
+    pub fn next_reply(&mut self) -> Result<Step, ClientError> {
+        let reply = self.receive()?;
+        let continues = reply.continues;
+        let parameters = reply.into_error()?;
+        Ok(Step {
+            parameters,
+            continues,
+        })
+    }
+
+    /// Makes an `upgrade` call and returns its one reply, the socket, and
+    /// the bytes already received after the reply (the first frames of the
+    /// new protocol, which must not be lost).
+    pub fn upgrade(mut self, method: &str, parameters: Value) -> Result<Upgraded, ClientError> {
+        self.send(method, parameters, Mode::Upgrade)?;
+        let step = self.next_reply()?;
+        if step.continues {
+            return Err(ProtocolError::UnexpectedContinues.into());
+        }
+        let leftover = self.decoder.take_remaining();
+        Ok(Upgraded {
+            reply: step.parameters,
+            stream: self.stream,
+            leftover,
+        })
+    }
+
+    fn send_with(
         &mut self,
         method: &str,
         parameters: Value,
@@ -344,5 +417,54 @@ mod tests {
         let err = Client::connect(Path::new("/nonexistent/podmon-test.sock")).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("/nonexistent/podmon-test.sock"), "{text}");
+    }
+
+    #[test]
+    fn upgrade_keeps_bytes_after_the_reply() {
+        let (a, mut b) = UnixStream::pair().unwrap();
+        let h = thread::spawn(move || {
+            let mut dec = FrameDecoder::new(1 << 20);
+            let mut buf = [0u8; 4096];
+            let frame = loop {
+                if let Some(f) = dec.next_frame().unwrap() {
+                    break f;
+                }
+                let n = b.read(&mut buf).unwrap();
+                dec.push(&buf[..n]);
+            };
+            let call = Call::parse(&frame).unwrap();
+            assert!(call.upgrade && !call.more);
+            assert_eq!(call.method, "io.podmon.Pod.Exec");
+            // The reply and the first frame in one write.
+            b.write_all(b"{\"parameters\":{\"pid\":7}}\0\x01\0\0\0\x02hi")
+                .unwrap();
+        });
+        let up = Client::from_stream(a)
+            .upgrade("io.podmon.Pod.Exec", json!({"id": "c"}))
+            .unwrap();
+        assert_eq!(up.reply["pid"], 7);
+        assert_eq!(up.leftover, b"\x01\0\0\0\x02hi");
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn more_replies_one_at_a_time() {
+        let (a, mut b) = UnixStream::pair().unwrap();
+        b.write_all(b"{\"parameters\":{\"n\":1},\"continues\":true}\0{\"error\":\"io.podmon.Pod.NoSuchContainer\",\"parameters\":{\"id\":\"x\"}}\0")
+            .unwrap();
+        let mut conn = Client::from_stream(a);
+        conn.send("io.podmon.Pod.ReadLogs", json!({"id": "x"}), Mode::More)
+            .unwrap();
+        let first = conn.next_reply().unwrap();
+        assert!(first.continues);
+        assert_eq!(first.parameters["n"], 1);
+        let err = conn.next_reply().unwrap_err();
+        assert_eq!(err.varlink_name(), Some("io.podmon.Pod.NoSuchContainer"));
+        // Read the call, so closing is a clean end rather than a reset.
+        let mut call = [0u8; 4096];
+        assert!(b.read(&mut call).unwrap() > 0);
+        drop(b);
+        let end = conn.next_reply();
+        assert!(matches!(end, Err(ClientError::Closed)), "{end:?}");
     }
 }
