@@ -10,7 +10,6 @@ use common::*;
 use serde_json::json;
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 fn epoll_pod(name: &str) -> Pod {
     let pod = Pod::start_with(
@@ -101,24 +100,7 @@ fn epoll_backend_idle_has_no_wakeups() {
     pod.run("sleeper", &["sleep", "60"]);
     let mut client = pod.client();
     client.call("org.varlink.service.GetInfo", json!({})).ok();
-    std::thread::sleep(Duration::from_secs(1));
-    let before = ctx_switches(pod.pid);
-    assert!(
-        !before.is_empty(),
-        "no threads found for podmon {}",
-        pod.pid
-    );
-    std::thread::sleep(Duration::from_secs(10));
-    let after = ctx_switches(pod.pid);
-    let mut total = 0;
-    for (tid, (v1, n1, _)) in &after {
-        let (v0, n0) = before.get(tid).map(|(v, n, _)| (*v, *n)).unwrap_or((0, 0));
-        total += (v1 - v0) + (n1 - n0);
-    }
-    assert!(
-        total == 0 && after.len() == before.len(),
-        "podmon (epoll) was scheduled {total} times in 10 s while idle: {before:?} -> {after:?}"
-    );
+    assert_no_wakeups_for_10s(&pod);
     assert_eq!(pod.get("sleeper")["status"], json!("running"));
     client.call("org.varlink.service.GetInfo", json!({})).ok();
     pod.delete("sleeper", true);

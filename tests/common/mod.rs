@@ -385,6 +385,45 @@ pub fn ctx_switches(pid: u32) -> BTreeMap<u32, (u64, u64, String)> {
     out
 }
 
+/// Asserts that podmon (every thread of `pod`) is not scheduled at all for
+/// 10 s: the idle monitor sleeps in the kernel, with no timers or polling.
+/// Measured with the per-thread context switch counters in /proc.
+pub fn assert_no_wakeups_for_10s(pod: &Pod) {
+    // Let start-up work (runc exiting, log pipes, accept) settle.
+    std::thread::sleep(Duration::from_secs(1));
+    let before = ctx_switches(pod.pid);
+    assert!(
+        !before.is_empty(),
+        "no threads found for podmon {}",
+        pod.pid
+    );
+    std::thread::sleep(Duration::from_secs(10));
+    let after = ctx_switches(pod.pid);
+
+    let mut report = vec![];
+    let mut total = 0u64;
+    for (tid, (v1, n1, name)) in &after {
+        let (v0, n0) = before.get(tid).map(|(v, n, _)| (*v, *n)).unwrap_or((0, 0));
+        total += (v1 - v0) + (n1 - n0);
+        report.push(format!(
+            "tid {tid} ({name}): voluntary +{}, nonvoluntary +{}{}",
+            v1 - v0,
+            n1 - n0,
+            if before.contains_key(tid) {
+                ""
+            } else {
+                " (new thread)"
+            }
+        ));
+    }
+    let gone: Vec<_> = before.keys().filter(|t| !after.contains_key(t)).collect();
+    assert!(
+        total == 0 && gone.is_empty() && after.len() == before.len(),
+        "podmon was scheduled {total} times in 10 s while idle (threads gone: {gone:?}):\n{}",
+        report.join("\n")
+    );
+}
+
 /// The cgroup limit file of a process for "pids" or "memory", on cgroup v1 or v2.
 /// Returns (path, trimmed content).
 pub fn cgroup_limit(pid: u32, controller: &str) -> (PathBuf, String) {
