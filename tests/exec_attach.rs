@@ -911,6 +911,28 @@ fn exec_more_finish(cl: &mut Client, timeout: Duration) -> (String, Value) {
     }
 }
 
+/// A process that exits 137 by itself was not killed: the exit reports the
+/// code and no signal (as `waitid` says), in Exec's last reply and its
+/// `execExited` event alike; one killed by SIGKILL names the signal.
+#[test]
+fn exec_exit_137_by_itself_is_not_a_signal() {
+    let pod = Pod::start("ex-137");
+    run_idle(&pod, "c1");
+    let (mut cl, _) = exec_more_start(&pod, "c1", &["sh", "-c", "exit 137"]);
+    let (_, last) = exec_more_finish(&mut cl, Duration::from_secs(10));
+    assert_eq!(last["exitCode"], json!(137), "{last}");
+    assert!(!present(&last, "signal"), "exit 137 is not SIGKILL: {last}");
+
+    let (mut cl, _) = exec_more_start(&pod, "c1", &["sh", "-c", "kill -9 $$"]);
+    let (_, last) = exec_more_finish(&mut cl, Duration::from_secs(10));
+    assert_eq!(last["exitCode"], json!(137), "{last}");
+    assert_eq!(last["signal"], json!("SIGKILL"), "{last}");
+
+    let r = exec_sync(&pod, "c1", &["sh", "-c", "exit 137"], json!({}));
+    assert_eq!(r["exitCode"], json!(137), "{r}");
+    assert!(!present(&r, "signal"), "{r}");
+}
+
 #[test]
 fn concurrent_execs_attach_reopen_and_kill() {
     let pod = Pod::start("ex-conc");

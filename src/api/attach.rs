@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::exec::last;
 use super::{HandlerError, Replier};
 use crate::pod::{Pod, PodError, Status, lifecycle};
-use crate::stream::session::{self, End, Input, Output};
+use crate::session::{self, End, Input, Output};
+use crate::sys::process::ExitInfo;
 use crate::varlink::{Call, VarlinkError, params};
 
 #[derive(Deserialize)]
@@ -59,7 +60,7 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
     };
     let exit = async {
         let _ = lifecycle::wait(pod, &p.id).await;
-        c.state.borrow().exit.map_or(-1, |e| e.exit_code())
+        c.state.borrow().exit.unwrap_or(ExitInfo::UNKNOWN)
     };
     if r.upgrade_requested() {
         r.reply(params::encode(&first)).await?;
@@ -79,8 +80,8 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         return Ok(());
     }
     r.reply_continues(params::encode(&first)).await?;
-    if let End::Exited(code) = session::replies(r, output, exit).await {
-        r.reply(params::encode(&last(code))).await?;
+    if let End::Exited(exit) = super::replies::replies(r, output, exit).await {
+        r.reply(params::encode(&last(exit))).await?;
     }
     Ok(())
 }

@@ -7,9 +7,9 @@ use serde::Deserialize;
 
 use super::{HandlerError, Replier};
 use crate::logs::driver::{DriverKind, Rotation};
+use crate::logs::ratelimit::Limit;
 use crate::pod::lifecycle::{self, CreateRequest, LogOptions, Source};
 use crate::pod::{Pod, PodError};
-use crate::ratelimit::Limit;
 use crate::varlink::{Call, params};
 
 #[derive(Deserialize)]

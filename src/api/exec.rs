@@ -11,7 +11,8 @@ use crate::pod::{Pod, PodError};
 use std::os::fd::AsFd;
 
 use crate::reactor::{ops, sync};
-use crate::stream::session::{self, End, Input, Output, PipeMerge};
+use crate::session::{self, End, Input, Output, PipeMerge};
+use crate::sys::process::ExitInfo;
 use crate::varlink::{Call, VarlinkError, params};
 
 #[derive(Deserialize)]
@@ -78,11 +79,11 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         match process.wait().await {
             Ok(s) => {
                 exec::exited_event(pod, &p.id, &exec_id, s);
-                s.exit_code()
+                s
             }
             Err(err) => {
                 log::error!("waiting for exec: {err}");
-                -1
+                ExitInfo::UNKNOWN
             }
         }
     };
@@ -124,10 +125,10 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         sync::join(run, feed).await.0
     } else {
         r.reply_continues(params::encode(&first)).await?;
-        let replies = session::replies(r, output, exit);
+        let replies = super::replies::replies(r, output, exit);
         let end = sync::join(replies, feed).await.0;
-        if let End::Exited(code) = end {
-            r.reply(params::encode(&last(code))).await?;
+        if let End::Exited(exit) = end {
+            r.reply(params::encode(&last(exit))).await?;
         }
         end
     };
@@ -139,14 +140,12 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
     Ok(())
 }
 
-/// The final reply: the exit code and the signal's name when one killed it.
-pub(super) fn last(code: i32) -> Out {
+/// The final reply: the exit code and the signal's name when one killed it
+/// (as `waitid` said: a process that exits 137 by itself names no signal).
+pub(super) fn last(exit: ExitInfo) -> Out {
     Out {
-        exit_code: Some(code),
-        signal: (code > 128)
-            .then(|| crate::signal::signal_name(code - 128))
-            .flatten()
-            .map(str::to_owned),
+        exit_code: Some(exit.exit_code()),
+        signal: exit.signal_name(),
         ..Out::default()
     }
 }

@@ -21,7 +21,7 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
     let p: In = params::decode(&call.parameters)?;
     let signal = match &p.signal {
         None => libc::SIGTERM,
-        Some(s) => crate::signal::parse_signal(s).map_err(|e| PodError::InvalidValue {
+        Some(s) => crate::sys::signal::parse_signal(s).map_err(|e| PodError::InvalidValue {
             parameter: "signal",
             reason: e.to_string(),
         })?,

@@ -13,6 +13,7 @@ mod list_containers;
 mod read_logs;
 mod reopen_log;
 mod replier;
+mod replies;
 mod resize;
 mod set_log_rate_limit;
 mod start_container;

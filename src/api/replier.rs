@@ -5,8 +5,8 @@ use std::os::fd::BorrowedFd;
 
 use serde_json::{Map, Value};
 
+use crate::reactor::PendingRecv;
 use crate::reactor::ops;
-use crate::stream::session::PendingRecv;
 use crate::varlink::{Call, Reply, VarlinkError};
 
 /// What an upgrading method takes over from the connection: the bytes

@@ -6,7 +6,6 @@ use serde::Deserialize;
 
 use super::{HandlerError, Replier};
 use crate::pod::{Pod, PodError};
-use crate::stream::session;
 use crate::varlink::{Call, params};
 
 #[derive(Deserialize)]
@@ -48,7 +47,7 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         }
         .into());
     };
-    session::resize(std::os::fd::AsFd::as_fd(&*pty), p.width, p.height);
+    crate::sys::console::resize(std::os::fd::AsFd::as_fd(&*pty), p.width, p.height);
     r.reply(Default::default()).await?;
     Ok(())
 }

@@ -5,8 +5,8 @@ use std::rc::Rc;
 use serde::Deserialize;
 
 use super::{HandlerError, Replier};
+use crate::logs::ratelimit::Limit;
 use crate::pod::{Pod, lifecycle};
-use crate::ratelimit::Limit;
 use crate::varlink::{Call, params};
 
 #[derive(Deserialize)]

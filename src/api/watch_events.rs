@@ -5,7 +5,8 @@ use std::rc::Rc;
 use serde::{Deserialize, Serialize};
 
 use super::{HandlerError, Replier};
-use crate::pod::events::{Event, Next};
+use crate::logs::cri::rfc3339_nanos;
+use crate::pod::events::{Event, EventKind, Next};
 use crate::pod::{ContainerInfo, Pod};
 use crate::varlink::{Call, VarlinkError, params};
 
@@ -15,12 +16,62 @@ struct In {
     id: Option<String>,
 }
 
+/// Event of the IDL: one record with the fields of its kind.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WireEvent {
+    kind: &'static str,
+    id: String,
+    timestamp: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exit_code: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    oom_killed: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exec_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bytes_dropped: Option<u64>,
+}
+
+impl From<Event> for WireEvent {
+    fn from(e: Event) -> WireEvent {
+        let mut w = WireEvent {
+            kind: e.kind.name(),
+            id: e.id,
+            timestamp: rfc3339_nanos(e.at),
+            exit_code: None,
+            signal: None,
+            oom_killed: None,
+            exec_id: None,
+            bytes_dropped: None,
+        };
+        match e.kind {
+            EventKind::Exited { exit, oom_killed } => {
+                w.exit_code = Some(exit.exit_code());
+                w.signal = exit.signal_name();
+                w.oom_killed = Some(oom_killed);
+            }
+            EventKind::ExecStarted { exec_id } => w.exec_id = Some(exec_id),
+            EventKind::ExecExited { exec_id, exit } => {
+                w.exec_id = Some(exec_id);
+                w.exit_code = Some(exit.exit_code());
+                w.signal = exit.signal_name();
+            }
+            EventKind::LogDropped { bytes } => w.bytes_dropped = Some(bytes),
+            EventKind::Created | EventKind::Started | EventKind::Oom | EventKind::Deleted => {}
+        }
+        w
+    }
+}
+
 #[derive(Serialize)]
 struct Out {
     #[serde(skip_serializing_if = "Option::is_none")]
     containers: Option<Vec<ContainerInfo>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    event: Option<Event>,
+    event: Option<WireEvent>,
 }
 
 /// The current state of every container first, then one reply per event,
@@ -46,7 +97,7 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
             Next::Event(e) => {
                 let out = Out {
                     containers: None,
-                    event: Some(e),
+                    event: Some(e.into()),
                 };
                 r.reply_continues(params::encode(&out)).await?;
             }

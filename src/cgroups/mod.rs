@@ -12,6 +12,7 @@
 //! what exists differs between kernels and configurations.
 
 pub mod locate;
+pub mod oom;
 mod parse;
 pub mod stats;
 pub mod v1;

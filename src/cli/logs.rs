@@ -255,7 +255,7 @@ mod tests {
         assert_eq!(format_rfc3339(t), "2099-12-31T23:59:59.000000000Z");
         // Agrees with the monitor's own formatter.
         let now = SystemTime::now();
-        assert_eq!(format_rfc3339(now), crate::cri::rfc3339_nanos(now));
+        assert_eq!(format_rfc3339(now), crate::logs::cri::rfc3339_nanos(now));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! connection: one byte of kind, a 32-bit big-endian length, the payload.
 //!
 //! Kept apart from the I/O so the byte layout is unit-tested; the server's
-//! own codec lives in `crate::stream::frame`, and these tests pin the client
+//! own codec lives in `crate::proto::frame`, and these tests pin the client
 //! to the IDL rather than to that code.
 
 use std::io::{self, Read};

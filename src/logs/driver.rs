@@ -13,7 +13,7 @@ use std::pin::Pin;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cri::{self, Stream, Timestamp};
+use crate::logs::cri::{self, Stream, Timestamp};
 use crate::reactor::ops;
 
 /// Which driver a container uses.

@@ -10,7 +10,10 @@
 //! being lost. Exit detection and the API never wait for any of this: they
 //! are other tasks on the same loop.
 
+pub mod cri;
 pub mod driver;
+pub mod hub;
+pub mod ratelimit;
 pub mod reader;
 
 use std::cell::{Cell, RefCell};
@@ -20,10 +23,10 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::cri::{Stream, Timestamp, rfc3339_nanos};
-use crate::ratelimit::{Bucket, Limit, Policy};
+use crate::logs::cri::{Stream, Timestamp, rfc3339_nanos};
+use crate::logs::hub::Hub;
+use crate::logs::ratelimit::{Bucket, Limit, Policy};
 use crate::reactor::{self, ops, sync::Notify};
-use crate::stream::hub::Hub;
 use driver::{LogDriver, RecordFormat};
 
 /// Bytes read from a pipe in one operation.

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::cri::{self, Stream, Timestamp};
+use crate::logs::cri::{self, Stream, Timestamp};
 use crate::reactor::ops;
 
 use super::LogSink;

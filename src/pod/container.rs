@@ -8,13 +8,13 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
+use super::stdin::StdinSlot;
 use crate::cgroups::CgroupPaths;
-use crate::cri::rfc3339_nanos;
 use crate::logs::LogSink;
-use crate::process::{ExitStatus, Watched};
-use crate::ratelimit::Limit;
+use crate::logs::cri::rfc3339_nanos;
+use crate::logs::ratelimit::Limit;
 use crate::reactor::sync::Notify;
-use crate::stream::session::StdinSlot;
+use crate::sys::process::{ExitInfo, Watched};
 
 /// Lifecycle state, as the OCI runtime spec names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -51,7 +51,7 @@ pub struct State {
     /// When the init process exited.
     pub finished_at: Option<SystemTime>,
     /// How the init process ended.
-    pub exit: Option<ExitStatus>,
+    pub exit: Option<ExitInfo>,
     /// The OOM killer ended the container.
     pub oom_killed: bool,
     /// A StartContainer call is running the runtime's `start`.
@@ -122,7 +122,7 @@ pub struct ContainerInfo {
 }
 
 /// Kubernetes' words for why a container stopped.
-pub fn exit_reason(e: ExitStatus, oom_killed: bool) -> &'static str {
+pub fn exit_reason(e: ExitInfo, oom_killed: bool) -> &'static str {
     if oom_killed {
         "OOMKilled"
     } else if e.exit_code() == 0 {

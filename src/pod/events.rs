@@ -9,61 +9,74 @@ use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 use std::time::SystemTime;
 
-use serde::Serialize;
-
-use crate::cri::rfc3339_nanos;
 use crate::reactor::sync::Notify;
+use crate::sys::process::ExitInfo;
 
 /// Events a watcher may have queued before it is cut off.
 const WATCHER_CAP: usize = 10_000;
 
-/// What happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// What happened, with what each kind of event carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventKind {
     /// CreateContainer succeeded.
     Created,
     /// StartContainer succeeded.
     Started,
     /// The init process exited and the log is complete.
-    Exited,
+    Exited {
+        /// How it ended.
+        exit: ExitInfo,
+        /// Whether the OOM killer ended it.
+        oom_killed: bool,
+    },
     /// The kernel's OOM killer killed a process of the container.
     Oom,
     /// An exec started.
-    ExecStarted,
+    ExecStarted {
+        /// The exec.
+        exec_id: String,
+    },
     /// An exec exited.
-    ExecExited,
+    ExecExited {
+        /// The exec.
+        exec_id: String,
+        /// How it ended.
+        exit: ExitInfo,
+    },
     /// The container was deleted.
     Deleted,
     /// A rate limit dropped log output.
-    LogDropped,
+    LogDropped {
+        /// How many bytes.
+        bytes: u64,
+    },
 }
 
-/// One event.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+impl EventKind {
+    /// The kind's name on the wire.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Created => "created",
+            EventKind::Started => "started",
+            EventKind::Exited { .. } => "exited",
+            EventKind::Oom => "oom",
+            EventKind::ExecStarted { .. } => "execStarted",
+            EventKind::ExecExited { .. } => "execExited",
+            EventKind::Deleted => "deleted",
+            EventKind::LogDropped { .. } => "logDropped",
+        }
+    }
+}
+
+/// One event: what happened to which container, when.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
-    /// What happened.
-    pub kind: EventKind,
     /// The container.
     pub id: String,
-    /// When, RFC 3339 UTC with nanoseconds.
-    pub timestamp: String,
-    /// Exit code (exited, execExited).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exit_code: Option<i32>,
-    /// Killing signal's name (exited, execExited).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub signal: Option<String>,
-    /// Whether the OOM killer ended the container (exited).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub oom_killed: Option<bool>,
-    /// The exec (execStarted, execExited).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exec_id: Option<String>,
-    /// Bytes dropped (logDropped).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bytes_dropped: Option<u64>,
+    /// When.
+    pub at: SystemTime,
+    /// What happened.
+    pub kind: EventKind,
 }
 
 impl Event {
@@ -72,12 +85,7 @@ impl Event {
         Event {
             kind,
             id: id.to_owned(),
-            timestamp: rfc3339_nanos(SystemTime::now()),
-            exit_code: None,
-            signal: None,
-            oom_killed: None,
-            exec_id: None,
-            bytes_dropped: None,
+            at: SystemTime::now(),
         }
     }
 }

@@ -16,10 +16,10 @@ use std::time::Duration;
 use super::container::{Container, Status};
 use super::events::{Event, EventKind};
 use super::{Pod, PodError};
-use crate::console::ConsoleSocket;
-use crate::process::{self, ExitStatus, PendingClaim, Watched};
 use crate::reactor::sync::Notify;
 use crate::reactor::{ops, sync};
+use crate::sys::console::ConsoleSocket;
+use crate::sys::process::{self, ExitInfo, PendingClaim, Watched};
 
 /// How long an exec's pipes may stay open after it exited (held by a
 /// background child) before its output is returned anyway.
@@ -99,7 +99,7 @@ impl Drop for DirGuard {
 #[derive(Debug)]
 pub struct ExecSyncResult {
     /// How the process ended.
-    pub status: ExitStatus,
+    pub status: ExitInfo,
     /// Its stdout, up to the cap.
     pub stdout: Vec<u8>,
     /// Its stderr, up to the cap.
@@ -313,9 +313,12 @@ pub async fn spawn_exec(
     drop(claim);
     process::reap_strays();
     log::debug!("container {id}: {exec_id} started (pid {pid})");
-    let mut e = Event::new(EventKind::ExecStarted, id);
-    e.exec_id = Some(exec_id.clone());
-    pod.events.emit(e);
+    pod.events.emit(Event::new(
+        EventKind::ExecStarted {
+            exec_id: exec_id.clone(),
+        },
+        id,
+    ));
     pod.execs.borrow_mut().insert(
         exec_id.clone(),
         ExecEntry {
@@ -341,12 +344,14 @@ pub async fn spawn_exec(
 }
 
 /// Emits `execExited`.
-pub fn exited_event(pod: &Pod, id: &str, exec_id: &str, status: ExitStatus) {
-    let mut e = Event::new(EventKind::ExecExited, id);
-    e.exec_id = Some(exec_id.to_owned());
-    e.exit_code = Some(status.exit_code());
-    e.signal = status.signal_name();
-    pod.events.emit(e);
+pub fn exited_event(pod: &Pod, id: &str, exec_id: &str, status: ExitInfo) {
+    pod.events.emit(Event::new(
+        EventKind::ExecExited {
+            exec_id: exec_id.to_owned(),
+            exit: status,
+        },
+        id,
+    ));
 }
 
 /// Output read so far, at most a cap.

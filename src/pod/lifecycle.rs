@@ -10,18 +10,18 @@ use std::time::{Duration, SystemTime};
 
 use super::container::{Container, State, Status};
 use super::events::{Event, EventKind};
+use super::stdin::StdinSlot;
 use super::{Pod, PodError};
 use crate::cgroups::CgroupPaths;
-use crate::console::ConsoleSocket;
-use crate::cri::Stream;
+use crate::cgroups::oom::OomWatch;
 use crate::logs::LogSink;
+use crate::logs::cri::Stream;
 use crate::logs::driver::{CriFile, Discard, DriverKind, LogDriver, Rotation};
+use crate::logs::ratelimit::Limit;
 use crate::oci::{runtime, spec};
-use crate::oom::OomWatch;
-use crate::process::{self, ExitStatus, PendingClaim, Watched};
-use crate::ratelimit::Limit;
 use crate::reactor::{self, sync};
-use crate::stream::session::StdinSlot;
+use crate::sys::console::ConsoleSocket;
+use crate::sys::process::{self, ExitInfo, PendingClaim, Watched};
 
 /// How long an exited container's pipes may stay open (held by a process
 /// outside its PID namespace) before the exit is reported anyway.
@@ -209,7 +209,7 @@ fn prepare_bundle(pod: &Pod, dir: &Path, req: &CreateRequest) -> Result<PathBuf,
 }
 
 fn check_values(req: &CreateRequest) -> Result<(), PodError> {
-    crate::id::validate_id(&req.id).map_err(|e| PodError::invalid("id", e))?;
+    crate::pod::id::validate_id(&req.id).map_err(|e| PodError::invalid("id", e))?;
     if let Some(l) = &req.log.limit {
         check_limit(l)?;
     }
@@ -518,9 +518,8 @@ async fn create_in(
 
 /// Emits `logDropped`.
 fn emit_dropped(pod: &Pod, id: &str, bytes: u64) {
-    let mut e = Event::new(EventKind::LogDropped, id);
-    e.bytes_dropped = Some(bytes);
-    pod.events.emit(e);
+    pod.events
+        .emit(Event::new(EventKind::LogDropped { bytes }, id));
 }
 
 /// Emits an `oom` event whenever the container's cgroup counts a new OOM kill.
@@ -560,10 +559,7 @@ async fn monitor(
         Ok(s) => s,
         Err(e) => {
             log::error!("container {}: waiting for pid {}: {e}", c.id, init.pid());
-            ExitStatus {
-                code: None,
-                signal: None,
-            }
+            ExitInfo::UNKNOWN
         }
     };
     {
@@ -622,14 +618,14 @@ async fn monitor(
     }
     c.state.borrow_mut().status = Status::Stopped;
     c.changed.notify_all();
-    let mut e = Event::new(EventKind::Exited, &c.id);
-    {
-        let st = c.state.borrow();
-        e.exit_code = Some(status.exit_code());
-        e.signal = status.signal_name();
-        e.oom_killed = Some(st.oom_killed);
-    }
-    pod.events.emit(e);
+    let oom_killed = c.state.borrow().oom_killed;
+    pod.events.emit(Event::new(
+        EventKind::Exited {
+            exit: status,
+            oom_killed,
+        },
+        &c.id,
+    ));
 }
 
 /// Writes `<dir>/<id>` atomically (temp file, rename), as conmon does its

@@ -4,7 +4,9 @@
 mod container;
 pub mod events;
 pub mod exec;
+pub mod id;
 pub mod lifecycle;
+mod stdin;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};

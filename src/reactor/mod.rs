@@ -78,3 +78,8 @@ pub enum RunError {
     #[error("event loop failed: {0}")]
     Loop(std::io::Error),
 }
+
+/// A receive in flight on the client socket, handed over from the
+/// connection so no byte is lost at the switch to frames.
+pub type PendingRecv<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = (std::io::Result<usize>, Vec<u8>)> + 'a>>;

@@ -36,7 +36,7 @@ where
 }
 
 fn pipe() -> (OwnedFd, OwnedFd) {
-    crate::process::pipe().unwrap()
+    crate::sys::process::pipe().unwrap()
 }
 
 /// With epoll, nothing is left registered once the operations are gone.

@@ -8,9 +8,9 @@ use std::rc::Rc;
 
 use crate::api::{self, Replier, UpgradeIo};
 use crate::pod::Pod;
+use crate::reactor::PendingRecv;
 use crate::reactor::ops;
 use crate::reactor::sync::{Either, select};
-use crate::stream::session::PendingRecv;
 use crate::varlink::{Call, FrameDecoder};
 
 /// Largest message a client may send.

@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::oci::runtime::Runtime;
 use crate::pod::{Pod, PodConfig};
 use crate::reactor::{self, ops};
-use crate::sigwatch::SignalWatch;
+use crate::sys::sigwatch::SignalWatch;
 
 /// Everything `podmon serve` needs, after defaults are applied.
 #[derive(Debug, Clone)]
@@ -172,7 +172,7 @@ async fn handle_signals(mut signals: SignalWatch) {
         };
         for sig in got {
             match sig {
-                libc::SIGCHLD => crate::process::reap_strays(),
+                libc::SIGCHLD => crate::sys::process::reap_strays(),
                 libc::SIGHUP => log::info!("SIGHUP ignored"),
                 _ => {
                     log::info!("signal {sig}: stopping the pod's containers and exiting");

@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use rustix::process::{Pid, PidfdFlags, WaitId, WaitIdOptions, pidfd_open, waitid};
 
 use crate::reactor::{ops, sync};
-use crate::signal::signal_name;
+use crate::sys::signal::signal_name;
 
 thread_local! {
     /// Pids reaped through their pidfd: the stray reaper leaves them alone.
@@ -30,14 +30,21 @@ thread_local! {
 
 /// How a process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ExitStatus {
+pub struct ExitInfo {
     /// The exit code, when it exited normally.
     pub code: Option<i32>,
     /// The signal that killed it, if one did.
     pub signal: Option<i32>,
 }
 
-impl ExitStatus {
+impl ExitInfo {
+    /// What is known when the status could not be read: no code, no signal
+    /// (reported as -1).
+    pub const UNKNOWN: ExitInfo = ExitInfo {
+        code: None,
+        signal: None,
+    };
+
     /// The shell convention engines expect: the code, or 128+signal.
     pub fn exit_code(&self) -> i32 {
         match (self.code, self.signal) {
@@ -61,7 +68,7 @@ pub struct Watched {
     pid: i32,
     pidfd: OwnedFd,
     /// The exit status once reaped, so every `wait` gets it.
-    status: Cell<Option<ExitStatus>>,
+    status: Cell<Option<ExitInfo>>,
 }
 
 impl Watched {
@@ -92,7 +99,7 @@ impl Watched {
 
     /// Waits for the process to exit and reaps it; later calls return the
     /// same status at once.
-    pub async fn wait(&self) -> io::Result<ExitStatus> {
+    pub async fn wait(&self) -> io::Result<ExitInfo> {
         loop {
             if let Some(s) = self.status.get() {
                 return Ok(s);
@@ -103,7 +110,7 @@ impl Watched {
             ) {
                 Ok(Some(st)) => {
                     TRACKED.with(|t| t.borrow_mut().remove(&self.pid));
-                    let s = ExitStatus {
+                    let s = ExitInfo {
                         code: st.exit_status(),
                         signal: st.terminating_signal(),
                     };
@@ -200,7 +207,7 @@ pub fn devnull() -> io::Result<OwnedFd> {
 #[derive(Debug)]
 pub struct Output {
     /// How it ended.
-    pub status: ExitStatus,
+    pub status: ExitInfo,
     /// Everything it wrote to stdout.
     pub stdout: Vec<u8>,
     /// Everything it wrote to stderr.

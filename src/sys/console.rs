@@ -7,7 +7,7 @@
 
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 
@@ -74,5 +74,19 @@ impl ConsoleSocket {
 impl Drop for ConsoleSocket {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Applies a terminal size to a pty master (TIOCSWINSZ); the process gets
+/// SIGWINCH from the kernel.
+pub fn resize(pty: BorrowedFd<'_>, cols: u16, rows: u16) {
+    let ws = rustix::termios::Winsize {
+        ws_col: cols,
+        ws_row: rows,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    if let Err(e) = rustix::termios::tcsetwinsize(pty, ws) {
+        log::debug!("TIOCSWINSZ: {e}");
     }
 }

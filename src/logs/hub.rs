@@ -8,7 +8,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 
-use crate::cri::Stream;
+use crate::logs::cri::Stream;
 use crate::reactor::sync::Notify;
 
 /// Bytes a subscriber may have queued before it is cut off.
