@@ -3,32 +3,17 @@
 
 use std::rc::Rc;
 
-use serde::{Deserialize, Serialize};
-
-use super::exec::last;
-use super::{HandlerError, Replier};
+use super::{HandlerError, Replier, decode, invalid, map};
 use crate::pod::{Pod, PodError, Status, lifecycle};
+use crate::proto::{self, AttachReply};
 use crate::session::{self, End, Input, Output};
 use crate::sys::process::ExitInfo;
 use crate::varlink::{Call, VarlinkError, params};
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct In {
-    id: String,
-    stdin: Option<bool>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct First {
-    stdin: bool,
-}
-
 /// Streams the container's output until it exits; the first client that
 /// asks for stdin gets it.
 pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(), HandlerError> {
-    let p: In = params::decode(&call.parameters)?;
+    let p: proto::Attach = decode(call)?;
     if !r.more() && !r.upgrade_requested() {
         return Err(VarlinkError::expected_more().into());
     }
@@ -43,11 +28,7 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         .into());
     }
     if p.stdin == Some(true) && !r.upgrade_requested() {
-        return Err(PodError::InvalidValue {
-            parameter: "stdin",
-            reason: "stdin needs an upgraded connection".into(),
-        }
-        .into());
+        return Err(invalid("stdin", "stdin needs an upgraded connection"));
     }
     let output = Output::Shared(c.log.hub.subscribe());
     let lease = if p.stdin == Some(true) {
@@ -55,8 +36,9 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
     } else {
         None
     };
-    let first = First {
-        stdin: lease.is_some(),
+    let first = AttachReply {
+        stdin: Some(lease.is_some()),
+        ..AttachReply::default()
     };
     let exit = async {
         let _ = lifecycle::wait(pod, &p.id).await;
@@ -80,8 +62,14 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         return Ok(());
     }
     r.reply_continues(params::encode(&first)).await?;
-    if let End::Exited(exit) = super::replies::replies(r, output, exit).await {
-        r.reply(params::encode(&last(exit))).await?;
+    if let End::Exited(exit) = super::replies::replies::<AttachReply>(r, output, exit).await {
+        let (exit_code, signal) = map::exit(exit);
+        let last = AttachReply {
+            exit_code: Some(exit_code),
+            signal,
+            ..AttachReply::default()
+        };
+        r.reply(params::encode(&last)).await?;
     }
     Ok(())
 }

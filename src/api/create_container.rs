@@ -3,52 +3,19 @@
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use serde::Deserialize;
-
-use super::{HandlerError, Replier};
+use super::{HandlerError, Replier, decode, invalid, map};
 use crate::logs::driver::{DriverKind, Rotation};
-use crate::logs::ratelimit::Limit;
+use crate::pod::Pod;
 use crate::pod::lifecycle::{self, CreateRequest, LogOptions, Source};
-use crate::pod::{Pod, PodError};
+use crate::proto;
 use crate::varlink::{Call, params};
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct In {
-    id: String,
-    bundle: Option<PathBuf>,
-    rootfs: Option<PathBuf>,
-    command: Option<Vec<String>>,
-    env: Option<Vec<String>>,
-    cwd: Option<String>,
-    hostname: Option<String>,
-    memory_max: Option<i64>,
-    pids_max: Option<i64>,
-    log_driver: Option<DriverKind>,
-    log_rate_limit: Option<Limit>,
-    log_max_line: Option<u64>,
-    log_max_size: Option<u64>,
-    log_max_files: Option<u32>,
-    stdin: Option<bool>,
-    stdin_once: Option<bool>,
-    terminal: Option<bool>,
-    width: Option<u16>,
-    height: Option<u16>,
-}
-
-fn invalid(parameter: &'static str, reason: &str) -> PodError {
-    PodError::InvalidValue {
-        parameter,
-        reason: reason.to_owned(),
-    }
-}
 
 /// Turns the wire parameters into a request: exactly one of bundle and
 /// rootfs, and the rootfs-only fields only with rootfs.
-fn request(p: In) -> Result<CreateRequest, PodError> {
+fn request(p: proto::CreateContainer) -> Result<CreateRequest, HandlerError> {
     let log = LogOptions {
-        driver: p.log_driver.unwrap_or_default(),
-        limit: p.log_rate_limit,
+        driver: p.log_driver.map(map::driver).unwrap_or_default(),
+        limit: p.log_rate_limit.map(map::limit_from_wire),
         max_line: p
             .log_max_line
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
@@ -83,10 +50,10 @@ fn request(p: In) -> Result<CreateRequest, PodError> {
                     "only with rootfs; a bundle's config.json says this",
                 ));
             }
-            Source::Bundle(bundle)
+            Source::Bundle(PathBuf::from(bundle))
         }
         (None, Some(rootfs)) => Source::Rootfs {
-            rootfs,
+            rootfs: PathBuf::from(rootfs),
             command: p.command.unwrap_or_default(),
             env: p.env.unwrap_or_default(),
             cwd: p.cwd.unwrap_or_else(|| "/".into()),
@@ -108,10 +75,10 @@ fn request(p: In) -> Result<CreateRequest, PodError> {
 
 /// Creates a container from a bundle or from rootfs + command.
 pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(), HandlerError> {
-    let p: In = params::decode(&call.parameters)?;
+    let p: proto::CreateContainer = decode(call)?;
     let c = lifecycle::create(pod, request(p)?).await?;
-    r.reply(params::encode(&super::ContainerReply {
-        container: c.info(),
+    r.reply(params::encode(&proto::ContainerReply {
+        container: map::container_info(&c),
     }))
     .await?;
     Ok(())

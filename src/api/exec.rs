@@ -1,64 +1,34 @@
 //! io.podmon.Pod.Exec: a streaming exec, over an upgraded connection or as
 //! `more` replies.
 
+use std::future::Future;
+use std::os::fd::{AsFd, OwnedFd};
 use std::rc::Rc;
 
-use serde::{Deserialize, Serialize};
-
-use super::{HandlerError, Replier};
+use super::{HandlerError, Replier, decode, invalid, map};
+use crate::pod::Pod;
 use crate::pod::exec::{self, ExecSpec};
-use crate::pod::{Pod, PodError};
-use std::os::fd::AsFd;
-
+use crate::proto::{self, ExecReply};
 use crate::reactor::{ops, sync};
 use crate::session::{self, End, Input, Output, PipeMerge};
-use crate::sys::process::ExitInfo;
+use crate::sys::process::{ExitInfo, Watched};
 use crate::varlink::{Call, VarlinkError, params};
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct In {
-    id: String,
-    command: Vec<String>,
-    env: Option<Vec<String>>,
-    cwd: Option<String>,
-    user: Option<String>,
-    terminal: Option<bool>,
-    width: Option<u16>,
-    height: Option<u16>,
-    interactive: Option<bool>,
-    stdin: Option<String>,
-}
-
-/// The replies of Exec (and Attach): the first names the exec, then output
-/// chunks, the last carries the exit code.
-#[derive(Serialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct Out {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exec_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pid: Option<i32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exit_code: Option<i32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub signal: Option<String>,
-}
 
 /// Starts a process in the container and streams its I/O.
 pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(), HandlerError> {
-    let p: In = params::decode(&call.parameters)?;
+    let mut p: proto::Exec = decode(call)?;
     if !r.more() && !r.upgrade_requested() {
         return Err(VarlinkError::expected_more().into());
     }
     let interactive = p.interactive.unwrap_or(false);
     if interactive && !r.upgrade_requested() {
-        return Err(PodError::InvalidValue {
-            parameter: "interactive",
-            reason: "interactive input needs an upgraded connection; give 'stdin' instead".into(),
-        }
-        .into());
+        return Err(invalid(
+            "interactive",
+            "interactive input needs an upgraded connection; give 'stdin' instead",
+        ));
     }
+    let text = p.stdin.take();
+    let id = p.id.clone();
     let spec = ExecSpec {
         command: p.command,
         env: p.env.unwrap_or_default(),
@@ -67,26 +37,14 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         terminal: p.terminal.unwrap_or(false),
         size: p.width.zip(p.height),
     };
-    let mut e = exec::spawn_exec(pod, &p.id, &spec, interactive || p.stdin.is_some()).await?;
+    let mut e = exec::spawn_exec(pod, &id, &spec, interactive || text.is_some()).await?;
     let process = e.process.clone();
-    let first = Out {
+    let first = ExecReply {
         exec_id: Some(e.exec_id.clone()),
         pid: Some(process.pid()),
-        ..Out::default()
+        ..ExecReply::default()
     };
-    let exec_id = e.exec_id.clone();
-    let exit = async {
-        match process.wait().await {
-            Ok(s) => {
-                exec::exited_event(pod, &p.id, &exec_id, s);
-                s
-            }
-            Err(err) => {
-                log::error!("waiting for exec: {err}");
-                ExitInfo::UNKNOWN
-            }
-        }
-    };
+    let exit = exited(pod, &id, e.exec_id.clone(), process.clone());
     // Output ends at end of file, or a grace period after the exec exited
     // if a background child keeps the pipes open (as ExecSync does).
     let give_up = {
@@ -105,14 +63,7 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
     } else {
         (None, stdin)
     };
-    let feed = async move {
-        if let (Some(text), Some(fd)) = (p.stdin, feed_stdin)
-            && let (Err(err), _) =
-                crate::reactor::ops::write_all(fd.as_fd(), text.into_bytes()).await
-        {
-            log::debug!("exec stdin: {err}");
-        }
-    };
+    let feed = feed(text, feed_stdin);
     let end = if r.upgrade_requested() {
         r.reply(params::encode(&first)).await?;
         let (sock, io) = r.take_upgrade().expect("upgrade requested");
@@ -125,7 +76,7 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         sync::join(run, feed).await.0
     } else {
         r.reply_continues(params::encode(&first)).await?;
-        let replies = super::replies::replies(r, output, exit);
+        let replies = super::replies::replies::<ExecReply>(r, output, exit);
         let end = sync::join(replies, feed).await.0;
         if let End::Exited(exit) = end {
             r.reply(params::encode(&last(exit))).await?;
@@ -140,12 +91,43 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
     Ok(())
 }
 
-/// The final reply: the exit code and the signal's name when one killed it
-/// (as `waitid` said: a process that exits 137 by itself names no signal).
-pub(super) fn last(exit: ExitInfo) -> Out {
-    Out {
-        exit_code: Some(exit.exit_code()),
-        signal: exit.signal_name(),
-        ..Out::default()
+/// How the exec ended, once it has (the execExited event sent).
+fn exited(
+    pod: &Rc<Pod>,
+    id: &str,
+    exec_id: String,
+    process: Rc<Watched>,
+) -> impl Future<Output = ExitInfo> {
+    let (pod, id) = (pod.clone(), id.to_owned());
+    async move {
+        match process.wait().await {
+            Ok(s) => {
+                exec::exited_event(&pod, &id, &exec_id, s);
+                s
+            }
+            Err(err) => {
+                log::error!("waiting for exec: {err}");
+                ExitInfo::UNKNOWN
+            }
+        }
+    }
+}
+
+/// Writes the input given up front, if any, then drops the fd.
+async fn feed(text: Option<String>, fd: Option<Rc<OwnedFd>>) {
+    if let (Some(text), Some(fd)) = (text, fd)
+        && let (Err(err), _) = ops::write_all(fd.as_fd(), text.into_bytes()).await
+    {
+        log::debug!("exec stdin: {err}");
+    }
+}
+
+/// The final reply: the exit code and the signal's name when one killed it.
+fn last(exit: ExitInfo) -> ExecReply {
+    let (exit_code, signal) = map::exit(exit);
+    ExecReply {
+        exit_code: Some(exit_code),
+        signal,
+        ..ExecReply::default()
     }
 }

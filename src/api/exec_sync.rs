@@ -3,51 +3,24 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
-use super::{HandlerError, Replier};
+use super::{HandlerError, Replier, decode, invalid, map};
+use crate::pod::Pod;
 use crate::pod::exec::{self, ExecSpec};
-use crate::pod::{Pod, PodError};
+use crate::proto;
 use crate::varlink::{Call, params};
 
 /// Default cap on each of stdout and stderr.
 const DEFAULT_CAP: u64 = 16 << 20;
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct In {
-    id: String,
-    command: Vec<String>,
-    env: Option<Vec<String>>,
-    cwd: Option<String>,
-    user: Option<String>,
-    timeout_seconds: Option<f64>,
-    max_output: Option<u64>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Out {
-    exit_code: i32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    signal: Option<String>,
-    stdout: String,
-    stderr: String,
-    stdout_truncated: bool,
-    stderr_truncated: bool,
-    timed_out: bool,
-}
-
 /// Runs a command in the container to completion and returns its output.
 pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(), HandlerError> {
-    let p: In = params::decode(&call.parameters)?;
+    let p: proto::ExecSync = decode(call)?;
     let timeout = match p.timeout_seconds {
         Some(t) if !(t > 0.0 && t.is_finite() && t < 1e9) => {
-            return Err(PodError::InvalidValue {
-                parameter: "timeoutSeconds",
-                reason: "must be a positive number of seconds".into(),
-            }
-            .into());
+            return Err(invalid(
+                "timeoutSeconds",
+                "must be a positive number of seconds",
+            ));
         }
         Some(t) => Some(Duration::from_secs_f64(t)),
         None => None,
@@ -62,9 +35,10 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         size: None,
     };
     let res = exec::exec_sync(pod, &p.id, &spec, timeout, cap).await?;
-    let out = Out {
-        exit_code: res.status.exit_code(),
-        signal: res.status.signal_name(),
+    let (exit_code, signal) = map::exit(res.status);
+    let out = proto::ExecSyncReply {
+        exit_code,
+        signal,
         stdout: String::from_utf8_lossy(&res.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&res.stderr).into_owned(),
         stdout_truncated: res.stdout_truncated,

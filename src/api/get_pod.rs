@@ -2,36 +2,15 @@
 
 use std::rc::Rc;
 
-use serde::{Deserialize, Serialize};
-
-use super::{HandlerError, Replier};
+use super::{HandlerError, Replier, decode, map};
 use crate::logs::cri::rfc3339_nanos;
 use crate::pod::{Pod, Status};
-use crate::sys::selfstat::{self, MonitorStats};
+use crate::proto;
 use crate::varlink::{Call, params};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct In {}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Out {
-    name: String,
-    version: &'static str,
-    started_at: String,
-    uptime_seconds: f64,
-    runtime: String,
-    created: u64,
-    running: u64,
-    stopped: u64,
-    memory_bytes: u64,
-    monitor: MonitorStats,
-}
 
 /// The pod's summary.
 pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(), HandlerError> {
-    let In {} = params::decode(&call.parameters)?;
+    let proto::GetPod {} = decode(call)?;
     let (mut created, mut running, mut stopped, mut memory) = (0, 0, 0, 0);
     for c in pod.list() {
         match c.status() {
@@ -48,9 +27,9 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
                 .unwrap_or(0);
         }
     }
-    let out = Out {
+    let out = proto::GetPodReply {
         name: pod.config.name.clone(),
-        version: env!("CARGO_PKG_VERSION"),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
         started_at: rfc3339_nanos(pod.started_at),
         uptime_seconds: pod
             .started_at
@@ -62,7 +41,7 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         running,
         stopped,
         memory_bytes: memory,
-        monitor: selfstat::read(),
+        monitor: map::monitor_stats(),
     };
     r.reply(params::encode(&out)).await?;
     Ok(())

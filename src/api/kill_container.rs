@@ -2,29 +2,19 @@
 
 use std::rc::Rc;
 
-use serde::Deserialize;
-
-use super::{HandlerError, Replier};
-use crate::pod::{Pod, PodError, lifecycle};
-use crate::varlink::{Call, params};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct In {
-    id: String,
-    signal: Option<String>,
-    all: Option<bool>,
-}
+use super::{HandlerError, Replier, decode, invalid};
+use crate::pod::{Pod, lifecycle};
+use crate::proto;
+use crate::varlink::Call;
 
 /// Sends a signal (default SIGTERM) to the container.
 pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(), HandlerError> {
-    let p: In = params::decode(&call.parameters)?;
+    let p: proto::KillContainer = decode(call)?;
     let signal = match &p.signal {
         None => libc::SIGTERM,
-        Some(s) => crate::sys::signal::parse_signal(s).map_err(|e| PodError::InvalidValue {
-            parameter: "signal",
-            reason: e.to_string(),
-        })?,
+        Some(s) => {
+            crate::sys::signal::parse_signal(s).map_err(|e| invalid("signal", e.to_string()))?
+        }
     };
     lifecycle::kill(pod, &p.id, signal, p.all.unwrap_or(false)).await?;
     r.reply(Default::default()).await?;

@@ -2,43 +2,30 @@
 
 use std::rc::Rc;
 
-use serde::{Deserialize, Serialize};
-
-use super::{HandlerError, Replier};
-use crate::pod::{ContainerInfo, Pod};
+use super::{HandlerError, Replier, decode, map};
+use crate::pod::Pod;
+use crate::proto::{self, ListContainersReply};
 use crate::varlink::{Call, VarlinkError, params};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct In {}
-
-#[derive(Serialize)]
-struct Out {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    container: Option<ContainerInfo>,
-}
 
 /// One reply per container with `more` (as io.systemd.Machine.List does);
 /// without `more` only when there is at most one container.
 pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(), HandlerError> {
-    let In {} = params::decode(&call.parameters)?;
+    let proto::ListContainers {} = decode(call)?;
     let all = pod.list();
     if all.len() > 1 && !r.more() {
         return Err(VarlinkError::expected_more().into());
     }
+    let one = |c| ListContainersReply {
+        container: Some(map::container_info(c)),
+    };
     let Some((last, rest)) = all.split_last() else {
-        r.reply(params::encode(&Out { container: None })).await?;
+        r.reply(params::encode(&ListContainersReply { container: None }))
+            .await?;
         return Ok(());
     };
     for c in rest {
-        r.reply_continues(params::encode(&Out {
-            container: Some(c.info()),
-        }))
-        .await?;
+        r.reply_continues(params::encode(&one(c))).await?;
     }
-    r.reply(params::encode(&Out {
-        container: Some(last.info()),
-    }))
-    .await?;
+    r.reply(params::encode(&one(last))).await?;
     Ok(())
 }

@@ -10,6 +10,7 @@ mod get_container;
 mod get_pod;
 mod kill_container;
 mod list_containers;
+mod map;
 mod read_logs;
 mod reopen_log;
 mod replier;
@@ -28,32 +29,34 @@ use serde_json::json;
 pub use replier::{Replier, UpgradeIo};
 
 use crate::pod::{Pod, PodError};
+use crate::proto::errors::ProtoError;
+use crate::proto::{self, INTERFACE, Method as _};
 use crate::varlink::service::{self, Interface, ServiceInfo};
-use crate::varlink::{Call, VarlinkError};
-
-/// The interface name.
-pub const INTERFACE: &str = "io.podmon.Pod";
-
-/// The interface's IDL, served verbatim by GetInterfaceDescription.
-pub const DESCRIPTION: &str = include_str!("../../varlink/io.podmon.Pod.varlink");
+use crate::varlink::{Call, VarlinkError, params};
 
 /// Interfaces this service implements besides org.varlink.service.
 pub const INTERFACES: &[Interface] = &[Interface {
     name: INTERFACE,
-    description: DESCRIPTION,
+    description: proto::DESCRIPTION,
 }];
 
-/// Parameters of the methods that take nothing but a container id.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct IdOnly {
-    id: String,
+/// The call's parameters as the method's request type; anything that does
+/// not fit is `org.varlink.service.InvalidParameter`.
+fn decode<M: proto::Method>(call: &Call) -> Result<M, HandlerError> {
+    Ok(params::decode(&call.parameters)?)
 }
 
-/// Replies that carry one container.
-#[derive(serde::Serialize)]
-struct ContainerReply {
-    container: crate::pod::ContainerInfo,
+/// The InvalidValue error for a check that only the wire has (which
+/// parameters go together, which need `upgrade`): the pod model never sees
+/// such requests.
+fn invalid(parameter: &str, reason: impl Into<String>) -> HandlerError {
+    HandlerError::Reply(
+        proto::errors::InvalidValue {
+            parameter: parameter.to_owned(),
+            reason: reason.into(),
+        }
+        .into_varlink(),
+    )
 }
 
 /// What a handler can fail with: an error reply for the caller, or a broken
@@ -148,27 +151,52 @@ impl Method {
         matches!(self, Method::Exec | Method::Attach)
     }
 
+    /// Every method, for looking one up by name.
+    const ALL: [Method; 17] = [
+        Method::CreateContainer,
+        Method::StartContainer,
+        Method::KillContainer,
+        Method::WaitContainer,
+        Method::DeleteContainer,
+        Method::GetContainer,
+        Method::ListContainers,
+        Method::SetLogRateLimit,
+        Method::ReopenLog,
+        Method::ReadLogs,
+        Method::ExecSync,
+        Method::Exec,
+        Method::Attach,
+        Method::Resize,
+        Method::Stats,
+        Method::GetPod,
+        Method::WatchEvents,
+    ];
+
+    /// The member name, as the request type says it.
+    fn name(self) -> &'static str {
+        match self {
+            Method::CreateContainer => proto::CreateContainer::NAME,
+            Method::StartContainer => proto::StartContainer::NAME,
+            Method::KillContainer => proto::KillContainer::NAME,
+            Method::WaitContainer => proto::WaitContainer::NAME,
+            Method::DeleteContainer => proto::DeleteContainer::NAME,
+            Method::GetContainer => proto::GetContainer::NAME,
+            Method::ListContainers => proto::ListContainers::NAME,
+            Method::SetLogRateLimit => proto::SetLogRateLimit::NAME,
+            Method::ReopenLog => proto::ReopenLog::NAME,
+            Method::ReadLogs => proto::ReadLogs::NAME,
+            Method::ExecSync => proto::ExecSync::NAME,
+            Method::Exec => proto::Exec::NAME,
+            Method::Attach => proto::Attach::NAME,
+            Method::Resize => proto::Resize::NAME,
+            Method::Stats => proto::Stats::NAME,
+            Method::GetPod => proto::GetPod::NAME,
+            Method::WatchEvents => proto::WatchEvents::NAME,
+        }
+    }
+
     fn from_member(member: &str) -> Option<Method> {
-        Some(match member {
-            "CreateContainer" => Method::CreateContainer,
-            "StartContainer" => Method::StartContainer,
-            "KillContainer" => Method::KillContainer,
-            "WaitContainer" => Method::WaitContainer,
-            "DeleteContainer" => Method::DeleteContainer,
-            "GetContainer" => Method::GetContainer,
-            "ListContainers" => Method::ListContainers,
-            "SetLogRateLimit" => Method::SetLogRateLimit,
-            "ReopenLog" => Method::ReopenLog,
-            "ReadLogs" => Method::ReadLogs,
-            "ExecSync" => Method::ExecSync,
-            "Exec" => Method::Exec,
-            "Attach" => Method::Attach,
-            "Resize" => Method::Resize,
-            "Stats" => Method::Stats,
-            "GetPod" => Method::GetPod,
-            "WatchEvents" => Method::WatchEvents,
-            _ => return None,
-        })
+        Method::ALL.into_iter().find(|m| m.name() == member)
     }
 
     async fn handle(
@@ -242,5 +270,26 @@ pub async fn dispatch(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> std::i
             r.error(e).await
         }
         Err(HandlerError::Io(e)) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dispatch_table_serves_every_method_of_the_idl() {
+        let declared = proto::DESCRIPTION
+            .lines()
+            .filter(|l| l.starts_with("method "))
+            .count();
+        assert_eq!(declared, Method::ALL.len());
+        for m in Method::ALL {
+            assert!(
+                proto::DESCRIPTION.contains(&format!("\nmethod {}(", m.name())),
+                "{m:?}"
+            );
+            assert!(matches!(Method::from_member(m.name()), Some(n) if n.name() == m.name()));
+        }
     }
 }

@@ -2,46 +2,15 @@
 
 use std::rc::Rc;
 
-use serde::{Deserialize, Serialize};
-
-use super::{HandlerError, Replier};
+use super::{HandlerError, Replier, decode, invalid};
 use crate::logs::reader::{Query, Reader, parse_rfc3339};
 use crate::pod::{Pod, PodError, lifecycle};
+use crate::proto::{self, LogRecord, ReadLogsReply};
 use crate::varlink::{Call, VarlinkError, params};
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct In {
-    id: String,
-    tail: Option<i64>,
-    since: Option<String>,
-    follow: Option<bool>,
-}
-
-#[derive(Serialize)]
-struct Record {
-    timestamp: String,
-    stream: &'static str,
-    partial: bool,
-    text: String,
-}
-
-#[derive(Serialize)]
-struct Out {
-    records: Vec<Record>,
-}
-
-fn invalid(parameter: &'static str, reason: &str) -> HandlerError {
-    PodError::InvalidValue {
-        parameter,
-        reason: reason.into(),
-    }
-    .into()
-}
 
 /// Streams log records in batches: one reply per batch with `more`.
 pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(), HandlerError> {
-    let p: In = params::decode(&call.parameters)?;
+    let p: proto::ReadLogs = decode(call)?;
     let c = pod.get(&p.id)?;
     let follow = p.follow.unwrap_or(false);
     if follow && !r.more() {
@@ -70,17 +39,18 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
             .await
             .map_err(|e| PodError::System(format!("reading the log: {e}")))?;
         let Some(batch) = batch else { break };
-        let records: Vec<Record> = batch
+        let records: Vec<LogRecord> = batch
             .into_iter()
-            .map(|r| Record {
+            .map(|r| LogRecord {
                 timestamp: r.timestamp,
-                stream: r.stream.as_str(),
+                stream: r.stream.as_str().to_owned(),
                 partial: r.partial,
                 text: String::from_utf8_lossy(&r.content).into_owned(),
             })
             .collect();
         if r.more() {
-            r.reply_continues(params::encode(&Out { records })).await?;
+            r.reply_continues(params::encode(&ReadLogsReply { records }))
+                .await?;
         } else {
             all.extend(records);
         }
@@ -90,6 +60,7 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         // still runs: follow lasts until it has stopped.
         lifecycle::wait(pod, &p.id).await?;
     }
-    r.reply(params::encode(&Out { records: all })).await?;
+    r.reply(params::encode(&ReadLogsReply { records: all }))
+        .await?;
     Ok(())
 }

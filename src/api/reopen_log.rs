@@ -2,15 +2,16 @@
 
 use std::rc::Rc;
 
-use super::{HandlerError, Replier};
+use super::{HandlerError, Replier, decode};
 use crate::pod::{Pod, PodError};
-use crate::varlink::{Call, params};
+use crate::proto;
+use crate::varlink::Call;
 
 /// Reopens the log file after an outside rotator renamed it; replies once
 /// everything read before the call went to the old file and the new file
 /// is open.
 pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(), HandlerError> {
-    let p: super::IdOnly = params::decode(&call.parameters)?;
+    let p: proto::ReopenLog = decode(call)?;
     let c = pod.get(&p.id)?;
     if c.log.path().is_none() {
         return Err(PodError::InvalidState {

@@ -2,15 +2,54 @@
 
 use std::future::Future;
 
+use serde::Serialize;
+
 use crate::logs::cri::Stream;
 use crate::logs::hub::Next;
+use crate::proto::{AttachReply, ExecReply};
 use crate::session::{End, Output};
 use crate::sys::process::ExitInfo;
 
-/// Sends a session's output as `more` replies (chunks as text; invalid
-/// UTF-8 replaced), then waits for the exit code. The caller sends the
-/// final reply.
-pub async fn replies(
+/// A reply that carries one chunk of output (Exec's and Attach's).
+pub trait Chunk: Serialize {
+    /// The reply for `text` read from `stream`.
+    fn chunk(stream: Stream, text: String) -> Self;
+}
+
+impl Chunk for ExecReply {
+    fn chunk(stream: Stream, text: String) -> Self {
+        let (stdout, stderr) = split(stream, text);
+        ExecReply {
+            stdout,
+            stderr,
+            ..ExecReply::default()
+        }
+    }
+}
+
+impl Chunk for AttachReply {
+    fn chunk(stream: Stream, text: String) -> Self {
+        let (stdout, stderr) = split(stream, text);
+        AttachReply {
+            stdout,
+            stderr,
+            ..AttachReply::default()
+        }
+    }
+}
+
+fn split(stream: Stream, text: String) -> (Option<String>, Option<String>) {
+    if stream == Stream::Stdout {
+        (Some(text), None)
+    } else {
+        (None, Some(text))
+    }
+}
+
+/// Sends a session's output as `more` replies of type `R` (chunks as text;
+/// invalid UTF-8 replaced), then waits for the exit code. The caller sends
+/// the final reply.
+pub async fn replies<R: Chunk>(
     r: &mut super::Replier<'_>,
     mut output: Output,
     exit: impl Future<Output = ExitInfo>,
@@ -18,15 +57,9 @@ pub async fn replies(
     loop {
         match output.next().await {
             Next::Chunk(s, b) => {
-                let text = Some(String::from_utf8_lossy(&b).into_owned());
-                let mut m = serde_json::Map::new();
-                let key = if s == Stream::Stdout {
-                    "stdout"
-                } else {
-                    "stderr"
-                };
-                m.insert(key.into(), serde_json::Value::from(text));
-                if r.reply_continues(m).await.is_err() {
+                let text = String::from_utf8_lossy(&b).into_owned();
+                let reply = crate::varlink::params::encode(&R::chunk(s, text));
+                if r.reply_continues(reply).await.is_err() {
                     return End::ClientGone;
                 }
             }

@@ -2,25 +2,15 @@
 
 use std::rc::Rc;
 
-use serde::Deserialize;
-
-use super::{HandlerError, Replier};
+use super::{HandlerError, Replier, decode, invalid};
 use crate::pod::{Pod, PodError};
-use crate::varlink::{Call, params};
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct In {
-    id: String,
-    exec_id: Option<String>,
-    width: u16,
-    height: u16,
-}
+use crate::proto;
+use crate::varlink::Call;
 
 /// Sets the window size of a terminal container, or of one of its
 /// terminal execs (TIOCSWINSZ on the pty).
 pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(), HandlerError> {
-    let p: In = params::decode(&call.parameters)?;
+    let p: proto::Resize = decode(call)?;
     let c = pod.get(&p.id)?;
     let pty = match &p.exec_id {
         None => c.pty.clone(),
@@ -29,9 +19,8 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
             let entry = execs
                 .get(e)
                 .filter(|x| x.container == p.id)
-                .ok_or_else(|| PodError::InvalidValue {
-                    parameter: "execId",
-                    reason: format!("no exec {e} runs in container {}", p.id),
+                .ok_or_else(|| {
+                    invalid("execId", format!("no exec {e} runs in container {}", p.id))
                 })?;
             entry.pty.clone()
         }

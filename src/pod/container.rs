@@ -11,8 +11,6 @@ use serde::Serialize;
 use super::stdin::StdinSlot;
 use crate::cgroups::CgroupPaths;
 use crate::logs::LogSink;
-use crate::logs::cri::rfc3339_nanos;
-use crate::logs::ratelimit::Limit;
 use crate::reactor::sync::Notify;
 use crate::sys::process::{ExitInfo, Watched};
 
@@ -89,38 +87,6 @@ pub struct Container {
     pub dropped_before_start: std::cell::Cell<u64>,
 }
 
-/// ContainerInfo of the IDL.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ContainerInfo {
-    id: String,
-    status: Status,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pid: Option<i32>,
-    bundle: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    log_path: Option<String>,
-    log_bytes_written: u64,
-    log_bytes_dropped: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    log_error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    log_rate_limit: Option<Limit>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    exit_code: Option<i32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    signal: Option<String>,
-    oom_killed: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    exit_reason: Option<&'static str>,
-    created_at: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    started_at: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    finished_at: Option<String>,
-    terminal: bool,
-}
-
 /// Kubernetes' words for why a container stopped.
 pub fn exit_reason(e: ExitInfo, oom_killed: bool) -> &'static str {
     if oom_killed {
@@ -136,30 +102,5 @@ impl Container {
     /// The current status.
     pub fn status(&self) -> Status {
         self.state.borrow().status
-    }
-
-    /// The record as the API reports it.
-    pub fn info(&self) -> ContainerInfo {
-        let st = self.state.borrow();
-        let counters = self.log.counters();
-        ContainerInfo {
-            id: self.id.clone(),
-            status: st.status,
-            pid: st.process.as_ref().map(|p| p.pid()),
-            bundle: self.bundle.display().to_string(),
-            log_path: self.log.path().map(|p| p.display().to_string()),
-            log_bytes_written: counters.bytes_written,
-            log_bytes_dropped: counters.bytes_dropped,
-            log_error: counters.error,
-            log_rate_limit: self.log.limit(),
-            exit_code: st.exit.map(|e| e.exit_code()),
-            signal: st.exit.and_then(|e| e.signal_name()),
-            oom_killed: st.oom_killed,
-            exit_reason: st.exit.map(|e| exit_reason(e, st.oom_killed)),
-            created_at: rfc3339_nanos(self.created_at),
-            started_at: st.started_at.map(rfc3339_nanos),
-            finished_at: st.finished_at.map(rfc3339_nanos),
-            terminal: self.pty.is_some(),
-        }
     }
 }

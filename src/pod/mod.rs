@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::rc::Rc;
 
-pub use container::{Container, ContainerInfo, Status, exit_reason};
+pub use container::{Container, Status, exit_reason};
 pub use lifecycle::{CreateRequest, Source};
 
 use crate::oci::runtime::Runtime;

@@ -1,0 +1,173 @@
+//! The one place where the pod model becomes io.podmon.Pod wire types
+//! (and wire parameters become model values): handlers call these instead
+//! of building IDL records themselves.
+
+use std::time::SystemTime;
+
+use crate::cgroups::{self, CgroupPaths};
+use crate::logs::cri::rfc3339_nanos;
+use crate::logs::driver::DriverKind;
+use crate::logs::ratelimit::{Limit, Policy};
+use crate::pod::events::{Event, EventKind};
+use crate::pod::{Container, Status, exit_reason};
+use crate::proto;
+use crate::sys::process::ExitInfo;
+use crate::sys::selfstat;
+
+/// The wire name of a status.
+pub fn status(s: Status) -> proto::ContainerStatus {
+    match s {
+        Status::Created => proto::ContainerStatus::Created,
+        Status::Running => proto::ContainerStatus::Running,
+        Status::Stopped => proto::ContainerStatus::Stopped,
+    }
+}
+
+/// A limit as replies show it (the policy always named).
+pub fn limit_to_wire(l: Limit) -> proto::LogRateLimit {
+    proto::LogRateLimit {
+        bytes_per_second: l.bytes_per_second,
+        burst: l.burst,
+        policy: Some(match l.policy {
+            Policy::Block => proto::LogPolicy::Block,
+            Policy::Drop => proto::LogPolicy::Drop,
+        }),
+    }
+}
+
+/// A limit from the wire; no policy means "block".
+pub fn limit_from_wire(l: proto::LogRateLimit) -> Limit {
+    Limit {
+        bytes_per_second: l.bytes_per_second,
+        burst: l.burst,
+        policy: match l.policy {
+            None | Some(proto::LogPolicy::Block) => Policy::Block,
+            Some(proto::LogPolicy::Drop) => Policy::Drop,
+        },
+    }
+}
+
+/// The log driver from the wire.
+pub fn driver(d: proto::LogDriver) -> DriverKind {
+    match d {
+        proto::LogDriver::Cri => DriverKind::Cri,
+        proto::LogDriver::None => DriverKind::None,
+    }
+}
+
+/// The container record as every reply shows it.
+pub fn container_info(c: &Container) -> proto::ContainerInfo {
+    let st = c.state.borrow();
+    let counters = c.log.counters();
+    proto::ContainerInfo {
+        id: c.id.clone(),
+        status: status(st.status),
+        pid: st.process.as_ref().map(|p| p.pid()),
+        bundle: c.bundle.display().to_string(),
+        log_path: c.log.path().map(|p| p.display().to_string()),
+        log_bytes_written: counters.bytes_written,
+        log_bytes_dropped: counters.bytes_dropped,
+        log_error: counters.error,
+        log_rate_limit: c.log.limit().map(limit_to_wire),
+        exit_code: st.exit.map(|e| e.exit_code()),
+        signal: st.exit.and_then(|e| e.signal_name()),
+        oom_killed: st.oom_killed,
+        exit_reason: st.exit.map(|e| exit_reason(e, st.oom_killed).to_owned()),
+        created_at: rfc3339_nanos(c.created_at),
+        started_at: st.started_at.map(rfc3339_nanos),
+        finished_at: st.finished_at.map(rfc3339_nanos),
+        terminal: c.pty.is_some(),
+    }
+}
+
+/// The `Event` record of a pod event.
+pub fn event(e: Event) -> proto::Event {
+    let detail = match e.kind {
+        EventKind::Created => proto::EventDetail::Created,
+        EventKind::Started => proto::EventDetail::Started,
+        EventKind::Exited { exit, oom_killed } => proto::EventDetail::Exited {
+            exit_code: exit.exit_code(),
+            signal: exit.signal_name(),
+            oom_killed,
+        },
+        EventKind::Oom => proto::EventDetail::Oom,
+        EventKind::ExecStarted { exec_id } => proto::EventDetail::ExecStarted { exec_id },
+        EventKind::ExecExited { exec_id, exit } => proto::EventDetail::ExecExited {
+            exec_id,
+            exit_code: exit.exit_code(),
+            signal: exit.signal_name(),
+        },
+        EventKind::Deleted => proto::EventDetail::Deleted,
+        EventKind::LogDropped { bytes } => proto::EventDetail::LogDropped {
+            bytes_dropped: bytes,
+        },
+    };
+    proto::Event {
+        id: e.id,
+        timestamp: rfc3339_nanos(e.at),
+        detail,
+    }
+}
+
+/// The exit code and the signal's name when one killed the process (as
+/// `waitid` said: a process that exits 137 by itself names no signal).
+pub fn exit(e: ExitInfo) -> (i32, Option<String>) {
+    (e.exit_code(), e.signal_name())
+}
+
+/// The monitor's own footprint, read now.
+pub fn monitor_stats() -> proto::MonitorStats {
+    let m = selfstat::read();
+    proto::MonitorStats {
+        pid: m.pid,
+        rss_bytes: m.rss_bytes,
+        open_fds: m.open_fds,
+    }
+}
+
+/// One container's numbers, read now.
+pub fn container_stats(c: &Container) -> proto::ContainerStats {
+    let cg = c
+        .cgroup
+        .as_ref()
+        .map(cgroups::stats::read)
+        .unwrap_or_default();
+    let counters = c.log.counters();
+    proto::ContainerStats {
+        id: c.id.clone(),
+        timestamp: rfc3339_nanos(SystemTime::now()),
+        cgroup_version: c.cgroup.as_ref().map(|p| match p {
+            CgroupPaths::V1 { .. } => 1,
+            CgroupPaths::V2 { .. } => 2,
+        }),
+        cpu: proto::CpuStats {
+            usage_ns: cg.cpu.usage_ns,
+            user_ns: cg.cpu.user_ns,
+            system_ns: cg.cpu.system_ns,
+            periods: cg.cpu.periods,
+            throttled_periods: cg.cpu.throttled_periods,
+            throttled_ns: cg.cpu.throttled_ns,
+        },
+        memory: proto::MemoryStats {
+            current: cg.memory.current,
+            peak: cg.memory.peak,
+            limit: cg.memory.limit,
+            anon: cg.memory.anon,
+            file: cg.memory.file,
+            kernel: cg.memory.kernel,
+            oom_kills: cg.memory.oom_kills,
+        },
+        pids: proto::PidsStats {
+            current: cg.pids.current,
+            limit: cg.pids.limit,
+        },
+        block_io: proto::BlockIoStats {
+            read_bytes: cg.blkio.read_bytes,
+            write_bytes: cg.blkio.write_bytes,
+        },
+        log: proto::LogStats {
+            bytes_written: counters.bytes_written,
+            bytes_dropped: counters.bytes_dropped,
+        },
+    }
+}

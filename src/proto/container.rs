@@ -1,0 +1,276 @@
+//! The container lifecycle methods and the records they reply with.
+
+use serde::{Deserialize, Serialize};
+
+use super::method;
+
+/// Lifecycle state of a container, named as in the OCI runtime spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerStatus {
+    /// Created by the runtime; the process waits to be started.
+    Created,
+    /// Started and not yet exited.
+    Running,
+    /// The init process exited and its output is in the log.
+    Stopped,
+}
+
+impl ContainerStatus {
+    /// The name on the wire, for messages that quote it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContainerStatus::Created => "created",
+            ContainerStatus::Running => "running",
+            ContainerStatus::Stopped => "stopped",
+        }
+    }
+}
+
+/// What happens to output beyond a log rate limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogPolicy {
+    /// Stop reading: the container's writes block, nothing is lost.
+    Block,
+    /// Discard the excess and write a marker record.
+    Drop,
+}
+
+/// A token-bucket limit on a container's log output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LogRateLimit {
+    /// Sustained rate in bytes per second.
+    pub bytes_per_second: u64,
+    /// Bytes that may pass at once after a quiet spell.
+    pub burst: u64,
+    /// Absent means "block"; the server always names it in replies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<LogPolicy>,
+}
+
+/// Where a container's output goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogDriver {
+    /// A CRI (kubelet) log file.
+    Cri,
+    /// Nowhere (the pipes are still drained).
+    None,
+}
+
+/// One container as the monitor sees it.
+///
+/// Not `deny_unknown_fields`: a client keeps working when a newer server
+/// adds fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerInfo {
+    /// Container id.
+    pub id: String,
+    /// Lifecycle state.
+    pub status: ContainerStatus,
+    /// PID of the init process; absent once it has exited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<i32>,
+    /// The OCI bundle directory.
+    pub bundle: String,
+    /// The CRI log file; absent with the "none" driver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_path: Option<String>,
+    /// Bytes of log records written.
+    pub log_bytes_written: u64,
+    /// Bytes dropped by a "drop" rate limit.
+    pub log_bytes_dropped: u64,
+    /// The last log write error, while writing fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_error: Option<String>,
+    /// The rate limit in force.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_rate_limit: Option<LogRateLimit>,
+    /// Exit code once stopped (128+N for signal N).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// The signal that killed it, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<String>,
+    /// The OOM killer ended it.
+    pub oom_killed: bool,
+    /// "Completed", "Error" or "OOMKilled" once stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_reason: Option<String>,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+    /// RFC 3339 start time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    /// RFC 3339 exit time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// It has a pty.
+    pub terminal: bool,
+}
+
+/// A reply without parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Empty {}
+
+/// The reply of the methods that answer with one container.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContainerReply {
+    /// The container after the call.
+    pub container: ContainerInfo,
+}
+
+/// CreateContainer: either `bundle`, or `rootfs` with the fields that only
+/// make sense when the monitor writes the OCI configuration itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateContainer {
+    /// Container id.
+    pub id: String,
+    /// An OCI bundle the caller prepared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<String>,
+    /// A root file system; the monitor writes the bundle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rootfs: Option<String>,
+    /// Command and arguments (rootfs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// KEY=VALUE environment (rootfs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<Vec<String>>,
+    /// Working directory (rootfs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    /// Host name (rootfs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// cgroup memory.max (rootfs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_max: Option<i64>,
+    /// cgroup pids.max (rootfs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pids_max: Option<i64>,
+    /// Default "cri".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_driver: Option<LogDriver>,
+    /// Default none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_rate_limit: Option<LogRateLimit>,
+    /// Longest log record in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_max_line: Option<u64>,
+    /// Rotate at this many bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_max_size: Option<u64>,
+    /// Rotated files to keep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_max_files: Option<u32>,
+    /// Keep stdin open for Attach.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdin: Option<bool>,
+    /// Close stdin when the first client that had it detaches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdin_once: Option<bool>,
+    /// Give the container a pty (rootfs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminal: Option<bool>,
+    /// The pty's initial columns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u16>,
+    /// The pty's initial rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u16>,
+}
+
+/// StartContainer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartContainer {
+    /// Container id.
+    pub id: String,
+}
+
+/// KillContainer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KillContainer {
+    /// Container id.
+    pub id: String,
+    /// Name or number; default SIGTERM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<String>,
+    /// Every process of the container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all: Option<bool>,
+}
+
+/// WaitContainer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitContainer {
+    /// Container id.
+    pub id: String,
+}
+
+/// How the container ended, and the container.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WaitContainerReply {
+    /// 128+N when signal N killed it.
+    pub exit_code: i32,
+    /// The killing signal, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<String>,
+    /// The OOM killer ended it.
+    pub oom_killed: bool,
+    /// "Completed", "Error" or "OOMKilled".
+    pub reason: String,
+    /// The container, stopped.
+    pub container: ContainerInfo,
+}
+
+/// DeleteContainer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteContainer {
+    /// Container id.
+    pub id: String,
+    /// Kill a running container first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force: Option<bool>,
+}
+
+/// GetContainer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetContainer {
+    /// Container id.
+    pub id: String,
+}
+
+/// ListContainers (one reply per container with `more`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListContainers {}
+
+/// One container of a listing; absent when the pod has none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListContainersReply {
+    /// The container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<ContainerInfo>,
+}
+
+method! {
+    CreateContainer => ContainerReply,
+    StartContainer => ContainerReply,
+    KillContainer => Empty,
+    WaitContainer => WaitContainerReply,
+    DeleteContainer => Empty,
+    GetContainer => ContainerReply,
+    ListContainers => ListContainersReply,
+}

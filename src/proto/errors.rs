@@ -1,0 +1,117 @@
+//! The errors of io.podmon.Pod and their parameters.
+//!
+//! The server builds its error replies from these types and the CLI reads
+//! them back; the names are the IDL's, qualified with the interface.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::container::ContainerStatus;
+use crate::varlink::VarlinkError;
+
+/// An error of the interface: its parameters, tied to its name.
+pub trait ProtoError: Serialize + DeserializeOwned {
+    /// The member name, e.g. `NoSuchContainer`.
+    const NAME: &'static str;
+    /// The fully qualified name on the wire.
+    const ERROR: &'static str;
+
+    /// The error reply carrying these parameters.
+    fn into_varlink(self) -> VarlinkError {
+        VarlinkError::new(
+            Self::ERROR,
+            serde_json::Value::Object(crate::varlink::params::encode(&self)),
+        )
+    }
+
+    /// These parameters, if `e` is this error; `None` for other errors
+    /// (or parameters that do not fit).
+    fn from_varlink(e: &VarlinkError) -> Option<Self> {
+        if !e.is(Self::ERROR) {
+            return None;
+        }
+        crate::varlink::params::try_decode(&e.parameters).ok()
+    }
+}
+
+macro_rules! proto_error {
+    ($($name:ident),* $(,)?) => {
+        $(impl ProtoError for $name {
+            const NAME: &'static str = stringify!($name);
+            const ERROR: &'static str = concat!("io.podmon.Pod.", stringify!($name));
+        })*
+    };
+}
+
+/// A watcher fell too far behind and was cut off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatcherTooSlow {
+    /// Always true.
+    pub dropped: bool,
+}
+
+/// No container has this id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoSuchContainer {
+    /// The id asked for.
+    pub id: String,
+}
+
+/// The id is taken (or being created).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerExists {
+    /// The id asked for.
+    pub id: String,
+}
+
+/// A parameter is well-typed but its value cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvalidValue {
+    /// The parameter's name, as in the method's signature.
+    pub parameter: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// The container's status does not allow the call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvalidState {
+    /// Container id.
+    pub id: String,
+    /// Its status.
+    pub status: ContainerStatus,
+    /// Why that status does not allow the call.
+    pub reason: String,
+}
+
+/// The OCI runtime failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuntimeError {
+    /// The runtime's name ("runc").
+    pub runtime: String,
+    /// The subcommand ("create").
+    pub command: String,
+    /// The runtime's own message.
+    pub message: String,
+    /// Its exit code, when it exited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+}
+
+/// The monitor itself failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SystemError {
+    /// What failed, and the system's message.
+    pub message: String,
+}
+
+proto_error!(
+    WatcherTooSlow,
+    NoSuchContainer,
+    ContainerExists,
+    InvalidValue,
+    InvalidState,
+    RuntimeError,
+    SystemError,
+);
