@@ -17,7 +17,8 @@ use super::client::exit_status;
 use super::errors;
 use super::output::{self, ContainerView};
 use super::term::{self, DetachKeys, RawMode};
-use super::upgrade::{Frame, FrameReader};
+use super::upgrade::FrameReader;
+use crate::proto::frame::Frame;
 use crate::varlink::client::{Client, ClientError};
 
 /// The method and parameters `exec` calls: `ExecSync` when

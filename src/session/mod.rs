@@ -14,7 +14,7 @@ pub use pipes::PipeMerge;
 
 use crate::logs::cri::Stream;
 use crate::logs::hub::{Next, Subscription};
-use crate::proto::frame::{self, ClientFrame, Kind};
+use crate::proto::frame::{self, ClientFrame, Decoder, Frame, Kind, MAX_CLIENT_PAYLOAD};
 use crate::reactor::ops;
 use crate::reactor::sync::{self, Either};
 use crate::sys::process::ExitInfo;
@@ -126,20 +126,19 @@ pub async fn run_upgraded(
             }
         }
         let exit = exit.await;
-        let mut out = Vec::new();
-        frame::encode_exit(exit.exit_code(), &mut out);
+        let out = Frame::Exit(exit.exit_code()).to_bytes();
         if ops::send_all(sock, out).await.0.is_err() {
             return End::ClientGone;
         }
         End::Exited(exit)
     };
     let inputs = async {
-        let mut dec = frame::Decoder::default();
+        let mut dec = Decoder::new(MAX_CLIENT_PAYLOAD);
         dec.push(&leftover);
         let mut pending = pending;
         loop {
             loop {
-                match dec.next_frame() {
+                match dec.next_client_frame() {
                     Ok(Some(f)) => {
                         if input.handle(f).await.is_err() {
                             return;
