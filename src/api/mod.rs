@@ -30,7 +30,7 @@ pub use replier::{Replier, UpgradeIo};
 
 use crate::pod::{Pod, PodError};
 use crate::proto::errors::ProtoError;
-use crate::proto::{self, INTERFACE, Method as _};
+use crate::proto::{self, INTERFACE};
 use crate::varlink::service::{self, Interface, ServiceInfo};
 use crate::varlink::{Call, VarlinkError, params};
 
@@ -123,26 +123,59 @@ pub fn pod_error(e: PodError) -> VarlinkError {
     }
 }
 
-/// The methods of io.podmon.Pod: the one dispatch table.
-#[derive(Debug, Clone, Copy)]
-enum Method {
-    CreateContainer,
-    StartContainer,
-    KillContainer,
-    WaitContainer,
-    DeleteContainer,
-    GetContainer,
-    ListContainers,
-    SetLogRateLimit,
-    ReopenLog,
-    ReadLogs,
-    ExecSync,
-    Exec,
-    Attach,
-    Resize,
-    Stats,
-    GetPod,
-    WatchEvents,
+/// Declares the [`Method`] enum from the one dispatch table below: each
+/// method's request type (which gives its name) and its handler's module.
+macro_rules! dispatch_table {
+    ($($method:ident => $module:ident),* $(,)?) => {
+        /// The methods of io.podmon.Pod.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        enum Method {
+            $(#[doc = concat!("io.podmon.Pod.", stringify!($method))] $method),*
+        }
+
+        impl Method {
+            /// Every method, for looking one up by name.
+            const ALL: &[Method] = &[$(Method::$method),*];
+
+            /// The member name, as the request type says it.
+            fn name(self) -> &'static str {
+                match self {
+                    $(Method::$method => <proto::$method as proto::Method>::NAME),*
+                }
+            }
+
+            async fn handle(
+                self,
+                pod: &Rc<Pod>,
+                call: &Call,
+                r: &mut Replier<'_>,
+            ) -> Result<(), HandlerError> {
+                match self {
+                    $(Method::$method => $module::handle(pod, call, r).await),*
+                }
+            }
+        }
+    };
+}
+
+dispatch_table! {
+    CreateContainer => create_container,
+    StartContainer => start_container,
+    KillContainer => kill_container,
+    WaitContainer => wait_container,
+    DeleteContainer => delete_container,
+    GetContainer => get_container,
+    ListContainers => list_containers,
+    SetLogRateLimit => set_log_rate_limit,
+    ReopenLog => reopen_log,
+    ReadLogs => read_logs,
+    ExecSync => exec_sync,
+    Exec => exec,
+    Attach => attach,
+    Resize => resize,
+    Stats => stats,
+    GetPod => get_pod,
+    WatchEvents => watch_events,
 }
 
 impl Method {
@@ -151,79 +184,8 @@ impl Method {
         matches!(self, Method::Exec | Method::Attach)
     }
 
-    /// Every method, for looking one up by name.
-    const ALL: [Method; 17] = [
-        Method::CreateContainer,
-        Method::StartContainer,
-        Method::KillContainer,
-        Method::WaitContainer,
-        Method::DeleteContainer,
-        Method::GetContainer,
-        Method::ListContainers,
-        Method::SetLogRateLimit,
-        Method::ReopenLog,
-        Method::ReadLogs,
-        Method::ExecSync,
-        Method::Exec,
-        Method::Attach,
-        Method::Resize,
-        Method::Stats,
-        Method::GetPod,
-        Method::WatchEvents,
-    ];
-
-    /// The member name, as the request type says it.
-    fn name(self) -> &'static str {
-        match self {
-            Method::CreateContainer => proto::CreateContainer::NAME,
-            Method::StartContainer => proto::StartContainer::NAME,
-            Method::KillContainer => proto::KillContainer::NAME,
-            Method::WaitContainer => proto::WaitContainer::NAME,
-            Method::DeleteContainer => proto::DeleteContainer::NAME,
-            Method::GetContainer => proto::GetContainer::NAME,
-            Method::ListContainers => proto::ListContainers::NAME,
-            Method::SetLogRateLimit => proto::SetLogRateLimit::NAME,
-            Method::ReopenLog => proto::ReopenLog::NAME,
-            Method::ReadLogs => proto::ReadLogs::NAME,
-            Method::ExecSync => proto::ExecSync::NAME,
-            Method::Exec => proto::Exec::NAME,
-            Method::Attach => proto::Attach::NAME,
-            Method::Resize => proto::Resize::NAME,
-            Method::Stats => proto::Stats::NAME,
-            Method::GetPod => proto::GetPod::NAME,
-            Method::WatchEvents => proto::WatchEvents::NAME,
-        }
-    }
-
     fn from_member(member: &str) -> Option<Method> {
-        Method::ALL.into_iter().find(|m| m.name() == member)
-    }
-
-    async fn handle(
-        self,
-        pod: &Rc<Pod>,
-        call: &Call,
-        r: &mut Replier<'_>,
-    ) -> Result<(), HandlerError> {
-        match self {
-            Method::CreateContainer => create_container::handle(pod, call, r).await,
-            Method::StartContainer => start_container::handle(pod, call, r).await,
-            Method::KillContainer => kill_container::handle(pod, call, r).await,
-            Method::WaitContainer => wait_container::handle(pod, call, r).await,
-            Method::DeleteContainer => delete_container::handle(pod, call, r).await,
-            Method::GetContainer => get_container::handle(pod, call, r).await,
-            Method::ListContainers => list_containers::handle(pod, call, r).await,
-            Method::SetLogRateLimit => set_log_rate_limit::handle(pod, call, r).await,
-            Method::ReopenLog => reopen_log::handle(pod, call, r).await,
-            Method::ReadLogs => read_logs::handle(pod, call, r).await,
-            Method::ExecSync => exec_sync::handle(pod, call, r).await,
-            Method::Exec => exec::handle(pod, call, r).await,
-            Method::Attach => attach::handle(pod, call, r).await,
-            Method::Resize => resize::handle(pod, call, r).await,
-            Method::Stats => stats::handle(pod, call, r).await,
-            Method::GetPod => get_pod::handle(pod, call, r).await,
-            Method::WatchEvents => watch_events::handle(pod, call, r).await,
-        }
+        Method::ALL.iter().copied().find(|m| m.name() == member)
     }
 }
 
@@ -284,7 +246,7 @@ mod tests {
             .filter(|l| l.starts_with("method "))
             .count();
         assert_eq!(declared, Method::ALL.len());
-        for m in Method::ALL {
+        for &m in Method::ALL {
             assert!(
                 proto::DESCRIPTION.contains(&format!("\nmethod {}(", m.name())),
                 "{m:?}"

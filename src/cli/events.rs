@@ -4,57 +4,66 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use anyhow::{Context, anyhow};
-use serde_json::{Map, Value, json};
-
 use super::errors;
 use super::output;
 use super::stats::human_bytes;
-use crate::varlink::client::ClientError;
-use crate::varlink::client::{Client, Mode};
+use crate::proto::{
+    self, ContainerReply, EventDetail, GetPodReply, LogPolicy, WatchEventsReply, call,
+};
+use crate::varlink::client::{Client, ClientError, Mode};
+use anyhow::{Context, anyhow};
 
 /// The `WatchEvents` parameters.
-pub fn events_request(id: Option<&str>) -> (&'static str, Value) {
-    let p = match id {
-        Some(id) => json!({ "id": id }),
-        None => json!({}),
-    };
-    ("io.podmon.Pod.WatchEvents", p)
+pub fn events_request(id: Option<&str>) -> proto::WatchEvents {
+    proto::WatchEvents {
+        id: id.map(str::to_owned),
+    }
 }
 
 /// The lines for one `WatchEvents` reply: `state <id> <status>` per
 /// container of the first (snapshot) reply, then one line per event:
 /// `<timestamp> <kind> <id> [exit=N] [signal=S] [oom] [exec=E] [dropped=N]`.
-pub fn event_lines(reply: &Map<String, Value>) -> Vec<String> {
+pub fn event_lines(reply: &WatchEventsReply) -> Vec<String> {
     let mut lines = Vec::new();
-    if let Some(containers) = reply.get("containers").and_then(Value::as_array) {
-        for c in containers {
-            let s = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or("?");
-            lines.push(format!("state {} {}", s("id"), s("status")));
-        }
+    for c in reply.containers.iter().flatten() {
+        lines.push(format!("state {} {}", c.id, c.status.as_str()));
     }
-    if let Some(e) = reply.get("event").filter(|e| e.is_object()) {
-        let s = |k: &str| e.get(k).and_then(Value::as_str);
-        let mut line = format!(
-            "{} {} {}",
-            s("timestamp").unwrap_or("?"),
-            s("kind").unwrap_or("?"),
-            s("id").unwrap_or("?")
-        );
-        if let Some(code) = e.get("exitCode").and_then(Value::as_i64) {
+    if let Some(e) = &reply.event {
+        let kind = serde_json::to_value(e.detail.kind()).unwrap_or_default();
+        let mut line = format!("{} {} {}", e.timestamp, kind.as_str().unwrap_or("?"), e.id);
+        let exit = |line: &mut String, code: i32, signal: &Option<String>| {
             line.push_str(&format!(" exit={code}"));
-        }
-        if let Some(signal) = s("signal") {
-            line.push_str(&format!(" signal={signal}"));
-        }
-        if e.get("oomKilled").and_then(Value::as_bool) == Some(true) {
-            line.push_str(" oom");
-        }
-        if let Some(exec) = s("execId") {
-            line.push_str(&format!(" exec={exec}"));
-        }
-        if let Some(n) = e.get("bytesDropped").and_then(Value::as_i64) {
-            line.push_str(&format!(" dropped={n}"));
+            if let Some(signal) = signal {
+                line.push_str(&format!(" signal={signal}"));
+            }
+        };
+        match &e.detail {
+            EventDetail::Exited {
+                exit_code,
+                signal,
+                oom_killed,
+            } => {
+                exit(&mut line, *exit_code, signal);
+                if *oom_killed {
+                    line.push_str(" oom");
+                }
+            }
+            EventDetail::ExecStarted { exec_id } => line.push_str(&format!(" exec={exec_id}")),
+            EventDetail::ExecExited {
+                exec_id,
+                exit_code,
+                signal,
+            } => {
+                exit(&mut line, *exit_code, signal);
+                line.push_str(&format!(" exec={exec_id}"));
+            }
+            EventDetail::LogDropped { bytes_dropped } => {
+                line.push_str(&format!(" dropped={bytes_dropped}"));
+            }
+            EventDetail::Created
+            | EventDetail::Started
+            | EventDetail::Oom
+            | EventDetail::Deleted => {}
         }
         lines.push(line);
     }
@@ -65,20 +74,18 @@ pub fn event_lines(reply: &Map<String, Value>) -> Vec<String> {
 /// call).
 pub fn run(id: Option<&str>, socket: &Path, json: bool) -> anyhow::Result<i32> {
     let describe = |err: ClientError| anyhow!(errors::describe(&err, socket));
-    let (method, parameters) = events_request(id);
     let mut conn = Client::connect(socket).map_err(describe)?;
-    conn.send(method, parameters, Mode::More)
-        .map_err(describe)?;
+    call::send(&mut conn, &events_request(id), Mode::More).map_err(describe)?;
     let stdout = io::stdout();
     let mut out = stdout.lock();
     loop {
-        let step = conn.next_reply().map_err(describe)?;
+        let (reply, continues) = call::next::<proto::WatchEvents>(&mut conn).map_err(describe)?;
         let mut text = String::new();
         if json {
-            text.push_str(&output::json_line(&step.parameters));
+            text.push_str(&output::json_line(&call::to_map(&reply)));
             text.push('\n');
         } else {
-            for line in event_lines(&step.parameters) {
+            for line in event_lines(&reply) {
                 text.push_str(&line);
                 text.push('\n');
             }
@@ -86,7 +93,7 @@ pub fn run(id: Option<&str>, socket: &Path, json: bool) -> anyhow::Result<i32> {
         out.write_all(text.as_bytes())
             .and_then(|()| out.flush())
             .context("cannot write output")?;
-        if !step.continues {
+        if !continues {
             return Ok(0);
         }
     }
@@ -114,45 +121,28 @@ pub fn format_uptime(seconds: f64) -> String {
 }
 
 /// The `pod` block: `key: value` lines, keys aligned.
-pub fn format_pod(r: &Map<String, Value>) -> String {
-    let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("?").to_owned();
-    let n = |v: Option<&Value>| v.and_then(Value::as_u64);
-    let count = |k: &str| n(r.get(k)).unwrap_or(0);
-    let monitor = r.get("monitor");
-    let field = |k: &str| monitor.and_then(|m| m.get(k));
-    let mut mon = vec![format!(
-        "pid {}",
-        n(field("pid")).map_or_else(|| "?".to_owned(), |p| p.to_string())
-    )];
-    if let Some(rss) = n(field("rssBytes")) {
+pub fn format_pod(r: &GetPodReply) -> String {
+    let mut mon = vec![format!("pid {}", r.monitor.pid)];
+    if let Some(rss) = r.monitor.rss_bytes {
         mon.push(format!("rss {}", human_bytes(rss)));
     }
-    if let Some(fds) = n(field("openFds")) {
+    if let Some(fds) = r.monitor.open_fds {
         mon.push(format!("{fds} open fds"));
     }
     let rows = [
-        ("name", s("name")),
-        ("version", s("version")),
-        ("started", output::short_time(&s("startedAt"))),
-        (
-            "uptime",
-            format_uptime(
-                r.get("uptimeSeconds")
-                    .and_then(Value::as_f64)
-                    .unwrap_or(0.0),
-            ),
-        ),
-        ("runtime", s("runtime")),
+        ("name", r.name.clone()),
+        ("version", r.version.clone()),
+        ("started", output::short_time(&r.started_at)),
+        ("uptime", format_uptime(r.uptime_seconds)),
+        ("runtime", r.runtime.clone()),
         (
             "containers",
             format!(
                 "{} created, {} running, {} stopped",
-                count("created"),
-                count("running"),
-                count("stopped")
+                r.created, r.running, r.stopped
             ),
         ),
-        ("pod memory", human_bytes(count("memoryBytes"))),
+        ("pod memory", human_bytes(r.memory_bytes)),
         ("monitor", mon.join(", ")),
     ];
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
@@ -163,28 +153,19 @@ pub fn format_pod(r: &Map<String, Value>) -> String {
 
 /// What `set-log-limit` prints: the limit now in force, from the reply's
 /// container.
-pub fn format_log_limit(reply: &Map<String, Value>) -> String {
-    let container = reply.get("container");
-    let id = container
-        .and_then(|c| c.get("id"))
-        .and_then(Value::as_str)
-        .unwrap_or("?");
-    let limit = container
-        .and_then(|c| c.get("logRateLimit"))
-        .filter(|l| l.is_object());
-    match limit {
+pub fn format_log_limit(reply: &ContainerReply) -> String {
+    let id = &reply.container.id;
+    match &reply.container.log_rate_limit {
         None => format!("{id}: no log rate limit\n"),
         Some(l) => {
-            let bytes = |k: &str| {
-                l.get(k)
-                    .and_then(Value::as_u64)
-                    .map_or_else(|| "?".to_owned(), human_bytes)
+            let policy = match l.policy {
+                Some(LogPolicy::Drop) => "drop",
+                Some(LogPolicy::Block) | None => "block",
             };
-            let policy = l.get("policy").and_then(Value::as_str).unwrap_or("block");
             format!(
                 "{id}: log rate limit {}/s, burst {}, {policy}\n",
-                bytes("bytesPerSecond"),
-                bytes("burst")
+                human_bytes(l.bytes_per_second),
+                human_bytes(l.burst)
             )
         }
     }
@@ -193,18 +174,30 @@ pub fn format_log_limit(reply: &Map<String, Value>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::de::DeserializeOwned;
+    use serde_json::{Value, json};
 
-    fn obj(v: Value) -> Map<String, Value> {
-        match v {
-            Value::Object(m) => m,
-            _ => panic!("not an object"),
+    /// A reply as the monitor sends it, read as the CLI reads it.
+    fn obj<T: DeserializeOwned>(v: Value) -> T {
+        serde_json::from_value(v).unwrap()
+    }
+
+    /// A container record with only `fields` differing from a fresh one.
+    fn info(fields: Value) -> Value {
+        let mut c = json!({"id": "c", "status": "created", "bundle": "/b",
+            "logBytesWritten": 0, "logBytesDropped": 0, "oomKilled": false,
+            "createdAt": "t", "terminal": false});
+        for (k, v) in fields.as_object().unwrap() {
+            c[k] = v.clone();
         }
+        c
     }
 
     #[test]
     fn snapshot_and_event_lines() {
         let snapshot = obj(json!({"containers": [
-            {"id": "a", "status": "running"}, {"id": "b", "status": "stopped"}
+            info(json!({"id": "a", "status": "running"})),
+            info(json!({"id": "b", "status": "stopped"}))
         ]}));
         assert_eq!(
             event_lines(&snapshot),
@@ -229,7 +222,7 @@ mod tests {
         assert_eq!(event_lines(&dropped), vec!["t logDropped a dropped=4096"]);
         assert!(event_lines(&obj(json!({"containers": []}))).is_empty());
         assert_eq!(
-            events_request(Some("a")),
+            call::wire(&events_request(Some("a"))),
             ("io.podmon.Pod.WatchEvents", json!({"id": "a"}))
         );
     }
@@ -265,13 +258,13 @@ mod tests {
 
     #[test]
     fn log_limit_lines() {
-        let set = obj(json!({"container": {"id": "c",
-            "logRateLimit": {"bytesPerSecond": 1048576, "burst": 4194304, "policy": "drop"}}}));
+        let set = obj(json!({"container": info(json!({"id": "c",
+            "logRateLimit": {"bytesPerSecond": 1048576, "burst": 4194304, "policy": "drop"}}))}));
         assert_eq!(
             format_log_limit(&set),
             "c: log rate limit 1.00MiB/s, burst 4.00MiB, drop\n"
         );
-        let off = obj(json!({"container": {"id": "c", "logRateLimit": null}}));
+        let off = obj(json!({"container": info(json!({"id": "c", "logRateLimit": null}))}));
         assert_eq!(format_log_limit(&off), "c: no log rate limit\n");
     }
 }

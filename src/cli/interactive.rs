@@ -10,69 +10,74 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 
 use anyhow::{Context, anyhow};
-use serde_json::{Map, Value, json};
 
 use super::ExecArgs;
-use super::client::exit_status;
 use super::errors;
-use super::output::{self, ContainerView};
+use super::output::{self, exit_status};
 use super::term::{self, DetachKeys, RawMode};
 use super::upgrade::FrameReader;
 use crate::proto::frame::Frame;
+use crate::proto::{self, call};
 use crate::varlink::client::{Client, ClientError};
 
-/// The method and parameters `exec` calls: `ExecSync` when
-/// [`ExecArgs::uses_sync`], else `Exec` (made with `upgrade`).
-pub fn exec_request(args: &ExecArgs, sync: bool) -> (&'static str, Value) {
-    let mut p = Map::new();
-    p.insert("id".into(), json!(args.id));
-    p.insert("command".into(), json!(args.command));
-    if !args.env.is_empty() {
-        p.insert("env".into(), json!(args.env));
-    }
-    if let Some(cwd) = &args.cwd {
-        p.insert("cwd".into(), json!(cwd));
-    }
-    if let Some(user) = &args.user {
-        p.insert("user".into(), json!(user));
-    }
+/// What `exec` calls: `ExecSync` when [`ExecArgs::uses_sync`], else
+/// `Exec` (made with `upgrade`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExecRequest {
+    /// Run to completion, output at the end.
+    Sync(proto::ExecSync),
+    /// Stream the I/O over an upgraded connection.
+    Stream(proto::Exec),
+}
+
+/// The `exec` request for `args`.
+pub fn exec_request(args: &ExecArgs, sync: bool) -> ExecRequest {
+    let env = (!args.env.is_empty()).then(|| args.env.clone());
     if sync {
-        if let Some(timeout) = args.timeout {
-            p.insert("timeoutSeconds".into(), json!(timeout.as_secs_f64()));
-        }
-        return ("io.podmon.Pod.ExecSync", Value::Object(p));
+        return ExecRequest::Sync(proto::ExecSync {
+            id: args.id.clone(),
+            command: args.command.clone(),
+            env,
+            cwd: args.cwd.clone(),
+            user: args.user.clone(),
+            timeout_seconds: args.timeout.map(|t| t.as_secs_f64()),
+            max_output: None,
+        });
     }
-    if args.tty {
-        p.insert("terminal".into(), json!(true));
-    }
-    if args.interactive {
-        p.insert("interactive".into(), json!(true));
-    }
-    ("io.podmon.Pod.Exec", Value::Object(p))
+    ExecRequest::Stream(proto::Exec {
+        id: args.id.clone(),
+        command: args.command.clone(),
+        env,
+        cwd: args.cwd.clone(),
+        user: args.user.clone(),
+        terminal: args.tty.then_some(true),
+        interactive: args.interactive.then_some(true),
+        ..proto::Exec::default()
+    })
 }
 
 /// Runs `podmon exec`; returns the command's exit code as our status.
 pub fn exec(args: &ExecArgs, socket: &Path, json: bool) -> anyhow::Result<i32> {
-    let sync = args.uses_sync(json);
-    let (method, mut parameters) = exec_request(args, sync);
+    let describe = |err: ClientError| anyhow!(errors::describe(&err, socket));
+    let mut req = match exec_request(args, args.uses_sync(json)) {
+        ExecRequest::Sync(req) => {
+            let mut client = Client::connect(socket).map_err(describe)?;
+            let reply = call::call(&mut client, &req).map_err(describe)?;
+            return print_exec_sync(&reply, json, &mut io::stdout(), &mut io::stderr())
+                .context("cannot write output");
+        }
+        ExecRequest::Stream(req) => req,
+    };
     // The pty starts at our window's size, so the command sees it from its
     // first instruction (a resize frame would come too late for `stty size`).
     if args.tty
-        && !sync
         && let Some((cols, rows)) = term::window_size()
     {
-        parameters["width"] = json!(cols);
-        parameters["height"] = json!(rows);
-    }
-    let describe = |err: ClientError| anyhow!(errors::describe(&err, socket));
-    if sync {
-        let mut client = Client::connect(socket).map_err(describe)?;
-        let reply = client.call(method, parameters).map_err(describe)?;
-        return print_exec_sync(&reply, json, &mut io::stdout(), &mut io::stderr())
-            .context("cannot write output");
+        req.width = Some(cols);
+        req.height = Some(rows);
     }
     let conn = Client::connect(socket).map_err(describe)?;
-    let up = conn.upgrade(method, parameters).map_err(describe)?;
+    let (_, up) = call::upgrade(conn, &req).map_err(describe)?;
     let opts = Session {
         raw: args.tty && args.interactive && term::stdin_is_tty(),
         resize: args.tty,
@@ -85,35 +90,31 @@ pub fn exec(args: &ExecArgs, socket: &Path, json: bool) -> anyhow::Result<i32> {
 /// Prints an `ExecSync` reply: the output on our stdout and stderr (or the
 /// reply as JSON), notes about truncation and timeouts on stderr.
 pub fn print_exec_sync(
-    reply: &Map<String, Value>,
+    reply: &proto::ExecSyncReply,
     json: bool,
     out: &mut impl Write,
     err: &mut impl Write,
 ) -> io::Result<i32> {
-    let code = reply.get("exitCode").and_then(Value::as_i64);
-    let flag = |key: &str| reply.get(key).and_then(Value::as_bool).unwrap_or(false);
     if json {
-        writeln!(out, "{}", output::json_line(reply))?;
+        writeln!(out, "{}", output::json_line(&call::to_map(reply)))?;
     } else {
-        let text = |key: &str| reply.get(key).and_then(Value::as_str).unwrap_or("");
-        out.write_all(text("stdout").as_bytes())?;
+        out.write_all(reply.stdout.as_bytes())?;
         out.flush()?;
-        err.write_all(text("stderr").as_bytes())?;
-        if flag("stdoutTruncated") {
+        err.write_all(reply.stderr.as_bytes())?;
+        if reply.stdout_truncated {
             writeln!(err, "podmon: stdout was truncated")?;
         }
-        if flag("stderrTruncated") {
+        if reply.stderr_truncated {
             writeln!(err, "podmon: stderr was truncated")?;
         }
-        if flag("timedOut") {
+        if reply.timed_out {
             writeln!(err, "podmon: the command timed out and was killed")?;
-        } else if let Some(note) = output::signal_note(reply.get("signal").and_then(Value::as_str))
-        {
+        } else if let Some(note) = output::signal_note(reply.signal.as_deref()) {
             writeln!(err, "podmon: {note}")?;
         }
     }
     out.flush()?;
-    Ok(exit_status(code))
+    Ok(exit_status(Some(i64::from(reply.exit_code))))
 }
 
 /// Runs `podmon attach`; returns the container's exit code, or 0 after
@@ -123,25 +124,15 @@ pub fn attach(id: &str, want_stdin: bool, socket: &Path) -> anyhow::Result<i32> 
     // The container's terminal decides raw mode; asking first also fails
     // early and clearly for an unknown id.
     let mut client = Client::connect(socket).map_err(describe)?;
-    let reply = client
-        .call("io.podmon.Pod.GetContainer", json!({ "id": id }))
-        .map_err(describe)?;
-    let terminal = ContainerView::from_reply(&reply).is_some_and(|c| c.terminal);
+    let get = proto::GetContainer { id: id.to_owned() };
+    let terminal = call::call(&mut client, &get)
+        .map_err(describe)?
+        .container
+        .terminal;
     drop(client);
-    let mut parameters = Map::new();
-    parameters.insert("id".into(), json!(id));
-    if want_stdin {
-        parameters.insert("stdin".into(), json!(true));
-    }
     let conn = Client::connect(socket).map_err(describe)?;
-    let up = conn
-        .upgrade("io.podmon.Pod.Attach", Value::Object(parameters))
-        .map_err(describe)?;
-    let got_stdin = up
-        .reply
-        .get("stdin")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let (reply, up) = call::upgrade(conn, &attach_request(id, want_stdin)).map_err(describe)?;
+    let got_stdin = reply.stdin.unwrap_or(false);
     if want_stdin && !got_stdin {
         eprintln!(
             "podmon: no stdin for this client (the container was created without --stdin, \
@@ -156,6 +147,14 @@ pub fn attach(id: &str, want_stdin: bool, socket: &Path) -> anyhow::Result<i32> 
         detach_keys: raw,
     };
     run_session(up.stream, up.leftover, &opts)
+}
+
+/// The `Attach` request: stdin only when asked for.
+pub fn attach_request(id: &str, want_stdin: bool) -> proto::Attach {
+    proto::Attach {
+        id: id.to_owned(),
+        stdin: want_stdin.then_some(true),
+    }
 }
 
 /// How a session uses our terminal and stdin.
@@ -319,7 +318,15 @@ fn copy_frames<R: io::Read>(mut frames: FrameReader<R>) -> anyhow::Result<Ended>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
     use std::time::Duration;
+
+    fn wire(r: ExecRequest) -> (&'static str, Value) {
+        match r {
+            ExecRequest::Sync(r) => call::wire(&r),
+            ExecRequest::Stream(r) => call::wire(&r),
+        }
+    }
 
     fn args() -> ExecArgs {
         ExecArgs {
@@ -340,7 +347,7 @@ mod tests {
         };
         assert!(a.uses_sync(false));
         assert_eq!(
-            exec_request(&a, true),
+            wire(exec_request(&a, true)),
             (
                 "io.podmon.Pod.ExecSync",
                 json!({"id": "c", "command": ["sh", "-c", "true"], "env": ["A=1"],
@@ -354,7 +361,7 @@ mod tests {
         };
         assert!(!it.uses_sync(true));
         assert_eq!(
-            exec_request(&it, false),
+            wire(exec_request(&it, false)),
             (
                 "io.podmon.Pod.Exec",
                 json!({"id": "c", "command": ["sh", "-c", "true"], "terminal": true, "interactive": true})
@@ -373,11 +380,10 @@ mod tests {
 
     #[test]
     fn exec_sync_output() {
-        let Value::Object(reply) = json!({"exitCode": 137, "signal": "SIGKILL", "stdout": "out\n",
-            "stderr": "err\n", "stdoutTruncated": true, "stderrTruncated": false, "timedOut": true})
-        else {
-            unreachable!()
-        };
+        let reply: proto::ExecSyncReply = serde_json::from_value(json!({"exitCode": 137,
+            "signal": "SIGKILL", "stdout": "out\n", "stderr": "err\n", "stdoutTruncated": true,
+            "stderrTruncated": false, "timedOut": true}))
+        .unwrap();
         let (mut out, mut err) = (Vec::new(), Vec::new());
         assert_eq!(
             print_exec_sync(&reply, false, &mut out, &mut err).unwrap(),

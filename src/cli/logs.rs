@@ -5,30 +5,25 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, anyhow};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
-
 use super::LogsArgs;
 use super::errors;
 use super::output;
-use crate::varlink::client::ClientError;
-use crate::varlink::client::{Client, Mode};
+use crate::proto::{self, call};
+use crate::varlink::client::{Client, ClientError, Mode};
+use anyhow::{Context, anyhow};
 
 /// The `ReadLogs` parameters; `now` anchors a relative `--since`.
-pub fn logs_request(args: &LogsArgs, now: SystemTime) -> anyhow::Result<(&'static str, Value)> {
-    let mut p = Map::new();
-    p.insert("id".into(), json!(args.id));
-    if let Some(n) = args.tail {
-        p.insert("tail".into(), json!(n.min(i64::MAX as u64)));
-    }
-    if let Some(since) = &args.since {
-        p.insert("since".into(), json!(since_time(since, now)?));
-    }
-    if args.follow {
-        p.insert("follow".into(), json!(true));
-    }
-    Ok(("io.podmon.Pod.ReadLogs", Value::Object(p)))
+pub fn logs_request(args: &LogsArgs, now: SystemTime) -> anyhow::Result<proto::ReadLogs> {
+    Ok(proto::ReadLogs {
+        id: args.id.clone(),
+        tail: args.tail.map(|n| n.min(i64::MAX as u64) as i64),
+        since: args
+            .since
+            .as_deref()
+            .map(|since| since_time(since, now))
+            .transpose()?,
+        follow: args.follow.then_some(true),
+    })
 }
 
 /// Turns `--since` into RFC 3339: a time is passed on as given; a duration
@@ -113,18 +108,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 /// One record of a `ReadLogs` reply.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
-pub struct Record {
-    /// When the monitor read it.
-    pub timestamp: String,
-    /// "stdout" or "stderr".
-    pub stream: String,
-    /// The line continues in the next record of the stream.
-    pub partial: bool,
-    /// The bytes written, without the newline.
-    pub text: String,
-}
+pub type Record = proto::LogRecord;
 
 /// Rebuilds the lines of both streams from records. Partial records are
 /// joined per stream, and with timestamps only a line's first record gives
@@ -171,27 +155,23 @@ impl LogPrinter {
 
 /// Runs `podmon logs`.
 pub fn run(args: &LogsArgs, socket: &Path, json: bool) -> anyhow::Result<i32> {
-    let (method, parameters) = logs_request(args, SystemTime::now())?;
+    let req = logs_request(args, SystemTime::now())?;
     let describe = |err: ClientError| anyhow!(errors::describe(&err, socket));
     let mut conn = Client::connect(socket).map_err(describe)?;
-    conn.send(method, parameters, Mode::More)
-        .map_err(describe)?;
+    call::send(&mut conn, &req, Mode::More).map_err(describe)?;
     let stdout = io::stdout();
     let stderr = io::stderr();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut err = io::BufWriter::new(stderr.lock());
     let mut printer = LogPrinter::new(args.timestamps);
     loop {
-        let step = conn.next_reply().map_err(describe)?;
+        let (reply, continues) = call::next::<proto::ReadLogs>(&mut conn).map_err(describe)?;
         if json {
-            writeln!(out, "{}", output::json_line(&step.parameters))
+            writeln!(out, "{}", output::json_line(&call::to_map(&reply)))
                 .context("cannot write output")?;
         } else {
-            let records = step.parameters.get("records").cloned().unwrap_or_default();
-            let records: Vec<Record> =
-                serde_json::from_value(records).context("unreadable records in the reply")?;
             let mut last_stream: Option<&str> = None;
-            for r in &records {
+            for r in &reply.records {
                 // Where stdout and stderr end up in one place (a terminal,
                 // `2>&1`), the records keep their order: switching streams
                 // flushes the other one first.
@@ -207,7 +187,7 @@ pub fn run(args: &LogsArgs, socket: &Path, json: bool) -> anyhow::Result<i32> {
         }
         out.flush().context("cannot write output")?;
         err.flush().context("cannot write output")?;
-        if !step.continues {
+        if !continues {
             break;
         }
     }
@@ -229,6 +209,7 @@ pub fn run(args: &LogsArgs, socket: &Path, json: bool) -> anyhow::Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn durations() {
@@ -288,7 +269,7 @@ mod tests {
             timestamps: true,
         };
         assert_eq!(
-            logs_request(&args, now).unwrap(),
+            call::wire(&logs_request(&args, now).unwrap()),
             (
                 "io.podmon.Pod.ReadLogs",
                 json!({"id": "c", "tail": 5, "since": "1970-01-01T00:00:00.000000000Z", "follow": true})

@@ -6,6 +6,8 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::proto;
+
 /// The fields of an `io.podmon.Pod.ContainerInfo` the CLI shows.
 ///
 /// Lenient on purpose: unknown fields are ignored and missing ones default,
@@ -54,6 +56,28 @@ impl ContainerView {
             return None;
         }
         ContainerView::deserialize(container).ok()
+    }
+}
+
+impl From<&proto::ContainerInfo> for ContainerView {
+    fn from(c: &proto::ContainerInfo) -> Self {
+        ContainerView {
+            id: c.id.clone(),
+            status: c.status.as_str().to_owned(),
+            pid: c.pid.map(i64::from),
+            bundle: c.bundle.clone(),
+            log_path: c.log_path.clone(),
+            log_error: c.log_error.clone(),
+            log_bytes_dropped: c.log_bytes_dropped,
+            exit_code: c.exit_code.map(i64::from),
+            signal: c.signal.clone(),
+            oom_killed: c.oom_killed,
+            exit_reason: c.exit_reason.clone(),
+            terminal: c.terminal,
+            created_at: c.created_at.clone(),
+            started_at: c.started_at.clone(),
+            finished_at: c.finished_at.clone(),
+        }
     }
 }
 
@@ -172,6 +196,15 @@ pub fn short_time(rfc3339: &str) -> String {
 /// Reply parameters as one line of JSON, for `--json`.
 pub fn json_line(parameters: &Map<String, Value>) -> String {
     Value::Object(parameters.clone()).to_string()
+}
+
+/// The container's exit code as our own exit status; codes a process cannot
+/// exit with (or none at all) become 1 so failure is never reported as 0.
+pub fn exit_status(code: Option<i64>) -> i32 {
+    match code {
+        Some(code @ 0..=255) => code as i32,
+        _ => 1,
+    }
 }
 
 /// The note `wait` prints on stderr when a signal ended the process.

@@ -8,10 +8,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, anyhow};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::errors;
 use super::output;
+use crate::proto::{self, call};
 use crate::varlink::client::{Client, ClientError};
 
 /// Time between the two samples of a one-shot `stats`.
@@ -83,6 +84,33 @@ impl Sample {
     pub fn from_reply(parameters: &Map<String, Value>) -> Option<Sample> {
         let stats = parameters.get("stats").filter(|v| !v.is_null())?;
         Sample::deserialize(stats).ok()
+    }
+
+    /// The numbers of a `ContainerStats` record.
+    pub fn from_stats(s: &proto::ContainerStats) -> Sample {
+        Sample {
+            id: s.id.clone(),
+            timestamp: s.timestamp.clone(),
+            cpu: CpuSample {
+                usage_ns: s.cpu.usage_ns,
+            },
+            memory: LimitSample {
+                current: s.memory.current,
+                limit: s.memory.limit,
+            },
+            pids: LimitSample {
+                current: s.pids.current,
+                limit: s.pids.limit,
+            },
+            block_io: IoSample {
+                read_bytes: s.block_io.read_bytes,
+                write_bytes: s.block_io.write_bytes,
+            },
+            log: LogSample {
+                bytes_written: s.log.bytes_written,
+                bytes_dropped: s.log.bytes_dropped,
+            },
+        }
     }
 
     fn time(&self) -> Option<SystemTime> {
@@ -219,17 +247,24 @@ pub fn with_cpu(
         .collect()
 }
 
-/// One round of `Stats`: the raw replies (for `--json`) and the samples
-/// in them.
-type Round = (Vec<Map<String, Value>>, Vec<Sample>);
+/// One round of `Stats`: the replies (for `--json`) and the samples in
+/// them.
+type Round = (Vec<proto::StatsReply>, Vec<Sample>);
 
 fn sample(client: &mut Client, id: Option<&str>) -> Result<Round, ClientError> {
     let mut replies = Vec::new();
+    let req = proto::Stats {
+        id: id.map(str::to_owned),
+    };
     match id {
-        Some(id) => replies.push(client.call("io.podmon.Pod.Stats", json!({ "id": id }))?),
-        None => client.call_more("io.podmon.Pod.Stats", json!({}), |r| replies.push(r))?,
+        Some(_) => replies.push(call::call(client, &req)?),
+        None => call::call_more(client, &req, |r| replies.push(r))?,
     }
-    let samples = replies.iter().filter_map(Sample::from_reply).collect();
+    let samples = replies
+        .iter()
+        .filter_map(|r| r.stats.as_ref())
+        .map(Sample::from_stats)
+        .collect();
     Ok((replies, samples))
 }
 
@@ -275,9 +310,9 @@ pub fn run(id: Option<&str>, watch: bool, socket: &Path, json: bool) -> anyhow::
     }
 }
 
-fn print_json(out: &mut impl Write, replies: &[Map<String, Value>]) -> anyhow::Result<()> {
+fn print_json(out: &mut impl Write, replies: &[proto::StatsReply]) -> anyhow::Result<()> {
     for r in replies {
-        writeln!(out, "{}", output::json_line(r)).context("cannot write output")?;
+        writeln!(out, "{}", output::json_line(&call::to_map(r))).context("cannot write output")?;
     }
     out.flush().context("cannot write output")
 }
@@ -285,6 +320,7 @@ fn print_json(out: &mut impl Write, replies: &[Map<String, Value>]) -> anyhow::R
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn sample_at(id: &str, ts: &str, usage: Option<u64>) -> Sample {
         Sample {

@@ -15,6 +15,11 @@ pub fn parameters<M: Method>(req: &M) -> Value {
     Value::Object(params::encode(req))
 }
 
+/// The method name and parameters a request goes out as.
+pub fn wire<M: Method>(req: &M) -> (&'static str, Value) {
+    (M::METHOD, parameters(req))
+}
+
 /// Reads reply parameters as `T`; a reply that does not fit the type is a
 /// protocol failure (the server broke the contract).
 pub fn decode<T: DeserializeOwned>(parameters: Map<String, Value>) -> Result<T, ClientError> {
