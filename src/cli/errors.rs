@@ -9,6 +9,10 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
+use crate::proto::errors::{
+    ContainerExists, InvalidState, InvalidValue, NoSuchContainer, ProtoError, RuntimeError,
+    SystemError, WatcherTooSlow,
+};
 use crate::varlink::client::ClientError;
 use crate::varlink::message;
 
@@ -44,15 +48,15 @@ fn describe_connect(source: &io::Error, socket: &Path) -> String {
 pub fn describe_varlink(name: &str, parameters: &Map<String, Value>) -> String {
     let s = |key: &str| text(parameters, key);
     match name {
-        "io.podmon.Pod.NoSuchContainer" => format!("no such container: {}", s("id")),
-        "io.podmon.Pod.ContainerExists" => format!("container already exists: {}", s("id")),
-        "io.podmon.Pod.InvalidValue" => {
+        n if n == NoSuchContainer::ERROR => format!("no such container: {}", s("id")),
+        n if n == ContainerExists::ERROR => format!("container already exists: {}", s("id")),
+        n if n == InvalidValue::ERROR => {
             format!("invalid value for {}: {}", s("parameter"), s("reason"))
         }
-        "io.podmon.Pod.InvalidState" => {
+        n if n == InvalidState::ERROR => {
             format!("container {} is {}: {}", s("id"), s("status"), s("reason"))
         }
-        "io.podmon.Pod.RuntimeError" => {
+        n if n == RuntimeError::ERROR => {
             let runtime = s("runtime");
             let runtime = Path::new(&runtime)
                 .file_name()
@@ -67,8 +71,8 @@ pub fn describe_varlink(name: &str, parameters: &Map<String, Value>) -> String {
             }
             out
         }
-        "io.podmon.Pod.SystemError" => format!("monitor error: {}", s("message")),
-        "io.podmon.Pod.WatcherTooSlow" => {
+        n if n == SystemError::ERROR => format!("monitor error: {}", s("message")),
+        n if n == WatcherTooSlow::ERROR => {
             "the monitor cut off this watcher: it fell too far behind and events were lost"
                 .to_owned()
         }
