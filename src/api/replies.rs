@@ -16,27 +16,23 @@ pub trait Chunk: Serialize {
     fn chunk(stream: Stream, text: String) -> Self;
 }
 
-impl Chunk for ExecReply {
-    fn chunk(stream: Stream, text: String) -> Self {
-        let (stdout, stderr) = split(stream, text);
-        ExecReply {
-            stdout,
-            stderr,
-            ..ExecReply::default()
-        }
-    }
+/// Exec's and Attach's replies carry output in the same two fields.
+macro_rules! chunk {
+    ($($reply:ident),*) => {
+        $(impl Chunk for $reply {
+            fn chunk(stream: Stream, text: String) -> Self {
+                let (stdout, stderr) = split(stream, text);
+                $reply {
+                    stdout,
+                    stderr,
+                    ..$reply::default()
+                }
+            }
+        })*
+    };
 }
 
-impl Chunk for AttachReply {
-    fn chunk(stream: Stream, text: String) -> Self {
-        let (stdout, stderr) = split(stream, text);
-        AttachReply {
-            stdout,
-            stderr,
-            ..AttachReply::default()
-        }
-    }
-}
+chunk!(ExecReply, AttachReply);
 
 fn split(stream: Stream, text: String) -> (Option<String>, Option<String>) {
     if stream == Stream::Stdout {

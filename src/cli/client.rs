@@ -8,7 +8,7 @@ use anyhow::{Context, anyhow};
 use serde::Serialize;
 
 use super::output::{self, ContainerView};
-use super::request::{Request, request};
+use super::request::{Plan, Request, plan};
 use super::{ClientCommand, errors, events, interactive, logs, stats};
 use crate::proto::{self, call};
 use crate::varlink::client::{Client, ClientError};
@@ -21,18 +21,13 @@ use crate::varlink::client::{Client, ClientError};
 /// the exit status 1.
 pub fn run_client(cmd: ClientCommand, socket: &Path, json: bool) -> anyhow::Result<i32> {
     // Streaming subcommands drive their connections themselves.
-    let mut req = match (&cmd, request(&cmd)?) {
-        (_, Some(req)) => req,
-        (ClientCommand::Exec(args), None) => return interactive::exec(args, socket, json),
-        (ClientCommand::Attach { id, no_stdin }, None) => {
-            return interactive::attach(id, !no_stdin, socket);
-        }
-        (ClientCommand::Logs(args), None) => return logs::run(args, socket, json),
-        (ClientCommand::Stats { id, watch }, None) => {
-            return stats::run(id.as_deref(), *watch, socket, json);
-        }
-        (ClientCommand::Events { id }, None) => return events::run(id.as_deref(), socket, json),
-        (_, None) => unreachable!("request() builds every one-shot call"),
+    let mut req = match plan(&cmd)? {
+        Plan::Call(req) => req,
+        Plan::Exec(args) => return interactive::exec(args, socket, json),
+        Plan::Attach { id, stdin } => return interactive::attach(id, stdin, socket),
+        Plan::Logs(args) => return logs::run(args, socket, json),
+        Plan::Stats { id, watch } => return stats::run(id, watch, socket, json),
+        Plan::Events { id } => return events::run(id, socket, json),
     };
     // A terminal container's pty starts at our window's size.
     if let Request::Create(create) = &mut req

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, anyhow};
 use serde::de::DeserializeOwned;
 
-use super::{ClientCommand, CreateArgs, LogLimitArgs};
+use super::{ClientCommand, CreateArgs, ExecArgs, LogLimitArgs, LogsArgs};
 use crate::proto::{self, Method};
 
 /// A one-shot call, typed by its method.
@@ -56,12 +56,43 @@ impl Request {
     }
 }
 
-/// The request of a one-shot subcommand; `None` for the streaming ones
-/// (exec, attach, logs, stats, events). Relative bundle and rootfs paths
-/// are made absolute because the monitor runs in another directory.
-pub fn request(cmd: &ClientCommand) -> anyhow::Result<Option<Request>> {
+/// How a subcommand talks to the monitor: one call, or a streaming
+/// subcommand that drives its connection itself.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan<'a> {
+    /// A one-shot call.
+    Call(Request),
+    /// `exec`
+    Exec(&'a ExecArgs),
+    /// `attach`
+    Attach {
+        /// Container id.
+        id: &'a str,
+        /// Ask for the container's stdin.
+        stdin: bool,
+    },
+    /// `logs`
+    Logs(&'a LogsArgs),
+    /// `stats`
+    Stats {
+        /// One container, or every one.
+        id: Option<&'a str>,
+        /// Refresh until interrupted.
+        watch: bool,
+    },
+    /// `events`
+    Events {
+        /// One container's events, or every one's.
+        id: Option<&'a str>,
+    },
+}
+
+/// What a subcommand does: the request of a one-shot subcommand, or which
+/// streaming subcommand it is. Relative bundle and rootfs paths are made
+/// absolute because the monitor runs in another directory.
+pub fn plan(cmd: &ClientCommand) -> anyhow::Result<Plan<'_>> {
     let id = || cmd.id().unwrap_or_default().to_owned();
-    Ok(Some(match cmd {
+    Ok(Plan::Call(match cmd {
         ClientCommand::Create(args) => Request::Create(Box::new(create(args)?)),
         ClientCommand::Start { .. } => Request::Start(proto::StartContainer { id: id() }),
         ClientCommand::Kill { signal, all, .. } => Request::Kill(proto::KillContainer {
@@ -85,11 +116,21 @@ pub fn request(cmd: &ClientCommand) -> anyhow::Result<Option<Request>> {
             width: *cols,
             height: *rows,
         }),
-        ClientCommand::Exec(_)
-        | ClientCommand::Attach { .. }
-        | ClientCommand::Logs(_)
-        | ClientCommand::Stats { .. }
-        | ClientCommand::Events { .. } => return Ok(None),
+        ClientCommand::Exec(args) => return Ok(Plan::Exec(args)),
+        ClientCommand::Attach { id, no_stdin } => {
+            return Ok(Plan::Attach {
+                id,
+                stdin: !no_stdin,
+            });
+        }
+        ClientCommand::Logs(args) => return Ok(Plan::Logs(args)),
+        ClientCommand::Stats { id, watch } => {
+            return Ok(Plan::Stats {
+                id: id.as_deref(),
+                watch: *watch,
+            });
+        }
+        ClientCommand::Events { id } => return Ok(Plan::Events { id: id.as_deref() }),
     }))
 }
 
@@ -189,7 +230,10 @@ mod tests {
 
     /// The method and parameters a subcommand sends.
     fn sent(cmd: &ClientCommand) -> (&'static str, Value) {
-        match request(cmd).unwrap().expect("a one-shot call") {
+        let Plan::Call(req) = plan(cmd).unwrap() else {
+            panic!("not a one-shot call")
+        };
+        match req {
             Request::Create(r) => wire(&*r),
             Request::Start(r) => wire(&r),
             Request::Kill(r) => wire(&r),
@@ -393,6 +437,9 @@ mod tests {
 
     #[test]
     fn streaming_subcommands_build_their_own_requests() {
-        assert_eq!(request(&ClientCommand::Events { id: None }).unwrap(), None);
+        assert_eq!(
+            plan(&ClientCommand::Events { id: None }).unwrap(),
+            Plan::Events { id: None }
+        );
     }
 }

@@ -85,7 +85,9 @@ fn run(
     json: bool,
     replies: Vec<Reply>,
 ) -> (Result<i32, Failure>, String, String) {
-    let req = request(&cmd).unwrap().unwrap();
+    let Plan::Call(req) = plan(&cmd).unwrap() else {
+        panic!("not a one-shot call")
+    };
     let (mut client, h) = fake_monitor(vec![(req.method(), replies)]);
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let result = execute(req, &mut client, json, &mut out, &mut err);
