@@ -9,6 +9,23 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// Runs c1 to its end through the command line: it writes o1 e1 o2 e2 o3,
+/// the o lines to stdout and the e lines to stderr, 100 ms apart.
+fn run_interleaved(pod: &Pod) {
+    cli_run(
+        pod,
+        "c1",
+        &[],
+        &[
+            "sh",
+            "-c",
+            "echo o1; usleep 100000; echo e1 >&2; usleep 100000; echo o2; usleep 100000; \
+             echo e2 >&2; usleep 100000; echo o3",
+        ],
+    );
+    pod.cli(&["wait", "c1"]).assert_code(0);
+}
+
 /// -f on a running container (c2): lines as they come, exit when it exits.
 fn check_follow(pod: &Pod) {
     let g1 = pod.gate("f1");
@@ -80,18 +97,7 @@ fn check_follow(pod: &Pod) {
 #[test]
 fn logs_streams_tail_timestamps_and_follow() {
     let pod = Pod::start("clilogs");
-    cli_run(
-        &pod,
-        "c1",
-        &[],
-        &[
-            "sh",
-            "-c",
-            "echo o1; usleep 100000; echo e1 >&2; usleep 100000; echo o2; usleep 100000; \
-             echo e2 >&2; usleep 100000; echo o3",
-        ],
-    );
-    pod.cli(&["wait", "c1"]).assert_code(0);
+    run_interleaved(&pod);
 
     // Each record on the stream it was written to, in order.
     let out = pod.cli_ok(&["logs", "c1"]);
@@ -135,18 +141,7 @@ fn logs_streams_tail_timestamps_and_follow() {
 #[test]
 fn logs_keep_the_order_across_streams_on_one_terminal() {
     let pod = Pod::start("clilogorder");
-    cli_run(
-        &pod,
-        "c1",
-        &[],
-        &[
-            "sh",
-            "-c",
-            "echo o1; usleep 100000; echo e1 >&2; usleep 100000; echo o2; usleep 100000; \
-             echo e2 >&2; usleep 100000; echo o3",
-        ],
-    );
-    pod.cli(&["wait", "c1"]).assert_code(0);
+    run_interleaved(&pod);
     let want = "o1\ne1\no2\ne2\no3\n";
 
     // At a terminal (stdout and stderr both the user's screen).

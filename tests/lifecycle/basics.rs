@@ -3,6 +3,7 @@
 //! unique and reusable after delete).
 
 use crate::common::*;
+use crate::runc_list;
 use serde_json::{Value, json};
 use std::fs;
 use std::path::Path;
@@ -277,17 +278,8 @@ fn delete_running_needs_force() {
     );
     pod.call("io.podmon.Pod.GetContainer", json!({"id": "r"}))
         .err("io.podmon.Pod.NoSuchContainer");
-    let left = std::process::Command::new(runc())
-        .arg("--root")
-        .arg(pod.state_dir.join("runtime"))
-        .args(["list", "-q"])
-        .output()
-        .unwrap();
-    assert!(
-        String::from_utf8_lossy(&left.stdout).trim().is_empty(),
-        "runc still lists: {}",
-        String::from_utf8_lossy(&left.stdout)
-    );
+    let left = runc_list(&pod);
+    assert!(left.trim().is_empty(), "runc still lists: {}", left);
     // A created (never started) container can be deleted without force.
     pod.create("c", &["true"]);
     pod.delete("c", false);

@@ -2,6 +2,7 @@
 //! ends on SIGTERM, no zombies left, and SIGTERM to the monitor itself.
 
 use crate::common::*;
+use crate::runc_list;
 use serde_json::json;
 use std::fs;
 use std::path::Path;
@@ -195,16 +196,11 @@ fn sigterm_to_monitor_stops_and_deletes_containers() {
         wait_until(Duration::from_secs(5), || !proc_alive(pid)),
         "container process {pid} outlived its monitor"
     );
-    let left = std::process::Command::new(runc())
-        .arg("--root")
-        .arg(pod.state_dir.join("runtime"))
-        .args(["list", "-q"])
-        .output()
-        .unwrap();
+    let left = runc_list(&pod);
     assert!(
-        String::from_utf8_lossy(&left.stdout).trim().is_empty(),
+        left.trim().is_empty(),
         "runc still lists after the monitor stopped: {}",
-        String::from_utf8_lossy(&left.stdout)
+        left
     );
     assert!(!pod.socket.exists(), "socket file left behind");
 }

@@ -90,32 +90,25 @@ fn byte_exact_reconstruction_of_mixed_output() {
         json!(log.len()),
         "logBytesWritten differs from the log file's size"
     );
-    let Streams {
-        out,
-        err,
-        records,
-        partials,
-        longest,
-        first_ts,
-        last_ts,
-    } = split_streams(&log, out_data.len() + 1, err_data.len() + 1);
+    let st = split_streams(&log, out_data.len() + 1, err_data.len() + 1);
+    let (longest, records, partials) = (st.longest, st.records, st.partials);
     assert!(
         longest <= MAX_LINE,
         "a record holds {longest} bytes, more than {MAX_LINE}"
     );
-    for ts in [&first_ts, &last_ts] {
+    for ts in [&st.first_ts, &st.last_ts] {
         let (s, _) = rfc3339_to_unix(ts);
         assert!((s - unix_now()).abs() < 300, "timestamp {ts} not near now");
     }
     assert!(
-        out == out_data,
+        st.out == out_data,
         "stdout differs: {}",
-        first_difference(&out, &out_data)
+        first_difference(&st.out, &out_data)
     );
     assert!(
-        err == err_data,
+        st.err == err_data,
         "stderr differs: {}",
-        first_difference(&err, &err_data)
+        first_difference(&st.err, &err_data)
     );
     eprintln!(
         "byte-exact: {} MiB stdout + {} KiB stderr; generating {gen_time:?}, \

@@ -253,18 +253,14 @@ impl Rng {
     fn printable(&mut self, out: &mut Vec<u8>, len: usize) {
         const ALPHA: &[u8] =
             b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;:-_/\t";
-        let start = out.len();
-        out.resize(start + len, 0);
-        let mut x = 0u64;
-        for (i, b) in out[start..].iter_mut().enumerate() {
-            if i % 8 == 0 {
-                x = self.next();
-            }
-            *b = ALPHA[(x & 0x7f) as usize % ALPHA.len()];
-            x >>= 8;
-        }
+        self.bytes(out, len, |x| ALPHA[(x & 0x7f) as usize % ALPHA.len()]);
     }
     fn binary(&mut self, out: &mut Vec<u8>, len: usize) {
+        self.bytes(out, len, |x| x as u8);
+    }
+    /// Appends `len` bytes, each `byte(x)`: x is a fresh random word every
+    /// 8 bytes, shifted right by 8 after each byte.
+    fn bytes(&mut self, out: &mut Vec<u8>, len: usize, byte: impl Fn(u64) -> u8) {
         let start = out.len();
         out.resize(start + len, 0);
         let mut x = 0u64;
@@ -272,7 +268,7 @@ impl Rng {
             if i % 8 == 0 {
                 x = self.next();
             }
-            *b = x as u8;
+            *b = byte(x);
             x >>= 8;
         }
     }
