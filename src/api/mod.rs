@@ -27,7 +27,7 @@ use serde_json::json;
 
 pub use replier::{Replier, UpgradeIo};
 
-use crate::pod::{Pod, PodError};
+use crate::pod::{Field, Pod, PodError};
 use crate::varlink::service::{self, Interface, ServiceInfo};
 use crate::varlink::{Call, VarlinkError};
 
@@ -94,10 +94,7 @@ pub fn pod_error(e: PodError) -> VarlinkError {
         PodError::ContainerExists(id) => {
             VarlinkError::new(name("ContainerExists"), json!({ "id": id }))
         }
-        PodError::InvalidValue { parameter, reason } => VarlinkError::new(
-            name("InvalidValue"),
-            json!({ "parameter": parameter, "reason": reason }),
-        ),
+        PodError::InvalidValue { field, reason } => invalid_value(parameter(field), reason),
         PodError::InvalidState { id, status, reason } => VarlinkError::new(
             name("InvalidState"),
             json!({ "id": id, "status": status, "reason": reason }),
@@ -114,9 +111,43 @@ pub fn pod_error(e: PodError) -> VarlinkError {
             }
             VarlinkError::new(name("RuntimeError"), p)
         }
-        PodError::System(message) => {
-            VarlinkError::new(name("SystemError"), json!({ "message": message }))
+        PodError::System(e) => {
+            let mut p = json!({ "message": e.to_string(), "operation": e.operation });
+            if let Some(path) = &e.path {
+                p["path"] = json!(path.display().to_string());
+            }
+            if let Some(errno) = e.errno {
+                p["errno"] = json!(errno);
+            }
+            VarlinkError::new(name("SystemError"), p)
         }
+    }
+}
+
+/// The IDL's `InvalidValue` error: `parameter` as the method names it.
+pub(crate) fn invalid_value(parameter: &str, reason: impl std::fmt::Display) -> VarlinkError {
+    VarlinkError::new(
+        format!("{INTERFACE}.InvalidValue"),
+        json!({ "parameter": parameter, "reason": reason.to_string() }),
+    )
+}
+
+/// The parameter that carries a pod [`Field`], as the IDL names it.
+fn parameter(field: Field) -> &'static str {
+    match field {
+        Field::Id => "id",
+        Field::Bundle => "bundle",
+        Field::Rootfs => "rootfs",
+        Field::Command => "command",
+        Field::Env => "env",
+        Field::Cwd => "cwd",
+        Field::MemoryMax => "memoryMax",
+        Field::PidsMax => "pidsMax",
+        Field::LogMaxLine => "logMaxLine",
+        Field::LogMaxSize => "logMaxSize",
+        Field::BytesPerSecond => "bytesPerSecond",
+        Field::Burst => "burst",
+        Field::User => "user",
     }
 }
 
