@@ -20,6 +20,8 @@ mod start;
 mod status;
 mod stdin;
 mod stdio;
+#[cfg(test)]
+mod tests;
 mod wait;
 
 use std::cell::RefCell;
