@@ -27,6 +27,7 @@ use serde_json::json;
 
 pub use replier::{Replier, UpgradeIo};
 
+use crate::oci::driver::RuntimeFailure;
 use crate::pod::{Field, Pod, PodError};
 use crate::varlink::service::{self, Interface, ServiceInfo};
 use crate::varlink::{Call, VarlinkError};
@@ -99,12 +100,12 @@ pub fn pod_error(e: PodError) -> VarlinkError {
             name("InvalidState"),
             json!({ "id": id, "status": status, "reason": reason }),
         ),
-        PodError::Runtime {
+        PodError::Runtime(RuntimeFailure {
             runtime,
             command,
             message,
             exit_code,
-        } => {
+        }) => {
             let mut p = json!({ "runtime": runtime, "command": command, "message": message });
             if let Some(c) = exit_code {
                 p["exitCode"] = json!(c);

@@ -144,13 +144,7 @@ impl Runtime {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn rt() -> Runtime {
-        Runtime {
-            path: "/usr/sbin/runc".into(),
-            root: "/run/podmon/pod1/runc".into(),
-        }
-    }
+    use crate::oci::runtime::tests::rt;
 
     fn strs(argv: &[OsString]) -> Vec<&str> {
         argv.iter().map(|a| a.to_str().expect("utf-8")).collect()

@@ -30,27 +30,35 @@ use crate::sys::process::{self, ExitInfo, PendingClaim, Watched};
 /// A future on the reactor's one thread (nothing here is `Send`).
 pub type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
+/// What every driver operation returns.
+pub type Op<'a, T> = LocalFuture<'a, Result<T, DriverError>>;
+
 /// How long the runtime has to send the pty master after it exited.
 const PTY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long a process whose pty never came gets to die after SIGKILL.
 const REAP_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The runtime ran and refused, in its own words.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{runtime} {command} failed: {message}")]
+pub struct RuntimeFailure {
+    /// Runtime name ("runc").
+    pub runtime: String,
+    /// The verb ("create").
+    pub command: &'static str,
+    /// The runtime's message, or "exited with status N".
+    pub message: String,
+    /// Its exit code, if it exited.
+    pub exit_code: Option<i32>,
+}
+
 /// Why a runtime operation failed.
 #[derive(Debug, Error)]
 pub enum DriverError {
-    /// The runtime ran and refused, with its own message.
-    #[error("{runtime} {command} failed: {message}")]
-    Failed {
-        /// Runtime name ("runc").
-        runtime: String,
-        /// The verb ("create").
-        command: &'static str,
-        /// The runtime's message, or "exited with status N".
-        message: String,
-        /// Its exit code, if it exited.
-        exit_code: Option<i32>,
-    },
+    /// The runtime ran and refused.
+    #[error(transparent)]
+    Failed(#[from] RuntimeFailure),
     /// Running the runtime, or reading what it left, failed.
     #[error(transparent)]
     System(#[from] SysError),
@@ -96,12 +104,7 @@ pub trait Driver {
 
     /// `create`: sets up container `id` from `bundle`; its init process
     /// waits to be started. Any runtime record is removed on failure.
-    fn create<'a>(
-        &'a self,
-        id: &'a str,
-        bundle: &'a Path,
-        launch: Launch<'a>,
-    ) -> LocalFuture<'a, Result<Launched, DriverError>>;
+    fn create<'a>(&'a self, id: &'a str, bundle: &'a Path, launch: Launch<'a>) -> Op<'a, Launched>;
 
     /// `exec --detach`: starts the process described by `process_json`
     /// in container `id`.
@@ -110,30 +113,22 @@ pub trait Driver {
         id: &'a str,
         process_json: &'a Path,
         launch: Launch<'a>,
-    ) -> LocalFuture<'a, Result<Launched, DriverError>>;
+    ) -> Op<'a, Launched>;
 
     /// `start`: runs the user process of a created container.
-    fn start<'a>(&'a self, id: &'a str) -> LocalFuture<'a, Result<(), DriverError>>;
+    fn start<'a>(&'a self, id: &'a str) -> Op<'a, ()>;
 
     /// `kill`: sends `signal` to the init process, or with `all` to every
     /// process of the container.
-    fn kill<'a>(
-        &'a self,
-        id: &'a str,
-        signal: i32,
-        all: bool,
-    ) -> LocalFuture<'a, Result<(), DriverError>>;
+    fn kill<'a>(&'a self, id: &'a str, signal: i32, all: bool) -> Op<'a, ()>;
 
     /// `delete`: removes the runtime's record; with `force` it kills a
     /// container that still runs.
-    fn delete<'a>(&'a self, id: &'a str, force: bool) -> LocalFuture<'a, Result<(), DriverError>>;
+    fn delete<'a>(&'a self, id: &'a str, force: bool) -> Op<'a, ()>;
 
     /// `state`: what the runtime knows of `id`; `None` when it keeps no
     /// record of it (never created, or deleted).
-    fn state<'a>(
-        &'a self,
-        id: &'a str,
-    ) -> LocalFuture<'a, Result<Option<RuntimeState>, DriverError>>;
+    fn state<'a>(&'a self, id: &'a str) -> Op<'a, Option<RuntimeState>>;
 }
 
 impl Driver for Runtime {
@@ -141,12 +136,7 @@ impl Driver for Runtime {
         Runtime::name(self)
     }
 
-    fn create<'a>(
-        &'a self,
-        id: &'a str,
-        bundle: &'a Path,
-        launch: Launch<'a>,
-    ) -> LocalFuture<'a, Result<Launched, DriverError>> {
+    fn create<'a>(&'a self, id: &'a str, bundle: &'a Path, launch: Launch<'a>) -> Op<'a, Launched> {
         Box::pin(async move {
             let files = Files::new(launch.dir, launch.terminal)?;
             let args = match &files.console {
@@ -170,7 +160,7 @@ impl Driver for Runtime {
         id: &'a str,
         process_json: &'a Path,
         launch: Launch<'a>,
-    ) -> LocalFuture<'a, Result<Launched, DriverError>> {
+    ) -> Op<'a, Launched> {
         Box::pin(async move {
             let files = Files::new(launch.dir, launch.terminal)?;
             let console = files.console.as_ref().map(ConsoleSocket::path);
@@ -180,27 +170,19 @@ impl Driver for Runtime {
         })
     }
 
-    fn start<'a>(&'a self, id: &'a str) -> LocalFuture<'a, Result<(), DriverError>> {
+    fn start<'a>(&'a self, id: &'a str) -> Op<'a, ()> {
         Box::pin(self.simple("start", self.start_args(id)))
     }
 
-    fn kill<'a>(
-        &'a self,
-        id: &'a str,
-        signal: i32,
-        all: bool,
-    ) -> LocalFuture<'a, Result<(), DriverError>> {
+    fn kill<'a>(&'a self, id: &'a str, signal: i32, all: bool) -> Op<'a, ()> {
         Box::pin(self.simple("kill", self.kill_args(id, signal, all)))
     }
 
-    fn delete<'a>(&'a self, id: &'a str, force: bool) -> LocalFuture<'a, Result<(), DriverError>> {
+    fn delete<'a>(&'a self, id: &'a str, force: bool) -> Op<'a, ()> {
         Box::pin(self.simple("delete", self.delete_args(id, force)))
     }
 
-    fn state<'a>(
-        &'a self,
-        id: &'a str,
-    ) -> LocalFuture<'a, Result<Option<RuntimeState>, DriverError>> {
+    fn state<'a>(&'a self, id: &'a str) -> Op<'a, Option<RuntimeState>> {
         Box::pin(async move {
             // runc keeps `<root>/<id>/state.json`, crun `<root>/<id>/status`:
             // both a directory named after the container, removed by
@@ -351,11 +333,11 @@ impl Runtime {
         let log_contents = log.and_then(|p| std::fs::read(p).ok());
         let message = output::error_message(stderr, log_contents.as_deref())
             .unwrap_or_else(|| format!("exited with status {}", status.exit_code()));
-        DriverError::Failed {
+        DriverError::Failed(RuntimeFailure {
             runtime: self.name(),
             command,
             message,
             exit_code: status.code,
-        }
+        })
     }
 }

@@ -90,10 +90,11 @@ fn find_on_path(search: &OsStr, names: &[&str]) -> Option<PathBuf> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn rt() -> Runtime {
+    /// A runc with a per-pod root, for the argv tests too.
+    pub(in crate::oci) fn rt() -> Runtime {
         Runtime {
             path: "/usr/sbin/runc".into(),
             root: "/run/podmon/pod1/runc".into(),

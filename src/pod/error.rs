@@ -3,7 +3,7 @@
 //! the parameter that carried it.
 
 use super::status::Status;
-use crate::oci::driver::DriverError;
+use crate::oci::driver::{DriverError, RuntimeFailure};
 use crate::sys::error::SysError;
 
 /// A value the pod was given that it cannot use.
@@ -86,17 +86,8 @@ pub enum PodError {
         reason: String,
     },
     /// The OCI runtime failed.
-    #[error("{runtime} {command} failed: {message}")]
-    Runtime {
-        /// Runtime name ("runc").
-        runtime: String,
-        /// The subcommand ("create").
-        command: &'static str,
-        /// The runtime's own message.
-        message: String,
-        /// Its exit code, if it exited.
-        exit_code: Option<i32>,
-    },
+    #[error(transparent)]
+    Runtime(RuntimeFailure),
     /// podmon itself failed (files, processes).
     #[error(transparent)]
     System(#[from] SysError),
@@ -114,17 +105,7 @@ impl PodError {
 impl From<DriverError> for PodError {
     fn from(e: DriverError) -> PodError {
         match e {
-            DriverError::Failed {
-                runtime,
-                command,
-                message,
-                exit_code,
-            } => PodError::Runtime {
-                runtime,
-                command,
-                message,
-                exit_code,
-            },
+            DriverError::Failed(f) => PodError::Runtime(f),
             DriverError::System(e) => PodError::System(e),
         }
     }

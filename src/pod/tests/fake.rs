@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use crate::oci::driver::{Driver, DriverError, Launch, Launched, LocalFuture};
+use crate::oci::driver::{Driver, DriverError, Launch, Launched, Op, RuntimeFailure};
 use crate::oci::output::RuntimeState;
 use crate::sys::error::SysError;
 use crate::sys::process;
@@ -37,12 +37,12 @@ pub struct FakeRuntime {
 
 impl FakeRuntime {
     fn failed(command: &'static str, message: &str) -> DriverError {
-        DriverError::Failed {
+        DriverError::Failed(RuntimeFailure {
             runtime: "fake".into(),
             command,
             message: message.into(),
             exit_code: Some(1),
-        }
+        })
     }
 
     fn signal(pid: i32, signal: i32) {
@@ -75,12 +75,7 @@ impl Driver for FakeRuntime {
         "fake".into()
     }
 
-    fn create<'a>(
-        &'a self,
-        id: &'a str,
-        _bundle: &'a Path,
-        l: Launch<'a>,
-    ) -> LocalFuture<'a, Result<Launched, DriverError>> {
+    fn create<'a>(&'a self, id: &'a str, _bundle: &'a Path, l: Launch<'a>) -> Op<'a, Launched> {
         Box::pin(async move {
             self.calls.borrow_mut().push(Call::Create(id.into()));
             let launched = launch(Path::new("sleep"), &["1000".into()], l)?;
@@ -91,12 +86,7 @@ impl Driver for FakeRuntime {
         })
     }
 
-    fn exec<'a>(
-        &'a self,
-        id: &'a str,
-        process_json: &'a Path,
-        l: Launch<'a>,
-    ) -> LocalFuture<'a, Result<Launched, DriverError>> {
+    fn exec<'a>(&'a self, id: &'a str, process_json: &'a Path, l: Launch<'a>) -> Op<'a, Launched> {
         Box::pin(async move {
             self.calls.borrow_mut().push(Call::Exec(id.into()));
             let args = process_args(process_json);
@@ -105,19 +95,14 @@ impl Driver for FakeRuntime {
         })
     }
 
-    fn start<'a>(&'a self, id: &'a str) -> LocalFuture<'a, Result<(), DriverError>> {
+    fn start<'a>(&'a self, id: &'a str) -> Op<'a, ()> {
         Box::pin(async move {
             self.calls.borrow_mut().push(Call::Start(id.into()));
             Ok(())
         })
     }
 
-    fn kill<'a>(
-        &'a self,
-        id: &'a str,
-        signal: i32,
-        all: bool,
-    ) -> LocalFuture<'a, Result<(), DriverError>> {
+    fn kill<'a>(&'a self, id: &'a str, signal: i32, all: bool) -> Op<'a, ()> {
         Box::pin(async move {
             let (id, all) = (id.to_owned(), all);
             self.calls.borrow_mut().push(Call::Kill {
@@ -132,7 +117,7 @@ impl Driver for FakeRuntime {
         })
     }
 
-    fn delete<'a>(&'a self, id: &'a str, force: bool) -> LocalFuture<'a, Result<(), DriverError>> {
+    fn delete<'a>(&'a self, id: &'a str, force: bool) -> Op<'a, ()> {
         Box::pin(async move {
             self.calls.borrow_mut().push(Call::Delete {
                 id: id.into(),
@@ -154,10 +139,7 @@ impl Driver for FakeRuntime {
         })
     }
 
-    fn state<'a>(
-        &'a self,
-        id: &'a str,
-    ) -> LocalFuture<'a, Result<Option<RuntimeState>, DriverError>> {
+    fn state<'a>(&'a self, id: &'a str) -> Op<'a, Option<RuntimeState>> {
         Box::pin(async move {
             self.calls.borrow_mut().push(Call::State(id.into()));
             Ok(self.records.borrow().get(id).map(|&pid| RuntimeState {

@@ -311,7 +311,7 @@ fn delete_of_a_stopped_container_asks_the_runtime_what_it_knows() {
         // It failed and still knows the container: the error is reported.
         fake.forgets.set(false);
         match lifecycle::delete(&pod, "kept", false).await {
-            Err(PodError::Runtime { command, .. }) => assert_eq!(command, "delete"),
+            Err(PodError::Runtime(f)) => assert_eq!(f.command, "delete"),
             other => panic!("expected the runtime's error, got {other:?}"),
         }
         assert!(pod.get("kept").is_ok());
