@@ -22,7 +22,7 @@ use crate::sys::process::{ExitInfo, Watched};
 
 pub use kill_tree::kill_tree;
 pub use spawn::spawn_exec;
-pub use sync::{Captured, ExecSyncResult, capture, exec_sync};
+pub use sync::{ExecSyncResult, exec_sync};
 
 /// How long an exec's pipes may stay open after it exited (held by a
 /// background child) before its output is returned anyway.

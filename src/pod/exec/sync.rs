@@ -2,8 +2,6 @@
 //! kill it (and what it started) after a timeout.
 
 use std::cell::{Cell, RefCell};
-use std::io;
-use std::os::fd::{AsFd, OwnedFd};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -12,7 +10,7 @@ use crate::pod::{Pod, PodError};
 use crate::reactor::sync::Notify;
 use crate::reactor::{ops, sync};
 use crate::sys::error::SysError;
-use crate::sys::process::ExitInfo;
+use crate::sys::process::{Captured, ExitInfo, capture};
 
 /// What ExecSync returns.
 #[derive(Debug)]
@@ -29,43 +27,6 @@ pub struct ExecSyncResult {
     pub stderr_truncated: bool,
     /// The timeout killed it.
     pub timed_out: bool,
-}
-
-/// Output read so far, at most a cap.
-#[derive(Debug, Default)]
-pub struct Captured {
-    /// The bytes kept.
-    pub bytes: Vec<u8>,
-    /// More was written than the cap allowed.
-    pub truncated: bool,
-}
-
-/// Reads `fd` to end of file into `into`, keeping at most `cap` bytes (and
-/// reading on past it, so the writer never blocks). What was read stays in
-/// `into` even if this future is dropped early.
-pub async fn capture(fd: OwnedFd, cap: usize, into: &RefCell<Captured>) {
-    let mut buf = Vec::with_capacity(64 * 1024);
-    loop {
-        buf.clear();
-        let (r, b) = ops::read(fd.as_fd(), buf, usize::MAX).await;
-        buf = b;
-        match r {
-            Ok(0) => return,
-            Ok(_) => {
-                let mut c = into.borrow_mut();
-                let room = cap.saturating_sub(c.bytes.len());
-                if buf.len() > room {
-                    c.truncated = true;
-                }
-                c.bytes.extend_from_slice(&buf[..buf.len().min(room)]);
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                log::debug!("reading exec output: {e}");
-                return;
-            }
-        }
-    }
 }
 
 /// Runs a command to completion in container `id`; kills it (and what it
