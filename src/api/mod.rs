@@ -276,3 +276,45 @@ pub async fn dispatch(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> std::i
         Err(HandlerError::Io(e)) => Err(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::error::SysError;
+
+    #[test]
+    fn system_errors_carry_operation_path_and_errno() {
+        let io = std::io::Error::from_raw_os_error(libc::ENOSPC);
+        let e = pod_error(SysError::at("writing", std::path::Path::new("/s/pid"), &io).into());
+        assert_eq!(e.name, "io.podmon.Pod.SystemError");
+        let p = &e.parameters;
+        assert_eq!(p["operation"], "writing");
+        assert_eq!(p["path"], "/s/pid");
+        assert_eq!(p["errno"], libc::ENOSPC);
+        assert!(
+            p["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("writing /s/pid: ")),
+            "{p:?}"
+        );
+        // Unknown path and errno are left out, not null.
+        let e = pod_error(SysError::other("receiving the pty", "nothing came").into());
+        assert_eq!(
+            serde_json::Value::Object(e.parameters),
+            json!({ "message": "receiving the pty: nothing came", "operation": "receiving the pty" })
+        );
+    }
+
+    #[test]
+    fn invalid_values_name_the_idl_parameter() {
+        let e = pod_error(PodError::InvalidValue {
+            field: Field::MemoryMax,
+            reason: "must be positive".into(),
+        });
+        assert_eq!(e.name, "io.podmon.Pod.InvalidValue");
+        assert_eq!(
+            serde_json::Value::Object(e.parameters),
+            json!({ "parameter": "memoryMax", "reason": "must be positive" })
+        );
+    }
+}

@@ -145,13 +145,14 @@ impl Driver for Runtime {
                 }
                 None => self.create_args(id, bundle, &files.pid, &files.log),
             };
-            let result = self.launch("create", args, launch.stdio, &files).await;
-            let Err(failed) = result else {
-                return self.receive_pty(id, result?, &files, Init::Container).await;
-            };
-            // A half-created container stays in the runtime's records.
-            let _ = self.delete(id, true).await;
-            Err(failed)
+            match self.launch("create", args, launch.stdio, &files).await {
+                Ok(init) => self.receive_pty(id, init, &files, Init::Container).await,
+                Err(failed) => {
+                    // A half-created container stays in the runtime's records.
+                    let _ = self.delete(id, true).await;
+                    Err(failed)
+                }
+            }
         })
     }
 
