@@ -43,11 +43,7 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         .into());
     }
     if p.stdin == Some(true) && !r.upgrade_requested() {
-        return Err(PodError::InvalidValue {
-            parameter: "stdin",
-            reason: "stdin needs an upgraded connection".into(),
-        }
-        .into());
+        return Err(super::invalid_value("stdin", "stdin needs an upgraded connection").into());
     }
     let output = Output::Shared(c.log.hub.subscribe());
     let lease = if p.stdin == Some(true) {

@@ -8,8 +8,8 @@ use serde::Deserialize;
 use super::{HandlerError, Replier};
 use crate::logs::driver::{DriverKind, Rotation};
 use crate::logs::ratelimit::Limit;
+use crate::pod::Pod;
 use crate::pod::lifecycle::{self, CreateRequest, LogOptions, Source};
-use crate::pod::{Pod, PodError};
 use crate::varlink::{Call, params};
 
 #[derive(Deserialize)]
@@ -36,16 +36,13 @@ struct In {
     height: Option<u16>,
 }
 
-fn invalid(parameter: &'static str, reason: &str) -> PodError {
-    PodError::InvalidValue {
-        parameter,
-        reason: reason.to_owned(),
-    }
+fn invalid(parameter: &'static str, reason: &str) -> HandlerError {
+    super::invalid_value(parameter, reason).into()
 }
 
 /// Turns the wire parameters into a request: exactly one of bundle and
 /// rootfs, and the rootfs-only fields only with rootfs.
-fn request(p: In) -> Result<CreateRequest, PodError> {
+fn request(p: In) -> Result<CreateRequest, HandlerError> {
     let log = LogOptions {
         driver: p.log_driver.unwrap_or_default(),
         limit: p.log_rate_limit,

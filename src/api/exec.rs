@@ -6,8 +6,8 @@ use std::rc::Rc;
 use serde::{Deserialize, Serialize};
 
 use super::{HandlerError, Replier};
+use crate::pod::Pod;
 use crate::pod::exec::{self, ExecSpec};
-use crate::pod::{Pod, PodError};
 use std::os::fd::AsFd;
 
 use crate::reactor::{ops, sync};
@@ -53,10 +53,10 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
     }
     let interactive = p.interactive.unwrap_or(false);
     if interactive && !r.upgrade_requested() {
-        return Err(PodError::InvalidValue {
-            parameter: "interactive",
-            reason: "interactive input needs an upgraded connection; give 'stdin' instead".into(),
-        }
+        return Err(super::invalid_value(
+            "interactive",
+            "interactive input needs an upgraded connection; give 'stdin' instead",
+        )
         .into());
     }
     let spec = ExecSpec {

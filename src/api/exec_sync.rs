@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{HandlerError, Replier};
+use crate::pod::Pod;
 use crate::pod::exec::{self, ExecSpec};
-use crate::pod::{Pod, PodError};
 use crate::varlink::{Call, params};
 
 /// Default cap on each of stdout and stderr.
@@ -43,10 +43,10 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
     let p: In = params::decode(&call.parameters)?;
     let timeout = match p.timeout_seconds {
         Some(t) if !(t > 0.0 && t.is_finite() && t < 1e9) => {
-            return Err(PodError::InvalidValue {
-                parameter: "timeoutSeconds",
-                reason: "must be a positive number of seconds".into(),
-            }
+            return Err(super::invalid_value(
+                "timeoutSeconds",
+                "must be a positive number of seconds",
+            )
             .into());
         }
         Some(t) => Some(Duration::from_secs_f64(t)),

@@ -5,7 +5,7 @@ use std::rc::Rc;
 use serde::Deserialize;
 
 use super::{HandlerError, Replier};
-use crate::pod::{Pod, PodError, lifecycle};
+use crate::pod::{Pod, lifecycle};
 use crate::varlink::{Call, params};
 
 #[derive(Deserialize)]
@@ -21,10 +21,9 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
     let p: In = params::decode(&call.parameters)?;
     let signal = match &p.signal {
         None => libc::SIGTERM,
-        Some(s) => crate::sys::signal::parse_signal(s).map_err(|e| PodError::InvalidValue {
-            parameter: "signal",
-            reason: e.to_string(),
-        })?,
+        Some(s) => {
+            crate::sys::signal::parse_signal(s).map_err(|e| super::invalid_value("signal", e))?
+        }
     };
     lifecycle::kill(pod, &p.id, signal, p.all.unwrap_or(false)).await?;
     r.reply(Default::default()).await?;

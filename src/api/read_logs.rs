@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{HandlerError, Replier};
 use crate::logs::reader::{Query, Reader, parse_rfc3339};
 use crate::pod::{Pod, PodError, lifecycle};
+use crate::sys::error::SysError;
 use crate::varlink::{Call, VarlinkError, params};
 
 #[derive(Deserialize)]
@@ -32,11 +33,7 @@ struct Out {
 }
 
 fn invalid(parameter: &'static str, reason: &str) -> HandlerError {
-    PodError::InvalidValue {
-        parameter,
-        reason: reason.into(),
-    }
-    .into()
+    super::invalid_value(parameter, reason).into()
 }
 
 /// Streams log records in batches: one reply per batch with `more`.
@@ -62,13 +59,13 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         follow,
     };
     let mut reader = Reader::open(c.log.clone(), &q)
-        .map_err(|e| PodError::System(format!("opening the log: {e}")))?;
+        .map_err(|e| PodError::System(SysError::io("opening the log", &e)))?;
     let mut all = Vec::new();
     loop {
         let batch = reader
             .next_batch()
             .await
-            .map_err(|e| PodError::System(format!("reading the log: {e}")))?;
+            .map_err(|e| PodError::System(SysError::io("reading the log", &e)))?;
         let Some(batch) = batch else { break };
         let records: Vec<Record> = batch
             .into_iter()

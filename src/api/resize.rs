@@ -29,9 +29,11 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
             let entry = execs
                 .get(e)
                 .filter(|x| x.container == p.id)
-                .ok_or_else(|| PodError::InvalidValue {
-                    parameter: "execId",
-                    reason: format!("no exec {e} runs in container {}", p.id),
+                .ok_or_else(|| {
+                    super::invalid_value(
+                        "execId",
+                        format!("no exec {e} runs in container {}", p.id),
+                    )
                 })?;
             entry.pty.clone()
         }

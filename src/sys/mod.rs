@@ -3,6 +3,7 @@
 //! and the monitor's own resource figures.
 
 pub mod console;
+pub mod error;
 pub mod process;
 pub mod selfstat;
 pub mod signal;
