@@ -23,10 +23,11 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::logs::cri::{Stream, Timestamp, rfc3339_nanos};
+use crate::logs::cri::Stream;
 use crate::logs::hub::Hub;
 use crate::logs::ratelimit::{Bucket, Limit, Policy};
 use crate::reactor::{self, ops, sync::Notify};
+use crate::sys::time::{Timestamp, rfc3339_nanos};
 use driver::{LogDriver, RecordFormat};
 
 /// Bytes read from a pipe in one operation.

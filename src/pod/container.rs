@@ -11,10 +11,10 @@ use serde::Serialize;
 use super::stdin::StdinSlot;
 use crate::cgroups::CgroupPaths;
 use crate::logs::LogSink;
-use crate::logs::cri::rfc3339_nanos;
 use crate::logs::ratelimit::Limit;
 use crate::reactor::sync::Notify;
 use crate::sys::process::{ExitInfo, Watched};
+use crate::sys::time::rfc3339_nanos;
 
 /// Lifecycle state, as the OCI runtime spec names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
