@@ -174,17 +174,7 @@ fn split_field(s: &[u8]) -> Option<(&[u8], &[u8])> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::{Duration, UNIX_EPOCH};
-
-    const TS: &str = "2026-01-02T15:04:05.123456789Z";
-
-    fn ts() -> Timestamp {
-        at(1_767_366_245, 123_456_789)
-    }
-
-    fn at(secs: u64, nanos: u32) -> Timestamp {
-        Timestamp::from_system_time(UNIX_EPOCH + Duration::new(secs, nanos))
-    }
+    use crate::sys::time::tests::{TS, ts};
 
     fn fmt(stream: Stream, chunk: &[u8], max: usize) -> Vec<u8> {
         let mut out = Vec::new();

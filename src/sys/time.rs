@@ -232,12 +232,14 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    const TS: &str = "2026-01-02T15:04:05.123456789Z";
+    /// A known time and its text, shared with the CRI codec's tests.
+    pub(crate) const TS: &str = "2026-01-02T15:04:05.123456789Z";
 
-    fn ts() -> Timestamp {
+    /// [`TS`] as a `Timestamp`.
+    pub(crate) fn ts() -> Timestamp {
         at(1_767_366_245, 123_456_789)
     }
 
@@ -245,92 +247,68 @@ mod tests {
         Timestamp::from_system_time(UNIX_EPOCH + Duration::new(secs, nanos))
     }
 
+    /// (seconds, nanoseconds) since the epoch and the text they must give.
+    fn check(cases: &[(u64, u32, &str)]) {
+        for &(secs, nanos, want) in cases {
+            assert_eq!(at(secs, nanos).as_str(), want, "{secs}.{nanos:09}");
+        }
+    }
+
     #[test]
     fn timestamp_known_value() {
         assert_eq!(ts().as_str(), TS);
         assert_eq!(ts().to_string(), TS);
-        assert_eq!(ts().as_bytes().len(), 30);
+        assert_eq!(ts().as_bytes().len(), TS_LEN);
     }
 
     #[test]
     fn timestamp_epoch_and_edges() {
-        assert_eq!(at(0, 0).as_str(), "1970-01-01T00:00:00.000000000Z");
-        assert_eq!(at(0, 1).as_str(), "1970-01-01T00:00:00.000000001Z");
-        assert_eq!(
-            at(86_399, 999_999_999).as_str(),
-            "1970-01-01T23:59:59.999999999Z"
-        );
-        // 2^31: the 32-bit rollover.
-        assert_eq!(
-            at(2_147_483_648, 0).as_str(),
-            "2038-01-19T03:14:08.000000000Z"
-        );
-        assert_eq!(
-            at(1_000_000_000, 5).as_str(),
-            "2001-09-09T01:46:40.000000005Z"
-        );
+        check(&[
+            (0, 0, "1970-01-01T00:00:00.000000000Z"),
+            (0, 1, "1970-01-01T00:00:00.000000001Z"),
+            (86_399, 999_999_999, "1970-01-01T23:59:59.999999999Z"),
+            // 2^31: the 32-bit rollover.
+            (2_147_483_648, 0, "2038-01-19T03:14:08.000000000Z"),
+            (1_000_000_000, 5, "2001-09-09T01:46:40.000000005Z"),
+        ]);
     }
 
     #[test]
     fn timestamp_leap_years() {
-        // 2024-02-29 (divisible by 4).
-        assert_eq!(
-            at(1_709_164_800, 0).as_str(),
-            "2024-02-29T00:00:00.000000000Z"
-        );
-        assert_eq!(
-            at(1_709_251_199, 0).as_str(),
-            "2024-02-29T23:59:59.000000000Z"
-        );
-        assert_eq!(
-            at(1_709_251_200, 0).as_str(),
-            "2024-03-01T00:00:00.000000000Z"
-        );
-        // 2000-02-29 (divisible by 400).
-        assert_eq!(
-            at(951_782_400, 0).as_str(),
-            "2000-02-29T00:00:00.000000000Z"
-        );
-        // 2100 is not a leap year: Feb 28 is followed by Mar 1.
-        assert_eq!(
-            at(4_107_456_000, 0).as_str(),
-            "2100-02-28T00:00:00.000000000Z"
-        );
-        assert_eq!(
-            at(4_107_542_400, 0).as_str(),
-            "2100-03-01T00:00:00.000000000Z"
-        );
-        // Last day of a leap year is day 366.
-        assert_eq!(
-            at(1_735_603_200, 0).as_str(),
-            "2024-12-31T00:00:00.000000000Z"
-        );
+        check(&[
+            // 2024-02-29 (divisible by 4).
+            (1_709_164_800, 0, "2024-02-29T00:00:00.000000000Z"),
+            (1_709_251_199, 0, "2024-02-29T23:59:59.000000000Z"),
+            (1_709_251_200, 0, "2024-03-01T00:00:00.000000000Z"),
+            // 2000-02-29 (divisible by 400).
+            (951_782_400, 0, "2000-02-29T00:00:00.000000000Z"),
+            // 2100 is not a leap year: Feb 28 is followed by Mar 1.
+            (4_107_456_000, 0, "2100-02-28T00:00:00.000000000Z"),
+            (4_107_542_400, 0, "2100-03-01T00:00:00.000000000Z"),
+            // Last day of a leap year is day 366.
+            (1_735_603_200, 0, "2024-12-31T00:00:00.000000000Z"),
+        ]);
     }
 
     #[test]
     fn timestamp_before_epoch_and_clamped() {
-        let t = UNIX_EPOCH - Duration::new(1, 500_000_000);
+        let before = |d: Duration| Timestamp::from_system_time(UNIX_EPOCH - d);
         assert_eq!(
-            Timestamp::from_system_time(t).as_str(),
+            before(Duration::new(1, 500_000_000)).as_str(),
             "1969-12-31T23:59:58.500000000Z"
         );
-        let t = UNIX_EPOCH - Duration::from_secs(86_400 * 365);
         assert_eq!(
-            Timestamp::from_system_time(t).as_str(),
+            before(Duration::from_secs(86_400 * 365)).as_str(),
             "1969-01-01T00:00:00.000000000Z"
         );
-        assert_eq!(
-            at(300_000_000_000, 0).as_str(),
-            "9999-12-31T23:59:59.999999999Z"
-        );
-        assert_eq!(
-            Timestamp::from_unix(i64::MIN, 0).as_str(),
-            "0000-01-01T00:00:00.000000000Z"
-        );
-        assert_eq!(
-            Timestamp::from_unix(i64::MAX, 0).as_str(),
-            "9999-12-31T23:59:59.999999999Z"
-        );
+        check(&[(300_000_000_000, 0, "9999-12-31T23:59:59.999999999Z")]);
+        let clamped = [
+            (i64::MIN, "0000-01-01T00:00:00.000000000Z"),
+            (i64::MAX, "9999-12-31T23:59:59.999999999Z"),
+        ];
+        for (secs, want) in clamped {
+            assert_eq!(Timestamp::from_unix(secs, 0).as_str(), want);
+        }
     }
 
     #[test]
