@@ -5,9 +5,9 @@ use std::rc::Rc;
 use serde::{Deserialize, Serialize};
 
 use super::{HandlerError, Replier};
-use crate::logs::cri::rfc3339_nanos;
 use crate::pod::{Pod, Status};
 use crate::sys::selfstat::{self, MonitorStats};
+use crate::sys::time::rfc3339_nanos;
 use crate::varlink::{Call, params};
 
 #[derive(Deserialize)]

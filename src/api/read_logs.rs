@@ -5,9 +5,10 @@ use std::rc::Rc;
 use serde::{Deserialize, Serialize};
 
 use super::{HandlerError, Replier};
-use crate::logs::reader::{Query, Reader, parse_rfc3339};
+use crate::logs::reader::{Query, Reader};
 use crate::pod::{Pod, PodError, lifecycle};
 use crate::sys::error::SysError;
+use crate::sys::time::parse_rfc3339;
 use crate::varlink::{Call, VarlinkError, params};
 
 #[derive(Deserialize)]

@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{HandlerError, Replier};
 use crate::cgroups::{self, BlkioStats, CpuStats, MemoryStats, PidsStats};
-use crate::logs::cri::rfc3339_nanos;
 use crate::pod::{Container, Pod};
 use crate::sys::selfstat::{self, MonitorStats};
+use crate::sys::time::rfc3339_nanos;
 use crate::varlink::{Call, VarlinkError, params};
 
 #[derive(Deserialize)]

@@ -5,9 +5,9 @@ use std::rc::Rc;
 use serde::{Deserialize, Serialize};
 
 use super::{HandlerError, Replier};
-use crate::logs::cri::rfc3339_nanos;
 use crate::pod::events::{Event, EventKind, Next};
 use crate::pod::{ContainerInfo, Pod};
+use crate::sys::time::rfc3339_nanos;
 use crate::varlink::{Call, VarlinkError, params};
 
 #[derive(Deserialize)]

@@ -12,10 +12,10 @@ use super::status::Status;
 use super::stdin::StdinSlot;
 use crate::cgroups::CgroupPaths;
 use crate::logs::LogSink;
-use crate::logs::cri::rfc3339_nanos;
 use crate::logs::ratelimit::Limit;
 use crate::reactor::sync::Notify;
 use crate::sys::process::{ExitInfo, Watched};
+use crate::sys::time::rfc3339_nanos;
 
 /// The mutable part of a container record.
 #[derive(Debug)]

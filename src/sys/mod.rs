@@ -8,3 +8,4 @@ pub mod process;
 pub mod selfstat;
 pub mod signal;
 pub mod sigwatch;
+pub mod time;
