@@ -75,23 +75,33 @@ mod tests {
     use serde_json::json;
     use std::os::unix::net::UnixStream;
 
-    #[test]
-    fn send_raw_writes_the_bytes_unchanged() {
+    /// What a client sends through `f` before it is dropped.
+    fn sent_by(f: impl FnOnce(&mut Client)) -> Vec<u8> {
         let (a, mut b) = UnixStream::pair().unwrap();
         let mut client = Client::from_stream(a);
-        client.send_raw(b"{\"method\": \"a.b.C\", \0").unwrap();
+        f(&mut client);
         drop(client);
         let mut got = Vec::new();
         b.read_to_end(&mut got).unwrap();
+        got
+    }
+
+    /// A client whose service has sent `bytes` and closed the connection.
+    fn after_close(bytes: &[u8]) -> Client {
+        let (a, mut b) = UnixStream::pair().unwrap();
+        b.write_all(bytes).unwrap();
+        Client::from_stream(a)
+    }
+
+    #[test]
+    fn send_raw_writes_the_bytes_unchanged() {
+        let got = sent_by(|c| c.send_raw(b"{\"method\": \"a.b.C\", \0").unwrap());
         assert_eq!(got, b"{\"method\": \"a.b.C\", \0");
     }
 
     #[test]
     fn read_frame_returns_messages_then_none_at_a_clean_close() {
-        let (a, mut b) = UnixStream::pair().unwrap();
-        b.write_all(b"{\"x\":1}\0not json\0").unwrap();
-        drop(b);
-        let mut client = Client::from_stream(a);
+        let mut client = after_close(b"{\"x\":1}\0not json\0");
         assert_eq!(client.read_frame().unwrap().unwrap(), b"{\"x\":1}");
         assert_eq!(client.read_frame().unwrap().unwrap(), b"not json");
         assert!(client.read_frame().unwrap().is_none());
@@ -99,10 +109,7 @@ mod tests {
 
     #[test]
     fn read_frame_reports_a_close_inside_a_message() {
-        let (a, mut b) = UnixStream::pair().unwrap();
-        b.write_all(b"{\"parameters\":").unwrap();
-        drop(b);
-        let err = Client::from_stream(a).read_frame().unwrap_err();
+        let err = after_close(b"{\"parameters\":").read_frame().unwrap_err();
         assert!(
             matches!(err, ClientError::Frame(FrameError::Truncated { len: 14 })),
             "{err:?}"
@@ -133,10 +140,7 @@ mod tests {
 
     #[test]
     fn expect_eof_returns_what_came_before_the_close() {
-        let (a, mut b) = UnixStream::pair().unwrap();
-        b.write_all(b"{}\0{\"tail\"").unwrap();
-        drop(b);
-        let mut client = Client::from_stream(a);
+        let mut client = after_close(b"{}\0{\"tail\"");
         assert_eq!(client.read_frame().unwrap().unwrap(), b"{}");
         let rest = client.expect_eof(Duration::from_secs(5)).unwrap();
         assert_eq!(rest, b"{\"tail\"");
@@ -160,14 +164,10 @@ mod tests {
 
     #[test]
     fn oneway_call_sends_the_flag_and_expects_nothing() {
-        let (a, mut b) = UnixStream::pair().unwrap();
-        let mut client = Client::from_stream(a);
-        client
-            .call_oneway("io.podmon.Pod.KillContainer", json!({"id": "o"}))
-            .unwrap();
-        drop(client);
-        let mut got = Vec::new();
-        b.read_to_end(&mut got).unwrap();
+        let got = sent_by(|c| {
+            c.call_oneway("io.podmon.Pod.KillContainer", json!({"id": "o"}))
+                .unwrap()
+        });
         let (nul, body) = got.split_last().unwrap();
         assert_eq!(*nul, 0);
         let sent: serde_json::Value = serde_json::from_slice(body).unwrap();
