@@ -6,6 +6,7 @@
 
 use serde_json::{Map, Value, json};
 use std::io;
+use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
@@ -148,6 +149,19 @@ impl Client {
             }
             assert!(out.len() < 10_000, "endless stream of replies");
         }
+    }
+
+    /// Sends `method` with `upgrade` and reads the one reply, error or not;
+    /// returns it with the socket and the bytes that came after it (the
+    /// first frames of the upgraded protocol), for tests that speak that
+    /// protocol themselves.
+    #[track_caller]
+    pub fn upgrade(mut self, method: &str, params: Value) -> (Reply, UnixStream, Vec<u8>) {
+        let sent = self.conn.send(method, params, Mode::Upgrade);
+        sent.unwrap_or_else(|e| panic!("write call: {e}"));
+        let reply = self.recv();
+        let (stream, leftover) = self.conn.into_parts();
+        (reply, stream, leftover)
     }
 
     /// Waits for the server to close the connection; returns the bytes received before.

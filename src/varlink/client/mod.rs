@@ -186,12 +186,21 @@ impl Client {
         if step.continues {
             return Err(ProtocolError::UnexpectedContinues.into());
         }
-        let leftover = self.decoder.take_remaining();
+        let (stream, leftover) = self.into_parts();
         Ok(Upgraded {
             reply: step.parameters,
-            stream: self.stream,
+            stream,
             leftover,
         })
+    }
+
+    /// Ends the Varlink part of the connection: the socket, and the bytes
+    /// already received after the last message read (they belong to
+    /// whatever protocol follows). For callers that read an `upgrade`
+    /// reply themselves, e.g. tests that want an error reply as it came.
+    pub fn into_parts(mut self) -> (UnixStream, Vec<u8>) {
+        let leftover = self.decoder.take_remaining();
+        (self.stream, leftover)
     }
 
     fn send_with(
