@@ -48,23 +48,12 @@ impl Upgraded {
     /// Returns the whole reply message and the connection (whose further
     /// bytes are frames if the reply was not an error).
     pub fn open(pod: &Pod, method: &str, params: Value) -> (Value, Upgraded) {
-        let stream = UnixStream::connect(&pod.socket).expect("connect");
-        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-        stream.set_write_timeout(Some(TIMEOUT)).unwrap();
-        let mut u = Upgraded {
+        let (reply, stream, leftover) = pod.client().upgrade(method, params);
+        let u = Upgraded {
             stream,
-            buf: Vec::new(),
+            buf: leftover,
         };
-        let mut msg = serde_json::to_vec(&json!({
-            "method": method,
-            "parameters": params,
-            "upgrade": true,
-        }))
-        .unwrap();
-        msg.push(0);
-        u.stream.write_all(&msg).expect("write call");
-        let reply = u.read_message().expect("first reply");
-        (reply, u)
+        (reply.0, u)
     }
 
     /// One NUL-terminated Varlink message (the leftover stays buffered).
