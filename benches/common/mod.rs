@@ -1,6 +1,6 @@
 //! Helpers shared by the benches: a scratch directory on a real disk, a
-//! busybox rootfs, a `podmon serve` process, a tiny Varlink client and
-//! readings from /proc.
+//! busybox rootfs, a `podmon serve` process, podmon's Varlink client with
+//! shorthands for the benches' calls, and readings from /proc.
 //!
 //! Each bench uses only part of this module, hence the `dead_code` allowance.
 #![allow(dead_code)]

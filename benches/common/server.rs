@@ -8,6 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use podmon::varlink::client::ClientError;
+
 use super::varlink::Client;
 use super::{RUNC, podmon_bin};
 
@@ -75,7 +77,7 @@ impl Server {
                 let probe = serde_json::json!({ "id": "no-such-container" });
                 // Any reply, even NoSuchContainer, proves the server serves.
                 match c.call("GetContainer", probe) {
-                    Ok(_) | Err(super::varlink::Failure::Reply(_)) => return Ok(()),
+                    Ok(_) | Err(ClientError::Varlink { .. }) => return Ok(()),
                     Err(_) => {}
                 }
             }
@@ -95,7 +97,7 @@ impl Server {
     }
 
     /// A new connection whose replies may take up to `timeout`.
-    pub fn client(&self, timeout: Duration) -> io::Result<Client> {
+    pub fn client(&self, timeout: Duration) -> Result<Client, ClientError> {
         Client::connect(&self.socket, timeout)
     }
 

@@ -3,9 +3,9 @@
 use std::rc::Rc;
 
 use super::{HandlerError, Replier, decode, map};
-use crate::logs::cri::rfc3339_nanos;
 use crate::pod::{Pod, Status};
 use crate::proto;
+use crate::sys::time::rfc3339_nanos;
 use crate::varlink::{Call, params};
 
 /// The pod's summary.

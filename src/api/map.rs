@@ -5,7 +5,6 @@
 use std::time::SystemTime;
 
 use crate::cgroups::{self, CgroupPaths};
-use crate::logs::cri::rfc3339_nanos;
 use crate::logs::driver::DriverKind;
 use crate::logs::ratelimit::{Limit, Policy};
 use crate::pod::events::{Event, EventKind};
@@ -13,6 +12,7 @@ use crate::pod::{Container, Status, exit_reason};
 use crate::proto;
 use crate::sys::process::ExitInfo;
 use crate::sys::selfstat;
+use crate::sys::time::rfc3339_nanos;
 
 /// The wire name of a status.
 pub fn status(s: Status) -> proto::ContainerStatus {

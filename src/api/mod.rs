@@ -28,7 +28,8 @@ use serde_json::json;
 
 pub use replier::{Replier, UpgradeIo};
 
-use crate::pod::{Pod, PodError};
+use crate::oci::driver::RuntimeFailure;
+use crate::pod::{Field, Pod, PodError};
 use crate::proto::errors::ProtoError;
 use crate::proto::{self, INTERFACE};
 use crate::varlink::service::{self, Interface, ServiceInfo};
@@ -49,14 +50,8 @@ fn decode<M: proto::Method>(call: &Call) -> Result<M, HandlerError> {
 /// The InvalidValue error for a check that only the wire has (which
 /// parameters go together, which need `upgrade`): the pod model never sees
 /// such requests.
-fn invalid(parameter: &str, reason: impl Into<String>) -> HandlerError {
-    HandlerError::Reply(
-        proto::errors::InvalidValue {
-            parameter: parameter.to_owned(),
-            reason: reason.into(),
-        }
-        .into_varlink(),
-    )
+fn invalid(parameter: &str, reason: impl std::fmt::Display) -> HandlerError {
+    HandlerError::Reply(invalid_value(parameter, reason))
 }
 
 /// What a handler can fail with: an error reply for the caller, or a broken
@@ -97,29 +92,61 @@ pub fn pod_error(e: PodError) -> VarlinkError {
         PodError::ContainerExists(id) => {
             VarlinkError::new(name("ContainerExists"), json!({ "id": id }))
         }
-        PodError::InvalidValue { parameter, reason } => VarlinkError::new(
-            name("InvalidValue"),
-            json!({ "parameter": parameter, "reason": reason }),
-        ),
+        PodError::InvalidValue { field, reason } => invalid_value(parameter(field), reason),
         PodError::InvalidState { id, status, reason } => VarlinkError::new(
             name("InvalidState"),
             json!({ "id": id, "status": status, "reason": reason }),
         ),
-        PodError::Runtime {
+        PodError::Runtime(RuntimeFailure {
             runtime,
             command,
             message,
             exit_code,
-        } => {
+        }) => {
             let mut p = json!({ "runtime": runtime, "command": command, "message": message });
             if let Some(c) = exit_code {
                 p["exitCode"] = json!(c);
             }
             VarlinkError::new(name("RuntimeError"), p)
         }
-        PodError::System(message) => {
-            VarlinkError::new(name("SystemError"), json!({ "message": message }))
+        PodError::System(e) => {
+            let mut p = json!({ "message": e.to_string(), "operation": e.operation });
+            if let Some(path) = &e.path {
+                p["path"] = json!(path.display().to_string());
+            }
+            if let Some(errno) = e.errno {
+                p["errno"] = json!(errno);
+            }
+            VarlinkError::new(name("SystemError"), p)
         }
+    }
+}
+
+/// The IDL's `InvalidValue` error: `parameter` as the method names it.
+pub(crate) fn invalid_value(parameter: &str, reason: impl std::fmt::Display) -> VarlinkError {
+    proto::errors::InvalidValue {
+        parameter: parameter.to_owned(),
+        reason: reason.to_string(),
+    }
+    .into_varlink()
+}
+
+/// The parameter that carries a pod [`Field`], as the IDL names it.
+fn parameter(field: Field) -> &'static str {
+    match field {
+        Field::Id => "id",
+        Field::Bundle => "bundle",
+        Field::Rootfs => "rootfs",
+        Field::Command => "command",
+        Field::Env => "env",
+        Field::Cwd => "cwd",
+        Field::MemoryMax => "memoryMax",
+        Field::PidsMax => "pidsMax",
+        Field::LogMaxLine => "logMaxLine",
+        Field::LogMaxSize => "logMaxSize",
+        Field::BytesPerSecond => "bytesPerSecond",
+        Field::Burst => "burst",
+        Field::User => "user",
     }
 }
 
@@ -238,6 +265,43 @@ pub async fn dispatch(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> std::i
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::error::SysError;
+
+    #[test]
+    fn system_errors_carry_operation_path_and_errno() {
+        let io = std::io::Error::from_raw_os_error(libc::ENOSPC);
+        let e = pod_error(SysError::at("writing", std::path::Path::new("/s/pid"), &io).into());
+        assert_eq!(e.name, "io.podmon.Pod.SystemError");
+        let p = &e.parameters;
+        assert_eq!(p["operation"], "writing");
+        assert_eq!(p["path"], "/s/pid");
+        assert_eq!(p["errno"], libc::ENOSPC);
+        assert!(
+            p["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("writing /s/pid: ")),
+            "{p:?}"
+        );
+        // Unknown path and errno are left out, not null.
+        let e = pod_error(SysError::other("receiving the pty", "nothing came").into());
+        assert_eq!(
+            serde_json::Value::Object(e.parameters),
+            json!({ "message": "receiving the pty: nothing came", "operation": "receiving the pty" })
+        );
+    }
+
+    #[test]
+    fn invalid_values_name_the_idl_parameter() {
+        let e = pod_error(PodError::InvalidValue {
+            field: Field::MemoryMax,
+            reason: "must be positive".into(),
+        });
+        assert_eq!(e.name, "io.podmon.Pod.InvalidValue");
+        assert_eq!(
+            serde_json::Value::Object(e.parameters),
+            json!({ "parameter": "memoryMax", "reason": "must be positive" })
+        );
+    }
 
     #[test]
     fn the_dispatch_table_serves_every_method_of_the_idl() {

@@ -3,9 +3,11 @@
 use std::rc::Rc;
 
 use super::{HandlerError, Replier, decode, invalid};
-use crate::logs::reader::{Query, Reader, parse_rfc3339};
+use crate::logs::reader::{Query, Reader};
 use crate::pod::{Pod, PodError, lifecycle};
 use crate::proto::{self, LogRecord, ReadLogsReply};
+use crate::sys::error::SysError;
+use crate::sys::time::parse_rfc3339;
 use crate::varlink::{Call, VarlinkError, params};
 
 /// Streams log records in batches: one reply per batch with `more`.
@@ -31,13 +33,13 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         follow,
     };
     let mut reader = Reader::open(c.log.clone(), &q)
-        .map_err(|e| PodError::System(format!("opening the log: {e}")))?;
+        .map_err(|e| PodError::System(SysError::io("opening the log", &e)))?;
     let mut all = Vec::new();
     loop {
         let batch = reader
             .next_batch()
             .await
-            .map_err(|e| PodError::System(format!("reading the log: {e}")))?;
+            .map_err(|e| PodError::System(SysError::io("reading the log", &e)))?;
         let Some(batch) = batch else { break };
         let records: Vec<LogRecord> = batch
             .into_iter()

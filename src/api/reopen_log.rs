@@ -5,6 +5,7 @@ use std::rc::Rc;
 use super::{HandlerError, Replier, decode};
 use crate::pod::{Pod, PodError};
 use crate::proto;
+use crate::sys::error::SysError;
 use crate::varlink::Call;
 
 /// Reopens the log file after an outside rotator renamed it; replies once
@@ -24,7 +25,7 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
     c.log
         .reopen()
         .await
-        .map_err(|e| PodError::System(format!("reopening the log: {e}")))?;
+        .map_err(|e| PodError::System(SysError::other("reopening the log", e)))?;
     r.reply(Default::default()).await?;
     Ok(())
 }

@@ -114,7 +114,7 @@ impl Sample {
     }
 
     fn time(&self) -> Option<SystemTime> {
-        crate::logs::reader::parse_rfc3339(&self.timestamp)
+        crate::sys::time::parse_rfc3339(&self.timestamp)
     }
 }
 

@@ -8,9 +8,14 @@
 //! can format straight into its write buffer.
 
 use std::fmt;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use thiserror::Error;
+
+use crate::sys::time::{TS_LEN, Timestamp, is_rfc3339};
+
+/// Moved to [`crate::sys::time`]; re-exported only until `cli/logs.rs`
+/// takes it from there.
+pub use crate::sys::time::rfc3339_nanos;
 
 /// Which pipe a chunk came from; kubelet keeps the two apart by this tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -34,130 +39,6 @@ impl Stream {
 impl fmt::Display for Stream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// Length of `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`.
-const TS_LEN: usize = 30;
-
-/// A formatted UTC timestamp with exactly 9 fractional digits and a 'Z'.
-///
-/// Formatted once per chunk (not per line) and kept on the stack, so
-/// formatting a chunk allocates nothing beyond growing the output buffer.
-/// Fixed width also keeps log files sortable as plain text.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Timestamp {
-    buf: [u8; TS_LEN],
-}
-
-impl Timestamp {
-    /// Wall-clock time now (CLOCK_REALTIME), like kubelet/conmon use.
-    pub fn now() -> Self {
-        Self::from_system_time(SystemTime::now())
-    }
-
-    /// Formats any SystemTime; times outside years 0000..=9999 are clamped
-    /// because RFC 3339 only has four year digits.
-    pub fn from_system_time(t: SystemTime) -> Self {
-        let (secs, nanos) = split_unix(t);
-        Self::from_unix(secs, nanos)
-    }
-
-    /// Formats seconds + nanoseconds since the Unix epoch (UTC).
-    fn from_unix(secs: i64, nanos: u32) -> Self {
-        // 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
-        const MIN_SECS: i64 = -62_167_219_200;
-        const MAX_SECS: i64 = 253_402_300_799;
-        let (secs, nanos) = if secs < MIN_SECS {
-            (MIN_SECS, 0)
-        } else if secs > MAX_SECS {
-            (MAX_SECS, 999_999_999)
-        } else {
-            (secs, nanos.min(999_999_999))
-        };
-        let days = secs.div_euclid(86_400);
-        let sod = secs.rem_euclid(86_400);
-        let (year, month, day) = civil_from_days(days);
-        let mut buf = *b"0000-00-00T00:00:00.000000000Z";
-        put_digits(&mut buf[0..4], year);
-        put_digits(&mut buf[5..7], month);
-        put_digits(&mut buf[8..10], day);
-        put_digits(&mut buf[11..13], sod / 3600);
-        put_digits(&mut buf[14..16], sod % 3600 / 60);
-        put_digits(&mut buf[17..19], sod % 60);
-        put_digits(&mut buf[20..29], i64::from(nanos));
-        Timestamp { buf }
-    }
-
-    /// The text, e.g. "2026-01-02T15:04:05.123456789Z".
-    pub fn as_str(&self) -> &str {
-        // Only ASCII digits and separators are ever written into buf.
-        std::str::from_utf8(&self.buf).unwrap_or("")
-    }
-
-    /// The text as bytes, for appending to output buffers.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.buf
-    }
-}
-
-impl fmt::Debug for Timestamp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Timestamp({})", self.as_str())
-    }
-}
-
-impl fmt::Display for Timestamp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// RFC 3339 UTC with nanoseconds for API fields (createdAt etc.), the same
-/// text as the log timestamps so clients can compare them.
-pub fn rfc3339_nanos(t: SystemTime) -> String {
-    Timestamp::from_system_time(t).as_str().to_owned()
-}
-
-/// Seconds (floored) and nanoseconds since the epoch, also for times before it.
-fn split_unix(t: SystemTime) -> (i64, u32) {
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => (
-            i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-            d.subsec_nanos(),
-        ),
-        Err(e) => {
-            let d = e.duration();
-            let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
-            match d.subsec_nanos() {
-                0 => (-secs, 0),
-                n => (-secs - 1, 1_000_000_000 - n),
-            }
-        }
-    }
-}
-
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian
-/// calendar (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097); // [0, 146096]
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
-    let mp = (5 * doy + 2) / 153; // [0, 11], March-based
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-/// Writes `value` zero-padded into all of `dst` (value is known to fit).
-fn put_digits(dst: &mut [u8], mut value: i64) {
-    for slot in dst.iter_mut().rev() {
-        // rem_euclid keeps the digit in 0..=9 even for unexpected input.
-        *slot = b'0' + value.rem_euclid(10) as u8;
-        value /= 10;
     }
 }
 
@@ -290,49 +171,10 @@ fn split_field(s: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((&s[..i], &s[i + 1..]))
 }
 
-/// `YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|±HH:MM)`, the shapes Go's RFC3339Nano
-/// produces (kubelet writes with Go, we write with 9 digits and 'Z').
-fn is_rfc3339(s: &[u8]) -> bool {
-    let shape = b"dddd-dd-ddTdd:dd:dd";
-    if s.len() < shape.len() {
-        return false;
-    }
-    let (head, mut rest) = s.split_at(shape.len());
-    let head_ok = head.iter().zip(shape).all(|(&c, &p)| match p {
-        b'd' => c.is_ascii_digit(),
-        _ => c == p,
-    });
-    if !head_ok {
-        return false;
-    }
-    if let Some(frac) = rest.strip_prefix(b".") {
-        let n = frac.iter().take_while(|b| b.is_ascii_digit()).count();
-        if !(1..=9).contains(&n) {
-            return false;
-        }
-        rest = &frac[n..];
-    }
-    match rest {
-        b"Z" => true,
-        [b'+' | b'-', h1, h2, b':', m1, m2] => [h1, h2, m1, m2].iter().all(|b| b.is_ascii_digit()),
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
-
-    const TS: &str = "2026-01-02T15:04:05.123456789Z";
-
-    fn ts() -> Timestamp {
-        at(1_767_366_245, 123_456_789)
-    }
-
-    fn at(secs: u64, nanos: u32) -> Timestamp {
-        Timestamp::from_system_time(UNIX_EPOCH + Duration::new(secs, nanos))
-    }
+    use crate::sys::time::tests::{TS, ts};
 
     fn fmt(stream: Stream, chunk: &[u8], max: usize) -> Vec<u8> {
         let mut out = Vec::new();
@@ -351,107 +193,6 @@ mod tests {
             }
         }
         bytes
-    }
-
-    #[test]
-    fn timestamp_known_value() {
-        assert_eq!(ts().as_str(), TS);
-        assert_eq!(ts().to_string(), TS);
-        assert_eq!(ts().as_bytes().len(), 30);
-    }
-
-    #[test]
-    fn timestamp_epoch_and_edges() {
-        assert_eq!(at(0, 0).as_str(), "1970-01-01T00:00:00.000000000Z");
-        assert_eq!(at(0, 1).as_str(), "1970-01-01T00:00:00.000000001Z");
-        assert_eq!(
-            at(86_399, 999_999_999).as_str(),
-            "1970-01-01T23:59:59.999999999Z"
-        );
-        // 2^31: the 32-bit rollover.
-        assert_eq!(
-            at(2_147_483_648, 0).as_str(),
-            "2038-01-19T03:14:08.000000000Z"
-        );
-        assert_eq!(
-            at(1_000_000_000, 5).as_str(),
-            "2001-09-09T01:46:40.000000005Z"
-        );
-    }
-
-    #[test]
-    fn timestamp_leap_years() {
-        // 2024-02-29 (divisible by 4).
-        assert_eq!(
-            at(1_709_164_800, 0).as_str(),
-            "2024-02-29T00:00:00.000000000Z"
-        );
-        assert_eq!(
-            at(1_709_251_199, 0).as_str(),
-            "2024-02-29T23:59:59.000000000Z"
-        );
-        assert_eq!(
-            at(1_709_251_200, 0).as_str(),
-            "2024-03-01T00:00:00.000000000Z"
-        );
-        // 2000-02-29 (divisible by 400).
-        assert_eq!(
-            at(951_782_400, 0).as_str(),
-            "2000-02-29T00:00:00.000000000Z"
-        );
-        // 2100 is not a leap year: Feb 28 is followed by Mar 1.
-        assert_eq!(
-            at(4_107_456_000, 0).as_str(),
-            "2100-02-28T00:00:00.000000000Z"
-        );
-        assert_eq!(
-            at(4_107_542_400, 0).as_str(),
-            "2100-03-01T00:00:00.000000000Z"
-        );
-        // Last day of a leap year is day 366.
-        assert_eq!(
-            at(1_735_603_200, 0).as_str(),
-            "2024-12-31T00:00:00.000000000Z"
-        );
-    }
-
-    #[test]
-    fn timestamp_before_epoch_and_clamped() {
-        let t = UNIX_EPOCH - Duration::new(1, 500_000_000);
-        assert_eq!(
-            Timestamp::from_system_time(t).as_str(),
-            "1969-12-31T23:59:58.500000000Z"
-        );
-        let t = UNIX_EPOCH - Duration::from_secs(86_400 * 365);
-        assert_eq!(
-            Timestamp::from_system_time(t).as_str(),
-            "1969-01-01T00:00:00.000000000Z"
-        );
-        assert_eq!(
-            at(300_000_000_000, 0).as_str(),
-            "9999-12-31T23:59:59.999999999Z"
-        );
-        assert_eq!(
-            Timestamp::from_unix(i64::MIN, 0).as_str(),
-            "0000-01-01T00:00:00.000000000Z"
-        );
-        assert_eq!(
-            Timestamp::from_unix(i64::MAX, 0).as_str(),
-            "9999-12-31T23:59:59.999999999Z"
-        );
-    }
-
-    #[test]
-    fn timestamp_now_is_well_formed() {
-        let now = Timestamp::now();
-        assert!(is_rfc3339(now.as_bytes()), "{now}");
-        assert!(now.as_str().starts_with("20"));
-    }
-
-    #[test]
-    fn rfc3339_matches_timestamp() {
-        let t = UNIX_EPOCH + Duration::new(1_767_366_245, 123_456_789);
-        assert_eq!(rfc3339_nanos(t), TS);
     }
 
     #[test]

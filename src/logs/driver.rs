@@ -13,8 +13,9 @@ use std::pin::Pin;
 
 use serde::{Deserialize, Serialize};
 
-use crate::logs::cri::{self, Stream, Timestamp};
+use crate::logs::cri::{self, Stream};
 use crate::reactor::ops;
+use crate::sys::time::Timestamp;
 
 /// Which driver a container uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

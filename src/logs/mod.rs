@@ -12,9 +12,12 @@
 
 pub mod cri;
 pub mod driver;
+pub mod drops;
 pub mod hub;
 pub mod ratelimit;
 pub mod reader;
+#[cfg(test)]
+mod tests;
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -23,10 +26,13 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::logs::cri::{Stream, Timestamp, rfc3339_nanos};
+use drops::Ledger;
+
+use crate::logs::cri::Stream;
 use crate::logs::hub::Hub;
 use crate::logs::ratelimit::{Bucket, Limit, Policy};
 use crate::reactor::{self, ops, sync::Notify};
+use crate::sys::time::Timestamp;
 use driver::{LogDriver, RecordFormat};
 
 /// Bytes read from a pipe in one operation.
@@ -67,18 +73,6 @@ pub struct LogCounters {
     pub error: Option<String>,
 }
 
-/// Bytes dropped since the last marker line, per stream.
-#[derive(Default)]
-struct Dropped {
-    bytes: u64,
-    since: Option<SystemTime>,
-    last_marker: Option<Instant>,
-}
-
-/// Markers are written at most this often per stream (and at end of input),
-/// so a flood yields a few summary lines, not one per dropped chunk.
-const MARKER_INTERVAL: Duration = Duration::from_secs(1);
-
 /// The log of one container; shared by its pumps, its writer and the API.
 pub struct LogSink {
     path: Option<PathBuf>,
@@ -87,7 +81,8 @@ pub struct LogSink {
     writing: Cell<bool>,
     counters: RefCell<LogCounters>,
     bucket: RefCell<Option<Bucket>>,
-    dropped: [RefCell<Dropped>; 2],
+    /// Bytes dropped and not yet in a marker, per stream.
+    dropped: [RefCell<Ledger>; 2],
     reopen: Cell<Option<u64>>,
     reopen_seq: Cell<u64>,
     reopen_result: RefCell<Option<(u64, Result<(), String>)>>,
@@ -291,21 +286,15 @@ fn admit(sink: &LogSink, stream: Stream, chunk: &[u8]) -> usize {
             n
         }
         Policy::Drop => {
-            // Whole lines only, so kept output is not cut mid-line more
-            // than the container's own writes cut it: all of the chunk if
-            // it fits the budget, else up to the last newline that does.
-            let avail = usize::try_from(b.available(now)).unwrap_or(usize::MAX);
-            let keep = if avail >= n {
-                n
-            } else {
-                memchr::memrchr(b'\n', &chunk[..avail]).map_or(0, |i| i + 1)
-            };
+            let keep = drops::whole_lines_within(chunk, b.available(now));
             b.spend(keep as u64, now);
             if keep < n {
+                // The counter and the stream's ledger grow together: what
+                // the API reports is what the markers will report.
                 let lost = (n - keep) as u64;
-                let mut d = sink.dropped[stream_index(stream)].borrow_mut();
-                d.bytes += lost;
-                d.since.get_or_insert_with(SystemTime::now);
+                sink.dropped[stream_index(stream)]
+                    .borrow_mut()
+                    .record(lost, SystemTime::now());
                 sink.counters.borrow_mut().bytes_dropped += lost;
             }
             keep
@@ -313,7 +302,8 @@ fn admit(sink: &LogSink, stream: Stream, chunk: &[u8]) -> usize {
     }
 }
 
-/// Appends the "bytes dropped" marker record for `stream`, if any were.
+/// Appends the "bytes dropped" marker record for `stream` when one is due
+/// (see [`drops`] for the rule).
 fn marker(
     sink: &LogSink,
     format: &dyn RecordFormat,
@@ -322,32 +312,14 @@ fn marker(
     out: &mut Vec<u8>,
     at_end: bool,
 ) {
-    let mut d = sink.dropped[stream_index(stream)].borrow_mut();
-    if d.bytes == 0 {
-        return;
-    }
-    let now = Instant::now();
-    if !at_end
-        && d.last_marker
-            .is_some_and(|t| now.duration_since(t) < MARKER_INTERVAL)
-    {
-        return;
-    }
-    let since = d.since.map(rfc3339_nanos).unwrap_or_default();
-    let text = format!(
-        "podmon: dropped {} bytes of {} since {since} (log rate limit)\n",
-        d.bytes,
-        stream.as_str()
-    );
-    let bytes = d.bytes;
-    *d = Dropped {
-        last_marker: Some(now),
-        ..Dropped::default()
-    };
+    let due = sink.dropped[stream_index(stream)]
+        .borrow_mut()
+        .take_marker(Instant::now(), at_end);
+    let Some(m) = due else { return };
     if let Some(f) = &*sink.on_drop.borrow() {
-        f(bytes);
+        f(m.bytes);
     }
-    format.format(stream, ts, text.as_bytes(), out);
+    format.format(stream, ts, m.text(stream).as_bytes(), out);
 }
 
 async fn pump(sink: Rc<LogSink>, format: Rc<dyn RecordFormat>, stream: Stream, pipe: OwnedFd) {

@@ -7,10 +7,15 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::rc::Rc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
-use crate::logs::cri::{self, Stream, Timestamp};
+use crate::logs::cri::{self, Stream};
 use crate::reactor::ops;
+use crate::sys::time::Timestamp;
+
+/// Moved to [`crate::sys::time`]; re-exported only until `cli/logs.rs`
+/// takes it from there.
+pub use crate::sys::time::parse_rfc3339;
 
 use super::LogSink;
 
@@ -37,72 +42,6 @@ pub struct Query {
     /// Keep reading new records until the container stopped and its log
     /// is complete.
     pub follow: bool,
-}
-
-/// Parses an RFC 3339 time such as `2026-01-02T15:04:05.5Z` or with an
-/// offset `+02:00`. Returns `None` for anything else.
-pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
-    let b = s.as_bytes();
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return None;
-    }
-    let num =
-        |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse::<u32>().ok().map(i64::from) };
-    let (y, mo, d, h, mi, sec) = (
-        num(0..4)?,
-        num(5..7)?,
-        num(8..10)?,
-        num(11..13)?,
-        num(14..16)?,
-        num(17..19)?,
-    );
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
-        return None;
-    }
-    let mut rest = &s[19..];
-    let mut nanos = 0u32;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 || digits > 9 {
-            return None;
-        }
-        nanos = frac[..digits].parse::<u32>().ok()? * 10u32.pow(9 - digits as u32);
-        rest = &frac[digits..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ => {
-            let rb = rest.as_bytes();
-            if rb.len() != 6 || !matches!(rb[0], b'+' | b'-') || rb[3] != b':' {
-                return None;
-            }
-            let oh: i64 = rest[1..3].parse().ok()?;
-            let om: i64 = rest[4..6].parse().ok()?;
-            let o = oh * 3600 + om * 60;
-            if rb[0] == b'-' { -o } else { o }
-        }
-    };
-    let days = days_from_civil(y, mo, d);
-    let secs = days * 86400 + h * 3600 + mi * 60 + sec - offset;
-    let secs = u64::try_from(secs).ok()?;
-    Some(UNIX_EPOCH + Duration::new(secs, nanos))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
 }
 
 /// Splits complete lines off `pending` into records; keeps an incomplete
@@ -250,27 +189,6 @@ impl Reader {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339_parsing() {
-        let t = parse_rfc3339("1970-01-01T00:00:01Z").unwrap();
-        assert_eq!(t, UNIX_EPOCH + Duration::from_secs(1));
-        let t = parse_rfc3339("2024-02-29T12:00:00.5+01:00").unwrap();
-        assert_eq!(
-            Timestamp::from_system_time(t).as_str(),
-            "2024-02-29T11:00:00.500000000Z"
-        );
-        for bad in [
-            "",
-            "2024-02-29",
-            "2024-13-01T00:00:00Z",
-            "2024-01-01T00:00:00",
-            "2024-01-01T00:00:00.Z",
-            "x024-01-01T00:00:00Z",
-        ] {
-            assert!(parse_rfc3339(bad).is_none(), "{bad}");
-        }
-    }
 
     #[test]
     fn records_are_split_and_filtered() {

@@ -6,36 +6,12 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::SystemTime;
 
-use serde::Serialize;
-
+use super::status::Status;
 use super::stdin::StdinSlot;
 use crate::cgroups::CgroupPaths;
 use crate::logs::LogSink;
 use crate::reactor::sync::Notify;
 use crate::sys::process::{ExitInfo, Watched};
-
-/// Lifecycle state, as the OCI runtime spec names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// Created by the runtime; the process waits to be started.
-    Created,
-    /// Started and not yet exited.
-    Running,
-    /// The init process exited and its output is in the log.
-    Stopped,
-}
-
-impl Status {
-    /// The lowercase name used on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Created => "created",
-            Status::Running => "running",
-            Status::Stopped => "stopped",
-        }
-    }
-}
 
 /// The mutable part of a container record.
 #[derive(Debug)]

@@ -1,21 +1,40 @@
 //! The pod: its containers and the operations on them, independent of the
-//! Varlink wire format (the `api` module maps these to methods).
+//! Varlink wire format (the `api` module maps these to methods). One file
+//! per operation; the runtime is reached through [`Driver`] only, so the
+//! operations run against a fake runtime in the unit tests.
 
+mod bundle;
 mod container;
+mod create;
+mod delete;
+mod error;
 pub mod events;
 pub mod exec;
 pub mod id;
+mod kill;
 pub mod lifecycle;
+mod monitor;
+mod request;
+mod shutdown;
+mod start;
+mod status;
 mod stdin;
+mod stdio;
+#[cfg(test)]
+mod tests;
+mod wait;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::rc::Rc;
 
-pub use container::{Container, Status, exit_reason};
-pub use lifecycle::{CreateRequest, Source};
+pub use container::{Container, State, exit_reason};
+pub use error::{Field, PodError};
+pub use request::{CreateRequest, LogOptions, Source};
+pub use status::{Operation, Status};
 
+use crate::oci::driver::Driver;
 use crate::oci::runtime::Runtime;
 
 /// Where the pod keeps its files and which runtime it drives.
@@ -35,63 +54,6 @@ pub struct PodConfig {
     pub oom_dir: Option<PathBuf>,
 }
 
-/// Why an operation on the pod failed; each maps to a named Varlink error.
-#[derive(Debug, thiserror::Error)]
-pub enum PodError {
-    /// No container has this id.
-    #[error("no such container: {0}")]
-    NoSuchContainer(String),
-    /// The id is taken (or being created).
-    #[error("container exists: {0}")]
-    ContainerExists(String),
-    /// A parameter's value cannot be used.
-    #[error("invalid {parameter}: {reason}")]
-    InvalidValue {
-        /// The parameter's name as in the IDL.
-        parameter: &'static str,
-        /// Why.
-        reason: String,
-    },
-    /// The container's status does not allow the operation.
-    #[error("container {id} is {}: {reason}", status.as_str())]
-    InvalidState {
-        /// Container id.
-        id: String,
-        /// Its status.
-        status: Status,
-        /// Why that status does not allow the call.
-        reason: String,
-    },
-    /// The OCI runtime failed.
-    #[error("{runtime} {command} failed: {message}")]
-    Runtime {
-        /// Runtime name ("runc").
-        runtime: String,
-        /// The subcommand ("create").
-        command: &'static str,
-        /// The runtime's own message.
-        message: String,
-        /// Its exit code, if it exited.
-        exit_code: Option<i32>,
-    },
-    /// podmon itself failed (files, processes).
-    #[error("{0}")]
-    System(String),
-}
-
-impl PodError {
-    fn invalid(parameter: &'static str, reason: impl std::fmt::Display) -> PodError {
-        PodError::InvalidValue {
-            parameter,
-            reason: reason.to_string(),
-        }
-    }
-
-    fn system(what: impl std::fmt::Display, e: impl std::fmt::Display) -> PodError {
-        PodError::System(format!("{what}: {e}"))
-    }
-}
-
 /// The pod's containers plus the ids being created right now.
 pub struct Pod {
     /// Configuration.
@@ -104,12 +66,22 @@ pub struct Pod {
     pub execs: RefCell<std::collections::HashMap<String, exec::ExecEntry>>,
     /// When the monitor started.
     pub started_at: std::time::SystemTime,
+    /// Runs the OCI runtime.
+    driver: Rc<dyn Driver>,
 }
 
 impl Pod {
-    /// An empty pod.
+    /// An empty pod that drives `config.runtime`.
     pub fn new(config: PodConfig) -> Rc<Pod> {
+        let driver = Rc::new(config.runtime.clone());
+        Pod::with_driver(config, driver)
+    }
+
+    /// An empty pod whose runtime operations go to `driver` (a fake one in
+    /// tests; `config.runtime` then only names it).
+    pub fn with_driver(config: PodConfig, driver: Rc<dyn Driver>) -> Rc<Pod> {
         Rc::new(Pod {
+            driver,
             config,
             containers: RefCell::new(BTreeMap::new()),
             reserved: RefCell::new(HashSet::new()),

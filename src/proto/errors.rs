@@ -104,6 +104,14 @@ pub struct RuntimeError {
 pub struct SystemError {
     /// What failed, and the system's message.
     pub message: String,
+    /// What the monitor was doing ("reading", "pipe").
+    pub operation: String,
+    /// The file it was doing it to, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The errno, when the kernel reported the failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errno: Option<i32>,
 }
 
 proto_error!(

@@ -12,7 +12,7 @@ pub mod ops;
 mod ring;
 pub mod sync;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use backend::{Backend, active};
 pub use executor::{TaskId, abort, spawn, stop};

@@ -107,9 +107,26 @@ pub async fn read(
     (r, buf)
 }
 
+/// Refuses a start offset past the end of the buffer, the same way on both
+/// backends: io_uring would be handed a pointer outside the allocation and
+/// epoll would panic slicing, so neither may see it.
+fn check_from(buf: &[u8], from: usize) -> io::Result<()> {
+    if from <= buf.len() {
+        return Ok(());
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("write from offset {from} of a {}-byte buffer", buf.len()),
+    ))
+}
+
 /// Writes `buf[from..]` at the file position (or appends, for O_APPEND
-/// files); returns the count written and the buffer.
+/// files); returns the count written and the buffer. `from` past the end
+/// of `buf` is an `InvalidInput` error.
 pub async fn write(fd: BorrowedFd<'_>, buf: Vec<u8>, from: usize) -> (io::Result<usize>, Vec<u8>) {
+    if let Err(e) = check_from(&buf, from) {
+        return (Err(e), buf);
+    }
     if backend::is_epoll() {
         return epoll::write(fd, buf, from).await;
     }
@@ -125,6 +142,9 @@ pub async fn write_offloaded(
     buf: Vec<u8>,
     from: usize,
 ) -> (io::Result<usize>, Vec<u8>) {
+    if let Err(e) = check_from(&buf, from) {
+        return (Err(e), buf);
+    }
     if backend::is_epoll() {
         return epoll::write(fd, buf, from).await;
     }
@@ -138,7 +158,7 @@ async fn write_with(
     flags: io_uring::squeue::Flags,
 ) -> (io::Result<usize>, Vec<u8>) {
     let len = (buf.len() - from).min(u32::MAX as usize) as u32;
-    // SAFETY: in bounds: from <= len.
+    // SAFETY: in bounds: the callers checked from <= len (`check_from`).
     let ptr = unsafe { buf.as_ptr().add(from) };
     let entry = opcode::Write::new(types::Fd(fd.as_raw_fd()), ptr, len)
         .offset(u64::MAX)

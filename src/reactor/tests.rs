@@ -12,8 +12,9 @@ use super::sync::{Either, join, select, timeout};
 use super::{Backend, epoll, init_with, ops, run, spawn};
 
 /// Runs `body` to completion under each backend, on its own thread (the
-/// reactor and executor are per thread).
-fn on_both<F, Fut>(body: F)
+/// reactor and executor are per thread). Other modules' tests of code that
+/// runs on the loop use it too.
+pub(crate) fn on_both<F, Fut>(body: F)
 where
     F: Fn(Backend) -> Fut + Send + Copy + 'static,
     Fut: Future<Output = ()> + 'static,
@@ -346,6 +347,34 @@ fn a_flooding_pipe_does_not_starve_other_tasks() {
         }
         flooder.join().unwrap();
         quiet.join().unwrap();
+        assert_clean(b);
+    });
+}
+
+#[test]
+fn a_write_from_past_the_end_is_invalid_input_on_both_backends() {
+    on_both(|b| async move {
+        let (r, w) = pipe();
+        let data = b"abc".to_vec();
+        for offloaded in [false, true] {
+            let (res, buf) = if offloaded {
+                ops::write_offloaded(w.as_fd(), data.clone(), 4).await
+            } else {
+                ops::write(w.as_fd(), data.clone(), 4).await
+            };
+            let e = res.expect_err("offset 4 of a 3-byte buffer");
+            assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{b:?}: {e}");
+            assert_eq!(buf, data, "the buffer comes back untouched");
+            // The end itself is a valid (empty) start.
+            let (res, _) = ops::write(w.as_fd(), data.clone(), 3).await;
+            assert_eq!(res.unwrap(), 0);
+        }
+        let (res, _) = ops::write(w.as_fd(), data.clone(), 1).await;
+        assert_eq!(res.unwrap(), 2);
+        drop(w);
+        let (res, buf) = ops::read(r.as_fd(), Vec::with_capacity(8), usize::MAX).await;
+        assert_eq!(res.unwrap(), 2);
+        assert_eq!(buf, b"bc", "nothing of the refused writes reached the pipe");
         assert_clean(b);
     });
 }

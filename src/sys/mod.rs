@@ -3,7 +3,9 @@
 //! and the monitor's own resource figures.
 
 pub mod console;
+pub mod error;
 pub mod process;
 pub mod selfstat;
 pub mod signal;
 pub mod sigwatch;
+pub mod time;

@@ -219,23 +219,43 @@ const OUTPUT_CAP: usize = 4 << 20;
 
 async fn read_to_end(fd: Option<OwnedFd>) -> Vec<u8> {
     let Some(fd) = fd else { return Vec::new() };
-    let mut out = Vec::new();
-    let mut buf = Vec::with_capacity(16 * 1024);
+    let out = RefCell::new(Captured::default());
+    capture(fd, OUTPUT_CAP, &out).await;
+    out.into_inner().bytes
+}
+
+/// Output read so far, at most a cap.
+#[derive(Debug, Default)]
+pub struct Captured {
+    /// The bytes kept.
+    pub bytes: Vec<u8>,
+    /// More was written than the cap allowed.
+    pub truncated: bool,
+}
+
+/// Reads `fd` to end of file into `into`, keeping at most `cap` bytes (and
+/// reading on past it, so the writer never blocks). What was read stays in
+/// `into` even if this future is dropped early.
+pub async fn capture(fd: OwnedFd, cap: usize, into: &RefCell<Captured>) {
+    let mut buf = Vec::with_capacity(64 * 1024);
     loop {
         buf.clear();
         let (r, b) = ops::read(fd.as_fd(), buf, usize::MAX).await;
         buf = b;
         match r {
-            Ok(0) => return out,
+            Ok(0) => return,
             Ok(_) => {
-                if out.len() < OUTPUT_CAP {
-                    out.extend_from_slice(&buf);
+                let mut c = into.borrow_mut();
+                let room = cap.saturating_sub(c.bytes.len());
+                if buf.len() > room {
+                    c.truncated = true;
                 }
+                c.bytes.extend_from_slice(&buf[..buf.len().min(room)]);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
-                log::debug!("reading command output: {e}");
-                return out;
+                log::debug!("reading a child's output: {e}");
+                return;
             }
         }
     }

@@ -1,5 +1,6 @@
 //! The Varlink protocol (UAPI.20), sans IO: framing, messages, typed
-//! parameters, the `org.varlink.service` interface, and a blocking client.
+//! parameters, the `org.varlink.service` interface, and the one blocking
+//! client that the CLI, the integration tests and the benches share.
 //!
 //! The server's reactor owns the sockets; everything here only transforms
 //! bytes and values, so it is tested without any I/O (the client excepted).

@@ -1,97 +1,29 @@
-//! A small blocking Varlink client over a UNIX stream socket.
+//! A small blocking Varlink client over a UNIX stream socket: the one
+//! client of the project, used by the CLI, the integration tests and the
+//! benches.
 //!
-//! The CLI and the integration tests need to talk to a running `podmon serve`
-//! without an event loop; one call at a time on a blocking socket is all they
-//! need.
+//! They all need to talk to a running `podmon serve` without an event loop;
+//! one call at a time on a blocking socket is all they need. Tests that feed
+//! the server bad input use the byte-level methods of `raw.rs` (raw sends,
+//! one unparsed message, waiting for the close) on the same connection.
 
-use std::fmt;
-use std::io::{self, Read, Write};
+mod error;
+mod raw;
+
+use std::io::Write;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use thiserror::Error;
 
 use super::frame::{FrameDecoder, FrameError};
-use super::message::{Call, ProtocolError, Reply, VarlinkError};
+use super::message::{Call, ProtocolError, Reply};
+
+pub use error::ClientError;
 
 /// Largest reply accepted, as in systemd's sd-varlink (16 MiB).
 pub const MAX_REPLY: usize = 16 * 1024 * 1024;
-
-/// Why a call did not produce a successful reply.
-#[derive(Debug, Error)]
-pub enum ClientError {
-    /// The socket could not be connected; names the path because "connection
-    /// refused" alone does not tell the user which socket was tried.
-    #[error("cannot connect to {}: {source}", path.display())]
-    Connect {
-        /// The socket path tried.
-        path: PathBuf,
-        /// What `connect` reported.
-        #[source]
-        source: io::Error,
-    },
-    /// Reading or writing the connection failed.
-    #[error("I/O error: {0}")]
-    Io(#[from] io::Error),
-    /// The service sent something that is not a valid reply.
-    #[error("protocol error: {0}")]
-    Protocol(#[from] ProtocolError),
-    /// The service's reply stream could not be framed (e.g. too large).
-    #[error("protocol error: {0}")]
-    Frame(#[from] FrameError),
-    /// The service answered with an error reply.
-    #[error("{}", VarlinkDisplay { name, parameters })]
-    Varlink {
-        /// Qualified error name.
-        name: String,
-        /// Error parameters.
-        parameters: Map<String, Value>,
-    },
-    /// The service closed the connection before the reply was complete.
-    #[error("connection closed by the service before the reply")]
-    Closed,
-    /// The caller passed parameters that are not a JSON object.
-    #[error("call parameters must be a JSON object")]
-    InvalidParameters,
-}
-
-impl ClientError {
-    /// The error reply's name, when the service sent one; lets callers react
-    /// to specific errors without matching on the whole enum.
-    pub fn varlink_name(&self) -> Option<&str> {
-        match self {
-            ClientError::Varlink { name, .. } => Some(name),
-            _ => None,
-        }
-    }
-}
-
-impl From<VarlinkError> for ClientError {
-    fn from(err: VarlinkError) -> Self {
-        ClientError::Varlink {
-            name: err.name,
-            parameters: err.parameters,
-        }
-    }
-}
-
-/// Formats an error reply like [`VarlinkError`]'s `Display`.
-struct VarlinkDisplay<'a> {
-    name: &'a str,
-    parameters: &'a Map<String, Value>,
-}
-
-impl fmt::Display for VarlinkDisplay<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        VarlinkError {
-            name: self.name.to_owned(),
-            parameters: self.parameters.clone(),
-        }
-        .fmt(f)
-    }
-}
 
 /// How a call asks to be answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,6 +97,22 @@ impl Client {
         Ok(())
     }
 
+    /// Bounds only how long a read may block, leaving writes as they are: a
+    /// bench waits a long while for one reply, a test briefly for a reply
+    /// that must not come.
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> Result<(), ClientError> {
+        self.stream.set_read_timeout(timeout)?;
+        Ok(())
+    }
+
+    /// Replaces the bound on one reply's size ([`MAX_REPLY`]); only before
+    /// the first read, since bytes already buffered are dropped. The test
+    /// harness lifts it to read whatever the server sends, however large.
+    pub fn with_max_reply(mut self, max: usize) -> Client {
+        self.decoder = FrameDecoder::new(max);
+        self
+    }
+
     /// Calls `method` and returns the reply's parameters; an error reply is
     /// [`ClientError::Varlink`].
     pub fn call(
@@ -200,7 +148,8 @@ impl Client {
     }
 
     /// Sends a `oneway` call: the service sends no reply, so nothing reports
-    /// whether it succeeded.
+    /// whether it succeeded; the tests check that the next reply on the
+    /// connection belongs to the next call.
     pub fn call_oneway(&mut self, method: &str, parameters: Value) -> Result<(), ClientError> {
         self.send_with(method, parameters, |call| Call {
             oneway: true,
@@ -237,12 +186,21 @@ impl Client {
         if step.continues {
             return Err(ProtocolError::UnexpectedContinues.into());
         }
-        let leftover = self.decoder.take_remaining();
+        let (stream, leftover) = self.into_parts();
         Ok(Upgraded {
             reply: step.parameters,
-            stream: self.stream,
+            stream,
             leftover,
         })
+    }
+
+    /// Ends the Varlink part of the connection: the socket, and the bytes
+    /// already received after the last message read (they belong to
+    /// whatever protocol follows). For callers that read an `upgrade`
+    /// reply themselves, e.g. tests that want an error reply as it came.
+    pub fn into_parts(mut self) -> (UnixStream, Vec<u8>) {
+        let leftover = self.decoder.take_remaining();
+        (self.stream, leftover)
     }
 
     fn send_with(
@@ -263,22 +221,15 @@ impl Client {
         Ok(())
     }
 
-    /// Reads until one whole reply is buffered and parses it.
+    /// Reads one whole reply and parses it; the service closing the
+    /// connection before or inside it is [`ClientError::Closed`].
     fn receive(&mut self) -> Result<Reply, ClientError> {
-        let mut buf = [0u8; 64 * 1024];
-        loop {
-            if let Some(frame) = self.decoder.next_frame()? {
-                return Ok(Reply::parse(&frame)?);
+        match self.read_frame() {
+            Ok(Some(frame)) => Ok(Reply::parse(&frame)?),
+            Ok(None) | Err(ClientError::Frame(FrameError::Truncated { .. })) => {
+                Err(ClientError::Closed)
             }
-            let n = match self.stream.read(&mut buf) {
-                Ok(n) => n,
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                Err(err) => return Err(err.into()),
-            };
-            if n == 0 {
-                return Err(ClientError::Closed);
-            }
-            self.decoder.push(&buf[..n]);
+            Err(err) => Err(err),
         }
     }
 }
@@ -287,6 +238,7 @@ impl Client {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::io::Read;
     use std::thread;
 
     /// Runs a fake service on the other end of a socket pair: it reads one

@@ -1,0 +1,344 @@
+//! Running the OCI runtime: one operation per runtime verb, behind the
+//! [`Driver`] trait so the pod can be tested against a fake runtime.
+//!
+//! `create` and `exec` are the two verbs that bring a new process: the
+//! runtime runs with the process's stdio, writes its pid to a pid file and,
+//! for a terminal, sends the pty master over a console socket. Until the
+//! pid is read the new process may already be podmon's child (subreaper)
+//! without podmon knowing it, so a [`PendingClaim`] holds the stray reaper
+//! off for that window. Everything else is a command that runs to its end.
+//!
+//! Adding a verb (pause, resume, update, checkpoint) is one argv builder in
+//! `argv` and one trait method here, usually a single call to `simple`.
+
+use std::ffi::OsString;
+use std::future::Future;
+use std::os::fd::OwnedFd;
+use std::path::Path;
+use std::pin::Pin;
+use std::time::Duration;
+
+use thiserror::Error;
+
+use super::output::{self, RuntimeState};
+use super::runtime::Runtime;
+use crate::reactor::sync;
+use crate::sys::console::ConsoleSocket;
+use crate::sys::error::SysError;
+use crate::sys::process::{self, ExitInfo, PendingClaim, Watched};
+
+/// A future on the reactor's one thread (nothing here is `Send`).
+pub type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// What every driver operation returns.
+pub type Op<'a, T> = LocalFuture<'a, Result<T, DriverError>>;
+
+/// How long the runtime has to send the pty master after it exited.
+const PTY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a process whose pty never came gets to die after SIGKILL.
+const REAP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The runtime ran and refused, in its own words.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{runtime} {command} failed: {message}")]
+pub struct RuntimeFailure {
+    /// Runtime name ("runc").
+    pub runtime: String,
+    /// The verb ("create").
+    pub command: &'static str,
+    /// The runtime's message, or "exited with status N".
+    pub message: String,
+    /// Its exit code, if it exited.
+    pub exit_code: Option<i32>,
+}
+
+/// Why a runtime operation failed.
+#[derive(Debug, Error)]
+pub enum DriverError {
+    /// The runtime ran and refused.
+    #[error(transparent)]
+    Failed(#[from] RuntimeFailure),
+    /// Running the runtime, or reading what it left, failed.
+    #[error(transparent)]
+    System(#[from] SysError),
+}
+
+/// The stdio the runtime runs with; the new process inherits it. `None`
+/// means /dev/null for stdin and a pipe podmon reads for the others.
+#[derive(Debug, Default)]
+pub struct Stdio {
+    /// The process's stdin.
+    pub stdin: Option<OwnedFd>,
+    /// The process's stdout.
+    pub stdout: Option<OwnedFd>,
+    /// The process's stderr.
+    pub stderr: Option<OwnedFd>,
+}
+
+/// What `create` and `exec` need besides the container id.
+#[derive(Debug)]
+pub struct Launch<'a> {
+    /// podmon's directory for this process: the pid file, the runtime's
+    /// log and the console socket go here.
+    pub dir: &'a Path,
+    /// The new process's stdio.
+    pub stdio: Stdio,
+    /// The process gets a pty; its master is returned.
+    pub terminal: bool,
+}
+
+/// A process the runtime started, watched by podmon.
+#[derive(Debug)]
+pub struct Launched {
+    /// The process (container init or exec), podmon's child.
+    pub process: Watched,
+    /// The pty master, for terminal processes.
+    pub pty: Option<OwnedFd>,
+}
+
+/// The verbs of an OCI runtime, as the pod uses them.
+pub trait Driver {
+    /// The runtime's name, for messages ("runc").
+    fn name(&self) -> String;
+
+    /// `create`: sets up container `id` from `bundle`; its init process
+    /// waits to be started. Any runtime record is removed on failure.
+    fn create<'a>(&'a self, id: &'a str, bundle: &'a Path, launch: Launch<'a>) -> Op<'a, Launched>;
+
+    /// `exec --detach`: starts the process described by `process_json`
+    /// in container `id`.
+    fn exec<'a>(
+        &'a self,
+        id: &'a str,
+        process_json: &'a Path,
+        launch: Launch<'a>,
+    ) -> Op<'a, Launched>;
+
+    /// `start`: runs the user process of a created container.
+    fn start<'a>(&'a self, id: &'a str) -> Op<'a, ()>;
+
+    /// `kill`: sends `signal` to the init process, or with `all` to every
+    /// process of the container.
+    fn kill<'a>(&'a self, id: &'a str, signal: i32, all: bool) -> Op<'a, ()>;
+
+    /// `delete`: removes the runtime's record; with `force` it kills a
+    /// container that still runs.
+    fn delete<'a>(&'a self, id: &'a str, force: bool) -> Op<'a, ()>;
+
+    /// `state`: what the runtime knows of `id`; `None` when it keeps no
+    /// record of it (never created, or deleted).
+    fn state<'a>(&'a self, id: &'a str) -> Op<'a, Option<RuntimeState>>;
+}
+
+impl Driver for Runtime {
+    fn name(&self) -> String {
+        Runtime::name(self)
+    }
+
+    fn create<'a>(&'a self, id: &'a str, bundle: &'a Path, launch: Launch<'a>) -> Op<'a, Launched> {
+        Box::pin(async move {
+            let files = Files::new(launch.dir, launch.terminal)?;
+            let args = match &files.console {
+                Some(c) => {
+                    self.create_args_with_console(id, bundle, &files.pid, &files.log, c.path())
+                }
+                None => self.create_args(id, bundle, &files.pid, &files.log),
+            };
+            match self.launch("create", args, launch.stdio, &files).await {
+                Ok(init) => self.receive_pty(id, init, &files, Init::Container).await,
+                Err(failed) => {
+                    // A half-created container stays in the runtime's records.
+                    let _ = self.delete(id, true).await;
+                    Err(failed)
+                }
+            }
+        })
+    }
+
+    fn exec<'a>(
+        &'a self,
+        id: &'a str,
+        process_json: &'a Path,
+        launch: Launch<'a>,
+    ) -> Op<'a, Launched> {
+        Box::pin(async move {
+            let files = Files::new(launch.dir, launch.terminal)?;
+            let console = files.console.as_ref().map(ConsoleSocket::path);
+            let args = self.exec_args(id, process_json, &files.pid, &files.log, console);
+            let process = self.launch("exec", args, launch.stdio, &files).await?;
+            self.receive_pty(id, process, &files, Init::Exec).await
+        })
+    }
+
+    fn start<'a>(&'a self, id: &'a str) -> Op<'a, ()> {
+        Box::pin(self.simple("start", self.start_args(id)))
+    }
+
+    fn kill<'a>(&'a self, id: &'a str, signal: i32, all: bool) -> Op<'a, ()> {
+        Box::pin(self.simple("kill", self.kill_args(id, signal, all)))
+    }
+
+    fn delete<'a>(&'a self, id: &'a str, force: bool) -> Op<'a, ()> {
+        Box::pin(self.simple("delete", self.delete_args(id, force)))
+    }
+
+    fn state<'a>(&'a self, id: &'a str) -> Op<'a, Option<RuntimeState>> {
+        Box::pin(async move {
+            // runc keeps `<root>/<id>/state.json`, crun `<root>/<id>/status`:
+            // both a directory named after the container, removed by
+            // `delete`. Its absence says "unknown" in any runtime's wording.
+            if !self.root.join(id).exists() {
+                return Ok(None);
+            }
+            let out = self.run("state", self.state_args(id)).await?;
+            output::parse_state(&out.stdout)
+                .map(Some)
+                .map_err(|e| SysError::other(format!("reading {} state", self.name()), e).into())
+        })
+    }
+}
+
+/// Whose process a launch brought: a container's init or an exec.
+#[derive(Clone, Copy)]
+enum Init {
+    Container,
+    Exec,
+}
+
+/// The files of one `create` or `exec`, in its directory.
+struct Files {
+    pid: std::path::PathBuf,
+    log: std::path::PathBuf,
+    console: Option<ConsoleSocket>,
+}
+
+impl Files {
+    fn new(dir: &Path, terminal: bool) -> Result<Files, SysError> {
+        let console = match terminal {
+            true => {
+                let path = dir.join("console.sock");
+                let socket = ConsoleSocket::bind(&path)
+                    .map_err(|e| SysError::at("binding the console socket", &path, &e))?;
+                Some(socket)
+            }
+            false => None,
+        };
+        Ok(Files {
+            pid: dir.join("pid"),
+            log: dir.join("runtime.log"),
+            console,
+        })
+    }
+}
+
+impl Runtime {
+    /// Runs a verb that brings a new process and returns it, watched.
+    async fn launch(
+        &self,
+        command: &'static str,
+        args: Vec<OsString>,
+        stdio: Stdio,
+        files: &Files,
+    ) -> Result<Watched, DriverError> {
+        let claim = PendingClaim::new();
+        let (runtime, _, _) =
+            process::spawn(&self.path, &args, stdio.stdin, stdio.stdout, stdio.stderr)
+                .map_err(|e| SysError::at("running", &self.path, &e))?;
+        let status = runtime
+            .wait()
+            .await
+            .map_err(|e| SysError::io("waiting for the runtime", &e))?;
+        if status.exit_code() != 0 {
+            // What the runtime printed went to the new process's stdio;
+            // its --log file has the message.
+            return Err(self.failure(command, status, &[], Some(&files.log)));
+        }
+        let contents =
+            std::fs::read(&files.pid).map_err(|e| SysError::at("reading", &files.pid, &e))?;
+        let pid = output::parse_pid_file(&contents)
+            .map_err(|e| SysError::other("reading the pid file", e).with_path(&files.pid))?;
+        let process =
+            Watched::open(pid).map_err(|e| SysError::io(format!("pidfd_open({pid})"), &e))?;
+        drop(claim);
+        process::reap_strays();
+        Ok(process)
+    }
+
+    /// Waits for the pty master of a terminal process. Without it the
+    /// process is of no use: it is killed (a container through `delete
+    /// --force`) and reaped.
+    async fn receive_pty(
+        &self,
+        id: &str,
+        process: Watched,
+        files: &Files,
+        init: Init,
+    ) -> Result<Launched, DriverError> {
+        let Some(console) = &files.console else {
+            return Ok(Launched { process, pty: None });
+        };
+        let why = match sync::timeout(PTY_TIMEOUT, console.receive()).await {
+            Some(Ok(master)) => {
+                return Ok(Launched {
+                    process,
+                    pty: Some(master),
+                });
+            }
+            Some(Err(e)) => SysError::io("receiving the pty from the runtime", &e),
+            None => SysError::other(
+                "receiving the pty from the runtime",
+                format!("nothing arrived within {} s", PTY_TIMEOUT.as_secs()),
+            ),
+        };
+        match init {
+            Init::Container => {
+                let _ = self.delete(id, true).await;
+            }
+            Init::Exec => {
+                let _ = process.signal(libc::SIGKILL);
+            }
+        }
+        let _ = sync::timeout(REAP_TIMEOUT, process.wait()).await;
+        Err(why.into())
+    }
+
+    /// Runs a verb to its end; a non-zero exit is [`DriverError::Failed`].
+    async fn simple(&self, command: &'static str, args: Vec<OsString>) -> Result<(), DriverError> {
+        self.run(command, args).await.map(drop)
+    }
+
+    /// Runs a verb to its end and returns what it printed.
+    async fn run(
+        &self,
+        command: &'static str,
+        args: Vec<OsString>,
+    ) -> Result<process::Output, DriverError> {
+        let out = process::run(&self.path, &args)
+            .await
+            .map_err(|e| SysError::at("running", &self.path, &e))?;
+        if out.status.exit_code() != 0 {
+            return Err(self.failure(command, out.status, &out.stderr, None));
+        }
+        Ok(out)
+    }
+
+    /// The error for a failed verb, worded from the runtime's own output.
+    fn failure(
+        &self,
+        command: &'static str,
+        status: ExitInfo,
+        stderr: &[u8],
+        log: Option<&Path>,
+    ) -> DriverError {
+        let log_contents = log.and_then(|p| std::fs::read(p).ok());
+        let message = output::error_message(stderr, log_contents.as_deref())
+            .unwrap_or_else(|| format!("exited with status {}", status.exit_code()));
+        DriverError::Failed(RuntimeFailure {
+            runtime: self.name(),
+            command,
+            message,
+            exit_code: status.code,
+        })
+    }
+}

@@ -1,0 +1,202 @@
+//! CreateContainer: the bundle, the runtime's `create` with the container's
+//! stdout and stderr on pipes that feed its log, and the record plus the
+//! monitor task that watches its init process.
+
+use std::cell::RefCell;
+use std::path::Path;
+use std::rc::Rc;
+use std::time::SystemTime;
+
+use super::container::{Container, State};
+use super::events::{Event, EventKind};
+use super::request::{self, CreateRequest};
+use super::stdin::StdinSlot;
+use super::stdio::ProcessStdio;
+use super::{Pod, PodError, Status, bundle, monitor};
+use crate::cgroups::CgroupPaths;
+use crate::logs::LogSink;
+use crate::logs::cri::Stream;
+use crate::logs::driver::{CriFile, Discard, DriverKind, LogDriver};
+use crate::oci::driver::Launch;
+use crate::sys::error::SysError;
+use crate::sys::process::Watched;
+
+/// Removes an id reservation when creation ends, however it ends.
+struct Reservation<'a> {
+    pod: &'a Pod,
+    id: String,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.pod.reserved.borrow_mut().remove(&self.id);
+    }
+}
+
+/// Creates a container: writes or checks its bundle, runs `runtime create`
+/// with the container's stdout and stderr on pipes that feed its log, and
+/// starts watching its init process.
+pub async fn create(pod: &Rc<Pod>, req: CreateRequest) -> Result<Rc<Container>, PodError> {
+    request::check_values(&req)?;
+    let id = req.id.clone();
+    if pod.containers.borrow().contains_key(&id) || !pod.reserved.borrow_mut().insert(id.clone()) {
+        return Err(PodError::ContainerExists(id));
+    }
+    let _reservation = Reservation {
+        pod,
+        id: id.clone(),
+    };
+
+    let dir = pod.config.state_dir.join("containers").join(&id);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| SysError::at("creating", &dir, &e))?;
+    let result = create_in(pod, &req, &dir).await;
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result
+}
+
+/// The log driver a CreateContainer asked for.
+fn log_driver(pod: &Pod, req: &CreateRequest) -> Result<Box<dyn LogDriver>, PodError> {
+    Ok(match req.log.driver {
+        DriverKind::Cri => {
+            let path = pod.config.log_dir.join(format!("{}.log", req.id));
+            let max_line = req.log.max_line.unwrap_or(crate::logs::DEFAULT_MAX_LINE);
+            let file = CriFile::open(&path, max_line, req.log.rotation)
+                .map_err(|e| SysError::at("opening", &path, &e))?;
+            Box::new(file)
+        }
+        DriverKind::None => Box::new(Discard),
+    })
+}
+
+/// What `runtime create` brought: the init process, its pty, podmon's ends.
+struct Created {
+    init: Watched,
+    pty: Option<Rc<std::os::fd::OwnedFd>>,
+    stdio: ProcessStdio,
+}
+
+/// Runs `runtime create` for the bundle; returns the watched init process
+/// and podmon's ends of its stdio.
+async fn run_create(
+    pod: &Pod,
+    req: &CreateRequest,
+    dir: &Path,
+    bundle: &Path,
+) -> Result<Created, PodError> {
+    let terminal = bundle::wants_terminal(bundle)?;
+    let mut stdio = ProcessStdio::new(terminal, req.stdin)?;
+    let launch = Launch {
+        dir,
+        stdio: std::mem::take(&mut stdio.runtime),
+        terminal,
+    };
+    let launched = pod.driver.create(&req.id, bundle, launch).await?;
+    let mut pty = None;
+    if let Some(master) = launched.pty {
+        stdio.use_pty(&master, req.stdin)?;
+        pty = Some(Rc::new(master));
+    }
+    Ok(Created {
+        init: launched.process,
+        pty,
+        stdio,
+    })
+}
+
+async fn create_in(
+    pod: &Rc<Pod>,
+    req: &CreateRequest,
+    dir: &Path,
+) -> Result<Rc<Container>, PodError> {
+    let id = &req.id;
+    let bundle = bundle::prepare(pod, dir, req)?;
+    let driver = log_driver(pod, req)?;
+    let Created {
+        init,
+        pty,
+        mut stdio,
+    } = run_create(pod, req, dir, &bundle).await?;
+    let pid = init.pid();
+    let outputs = [
+        stdio.stdout.take().map(|fd| (Stream::Stdout, fd)),
+        stdio.stderr.take().map(|fd| (Stream::Stderr, fd)),
+    ];
+    let log = LogSink::start(
+        driver,
+        outputs.into_iter().flatten().collect(),
+        req.log.limit,
+    );
+    report_drops(pod, id, &log);
+    let cgroup = match crate::cgroups::locate::paths_for_pid(pid) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            log::warn!(
+                "container {id}: no cgroup found for pid {pid}: {e}; no stats or OOM detection"
+            );
+            None
+        }
+    };
+    let init = Rc::new(init);
+    let container = Rc::new(Container {
+        id: id.clone(),
+        bundle,
+        dir: dir.to_owned(),
+        created_at: SystemTime::now(),
+        log,
+        state: RefCell::new(State {
+            status: Status::Created,
+            process: Some(init.clone()),
+            started_at: None,
+            finished_at: None,
+            exit: None,
+            oom_killed: false,
+            starting: false,
+        }),
+        changed: Default::default(),
+        stdin: StdinSlot::new(stdio.stdin.take(), req.stdin_once),
+        pty,
+        oom_reported: Default::default(),
+        dropped_before_start: Default::default(),
+        oom_base: cgroup
+            .as_ref()
+            .and_then(CgroupPaths::oom_kills)
+            .unwrap_or(0),
+        cgroup,
+    });
+    container.oom_reported.set(container.oom_base);
+    pod.containers
+        .borrow_mut()
+        .insert(id.clone(), container.clone());
+    monitor::watch(pod, &container, init);
+    pod.events.emit(Event::new(EventKind::Created, id));
+    log::info!("created container {id} (pid {pid})");
+    Ok(container)
+}
+
+/// Turns the log's dropped bytes into `logDropped` events.
+fn report_drops(pod: &Rc<Pod>, id: &str, log: &LogSink) {
+    let events = Rc::downgrade(pod);
+    let id = id.to_owned();
+    log.on_drop(Box::new(move |bytes| {
+        let Some(pod) = events.upgrade() else { return };
+        // Output of a container whose `started` is not out yet is
+        // reported right after it, so events keep their causal order.
+        if let Ok(c) = pod.get(&id)
+            && c.state.borrow().starting
+        {
+            c.dropped_before_start
+                .set(c.dropped_before_start.get() + bytes);
+            return;
+        }
+        emit_dropped(&pod, &id, bytes);
+    }));
+}
+
+/// Emits `logDropped`.
+pub(super) fn emit_dropped(pod: &Pod, id: &str, bytes: u64) {
+    pod.events
+        .emit(Event::new(EventKind::LogDropped { bytes }, id));
+}

@@ -1,0 +1,43 @@
+//! DeleteContainer: the runtime's record, podmon's directory, the record.
+
+use super::events::{Event, EventKind};
+use super::monitor::DRAIN_TIMEOUT;
+use super::status::Operation;
+use super::wait::wait;
+use super::{Pod, PodError};
+use crate::reactor::sync;
+use crate::sys::error::SysError;
+
+/// Deletes a container: runtime state, podmon's directory, the record.
+pub async fn delete(pod: &Pod, id: &str, force: bool) -> Result<(), PodError> {
+    let c = pod.get(id)?;
+    let status = c.status();
+    c.state.borrow().check(id, Operation::Delete { force })?;
+    if status.delete_kills() {
+        // A created or running container: the runtime kills it.
+        pod.driver.delete(id, true).await?;
+        if sync::timeout(DRAIN_TIMEOUT * 2, wait(pod, id))
+            .await
+            .is_none()
+        {
+            return Err(SysError::other(
+                format!("deleting container {id}"),
+                "it did not stop after SIGKILL",
+            )
+            .into());
+        }
+    } else if let Err(e) = pod.driver.delete(id, false).await {
+        // Already gone from the runtime is fine: asked whether it still
+        // keeps a record, not by the wording of its message.
+        if !matches!(pod.driver.state(id).await, Ok(None)) {
+            return Err(e.into());
+        }
+    }
+    pod.containers.borrow_mut().remove(id);
+    if let Err(e) = std::fs::remove_dir_all(&c.dir) {
+        log::warn!("removing {}: {e}", c.dir.display());
+    }
+    pod.events.emit(Event::new(EventKind::Deleted, id));
+    log::info!("deleted container {id}");
+    Ok(())
+}

@@ -1,0 +1,110 @@
+//! Running extra processes in a container (`runtime exec`), watched by
+//! podmon itself: no second monitor per exec, no pid files left behind.
+//!
+//! The runtime starts the process detached and exits; the process becomes
+//! podmon's child (subreaper), so its exit is read through a pidfd exactly
+//! like a container's. Execs are tracked apart from the container: killing,
+//! stats, attach and log reopening act on the container, never on an exec.
+
+mod kill_tree;
+mod process_json;
+mod spawn;
+mod sync;
+
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Duration;
+
+use super::Pod;
+use super::events::{Event, EventKind};
+use crate::sys::process::{ExitInfo, Watched};
+
+pub use kill_tree::kill_tree;
+pub use spawn::spawn_exec;
+pub use sync::{ExecSyncResult, exec_sync};
+
+/// How long an exec's pipes may stay open after it exited (held by a
+/// background child) before its output is returned anyway.
+pub const PIPE_GRACE: Duration = Duration::from_secs(2);
+
+/// What to run.
+#[derive(Debug, Clone, Default)]
+pub struct ExecSpec {
+    /// Command and arguments.
+    pub command: Vec<String>,
+    /// KEY=VALUE entries added to (or replacing in) the container's env.
+    pub env: Vec<String>,
+    /// Working directory; default the container's.
+    pub cwd: Option<String>,
+    /// "uid" or "uid:gid" (numbers); default the container's user.
+    pub user: Option<String>,
+    /// Give the process a pty.
+    pub terminal: bool,
+    /// The pty's initial size (columns, rows), so the process sees it from
+    /// its first instruction.
+    pub size: Option<(u16, u16)>,
+}
+
+/// One exec being set up or running.
+pub struct ExecProcess {
+    /// The exec's id, unique within the pod.
+    pub exec_id: String,
+    /// The process.
+    pub process: Rc<Watched>,
+    /// Its stdin (write end), when asked for.
+    pub stdin: Option<OwnedFd>,
+    /// Its stdout (read end); for terminal execs the pty master.
+    pub stdout: Option<OwnedFd>,
+    /// Its stderr (read end); none for terminal execs.
+    pub stderr: Option<OwnedFd>,
+    /// The pty master of a terminal exec (for resizing).
+    pub pty: Option<Rc<OwnedFd>>,
+    pub(super) _registration: Registration,
+    pub(super) _dir: DirGuard,
+}
+
+/// A running exec as the pod lists it: Resize finds its pty here.
+pub struct ExecEntry {
+    /// The container it runs in.
+    pub container: String,
+    /// Its process.
+    pub process: Rc<Watched>,
+    /// Its pty master, for terminal execs.
+    pub pty: Option<Rc<OwnedFd>>,
+}
+
+/// Keeps an exec in the pod's table for as long as it is handled.
+pub(super) struct Registration {
+    pub(super) pod: std::rc::Weak<Pod>,
+    pub(super) exec_id: String,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Some(pod) = self.pod.upgrade() {
+            pod.execs.borrow_mut().remove(&self.exec_id);
+        }
+    }
+}
+
+/// The exec's working directory (process.json, pid file, runtime log),
+/// removed when the exec is done with, whatever way it ends.
+pub(super) struct DirGuard(PathBuf);
+
+impl Drop for DirGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Emits `execExited`.
+pub fn exited_event(pod: &Pod, id: &str, exec_id: &str, status: ExitInfo) {
+    pod.events.emit(Event::new(
+        EventKind::ExecExited {
+            exec_id: exec_id.to_owned(),
+            exit: status,
+        },
+        id,
+    ));
+}

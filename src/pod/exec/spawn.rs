@@ -1,0 +1,93 @@
+//! Starting an exec: its directory and process JSON, the runtime's `exec`
+//! through the driver, and its entry in the pod's table.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use super::process_json::process_json;
+use super::{DirGuard, ExecEntry, ExecProcess, ExecSpec, Registration};
+use crate::oci::driver::Launch;
+use crate::pod::events::{Event, EventKind};
+use crate::pod::status::Operation;
+use crate::pod::stdio::ProcessStdio;
+use crate::pod::{Field, Pod, PodError};
+use crate::sys::error::SysError;
+
+thread_local! {
+    static NEXT_EXEC: Cell<u64> = const { Cell::new(1) };
+}
+
+/// A new exec id, unique within the pod.
+fn next_exec_id() -> String {
+    let n = NEXT_EXEC.with(|c| {
+        let n = c.get();
+        c.set(n + 1);
+        n
+    });
+    format!("exec-{n}")
+}
+
+/// Starts `spec` in container `id` with pipes for stdout and stderr (and
+/// stdin when `want_stdin`); returns once the process runs.
+pub async fn spawn_exec(
+    pod: &Rc<Pod>,
+    id: &str,
+    spec: &ExecSpec,
+    want_stdin: bool,
+) -> Result<ExecProcess, PodError> {
+    if spec.command.is_empty() {
+        return Err(PodError::invalid(Field::Command, "a command is required"));
+    }
+    let c = pod.get(id)?;
+    c.state.borrow().check(id, Operation::Exec)?;
+    let exec_id = next_exec_id();
+    let dir = c.dir.join("execs").join(&exec_id);
+    std::fs::create_dir_all(&dir).map_err(|e| SysError::at("creating", &dir, &e))?;
+    let guard = DirGuard(dir.clone());
+    let process_file = dir.join("process.json");
+    let json = process_json(&c, spec)?;
+    std::fs::write(&process_file, json.to_string())
+        .map_err(|e| SysError::at("writing", &process_file, &e))?;
+    let mut stdio = ProcessStdio::new(spec.terminal, want_stdin)?;
+    let launch = Launch {
+        dir: &dir,
+        stdio: std::mem::take(&mut stdio.runtime),
+        terminal: spec.terminal,
+    };
+    let launched = pod.driver.exec(id, &process_file, launch).await?;
+    let mut pty = None;
+    if let Some(master) = launched.pty {
+        stdio.use_pty(&master, want_stdin)?;
+        pty = Some(Rc::new(master));
+    }
+    let process = Rc::new(launched.process);
+    log::debug!("container {id}: {exec_id} started (pid {})", process.pid());
+    pod.events.emit(Event::new(
+        EventKind::ExecStarted {
+            exec_id: exec_id.clone(),
+        },
+        id,
+    ));
+    pod.execs.borrow_mut().insert(
+        exec_id.clone(),
+        ExecEntry {
+            container: id.to_owned(),
+            process: process.clone(),
+            pty: pty.clone(),
+        },
+    );
+    let registration = Registration {
+        pod: Rc::downgrade(pod),
+        exec_id: exec_id.clone(),
+    };
+    Ok(ExecProcess {
+        _registration: registration,
+        exec_id,
+        process,
+        stdin: stdio.stdin,
+        stdout: stdio.stdout,
+        stderr: stdio.stderr,
+        pty,
+        _dir: guard,
+    })
+}

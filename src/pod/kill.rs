@@ -1,0 +1,27 @@
+//! KillContainer: a signal to the init process, or to all of the
+//! container's processes.
+
+use super::status::Operation;
+use super::{Pod, PodError};
+use crate::sys::error::SysError;
+
+/// Sends a signal to the init process (through its pidfd), or to every
+/// process of the container (through the runtime) when `all`.
+pub async fn kill(pod: &Pod, id: &str, signal: i32, all: bool) -> Result<(), PodError> {
+    let c = pod.get(id)?;
+    let init = {
+        let st = c.state.borrow();
+        st.check(id, Operation::Kill)?;
+        st.process
+            .clone()
+            .expect("Kill is refused without a process")
+    };
+    if all {
+        pod.driver.kill(id, signal, true).await?;
+    } else {
+        init.signal(signal).map_err(|e| {
+            SysError::io(format!("sending signal {signal} to pid {}", init.pid()), &e)
+        })?;
+    }
+    Ok(())
+}

@@ -1,0 +1,159 @@
+//! The task that watches a container's init process: OOM kills while it
+//! runs, and at exit the record, the exit files and the `exited` event,
+//! once every byte of its output is in the log.
+
+use std::path::Path;
+use std::rc::Rc;
+use std::time::{Duration, SystemTime};
+
+use super::container::Container;
+use super::events::{Event, EventKind};
+use super::{Pod, Status};
+use crate::cgroups::CgroupPaths;
+use crate::cgroups::oom::OomWatch;
+use crate::reactor::{self, sync};
+use crate::sys::process::{ExitInfo, Watched};
+
+/// How long an exited container's pipes may stay open (held by a process
+/// outside its PID namespace) before the exit is reported anyway.
+pub(super) const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Starts the tasks that watch a new container: its OOM kills and its init.
+pub(super) fn watch(pod: &Rc<Pod>, c: &Rc<Container>, init: Rc<Watched>) {
+    let oom_task = c
+        .cgroup
+        .as_ref()
+        .and_then(|paths| match OomWatch::new(paths) {
+            Ok(w) => Some(reactor::spawn(watch_oom(pod.clone(), c.clone(), w))),
+            Err(e) => {
+                log::warn!("container {}: no OOM notifications: {e}", c.id);
+                None
+            }
+        });
+    reactor::spawn(monitor(pod.clone(), c.clone(), init, oom_task));
+}
+
+/// Emits an `oom` event whenever the container's cgroup counts a new OOM kill.
+async fn watch_oom(pod: Rc<Pod>, c: Rc<Container>, w: OomWatch) {
+    loop {
+        if let Err(e) = w.changed().await {
+            log::debug!("container {}: OOM watch ended: {e}", c.id);
+            return;
+        }
+        report_oom(&pod, &c);
+    }
+}
+
+/// Emits an `oom` event if the cgroup counts more OOM kills than reported.
+/// Called by the watcher and once more at exit, in case the kernel's
+/// notification had not been read yet.
+fn report_oom(pod: &Pod, c: &Container) {
+    let Some(now) = c.cgroup.as_ref().and_then(CgroupPaths::oom_kills) else {
+        return;
+    };
+    if now > c.oom_reported.get() {
+        c.oom_reported.set(now);
+        log::warn!("container {}: the OOM killer killed a process", c.id);
+        pod.events.emit(Event::new(EventKind::Oom, &c.id));
+    }
+}
+
+/// Waits for the init process to exit, then for its output to reach the
+/// log, then records the exit and tells the waiters.
+async fn monitor(
+    pod: Rc<Pod>,
+    c: Rc<Container>,
+    init: Rc<Watched>,
+    oom_task: Option<reactor::TaskId>,
+) {
+    let status = match init.wait().await {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("container {}: waiting for pid {}: {e}", c.id, init.pid());
+            ExitInfo::UNKNOWN
+        }
+    };
+    record_exit(&c, status);
+    if let Some(t) = oom_task {
+        reactor::abort(t);
+    }
+    report_oom(&pod, &c);
+    // A StartContainer in flight reports `started` first.
+    c.changed
+        .wait_until(|| (!c.state.borrow().starting).then_some(()))
+        .await;
+    log::info!("container {} exited: {}", c.id, status.exit_code());
+    drain(&c).await;
+    write_exit_files(&pod, &c, status);
+    c.state.borrow_mut().status = Status::Stopped;
+    c.changed.notify_all();
+    let oom_killed = c.state.borrow().oom_killed;
+    pod.events.emit(Event::new(
+        EventKind::Exited {
+            exit: status,
+            oom_killed,
+        },
+        &c.id,
+    ));
+}
+
+/// Records how the init process ended (the status stays until drained).
+fn record_exit(c: &Container, status: ExitInfo) {
+    let mut st = c.state.borrow_mut();
+    st.process = None;
+    st.finished_at = Some(SystemTime::now());
+    st.exit = Some(status);
+    // Killed by SIGKILL while its cgroup counted a new OOM kill: the OOM
+    // killer did it.
+    st.oom_killed = status.signal == Some(libc::SIGKILL)
+        && c.cgroup
+            .as_ref()
+            .and_then(CgroupPaths::oom_kills)
+            .is_some_and(|n| n > c.oom_base);
+}
+
+/// Waits for the pipes to close and everything to be written. Only a pipe
+/// that stays open with nothing coming (held by a process outside the
+/// container) ends the wait early; a slow drain (a rate limit) is waited for.
+async fn drain(c: &Container) {
+    let mut seen = c.log.bytes_read();
+    while sync::timeout(DRAIN_TIMEOUT, c.log.drained())
+        .await
+        .is_none()
+    {
+        let now = c.log.bytes_read();
+        if now == seen {
+            log::warn!(
+                "container {}: output pipes open and idle {}s after exit; reporting the exit",
+                c.id,
+                DRAIN_TIMEOUT.as_secs()
+            );
+            c.log.flushed().await;
+            break;
+        }
+        seen = now;
+    }
+}
+
+/// The exit-code and OOM files, where the pod is configured to write them.
+fn write_exit_files(pod: &Pod, c: &Container, status: ExitInfo) {
+    if let Some(dir) = &pod.config.exit_dir
+        && let Err(e) = write_atomically(dir, &c.id, &status.exit_code().to_string())
+    {
+        log::error!("container {}: exit file: {e}", c.id);
+    }
+    if let Some(dir) = &pod.config.oom_dir
+        && c.state.borrow().oom_killed
+        && let Err(e) = write_atomically(dir, &c.id, "")
+    {
+        log::error!("container {}: oom file: {e}", c.id);
+    }
+}
+
+/// Writes `<dir>/<id>` atomically (temp file, rename), as conmon does its
+/// exit files, so readers never see a partial file.
+fn write_atomically(dir: &Path, id: &str, contents: &str) -> std::io::Result<()> {
+    let tmp = dir.join(format!(".{id}.tmp"));
+    std::fs::write(&tmp, contents)?;
+    std::fs::rename(&tmp, dir.join(id))
+}

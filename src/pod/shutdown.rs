@@ -1,0 +1,61 @@
+//! Stopping the pod with its monitor: no container outlives it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::Pod;
+use super::delete::delete;
+use super::wait::wait;
+use crate::reactor::sync;
+
+/// How long containers get to exit after SIGTERM when the monitor stops.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Stops the pod: SIGTERM to every container still alive, SIGKILL after a
+/// grace period, then deletes them all from the runtime, so no container
+/// outlives its monitor (its output pipes would break) and no cgroup stays.
+pub async fn shutdown(pod: &Pod) {
+    let all = pod.list();
+    for c in &all {
+        if let Some(p) = c.state.borrow().process.clone() {
+            let _ = p.signal(libc::SIGTERM);
+        }
+    }
+    let deadline = std::time::Instant::now() + STOP_GRACE;
+    for c in &all {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if sync::timeout(left, wait(pod, &c.id)).await.is_none() {
+            log::warn!(
+                "container {} ignored SIGTERM for {}s: SIGKILL",
+                c.id,
+                STOP_GRACE.as_secs()
+            );
+            if let Some(p) = c.state.borrow().process.clone() {
+                let _ = p.signal(libc::SIGKILL);
+            }
+        }
+    }
+    for c in &all {
+        if let Err(e) = delete(pod, &c.id, true).await {
+            log::warn!("deleting container {}: {e}", c.id);
+        }
+    }
+    remove_pod_cgroups(&pod.config.name);
+}
+
+/// Removes the pod's parent cgroups (`/podmon/<pod>` in every hierarchy),
+/// which the runtime leaves behind when it deletes a container's own.
+fn remove_pod_cgroups(pod: &str) {
+    let Ok(roots) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return;
+    };
+    let mut candidates: Vec<PathBuf> = vec![PathBuf::from("/sys/fs/cgroup")];
+    candidates.extend(roots.flatten().map(|e| e.path()));
+    for root in candidates {
+        let dir = root.join("podmon").join(pod);
+        if dir.is_dir() {
+            let _ = std::fs::remove_dir(&dir);
+            let _ = std::fs::remove_dir(root.join("podmon"));
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Exec, ExecSync and Attach errors: wrong state, unknown container, a
+//! binary that does not exist.
+
+use crate::common::*;
+use crate::support::*;
+use crate::upgraded::*;
+use serde_json::json;
+use std::io::Write;
+use std::time::Duration;
+
+/// Exec of an unknown container on a connection asking for an upgrade:
+/// the error, then the connection stays a Varlink connection.
+fn unknown_over_an_upgraded_connection(pod: &Pod) {
+    let (reply, mut u) = Upgraded::open(
+        pod,
+        "io.podmon.Pod.Exec",
+        json!({ "id": "nope", "command": ["true"], "interactive": true }),
+    );
+    assert_eq!(
+        reply["error"],
+        json!("io.podmon.Pod.NoSuchContainer"),
+        "{reply}"
+    );
+    assert_eq!(params_of(&reply)["id"], json!("nope"), "{reply}");
+    let mut msg = serde_json::to_vec(&json!({ "method": "io.podmon.Pod.GetPod" })).unwrap();
+    msg.push(0);
+    u.stream.write_all(&msg).unwrap();
+    let gp = u.read_message().expect("GetPod after a failed upgrade");
+    assert!(
+        gp.get("error").is_none() && params_of(&gp)["name"] == json!("ex-err"),
+        "{gp}"
+    );
+}
+
+#[test]
+fn exec_errors() {
+    let pod = Pod::start("ex-err");
+
+    // Exited container.
+    pod.run("done", &["true"]);
+    pod.wait("done");
+    let e = exec_sync_reply(&pod, "done", &["true"], json!({})).err("io.podmon.Pod.InvalidState");
+    assert_eq!(e["id"], json!("done"), "{e}");
+    assert_eq!(e["status"], json!("stopped"), "{e}");
+    assert!(e["reason"].as_str().is_some_and(|r| !r.is_empty()), "{e}");
+    let mut cl = pod.client();
+    let r = cl.call_more(
+        "io.podmon.Pod.Exec",
+        json!({ "id": "done", "command": ["true"] }),
+    );
+    assert_eq!(r.len(), 1, "{r:?}");
+    let e = r[0].err("io.podmon.Pod.InvalidState");
+    assert!(e["reason"].as_str().is_some_and(|r| !r.is_empty()), "{e}");
+    let (reply, _u) = Upgraded::open(&pod, "io.podmon.Pod.Attach", json!({ "id": "done" }));
+    assert_eq!(
+        reply["error"],
+        json!("io.podmon.Pod.InvalidState"),
+        "{reply}"
+    );
+
+    // Created but not started.
+    pod.create("fresh", &["true"]);
+    let e = exec_sync_reply(&pod, "fresh", &["true"], json!({})).err("io.podmon.Pod.InvalidState");
+    assert_eq!(e["status"], json!("created"), "{e}");
+    assert!(e["reason"].as_str().is_some_and(|r| !r.is_empty()), "{e}");
+
+    // Unknown container, over a plain and an upgraded connection (which
+    // stays a Varlink connection when the call fails).
+    let e =
+        exec_sync_reply(&pod, "nope", &["true"], json!({})).err("io.podmon.Pod.NoSuchContainer");
+    assert_eq!(e["id"], json!("nope"));
+    unknown_over_an_upgraded_connection(&pod);
+
+    // A binary that does not exist: the runtime's error names it.
+    run_idle(&pod, "c1");
+    for bin in ["/no/such-binary-xyz", "no-such-cmd-xyz"] {
+        let e = exec_sync_reply(&pod, "c1", &[bin], json!({})).err("io.podmon.Pod.RuntimeError");
+        let name = bin.rsplit('/').next().unwrap();
+        assert!(
+            e["message"].as_str().is_some_and(|m| m.contains(name)),
+            "RuntimeError message does not name {bin}: {e}"
+        );
+        assert_eq!(e["command"], json!("exec"), "{e}");
+        assert!(
+            e["runtime"].as_str().is_some_and(|r| r.contains("runc")),
+            "{e}"
+        );
+    }
+    assert!(
+        wait_until(Duration::from_secs(2), || exec_dirs(&pod, "c1").is_empty()),
+        "failed execs left directories: {:?}",
+        exec_dirs(&pod, "c1")
+    );
+    // The container is fine.
+    let r = exec_sync(&pod, "c1", &["echo", "ok"], json!({}));
+    assert_eq!(r["stdout"], json!("ok\n"));
+}
