@@ -45,6 +45,9 @@ pub async fn shutdown(pod: &Pod) {
 
 /// Removes the pod's parent cgroups (`/podmon/<pod>` in every hierarchy),
 /// which the runtime leaves behind when it deletes a container's own.
+/// `/podmon` itself stays: it is shared by every pod on the host, and
+/// removing it while another monitor's runtime creates `/podmon/<other>/<id>`
+/// makes that create fail (ENOENT between its two mkdirs).
 fn remove_pod_cgroups(pod: &str) {
     let Ok(roots) = std::fs::read_dir("/sys/fs/cgroup") else {
         return;
@@ -55,7 +58,6 @@ fn remove_pod_cgroups(pod: &str) {
         let dir = root.join("podmon").join(pod);
         if dir.is_dir() {
             let _ = std::fs::remove_dir(&dir);
-            let _ = std::fs::remove_dir(root.join("podmon"));
         }
     }
 }
