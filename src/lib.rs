@@ -4,15 +4,15 @@
 
 #![warn(missing_docs)]
 
-pub mod api;
-pub mod cgroups;
+pub(crate) mod api;
+pub(crate) mod cgroups;
 pub mod cli;
-pub mod logs;
-pub mod oci;
-pub mod pod;
-pub mod proto;
-pub mod reactor;
+pub(crate) mod logs;
+pub(crate) mod oci;
+pub(crate) mod pod;
+pub(crate) mod proto;
+pub(crate) mod reactor;
 pub mod server;
-pub mod session;
-pub mod sys;
+pub(crate) mod session;
+pub(crate) mod sys;
 pub mod varlink;

@@ -31,9 +31,10 @@ fn main() {
             env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
                 .init();
             match cli.client_socket() {
-                Ok(sock) => cli::run_client(cmd.clone(), sock, cli.json)
-                    .unwrap_or_else(|e| cli::client::report(&e)),
-                Err(e) => cli::client::report(&e),
+                Ok(sock) => {
+                    cli::run_client(cmd.clone(), sock, cli.json).unwrap_or_else(|e| cli::report(&e))
+                }
+                Err(e) => cli::report(&e),
             }
         }
     };

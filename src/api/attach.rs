@@ -4,7 +4,7 @@
 use std::rc::Rc;
 
 use super::{HandlerError, Replier, decode, invalid, map};
-use crate::pod::{Pod, PodError, Status, lifecycle};
+use crate::pod::{Operation, Pod, lifecycle};
 use crate::proto::{self, AttachReply};
 use crate::session::{self, End, Input, Output};
 use crate::sys::process::ExitInfo;
@@ -18,15 +18,7 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         return Err(VarlinkError::expected_more().into());
     }
     let c = pod.get(&p.id)?;
-    let status = c.status();
-    if status == Status::Stopped {
-        return Err(PodError::InvalidState {
-            id: p.id,
-            status,
-            reason: "attach needs a created or running container".into(),
-        }
-        .into());
-    }
+    c.state.borrow().check(&p.id, Operation::Attach)?;
     if p.stdin == Some(true) && !r.upgrade_requested() {
         return Err(invalid("stdin", "stdin needs an upgraded connection"));
     }

@@ -72,11 +72,6 @@ impl<'a> Replier<'a> {
         self.more
     }
 
-    /// Whether the call still awaits its final reply.
-    pub fn done(&self) -> bool {
-        self.done
-    }
-
     async fn send(&mut self, reply: Reply) -> io::Result<()> {
         if self.done {
             log::warn!("reply after the final one dropped");

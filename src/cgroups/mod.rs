@@ -20,8 +20,6 @@ pub mod v2;
 
 use std::path::PathBuf;
 
-pub use stats::{BlkioStats, CgroupStats, CpuStats, MemoryStats, PidsStats};
-
 /// Where a process's cgroups are: parsed from /proc/<pid>/cgroup plus the
 /// mount table (/proc/self/mountinfo).
 ///

@@ -9,6 +9,7 @@ use super::LogsArgs;
 use super::errors;
 use super::output;
 use crate::proto::{self, call};
+use crate::sys::time::rfc3339_nanos;
 use crate::varlink::client::{Client, ClientError, Mode};
 use anyhow::{Context, anyhow};
 
@@ -40,7 +41,7 @@ pub fn since_time(text: &str, now: SystemTime) -> anyhow::Result<String> {
         )
     })?;
     let then = now.checked_sub(ago).unwrap_or(UNIX_EPOCH);
-    Ok(format_rfc3339(then))
+    Ok(rfc3339_nanos(then))
 }
 
 /// Parses `90s`, `5m`, `2h`, `1d`, `1h30m`, `1.5h`, `250ms`; every number
@@ -73,38 +74,6 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         rest = tail;
     }
     Duration::try_from_secs_f64(total).ok()
-}
-
-/// Formats a time as RFC 3339 in UTC with nanoseconds, like the monitor's
-/// own timestamps (`2024-05-01T10:00:00.000000000Z`).
-pub fn format_rfc3339(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let days = (secs / 86400) as i64;
-    let rem = secs % 86400;
-    let (y, m, day) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_nanos()
-    )
-}
-
-/// Year, month and day of a day count since 1970-01-01 (Howard Hinnant's
-/// civil_from_days, exact for the proleptic Gregorian calendar).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 /// One record of a `ReadLogs` reply.
@@ -223,20 +192,6 @@ mod tests {
         for bad in ["", "10", "s", "10x", "-5m", "1..5h", "5 m", "m5"] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
-    }
-
-    #[test]
-    fn rfc3339_formatting() {
-        assert_eq!(format_rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000000000Z");
-        let t = UNIX_EPOCH + Duration::new(1_709_210_096, 5);
-        assert_eq!(format_rfc3339(t), "2024-02-29T12:34:56.000000005Z");
-        let t = UNIX_EPOCH + Duration::from_secs(951_782_400);
-        assert_eq!(format_rfc3339(t), "2000-02-29T00:00:00.000000000Z");
-        let t = UNIX_EPOCH + Duration::from_secs(4_102_444_799);
-        assert_eq!(format_rfc3339(t), "2099-12-31T23:59:59.000000000Z");
-        // Agrees with the monitor's own formatter.
-        let now = SystemTime::now();
-        assert_eq!(format_rfc3339(now), crate::logs::cri::rfc3339_nanos(now));
     }
 
     #[test]

@@ -2,24 +2,24 @@
 //! thin client subcommands that call its Varlink API.
 
 mod args;
-pub mod client;
-pub mod errors;
-pub mod events;
-pub mod interactive;
-pub mod logs;
-pub mod output;
-pub mod request;
-pub mod size;
-pub mod stats;
-pub mod term;
-pub mod upgrade;
+mod client;
+mod errors;
+mod events;
+mod interactive;
+mod logs;
+mod output;
+mod request;
+mod size;
+mod stats;
+mod term;
+mod upgrade;
 
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
 pub use args::{ClientCommand, CreateArgs, ExecArgs, LogLimitArgs, LogsArgs, ServeArgs};
-pub use client::run_client;
+pub use client::{report, run_client};
 
 /// Where pods' sockets and state live unless told otherwise.
 pub const RUN_DIR: &str = "/run/podmon";

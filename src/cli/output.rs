@@ -47,18 +47,6 @@ pub struct ContainerView {
     pub finished_at: Option<String>,
 }
 
-impl ContainerView {
-    /// Reads the `container` member of a reply; `None` when it is absent
-    /// (e.g. `ListContainers` on an empty pod) or unreadable.
-    pub fn from_reply(parameters: &Map<String, Value>) -> Option<ContainerView> {
-        let container = parameters.get("container")?;
-        if container.is_null() {
-            return None;
-        }
-        ContainerView::deserialize(container).ok()
-    }
-}
-
 impl From<&proto::ContainerInfo> for ContainerView {
     fn from(c: &proto::ContainerInfo) -> Self {
         ContainerView {
@@ -240,27 +228,6 @@ mod tests {
             created_at: "2024-05-01T09:00:00.5Z".into(),
             ..ContainerView::default()
         }
-    }
-
-    #[test]
-    fn reads_container_from_reply_leniently() {
-        let params = json!({"container": {
-            "id": "web", "status": "running", "pid": 7, "bundle": "/b", "logPath": "/l",
-            "createdAt": "t", "exitCode": null, "futureField": [1, 2]
-        }});
-        let Value::Object(params) = params else {
-            unreachable!()
-        };
-        let c = ContainerView::from_reply(&params).unwrap();
-        assert_eq!(c.id, "web");
-        assert_eq!(c.pid, Some(7));
-        assert_eq!(c.log_path.as_deref(), Some("/l"));
-        assert_eq!(c.exit_code, None);
-        assert_eq!(ContainerView::from_reply(&Map::new()), None);
-        let Value::Object(null) = json!({"container": null}) else {
-            unreachable!()
-        };
-        assert_eq!(ContainerView::from_reply(&null), None);
     }
 
     #[test]

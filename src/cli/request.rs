@@ -8,7 +8,7 @@ use anyhow::{Context, anyhow};
 use serde::de::DeserializeOwned;
 
 use super::{ClientCommand, CreateArgs, ExecArgs, LogLimitArgs, LogsArgs};
-use crate::proto::{self, Method};
+use crate::proto;
 
 /// A one-shot call, typed by its method.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,7 +39,9 @@ pub enum Request {
 
 impl Request {
     /// The fully qualified method it calls.
+    #[cfg(test)]
     pub fn method(&self) -> &'static str {
+        use crate::proto::Method;
         match self {
             Request::Create(_) => proto::CreateContainer::METHOD,
             Request::Start(_) => proto::StartContainer::METHOD,

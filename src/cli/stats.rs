@@ -8,7 +8,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, anyhow};
 use serde::Deserialize;
-use serde_json::{Map, Value};
 
 use super::errors;
 use super::output;
@@ -80,12 +79,6 @@ pub struct LogSample {
 }
 
 impl Sample {
-    /// Reads the `stats` member of a reply; `None` when absent (empty pod).
-    pub fn from_reply(parameters: &Map<String, Value>) -> Option<Sample> {
-        let stats = parameters.get("stats").filter(|v| !v.is_null())?;
-        Sample::deserialize(stats).ok()
-    }
-
     /// The numbers of a `ContainerStats` record.
     pub fn from_stats(s: &proto::ContainerStats) -> Sample {
         Sample {
@@ -320,7 +313,7 @@ fn print_json(out: &mut impl Write, replies: &[proto::StatsReply]) -> anyhow::Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn sample_at(id: &str, ts: &str, usage: Option<u64>) -> Sample {
         Sample {
@@ -384,7 +377,8 @@ mod tests {
         }, "monitor": {"pid": 1}}) else {
             unreachable!()
         };
-        let web = Sample::from_reply(&reply).unwrap();
+        let stats = serde_json::from_value(reply["stats"].clone()).unwrap();
+        let web = Sample::from_stats(&stats);
         let bare = Sample {
             id: "batch".into(),
             ..Sample::default()
@@ -395,6 +389,5 @@ mod tests {
              web     12.35%   1.00MiB / 64.0MiB   1.56%   3 / 10           0B / 4.00KiB   2.00KiB / 0B\n\
              batch   --       -- / unlimited      --      -- / unlimited   -- / --        0B / 0B\n"
         );
-        assert_eq!(Sample::from_reply(&Map::new()), None);
     }
 }

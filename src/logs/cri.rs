@@ -13,10 +13,6 @@ use thiserror::Error;
 
 use crate::sys::time::{TS_LEN, Timestamp, is_rfc3339};
 
-/// Moved to [`crate::sys::time`]; re-exported only until `cli/logs.rs`
-/// takes it from there.
-pub use crate::sys::time::rfc3339_nanos;
-
 /// Which pipe a chunk came from; kubelet keeps the two apart by this tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Stream {

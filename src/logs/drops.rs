@@ -56,6 +56,7 @@ impl Ledger {
     }
 
     /// Bytes dropped that no marker reported yet.
+    #[cfg(test)]
     pub fn pending(&self) -> u64 {
         self.bytes
     }

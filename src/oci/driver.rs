@@ -99,9 +99,6 @@ pub struct Launched {
 
 /// The verbs of an OCI runtime, as the pod uses them.
 pub trait Driver {
-    /// The runtime's name, for messages ("runc").
-    fn name(&self) -> String;
-
     /// `create`: sets up container `id` from `bundle`; its init process
     /// waits to be started. Any runtime record is removed on failure.
     fn create<'a>(&'a self, id: &'a str, bundle: &'a Path, launch: Launch<'a>) -> Op<'a, Launched>;
@@ -132,10 +129,6 @@ pub trait Driver {
 }
 
 impl Driver for Runtime {
-    fn name(&self) -> String {
-        Runtime::name(self)
-    }
-
     fn create<'a>(&'a self, id: &'a str, bundle: &'a Path, launch: Launch<'a>) -> Op<'a, Launched> {
         Box::pin(async move {
             let files = Files::new(launch.dir, launch.terminal)?;

@@ -52,22 +52,6 @@ pub enum EventKind {
     },
 }
 
-impl EventKind {
-    /// The kind's name on the wire.
-    pub fn name(&self) -> &'static str {
-        match self {
-            EventKind::Created => "created",
-            EventKind::Started => "started",
-            EventKind::Exited { .. } => "exited",
-            EventKind::Oom => "oom",
-            EventKind::ExecStarted { .. } => "execStarted",
-            EventKind::ExecExited { .. } => "execExited",
-            EventKind::Deleted => "deleted",
-            EventKind::LogDropped { .. } => "logDropped",
-        }
-    }
-}
-
 /// One event: what happened to which container, when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {

@@ -29,9 +29,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::rc::Rc;
 
-pub use container::{Container, State, exit_reason};
+pub use container::{Container, exit_reason};
 pub use error::{Field, PodError};
-pub use request::{CreateRequest, LogOptions, Source};
 pub use status::{Operation, Status};
 
 use crate::oci::driver::Driver;

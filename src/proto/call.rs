@@ -15,7 +15,9 @@ pub fn parameters<M: Method>(req: &M) -> Value {
     Value::Object(params::encode(req))
 }
 
-/// The method name and parameters a request goes out as.
+/// The method name and parameters a request goes out as (what the CLI's
+/// tests compare).
+#[cfg(test)]
 pub fn wire<M: Method>(req: &M) -> (&'static str, Value) {
     (M::METHOD, parameters(req))
 }

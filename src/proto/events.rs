@@ -29,6 +29,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind, in the IDL's order.
+    #[cfg(test)]
     pub const ALL: [EventKind; 8] = [
         EventKind::Created,
         EventKind::Started,

@@ -16,6 +16,7 @@ use serde::de::{self, DeserializeOwned, Visitor};
 use serde_json::{Map, Value, json};
 
 use super::errors::{self, ProtoError};
+use super::events::EventKind;
 use super::idl::{self, Field, Idl, Ty, TypeDef};
 use super::*;
 

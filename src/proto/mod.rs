@@ -26,20 +26,20 @@ mod idl_tests;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use call::{call, call_more};
+pub use call::call;
 pub use container::{
-    ContainerInfo, ContainerReply, ContainerStatus, CreateContainer, DeleteContainer, Empty,
-    GetContainer, KillContainer, ListContainers, ListContainersReply, LogDriver, LogPolicy,
-    LogRateLimit, StartContainer, WaitContainer, WaitContainerReply,
+    ContainerInfo, ContainerReply, ContainerStatus, CreateContainer, DeleteContainer, GetContainer,
+    KillContainer, ListContainers, ListContainersReply, LogDriver, LogPolicy, LogRateLimit,
+    StartContainer, WaitContainer, WaitContainerReply,
 };
-pub use events::{Event, EventDetail, EventKind, WatchEvents, WatchEventsReply};
+pub use events::{Event, EventDetail, WatchEvents, WatchEventsReply};
 pub use exec::{Attach, AttachReply, Exec, ExecReply, ExecSync, ExecSyncReply, Resize};
 pub use logs::{LogRecord, ReadLogs, ReadLogsReply, ReopenLog, SetLogRateLimit};
 pub use stats::{
     BlockIoStats, ContainerStats, CpuStats, GetPod, GetPodReply, LogStats, MemoryStats,
     MonitorStats, PidsStats, Stats, StatsReply,
 };
-pub use user::{User, UserError, parse_user};
+pub use user::parse_user;
 
 /// The interface name, the prefix of every method and error name.
 pub const INTERFACE: &str = "io.podmon.Pod";

@@ -14,7 +14,7 @@ pub mod sync;
 #[cfg(test)]
 pub(crate) mod tests;
 
-pub use backend::{Backend, active};
+pub use backend::Backend;
 pub use executor::{TaskId, abort, spawn, stop};
 pub use ring::RingError;
 

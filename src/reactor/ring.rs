@@ -23,7 +23,9 @@ pub enum Owned {
     Nothing,
     /// A data buffer that the kernel reads from or writes into.
     Buf(Vec<u8>),
-    /// The relative time of a timeout.
+    /// The relative time of a timeout: never read by podmon, only kept
+    /// alive while the kernel reads it.
+    #[allow(dead_code)]
     Timespec(Box<types::Timespec>),
 }
 

@@ -6,10 +6,10 @@
 //! bytes and values, so it is tested without any I/O (the client excepted).
 
 pub mod client;
-pub mod frame;
-pub mod message;
-pub mod params;
-pub mod service;
+pub(crate) mod frame;
+pub(crate) mod message;
+pub(crate) mod params;
+pub(crate) mod service;
 
 pub use frame::{FrameDecoder, FrameError};
 pub use message::{Call, ProtocolError, Reply, VarlinkError};

@@ -22,7 +22,7 @@ use crate::sys::process::{ExitInfo, Watched};
 
 pub use kill_tree::kill_tree;
 pub use spawn::spawn_exec;
-pub use sync::{ExecSyncResult, exec_sync};
+pub use sync::exec_sync;
 
 /// How long an exec's pipes may stay open after it exited (held by a
 /// background child) before its output is returned anyway.
@@ -68,8 +68,6 @@ pub struct ExecProcess {
 pub struct ExecEntry {
     /// The container it runs in.
     pub container: String,
-    /// Its process.
-    pub process: Rc<Watched>,
     /// Its pty master, for terminal execs.
     pub pty: Option<Rc<OwnedFd>>,
 }

@@ -72,7 +72,6 @@ pub async fn spawn_exec(
         exec_id.clone(),
         ExecEntry {
             container: id.to_owned(),
-            process: process.clone(),
             pty: pty.clone(),
         },
     );

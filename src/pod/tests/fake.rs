@@ -71,10 +71,6 @@ fn process_args(path: &Path) -> Vec<String> {
 }
 
 impl Driver for FakeRuntime {
-    fn name(&self) -> String {
-        "fake".into()
-    }
-
     fn create<'a>(&'a self, id: &'a str, _bundle: &'a Path, l: Launch<'a>) -> Op<'a, Launched> {
         Box::pin(async move {
             self.calls.borrow_mut().push(Call::Create(id.into()));

@@ -13,7 +13,7 @@ use self::fake::{Call, FakeRuntime};
 use super::container::State;
 use super::exec::{self, ExecSpec};
 use super::lifecycle::{self, CreateRequest, LogOptions, Source};
-use super::{Operation, Pod, PodConfig, PodError, Status};
+use super::{Pod, PodConfig, PodError, Status, status::Operation};
 use crate::logs::driver::DriverKind;
 use crate::oci::runtime::Runtime;
 use crate::reactor::{self, Backend};

@@ -18,10 +18,9 @@ use thiserror::Error;
 
 pub use call::Call;
 pub use error::{
-    EXPECTED_MORE, EXPECTED_UPGRADE, INTERFACE_NOT_FOUND, INVALID_PARAMETER, METHOD_NOT_FOUND,
-    METHOD_NOT_IMPLEMENTED, PERMISSION_DENIED, VarlinkError,
+    INTERFACE_NOT_FOUND, INVALID_PARAMETER, METHOD_NOT_FOUND, METHOD_NOT_IMPLEMENTED,
+    PERMISSION_DENIED, VarlinkError,
 };
-pub use names::{is_interface_name, is_method_name};
 pub use reply::Reply;
 
 /// A message that breaks the wire protocol.
