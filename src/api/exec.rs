@@ -5,7 +5,7 @@ use std::future::Future;
 use std::os::fd::{AsFd, OwnedFd};
 use std::rc::Rc;
 
-use super::{HandlerError, Replier, decode, invalid, map};
+use super::{HandlerError, Replier, decode, invalid, map, user};
 use crate::pod::Pod;
 use crate::pod::exec::{self, ExecSpec};
 use crate::proto::{self, ExecReply};
@@ -33,7 +33,7 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         command: p.command,
         env: p.env.unwrap_or_default(),
         cwd: p.cwd,
-        user: p.user,
+        user: user(p.user.as_deref())?,
         terminal: p.terminal.unwrap_or(false),
         size: p.width.zip(p.height),
     };

@@ -3,7 +3,7 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use super::{HandlerError, Replier, decode, invalid, map};
+use super::{HandlerError, Replier, decode, invalid, map, user};
 use crate::pod::Pod;
 use crate::pod::exec::{self, ExecSpec};
 use crate::proto;
@@ -30,7 +30,7 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         command: p.command,
         env: p.env.unwrap_or_default(),
         cwd: p.cwd,
-        user: p.user,
+        user: user(p.user.as_deref())?,
         terminal: false,
         size: None,
     };

@@ -54,6 +54,16 @@ fn invalid(parameter: &str, reason: impl std::fmt::Display) -> HandlerError {
     HandlerError::Reply(invalid_value(parameter, reason))
 }
 
+/// The `user` parameter of Exec and ExecSync, as the pod takes it.
+fn user(text: Option<&str>) -> Result<Option<(u32, Option<u32>)>, HandlerError> {
+    text.map(|t| {
+        proto::parse_user(t)
+            .map(|u| (u.uid, u.gid))
+            .map_err(|e| invalid("user", e))
+    })
+    .transpose()
+}
+
 /// What a handler can fail with: an error reply for the caller, or a broken
 /// connection (then there is nobody to reply to).
 #[derive(Debug)]
@@ -146,7 +156,6 @@ fn parameter(field: Field) -> &'static str {
         Field::LogMaxSize => "logMaxSize",
         Field::BytesPerSecond => "bytesPerSecond",
         Field::Burst => "burst",
-        Field::User => "user",
     }
 }
 

@@ -33,8 +33,6 @@ pub enum Field {
     BytesPerSecond,
     /// A rate limit's burst.
     Burst,
-    /// The user an exec runs as.
-    User,
 }
 
 impl Field {
@@ -53,7 +51,6 @@ impl Field {
             Field::LogMaxSize => "log rotation size",
             Field::BytesPerSecond => "log rate",
             Field::Burst => "log burst",
-            Field::User => "user",
         }
     }
 }

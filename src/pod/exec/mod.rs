@@ -37,8 +37,9 @@ pub struct ExecSpec {
     pub env: Vec<String>,
     /// Working directory; default the container's.
     pub cwd: Option<String>,
-    /// "uid" or "uid:gid" (numbers); default the container's user.
-    pub user: Option<String>,
+    /// uid and, if given, gid (else the uid's number); default the
+    /// container's user.
+    pub user: Option<(u32, Option<u32>)>,
     /// Give the process a pty.
     pub terminal: bool,
     /// The pty's initial size (columns, rows), so the process sees it from

@@ -6,22 +6,6 @@ use crate::pod::container::Container;
 use crate::pod::{Field, PodError};
 use crate::sys::error::SysError;
 
-fn parse_user(user: &str) -> Result<(u32, Option<u32>), PodError> {
-    let bad = || {
-        PodError::invalid(
-            Field::User,
-            format!("{user:?} is not \"uid\" or \"uid:gid\" (numbers)"),
-        )
-    };
-    let (u, g) = match user.split_once(':') {
-        Some((u, g)) => (u, Some(g)),
-        None => (user, None),
-    };
-    let uid = u.parse().map_err(|_| bad())?;
-    let gid = g.map(|g| g.parse().map_err(|_| bad())).transpose()?;
-    Ok((uid, gid))
-}
-
 /// The process JSON for `runtime exec --process`: the container's own
 /// process settings (capabilities, rlimits, env) with ours on top.
 pub(super) fn process_json(c: &Container, spec: &ExecSpec) -> Result<serde_json::Value, PodError> {
@@ -57,8 +41,7 @@ pub(super) fn process_json(c: &Container, spec: &ExecSpec) -> Result<serde_json:
         }
         p["cwd"] = serde_json::json!(cwd);
     }
-    if let Some(user) = &spec.user {
-        let (uid, gid) = parse_user(user)?;
+    if let Some((uid, gid)) = spec.user {
         p["user"] = serde_json::json!({ "uid": uid, "gid": gid.unwrap_or(uid) });
     }
     match spec.size {
