@@ -31,7 +31,7 @@ pub fn logs_request(args: &LogsArgs, now: SystemTime) -> anyhow::Result<proto::R
 /// (`10s`, `5m`, `2h`, `1d`, combined as in `1h30m`, fractions as in `1.5h`)
 /// means that long before `now`.
 pub fn since_time(text: &str, now: SystemTime) -> anyhow::Result<String> {
-    if crate::logs::reader::parse_rfc3339(text).is_some() {
+    if crate::sys::time::parse_rfc3339(text).is_some() {
         return Ok(text.to_owned());
     }
     let ago = parse_duration(text).ok_or_else(|| {

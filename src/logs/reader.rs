@@ -13,10 +13,6 @@ use crate::logs::cri::{self, Stream};
 use crate::reactor::ops;
 use crate::sys::time::Timestamp;
 
-/// Moved to [`crate::sys::time`]; re-exported only until `cli/logs.rs`
-/// takes it from there.
-pub use crate::sys::time::parse_rfc3339;
-
 use super::LogSink;
 
 /// One record, owned.
