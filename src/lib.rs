@@ -1,6 +1,70 @@
 //! podmon: a pod-level container monitor. One process watches one pod's
 //! containers through an OCI runtime and serves a Varlink API, all on one
 //! io_uring event loop.
+//!
+//! # Layout
+//!
+//! Dependencies point one way, down this list: a folder uses only folders
+//! below it (`cli` uses `proto`, `varlink` and `sys` alone).
+//!
+//! - `server/`: `podmon serve`: the listener (or socket activation), one task
+//!   per connection (`conn.rs`), signals, the pod's shutdown.
+//! - `api/`: the `io.podmon.Pod` methods: one handler file per method, the one
+//!   dispatch table (`mod.rs`), the mapping of the pod to wire types (`map.rs`)
+//!   and of pod errors to Varlink errors, replies with `more` (`replier.rs`).
+//! - `cli/`: the client subcommands of the `podmon` binary (typed requests in
+//!   `request.rs`, printing in `output.rs`, terminals in `term.rs`).
+//! - `pod/`: the domain: containers and their status rules (`status.rs`),
+//!   one file per operation (`create`, `start`, `kill`, `wait`, `delete`,
+//!   `shutdown`, `monitor`), execs (`exec/`), events, the stdin slot.
+//! - `session/`: exec and attach streaming over an upgraded connection.
+//! - `oci/`: the runtime driver (`driver.rs`, the one place the runtime is
+//!   run, behind the `Driver` trait), its command lines (`argv.rs`), what it
+//!   prints (`output.rs`), finding it (`runtime.rs`), config.json (`spec.rs`).
+//! - `logs/`: a container's log: pipes to a double buffer (`mod.rs`), CRI
+//!   codec (`cri.rs`), drivers (`driver.rs`), rate limit and drop markers
+//!   (`ratelimit.rs`, `drops.rs`), reading back (`reader.rs`), the fan-out to
+//!   attached clients (`hub.rs`).
+//! - `cgroups/`: finding a container's cgroups, v1 and v2 statistics, OOM.
+//! - `proto/`: the contract as types: every method's request and reply
+//!   (the `Method` trait), records, errors, the upgrade frame codec
+//!   (`frame.rs`); the test in `idl_tests.rs` holds them to the IDL.
+//! - `varlink/`: Varlink itself, sans IO (framing, messages, typed
+//!   parameters, `org.varlink.service`), and the one blocking client the CLI,
+//!   the tests and the benches share (`client/`).
+//! - `sys/`: child processes and reaping (`process.rs`), the console socket
+//!   and pty size, signal names, the signalfd, timestamps (`time.rs`), system
+//!   errors with operation, path and errno (`error.rs`), our own usage.
+//! - `reactor/`: the event loop: io_uring ring or epoll, the executor, the
+//!   operations that own their buffers while the kernel does (`ops.rs`).
+//!
+//! # The path of a request
+//!
+//! **CreateContainer.** `server/conn.rs` reads the call and hands it to
+//! `api::dispatch`, whose table picks `api/create_container.rs`: it decodes
+//! `proto::CreateContainer` and makes a `pod::CreateRequest`.
+//! `pod/create.rs` checks it (`request.rs`), writes or checks the bundle
+//! (`bundle.rs`, `oci/spec.rs`), makes the pipes (`stdio.rs`) and asks the
+//! driver: `oci/driver.rs` runs `runc create` (`argv.rs`,
+//! `sys/process.rs`), reads the pid file and the runtime's error text
+//! (`output.rs`) and watches the init process through a pidfd. The pipes go
+//! to `logs::LogSink`, `pod/monitor.rs` starts waiting for the exit, and the
+//! handler replies with the `ContainerInfo` that `api/map.rs` builds.
+//!
+//! **ExecSync.** `api/exec_sync.rs` decodes `proto::ExecSync` into a
+//! `pod::exec::ExecSpec`; `pod/exec/sync.rs` starts it (`spawn.rs`: the
+//! process JSON from `process_json.rs`, then the driver's `exec`), reads
+//! both pipes up to the cap (`sys::process::capture`), kills the process
+//! tree on timeout (`kill_tree.rs`) and returns its `ExitInfo`, which
+//! `api/map.rs` turns into `exitCode` and `signal`.
+//!
+//! **One byte of output.** The container writes to its stdout pipe; the
+//! pump task in `logs/mod.rs` reads it (`reactor::ops::read`), lets the rate
+//! limit admit or drop it (`ratelimit.rs`, `drops.rs`), hands it to attached
+//! clients (`hub.rs`) and formats it as a CRI record (`driver.rs`, `cri.rs`,
+//! `sys::time::Timestamp`) into the filling buffer; the writer task swaps
+//! the buffers and writes the full one to `ID.log` (`ops::write_offloaded`).
+//! The container's exit is reported only after that byte is written.
 
 #![warn(missing_docs)]
 

@@ -21,10 +21,7 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         if c.status() != Status::Stopped
             && let Some(paths) = &c.cgroup
         {
-            memory += crate::cgroups::stats::read(paths)
-                .memory
-                .current
-                .unwrap_or(0);
+            memory += paths.stats().memory.current.unwrap_or(0);
         }
     }
     let out = proto::GetPodReply {

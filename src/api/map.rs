@@ -130,7 +130,7 @@ pub fn container_stats(c: &Container) -> proto::ContainerStats {
     let cg = c
         .cgroup
         .as_ref()
-        .map(cgroups::stats::read)
+        .map(cgroups::CgroupPaths::stats)
         .unwrap_or_default();
     let counters = c.log.counters();
     proto::ContainerStats {

@@ -20,6 +20,8 @@ pub mod v2;
 
 use std::path::PathBuf;
 
+use stats::CgroupStats;
+
 /// Where a process's cgroups are: parsed from /proc/<pid>/cgroup plus the
 /// mount table (/proc/self/mountinfo).
 ///
@@ -50,6 +52,30 @@ pub enum CgroupPaths {
 }
 
 impl CgroupPaths {
+    /// Reads all stats from the files under the given paths (v1 or v2).
+    ///
+    /// Never fails: whatever cannot be read is left `None`, because a container
+    /// that just exited or a kernel without some file should still yield the
+    /// rest of its numbers.
+    pub fn stats(&self) -> CgroupStats {
+        match self {
+            CgroupPaths::V2 { dir } => v2::read(dir),
+            CgroupPaths::V1 {
+                cpu,
+                cpuacct,
+                memory,
+                pids,
+                blkio,
+            } => v1::read(
+                cpu.as_deref(),
+                cpuacct.as_deref(),
+                memory.as_deref(),
+                pids.as_deref(),
+                blkio.as_deref(),
+            ),
+        }
+    }
+
     /// The directory with the memory controller's files.
     pub fn memory_dir(&self) -> Option<&std::path::Path> {
         match self {

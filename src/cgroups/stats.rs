@@ -7,8 +7,6 @@
 
 use serde::Serialize;
 
-use super::{CgroupPaths, v1, v2};
-
 /// CPU time used by the cgroup and how often it hit its CPU quota.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -84,34 +82,15 @@ pub struct CgroupStats {
     pub blkio: BlkioStats,
 }
 
-/// Reads all stats from the files under the given paths (v1 or v2).
-///
-/// Never fails: whatever cannot be read is left `None`, because a container
-/// that just exited or a kernel without some file should still yield the
-/// rest of its numbers.
-pub fn read(paths: &CgroupPaths) -> CgroupStats {
-    match paths {
-        CgroupPaths::V2 { dir } => v2::read(dir),
-        CgroupPaths::V1 {
-            cpu,
-            cpuacct,
-            memory,
-            pids,
-            blkio,
-        } => v1::read(
-            cpu.as_deref(),
-            cpuacct.as_deref(),
-            memory.as_deref(),
-            pids.as_deref(),
-            blkio.as_deref(),
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::CgroupPaths;
     use super::super::parse::fixture;
     use super::*;
+
+    fn read(paths: &CgroupPaths) -> CgroupStats {
+        paths.stats()
+    }
 
     #[test]
     fn serializes_camel_case_with_nulls() {

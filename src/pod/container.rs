@@ -6,31 +6,12 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::SystemTime;
 
-use super::status::Status;
+use super::status::{State, Status};
 use super::stdin::StdinSlot;
 use crate::cgroups::CgroupPaths;
 use crate::logs::LogSink;
 use crate::reactor::sync::Notify;
-use crate::sys::process::{ExitInfo, Watched};
-
-/// The mutable part of a container record.
-#[derive(Debug)]
-pub struct State {
-    /// Lifecycle state.
-    pub status: Status,
-    /// The init process, while it has not been reaped.
-    pub process: Option<Rc<Watched>>,
-    /// When StartContainer succeeded.
-    pub started_at: Option<SystemTime>,
-    /// When the init process exited.
-    pub finished_at: Option<SystemTime>,
-    /// How the init process ended.
-    pub exit: Option<ExitInfo>,
-    /// The OOM killer ended the container.
-    pub oom_killed: bool,
-    /// A StartContainer call is running the runtime's `start`.
-    pub starting: bool,
-}
+use crate::sys::process::ExitInfo;
 
 /// A container of the pod.
 pub struct Container {

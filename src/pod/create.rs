@@ -7,9 +7,10 @@ use std::path::Path;
 use std::rc::Rc;
 use std::time::SystemTime;
 
-use super::container::{Container, State};
+use super::container::Container;
 use super::events::{Event, EventKind};
 use super::request::{self, CreateRequest};
+use super::status::State;
 use super::stdin::StdinSlot;
 use super::stdio::ProcessStdio;
 use super::{Pod, PodError, Status, bundle, monitor};

@@ -1,10 +1,32 @@
-//! A container's lifecycle status and the rules of what each status allows,
+//! A container's lifecycle state and the rules of what each status allows,
 //! in one place: the operations ask here instead of comparing statuses.
+
+use std::rc::Rc;
+use std::time::SystemTime;
 
 use serde::Serialize;
 
 use super::PodError;
-use super::container::State;
+use crate::sys::process::{ExitInfo, Watched};
+
+/// The mutable part of a container record.
+#[derive(Debug)]
+pub struct State {
+    /// Lifecycle state.
+    pub status: Status,
+    /// The init process, while it has not been reaped.
+    pub process: Option<Rc<Watched>>,
+    /// When StartContainer succeeded.
+    pub started_at: Option<SystemTime>,
+    /// When the init process exited.
+    pub finished_at: Option<SystemTime>,
+    /// How the init process ended.
+    pub exit: Option<ExitInfo>,
+    /// The OOM killer ended the container.
+    pub oom_killed: bool,
+    /// A StartContainer call is running the runtime's `start`.
+    pub starting: bool,
+}
 
 /// Lifecycle state, as the OCI runtime spec names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

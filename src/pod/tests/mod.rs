@@ -10,9 +10,9 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use self::fake::{Call, FakeRuntime};
-use super::container::State;
 use super::exec::{self, ExecSpec};
 use super::lifecycle::{self, CreateRequest, LogOptions, Source};
+use super::status::State;
 use super::{Pod, PodConfig, PodError, Status, status::Operation};
 use crate::logs::driver::DriverKind;
 use crate::oci::runtime::Runtime;
