@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use common::server::Server;
 use common::stats::{median, ms, percentile};
-use common::varlink::Client;
+use common::varlink::{self, Client};
 use common::{RUNC, ScratchDir, procfs};
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
@@ -51,9 +51,9 @@ fn rss_settled(before: u64, after: u64) -> bool {
 /// One ExecSync of `true`; an error unless it ran and exited 0.
 fn exec_podmon(c: &mut Client) -> Result<()> {
     let reply = c.exec_sync(ID, &["true"])?;
-    match reply["exitCode"].as_i64() {
-        Some(0) => Ok(()),
-        _ => Err(format!("ExecSync reply: {reply}").into()),
+    match reply.exit_code {
+        0 => Ok(()),
+        _ => Err(format!("ExecSync reply: {}", varlink::json(&reply)).into()),
     }
 }
 

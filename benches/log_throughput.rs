@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use common::server::Server;
 use common::stats::mib_per_s;
+use common::varlink;
 use common::{ScratchDir, procfs};
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
@@ -213,11 +214,15 @@ fn measure_podmon(server: &Server, rootfs: &Path, cmd: &[String], id: &str) -> R
     let reply = c.wait(id)?;
     let elapsed = t0.elapsed();
     let cpu = procfs::cpu_time(server.pid())? - cpu0;
-    let exit = reply["exitCode"].as_i64();
-    if exit != Some(0) {
-        return Err(format!("the generator container exited with {exit:?}: {reply}").into());
+    if reply.exit_code != 0 {
+        return Err(format!(
+            "the generator container exited with {:?}: {}",
+            Some(reply.exit_code),
+            varlink::json(&reply)
+        )
+        .into());
     }
-    let log_bytes = reply["container"]["logBytesWritten"].as_u64().unwrap_or(0);
+    let log_bytes = reply.container.log_bytes_written;
     c.delete(id, false)?;
     let log = server.log_path(id);
     let check = check_log(&log)?;

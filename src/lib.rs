@@ -74,7 +74,7 @@ pub mod cli;
 pub(crate) mod logs;
 pub(crate) mod oci;
 pub(crate) mod pod;
-pub(crate) mod proto;
+pub mod proto;
 pub(crate) mod reactor;
 pub mod server;
 pub(crate) mod session;

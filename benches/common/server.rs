@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use podmon::proto;
 use podmon::varlink::client::ClientError;
 
 use super::varlink::Client;
@@ -74,9 +75,11 @@ impl Server {
                 )));
             }
             if let Ok(mut c) = Client::connect(&self.socket, START_TIMEOUT) {
-                let probe = serde_json::json!({ "id": "no-such-container" });
+                let probe = proto::GetContainer {
+                    id: "no-such-container".into(),
+                };
                 // Any reply, even NoSuchContainer, proves the server serves.
-                match c.call("GetContainer", probe) {
+                match c.call(&probe) {
                     Ok(_) | Err(ClientError::Varlink { .. }) => return Ok(()),
                     Err(_) => {}
                 }

@@ -1,15 +1,12 @@
 //! The benches' Varlink client: podmon's own client
-//! (`podmon::varlink::client::Client`) with the `io.podmon.Pod` prefix and
-//! shorthands for the calls the benches make.
+//! (`podmon::varlink::client::Client`) speaking the `io.podmon.Pod` types of
+//! `podmon::proto`, with shorthands for the calls the benches make.
 
 use std::path::Path;
 use std::time::Duration;
 
+use podmon::proto::{self, Method};
 use podmon::varlink::client::{self, ClientError};
-use serde_json::{Value, json};
-
-/// The interface every call goes to.
-const INTERFACE: &str = "io.podmon.Pod";
 
 pub struct Client(client::Client);
 
@@ -22,11 +19,11 @@ impl Client {
         Ok(Client(c))
     }
 
-    /// Calls `io.podmon.Pod.<method>` and returns the reply's parameters;
-    /// an error reply is [`ClientError::Varlink`].
-    pub fn call(&mut self, method: &str, parameters: Value) -> Result<Value, ClientError> {
-        let reply = self.0.call(&format!("{INTERFACE}.{method}"), parameters)?;
-        Ok(Value::Object(reply))
+    /// Calls the request's method and returns its typed reply; an error
+    /// reply is [`ClientError::Varlink`], a reply that does not fit the
+    /// reply type [`ClientError::Protocol`].
+    pub fn call<M: Method>(&mut self, req: &M) -> Result<M::Reply, ClientError> {
+        proto::call(&mut self.0, req)
     }
 }
 
@@ -39,27 +36,50 @@ impl Client {
         id: &str,
         rootfs: &Path,
         command: &[&str],
-    ) -> Result<Value, ClientError> {
-        self.call(
-            "CreateContainer",
-            json!({ "id": id, "rootfs": rootfs, "command": command }),
-        )
+    ) -> Result<proto::ContainerReply, ClientError> {
+        self.call(&proto::CreateContainer {
+            id: id.to_owned(),
+            rootfs: Some(rootfs.to_string_lossy().into_owned()),
+            command: Some(strings(command)),
+            ..proto::CreateContainer::default()
+        })
     }
 
-    pub fn start(&mut self, id: &str) -> Result<Value, ClientError> {
-        self.call("StartContainer", json!({ "id": id }))
+    pub fn start(&mut self, id: &str) -> Result<proto::ContainerReply, ClientError> {
+        self.call(&proto::StartContainer { id: id.to_owned() })
     }
 
     /// Returns once the container stopped and all its output is in its log.
-    pub fn wait(&mut self, id: &str) -> Result<Value, ClientError> {
-        self.call("WaitContainer", json!({ "id": id }))
+    pub fn wait(&mut self, id: &str) -> Result<proto::WaitContainerReply, ClientError> {
+        self.call(&proto::WaitContainer { id: id.to_owned() })
     }
 
-    pub fn delete(&mut self, id: &str, force: bool) -> Result<Value, ClientError> {
-        self.call("DeleteContainer", json!({ "id": id, "force": force }))
+    pub fn delete(&mut self, id: &str, force: bool) -> Result<(), ClientError> {
+        self.call(&proto::DeleteContainer {
+            id: id.to_owned(),
+            force: Some(force),
+        })
+        .map(drop)
     }
 
-    pub fn exec_sync(&mut self, id: &str, command: &[&str]) -> Result<Value, ClientError> {
-        self.call("ExecSync", json!({ "id": id, "command": command }))
+    pub fn exec_sync(
+        &mut self,
+        id: &str,
+        command: &[&str],
+    ) -> Result<proto::ExecSyncReply, ClientError> {
+        self.call(&proto::ExecSync {
+            id: id.to_owned(),
+            command: strings(command),
+            ..proto::ExecSync::default()
+        })
     }
+}
+
+/// A reply as the JSON the server sent, for messages that show it.
+pub fn json<T: serde::Serialize>(reply: &T) -> serde_json::Value {
+    serde_json::Value::Object(proto::call::to_map(reply))
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|&a| a.to_owned()).collect()
 }

@@ -1,6 +1,8 @@
 //! Shorthands on a [`Pod`]: calls on a new connection, the CLI, the
 //! container lifecycle in one line each, and the files the server writes.
 
+use podmon::proto::call::parameters;
+use podmon::proto::{self, Method};
 use serde_json::{Value, json};
 use std::fs;
 use std::path::PathBuf;
@@ -38,28 +40,30 @@ impl Pod {
         self.create_with(id, command, json!({}))
     }
 
-    /// CreateContainer with extra parameters merged in.
+    /// CreateContainer with extra parameters merged in (as given: they
+    /// may be ones the server must refuse).
     #[track_caller]
     pub fn create_with(&self, id: &str, command: &[&str], extra: Value) -> Value {
-        let mut p = json!({
-            "id": id,
-            "rootfs": rootfs().display().to_string(),
-            "command": command,
-        });
+        let req = proto::CreateContainer {
+            id: id.into(),
+            rootfs: Some(rootfs().display().to_string()),
+            command: Some(command.iter().map(|&a| a.into()).collect()),
+            ..proto::CreateContainer::default()
+        };
+        let mut p = parameters(&req);
         if let Value::Object(m) = extra {
             for (k, v) in m {
                 p[k] = v;
             }
         }
-        let r = self.call("io.podmon.Pod.CreateContainer", p);
+        let r = self.call(proto::CreateContainer::METHOD, p);
         r.ok()["container"].clone()
     }
 
     #[track_caller]
     pub fn start_container(&self, id: &str) -> Value {
-        self.call("io.podmon.Pod.StartContainer", json!({ "id": id }))
-            .ok()["container"]
-            .clone()
+        let req = proto::StartContainer { id: id.into() };
+        self.request(&req).ok()["container"].clone()
     }
 
     /// create + start.
@@ -71,34 +75,42 @@ impl Pod {
 
     #[track_caller]
     pub fn get(&self, id: &str) -> Value {
-        self.call("io.podmon.Pod.GetContainer", json!({ "id": id }))
-            .ok()["container"]
-            .clone()
+        let req = proto::GetContainer { id: id.into() };
+        self.request(&req).ok()["container"].clone()
     }
 
     /// WaitContainer; returns the reply parameters.
     #[track_caller]
     pub fn wait(&self, id: &str) -> Value {
-        self.call("io.podmon.Pod.WaitContainer", json!({ "id": id }))
-            .ok()
+        let req = proto::WaitContainer { id: id.into() };
+        self.request(&req).ok()
     }
 
     #[track_caller]
     pub fn kill(&self, id: &str, signal: &str) {
-        self.call(
-            "io.podmon.Pod.KillContainer",
-            json!({ "id": id, "signal": signal }),
-        )
-        .ok();
+        let req = proto::KillContainer {
+            id: id.into(),
+            signal: Some(signal.into()),
+            all: None,
+        };
+        self.request(&req).ok();
     }
 
     #[track_caller]
     pub fn delete(&self, id: &str, force: bool) {
-        self.call(
-            "io.podmon.Pod.DeleteContainer",
-            json!({ "id": id, "force": force }),
-        )
-        .ok();
+        let req = proto::DeleteContainer {
+            id: id.into(),
+            force: Some(force),
+        };
+        self.request(&req).ok();
+    }
+
+    /// One well-formed call of `M` on a new connection: the method name and
+    /// the parameters as the server's own types encode them. The reply
+    /// stays raw JSON, as every reply of the harness does.
+    #[track_caller]
+    fn request<M: Method>(&self, req: &M) -> Reply {
+        self.call(M::METHOD, parameters(req))
     }
 
     pub fn log_path(&self, id: &str) -> PathBuf {

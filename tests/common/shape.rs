@@ -1,11 +1,12 @@
 //! Checks of what the server returns against the IDL in
-//! varlink/io.podmon.Pod.varlink.
+//! varlink/io.podmon.Pod.varlink (`podmon::proto::DESCRIPTION`, the text
+//! the server serves).
 
+use podmon::proto;
 use serde_json::{Value, json};
-use std::fs;
 use std::path::PathBuf;
 
-use super::{Pod, assert_recent_timestamp, project_dir};
+use super::{Pod, assert_recent_timestamp};
 
 /// Asserts the common shape of a ContainerInfo.
 #[track_caller]
@@ -43,7 +44,7 @@ pub fn assert_container_shape(pod: &Pod, c: &Value, id: &str) {
 
 /// Field names of `type NAME(...)` in varlink/io.podmon.Pod.varlink.
 pub fn idl_type_fields(name: &str) -> Vec<String> {
-    let idl = fs::read_to_string(project_dir().join("varlink/io.podmon.Pod.varlink")).unwrap();
+    let idl = proto::DESCRIPTION;
     let start = idl
         .find(&format!("type {name}"))
         .unwrap_or_else(|| panic!("no type {name} in the IDL"));
