@@ -61,8 +61,8 @@ fn unknown_container() {
         "WaitContainer",
         "DeleteContainer",
     ] {
-        let r = pod.call(&format!("io.podmon.Pod.{m}"), json!({"id": "ghost"}));
-        let p = r.err("io.podmon.Pod.NoSuchContainer");
+        let r = pod.call(&format!("{INTERFACE}.{m}"), json!({"id": "ghost"}));
+        let p = r.err(NO_SUCH_CONTAINER);
         assert_eq!(p["id"], json!("ghost"), "{m}: {p}");
     }
 }
@@ -83,10 +83,10 @@ fn bad_ids_rejected_and_nothing_written_outside() {
         "../x", "..", ".", "a/b", "/abs", "", ".hidden", "-dash", "x y", "x\ny", "é", &long,
     ] {
         let r = pod.call(
-            "io.podmon.Pod.CreateContainer",
+            CREATE_CONTAINER,
             json!({"id": id, "rootfs": rootfs, "command": ["true"]}),
         );
-        let p = r.err("io.podmon.Pod.InvalidValue");
+        let p = r.err(INVALID_VALUE);
         assert_eq!(p["parameter"], json!("id"), "id {id:?}: {p}");
         assert!(
             p["reason"].as_str().is_some_and(|s| !s.is_empty()),
@@ -106,12 +106,12 @@ fn bad_ids_rejected_and_nothing_written_outside() {
     }
     // The other methods reject such ids too (or do not find them), never touch files.
     for m in ["GetContainer", "DeleteContainer", "WaitContainer"] {
-        let r = pod.call(&format!("io.podmon.Pod.{m}"), json!({"id": "../x"}));
+        let r = pod.call(&format!("{INTERFACE}.{m}"), json!({"id": "../x"}));
         let e = r
             .error()
             .unwrap_or_else(|| panic!("{m} ../x succeeded: {:?}", r.0));
         assert!(
-            e == "io.podmon.Pod.InvalidValue" || e == "io.podmon.Pod.NoSuchContainer",
+            e == INVALID_VALUE || e == NO_SUCH_CONTAINER,
             "{m}: {:?}",
             r.0
         );
@@ -163,7 +163,7 @@ fn missing_and_wrongly_typed_parameters() {
     ];
     let mut wrong = vec![];
     for (m, params, field) in cases {
-        let r = pod.call(&format!("io.podmon.Pod.{m}"), params.clone());
+        let r = pod.call(&format!("{INTERFACE}.{m}"), params.clone());
         let named = r.0["parameters"]["parameter"].as_str().unwrap_or("");
         // "command[0]" names the parameter as precisely as "command".
         let names_it = named == field
@@ -186,9 +186,7 @@ fn missing_and_wrongly_typed_parameters() {
         assert!(v.get("error").is_some(), "array parameters accepted: {v}");
     }
     // Nothing was created by all that.
-    let l = pod
-        .client()
-        .call_more("io.podmon.Pod.ListContainers", json!({}));
+    let l = pod.client().call_more(LIST_CONTAINERS, json!({}));
     assert_eq!(l.len(), 1);
     assert!(!present(&l[0].ok(), "container"), "{l:?}");
 }
@@ -237,9 +235,9 @@ fn invalid_values() {
     ];
     let mut wrong = vec![];
     for (params, fields) in cases {
-        let r = pod.call("io.podmon.Pod.CreateContainer", params.clone());
+        let r = pod.call(CREATE_CONTAINER, params.clone());
         let f = r.0["parameters"]["parameter"].as_str().unwrap_or("");
-        if r.error() != Some("io.podmon.Pod.InvalidValue") || !fields.contains(&f) {
+        if r.error() != Some(INVALID_VALUE) || !fields.contains(&f) {
             wrong.push(format!(
                 "{params}: want InvalidValue for one of {fields:?}, got {}",
                 r.0
@@ -249,27 +247,19 @@ fn invalid_values() {
     assert!(wrong.is_empty(), "wrong answers:\n{}", wrong.join("\n"));
     pod.run("k", &["sleep", "100"]);
     for sig in ["SIGFOO", "0x9", "99999", "-9", ""] {
-        let r = pod.call(
-            "io.podmon.Pod.KillContainer",
-            json!({"id": "k", "signal": sig}),
-        );
-        let p = r.err("io.podmon.Pod.InvalidValue");
+        let r = pod.call(KILL_CONTAINER, json!({"id": "k", "signal": sig}));
+        let p = r.err(INVALID_VALUE);
         assert_eq!(p["parameter"], json!("signal"), "signal {sig:?}: {p}");
     }
     assert_eq!(pod.get("k")["status"], json!("running"));
     for sig in ["TERM", "SIGTERM", "15"] {
         // Accepted forms (pid 1 of a PID namespace ignores them without a handler).
-        pod.call(
-            "io.podmon.Pod.KillContainer",
-            json!({"id": "k", "signal": sig}),
-        )
-        .ok();
+        pod.call(KILL_CONTAINER, json!({"id": "k", "signal": sig}))
+            .ok();
     }
     pod.delete("k", true);
     // Nothing was left behind.
-    let l = pod
-        .client()
-        .call_more("io.podmon.Pod.ListContainers", json!({}));
+    let l = pod.client().call_more(LIST_CONTAINERS, json!({}));
     assert!(!present(&l[0].ok(), "container"), "{l:?}");
 }
 
@@ -364,7 +354,7 @@ fn client_disconnects_during_wait() {
     pod.run("w", &["sh", "-c", &gate.script("exit 9")]);
     for _ in 0..3 {
         let mut c = pod.client();
-        c.send("io.podmon.Pod.WaitContainer", json!({"id": "w"}));
+        c.send(WAIT_CONTAINER, json!({"id": "w"}));
         std::thread::sleep(Duration::from_millis(100));
         drop(c);
     }
@@ -391,25 +381,20 @@ fn pipelined_calls_in_one_write() {
     pod.create("b", &["true"]);
     let mut bytes = vec![];
     bytes.extend(Client::encode(
-        "io.podmon.Pod.GetContainer",
+        GET_CONTAINER,
         json!({"id": "a"}),
         false,
         false,
     ));
     bytes.extend(Client::encode(
-        "io.podmon.Pod.GetContainer",
+        GET_CONTAINER,
         json!({"id": "nope"}),
         false,
         false,
     ));
+    bytes.extend(Client::encode(LIST_CONTAINERS, json!({}), true, false));
     bytes.extend(Client::encode(
-        "io.podmon.Pod.ListContainers",
-        json!({}),
-        true,
-        false,
-    ));
-    bytes.extend(Client::encode(
-        "io.podmon.Pod.GetContainer",
+        GET_CONTAINER,
         json!({"id": "b"}),
         false,
         false,
@@ -423,10 +408,7 @@ fn pipelined_calls_in_one_write() {
     let mut c = pod.client();
     c.send_raw(&bytes).unwrap();
     assert_eq!(c.recv().ok()["container"]["id"], json!("a"));
-    assert_eq!(
-        c.recv().err("io.podmon.Pod.NoSuchContainer")["id"],
-        json!("nope")
-    );
+    assert_eq!(c.recv().err(NO_SUCH_CONTAINER)["id"], json!("nope"));
     let l1 = c.recv();
     assert!(l1.continues(), "{:?}", l1.0);
     let l2 = c.recv();
@@ -435,12 +417,7 @@ fn pipelined_calls_in_one_write() {
     assert!(c.recv().ok()["interfaces"].is_array());
 
     // Byte by byte works as well.
-    let msg = Client::encode(
-        "io.podmon.Pod.GetContainer",
-        json!({"id": "b"}),
-        false,
-        false,
-    );
+    let msg = Client::encode(GET_CONTAINER, json!({"id": "b"}), false, false);
     for b in &msg {
         c.send_raw(&[*b]).unwrap();
     }
@@ -452,11 +429,8 @@ fn oneway_gets_no_reply() {
     let pod = Pod::start("oneway");
     pod.run("o", &["sleep", "100"]);
     let mut c = pod.client();
-    c.send_oneway(
-        "io.podmon.Pod.KillContainer",
-        json!({"id": "o", "signal": "KILL"}),
-    );
-    c.send_oneway("io.podmon.Pod.GetContainer", json!({"id": "nope"}));
+    c.send_oneway(KILL_CONTAINER, json!({"id": "o", "signal": "KILL"}));
+    c.send_oneway(GET_CONTAINER, json!({"id": "nope"}));
     // The next reply on this connection answers the next normal call.
     let r = c.call("org.varlink.service.GetInfo", json!({}));
     assert!(
@@ -481,7 +455,7 @@ fn many_clients_at_once() {
     pod.create("m", &["true"]);
     let mut clients: Vec<Client> = (0..64).map(|_| pod.client()).collect();
     for c in clients.iter_mut() {
-        c.send("io.podmon.Pod.GetContainer", json!({"id": "m"}));
+        c.send(GET_CONTAINER, json!({"id": "m"}));
     }
     for c in clients.iter_mut().rev() {
         assert_eq!(c.recv().ok()["container"]["id"], json!("m"));

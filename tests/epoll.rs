@@ -46,7 +46,7 @@ fn epoll_backend_runs_a_container() {
     pod.run("c2", &["sleep", "60"]);
     let r = pod
         .call(
-            "io.podmon.Pod.ExecSync",
+            EXEC_SYNC,
             json!({ "id": "c2", "command": ["sh", "-c", "echo synced; exit 4"] }),
         )
         .ok();

@@ -123,28 +123,13 @@ fn varlinkctl_call_and_more() {
     pod.create("b", &["true"]);
     pod.run("c", &["sleep", "100"]);
 
-    let out = vctl(&[
-        "call",
-        "--json=short",
-        &s,
-        "io.podmon.Pod.GetContainer",
-        r#"{"id":"c"}"#,
-    ])
-    .assert_ok();
+    let out = vctl(&["call", "--json=short", &s, GET_CONTAINER, r#"{"id":"c"}"#]).assert_ok();
     let v: Value = serde_json::from_str(out.stdout.trim())
         .unwrap_or_else(|e| panic!("varlinkctl output not JSON ({e}): {out:?}"));
     assert_eq!(v["container"]["id"], json!("c"), "{v}");
     assert_eq!(v["container"]["status"], json!("running"), "{v}");
 
-    let out = vctl(&[
-        "call",
-        "--more",
-        "--json=short",
-        &s,
-        "io.podmon.Pod.ListContainers",
-        "{}",
-    ])
-    .assert_ok();
+    let out = vctl(&["call", "--more", "--json=short", &s, LIST_CONTAINERS, "{}"]).assert_ok();
     let mut ids: Vec<String> = out
         .stdout
         .lines()
@@ -166,11 +151,10 @@ fn varlinkctl_call_and_more() {
     assert_eq!(ids, ["a", "b", "c"], "{out:?}");
 
     // A Varlink error: non-zero exit, error name on stderr.
-    let out = vctl(&["call", &s, "io.podmon.Pod.GetContainer", r#"{"id":"nope"}"#]);
+    let out = vctl(&["call", &s, GET_CONTAINER, r#"{"id":"nope"}"#]);
     assert!(!out.success(), "{out:?}");
     assert!(
-        out.stderr.contains("io.podmon.Pod.NoSuchContainer")
-            || out.stdout.contains("io.podmon.Pod.NoSuchContainer"),
+        out.stderr.contains(NO_SUCH_CONTAINER) || out.stdout.contains(NO_SUCH_CONTAINER),
         "{out:?}"
     );
     // varlinkctl checks parameters against the introspected IDL on its own
@@ -181,14 +165,7 @@ fn varlinkctl_call_and_more() {
         "cwd": "/", "hostname": "h", "memoryMax": 67108864, "pidsMax": 10
     })
     .to_string();
-    let out = vctl(&[
-        "call",
-        "--json=short",
-        &s,
-        "io.podmon.Pod.CreateContainer",
-        &p,
-    ])
-    .assert_ok();
+    let out = vctl(&["call", "--json=short", &s, CREATE_CONTAINER, &p]).assert_ok();
     let v: Value = serde_json::from_str(out.stdout.trim()).unwrap();
     assert_eq!(v["container"]["status"], json!("created"));
     pod.delete("c", true);
@@ -214,7 +191,7 @@ fn python_varlink_client() {
     c.arg(&script).arg(&addr).arg("missing");
     let out = run_with_timeout(&mut c, Duration::from_secs(60)).assert_code(3);
     let v: Value = serde_json::from_str(out.stdout.trim()).unwrap();
-    assert_eq!(v["error"], json!("io.podmon.Pod.NoSuchContainer"), "{v}");
+    assert_eq!(v["error"], json!(NO_SUCH_CONTAINER), "{v}");
     assert_eq!(v["parameters"]["id"], json!("missing"), "{v}");
 }
 

@@ -12,7 +12,8 @@
 //!
 //! The test files use everything as `common::NAME`; the modules only sort
 //! it: `env` (preconditions, rootfs, tools), `pod` (the server for one
-//! test) and `calls` (its shorthands), `client` (Varlink), `gate`,
+//! test) and `calls` (its shorthands), `client` (Varlink), `names` (method and error names from
+//! `podmon::proto`), `gate`,
 //! `process` (commands with a deadline), `procfs`, `shape` (replies against
 //! the IDL) and `time`.
 // Each test binary uses only part of the harness.
@@ -22,6 +23,7 @@ mod calls;
 mod client;
 mod env;
 mod gate;
+mod names;
 mod pod;
 mod process;
 mod procfs;
@@ -31,6 +33,7 @@ mod time;
 pub use client::*;
 pub use env::*;
 pub use gate::*;
+pub use names::*;
 pub use pod::*;
 pub use process::*;
 pub use procfs::*;

@@ -20,11 +20,7 @@ fn attach_two_clients_share_output_one_gets_stdin() {
         pod.log("c1")
     );
 
-    let (fa, mut a) = Upgraded::open(
-        &pod,
-        "io.podmon.Pod.Attach",
-        json!({ "id": "c1", "stdin": true }),
-    );
+    let (fa, mut a) = Upgraded::open(&pod, ATTACH, json!({ "id": "c1", "stdin": true }));
     assert_no_error(&fa);
     assert_eq!(
         params_of(&fa)["stdin"],
@@ -35,11 +31,7 @@ fn attach_two_clients_share_output_one_gets_stdin() {
     a.stdin(b"one\n");
     a.wait_stdout(&mut ca, "got:one", Duration::from_secs(10));
 
-    let (fb, mut b) = Upgraded::open(
-        &pod,
-        "io.podmon.Pod.Attach",
-        json!({ "id": "c1", "stdin": true }),
-    );
+    let (fb, mut b) = Upgraded::open(&pod, ATTACH, json!({ "id": "c1", "stdin": true }));
     assert_no_error(&fb);
     assert_eq!(
         params_of(&fb)["stdin"],
@@ -97,7 +89,7 @@ fn flood_while_probing(pod: &Pod, gate: &Gate) {
     let mut flooded = false;
     while t0.elapsed() < Duration::from_secs(20) {
         let t = Instant::now();
-        let gp = pod.call("io.podmon.Pod.GetPod", json!({})).ok();
+        let gp = pod.call(GET_POD, json!({})).ok();
         let c = pod.get("c1");
         max_latency = max_latency.max(t.elapsed());
         assert_eq!(gp["running"], json!(1), "{gp}");
@@ -166,13 +158,13 @@ fn attach_stuck_client_does_not_block() {
     pod.run("c1", &["sh", "-c", &script]);
 
     // The stuck client: attaches, then never reads.
-    let (fs_, mut stuck) = Upgraded::open(&pod, "io.podmon.Pod.Attach", json!({ "id": "c1" }));
+    let (fs_, mut stuck) = Upgraded::open(&pod, ATTACH, json!({ "id": "c1" }));
     assert_no_error(&fs_);
 
     flood_while_probing(&pod, &g1);
 
     // A client that reads, attached after the flood, sees the end and the exit frame.
-    let (fr, mut reader) = Upgraded::open(&pod, "io.podmon.Pod.Attach", json!({ "id": "c1" }));
+    let (fr, mut reader) = Upgraded::open(&pod, ATTACH, json!({ "id": "c1" }));
     assert_no_error(&fr);
     assert_eq!(params_of(&fr)["stdin"], json!(false), "{fr}");
     let t1 = Instant::now();
@@ -215,11 +207,7 @@ fn attach_stdin_once_closes_stdin_when_the_client_leaves() {
         json!({ "stdin": true, "stdinOnce": true }),
     );
     pod.start_container("c1");
-    let (first, mut a) = Upgraded::open(
-        &pod,
-        "io.podmon.Pod.Attach",
-        json!({ "id": "c1", "stdin": true }),
-    );
+    let (first, mut a) = Upgraded::open(&pod, ATTACH, json!({ "id": "c1", "stdin": true }));
     assert_eq!(params_of(&first)["stdin"], json!(true), "{first}");
     let mut ca = Collected::default();
     a.stdin(b"line\n");

@@ -13,16 +13,12 @@ use std::time::Duration;
 fn unknown_over_an_upgraded_connection(pod: &Pod) {
     let (reply, mut u) = Upgraded::open(
         pod,
-        "io.podmon.Pod.Exec",
+        EXEC,
         json!({ "id": "nope", "command": ["true"], "interactive": true }),
     );
-    assert_eq!(
-        reply["error"],
-        json!("io.podmon.Pod.NoSuchContainer"),
-        "{reply}"
-    );
+    assert_eq!(reply["error"], json!(NO_SUCH_CONTAINER), "{reply}");
     assert_eq!(params_of(&reply)["id"], json!("nope"), "{reply}");
-    let mut msg = serde_json::to_vec(&json!({ "method": "io.podmon.Pod.GetPod" })).unwrap();
+    let mut msg = serde_json::to_vec(&json!({ "method": GET_POD })).unwrap();
     msg.push(0);
     u.stream.write_all(&msg).unwrap();
     let gp = u.read_message().expect("GetPod after a failed upgrade");
@@ -39,42 +35,34 @@ fn exec_errors() {
     // Exited container.
     pod.run("done", &["true"]);
     pod.wait("done");
-    let e = exec_sync_reply(&pod, "done", &["true"], json!({})).err("io.podmon.Pod.InvalidState");
+    let e = exec_sync_reply(&pod, "done", &["true"], json!({})).err(INVALID_STATE);
     assert_eq!(e["id"], json!("done"), "{e}");
     assert_eq!(e["status"], json!("stopped"), "{e}");
     assert!(e["reason"].as_str().is_some_and(|r| !r.is_empty()), "{e}");
     let mut cl = pod.client();
-    let r = cl.call_more(
-        "io.podmon.Pod.Exec",
-        json!({ "id": "done", "command": ["true"] }),
-    );
+    let r = cl.call_more(EXEC, json!({ "id": "done", "command": ["true"] }));
     assert_eq!(r.len(), 1, "{r:?}");
-    let e = r[0].err("io.podmon.Pod.InvalidState");
+    let e = r[0].err(INVALID_STATE);
     assert!(e["reason"].as_str().is_some_and(|r| !r.is_empty()), "{e}");
-    let (reply, _u) = Upgraded::open(&pod, "io.podmon.Pod.Attach", json!({ "id": "done" }));
-    assert_eq!(
-        reply["error"],
-        json!("io.podmon.Pod.InvalidState"),
-        "{reply}"
-    );
+    let (reply, _u) = Upgraded::open(&pod, ATTACH, json!({ "id": "done" }));
+    assert_eq!(reply["error"], json!(INVALID_STATE), "{reply}");
 
     // Created but not started.
     pod.create("fresh", &["true"]);
-    let e = exec_sync_reply(&pod, "fresh", &["true"], json!({})).err("io.podmon.Pod.InvalidState");
+    let e = exec_sync_reply(&pod, "fresh", &["true"], json!({})).err(INVALID_STATE);
     assert_eq!(e["status"], json!("created"), "{e}");
     assert!(e["reason"].as_str().is_some_and(|r| !r.is_empty()), "{e}");
 
     // Unknown container, over a plain and an upgraded connection (which
     // stays a Varlink connection when the call fails).
-    let e =
-        exec_sync_reply(&pod, "nope", &["true"], json!({})).err("io.podmon.Pod.NoSuchContainer");
+    let e = exec_sync_reply(&pod, "nope", &["true"], json!({})).err(NO_SUCH_CONTAINER);
     assert_eq!(e["id"], json!("nope"));
     unknown_over_an_upgraded_connection(&pod);
 
     // A binary that does not exist: the runtime's error names it.
     run_idle(&pod, "c1");
     for bin in ["/no/such-binary-xyz", "no-such-cmd-xyz"] {
-        let e = exec_sync_reply(&pod, "c1", &[bin], json!({})).err("io.podmon.Pod.RuntimeError");
+        let e = exec_sync_reply(&pod, "c1", &[bin], json!({})).err(RUNTIME_ERROR);
         let name = bin.rsplit('/').next().unwrap();
         assert!(
             e["message"].as_str().is_some_and(|m| m.contains(name)),

@@ -15,7 +15,7 @@ fn exec_more_replies_with_stdin_parameter() {
     let input = "hello streaming\nsecond line\n";
     let mut cl = pod.client();
     let replies = cl.call_more(
-        "io.podmon.Pod.Exec",
+        EXEC,
         json!({ "id": "c1", "command": ["cat"], "stdin": input }),
     );
     assert!(replies.len() >= 3, "first, output, last: {replies:?}");
@@ -44,14 +44,11 @@ fn exec_more_replies_with_stdin_parameter() {
     }
     assert_eq!(stdout, input);
     // The connection is still a Varlink connection afterwards.
-    cl.call("io.podmon.Pod.GetPod", json!({})).ok();
+    cl.call(GET_POD, json!({})).ok();
 
     // Without more or upgrade: ExpectedMore.
-    pod.call(
-        "io.podmon.Pod.Exec",
-        json!({ "id": "c1", "command": ["true"] }),
-    )
-    .err("org.varlink.service.ExpectedMore");
+    pod.call(EXEC, json!({ "id": "c1", "command": ["true"] }))
+        .err("org.varlink.service.ExpectedMore");
 }
 
 #[test]
@@ -60,7 +57,7 @@ fn exec_upgraded_interactive_stdin_round_trip() {
     run_idle(&pod, "c1");
     let (first, mut u) = Upgraded::open(
         &pod,
-        "io.podmon.Pod.Exec",
+        EXEC,
         json!({ "id": "c1", "command": ["cat"], "interactive": true }),
     );
     assert_no_error(&first);
@@ -102,7 +99,7 @@ fn exec_upgraded_interactive_stdin_round_trip() {
     let cgroup = fs::read_to_string(format!("/proc/{init}/cgroup")).unwrap();
     let (first, u) = Upgraded::open(
         &pod,
-        "io.podmon.Pod.Exec",
+        EXEC,
         json!({ "id": "c1", "command": ["sh", "-c", "sleep 33 & sleep 33"], "interactive": true }),
     );
     assert_no_error(&first);
@@ -137,7 +134,7 @@ fn exec_terminal_resize() {
     run_idle(&pod, "c1");
     let (first, mut u) = Upgraded::open(
         &pod,
-        "io.podmon.Pod.Exec",
+        EXEC,
         json!({
             "id": "c1",
             "command": ["sh", "-c", "sleep 0.5; stty size; tty"],
@@ -189,7 +186,7 @@ fn streaming_exec_ends_after_its_process_even_if_a_child_holds_the_pipes() {
     let t0 = Instant::now();
     let (first, mut s) = Upgraded::open(
         &pod,
-        "io.podmon.Pod.Exec",
+        EXEC,
         json!({ "id": "c1", "command": ["sh", "-c", "sleep 20 & echo hi; exit 4"] }),
     );
     assert_no_error(&first);
@@ -207,7 +204,7 @@ fn streaming_exec_ends_after_its_process_even_if_a_child_holds_the_pipes() {
 /// Attach while exec 1 still runs: the container's output, not the exec's.
 fn attach_until_tick(pod: &Pod) {
     let mut at = pod.client();
-    at.send_more("io.podmon.Pod.Attach", json!({ "id": "c1" }));
+    at.send_more(ATTACH, json!({ "id": "c1" }));
     let af = at.recv();
     assert_eq!(af.ok()["stdin"], json!(false), "{af:?}");
     let mut got = String::new();
@@ -225,9 +222,7 @@ fn kill_during_exec(pod: &Pod) {
     pod.kill("c1", "KILL");
     let mut wc = pod.client();
     wc.set_read_timeout(Duration::from_secs(10));
-    let w = wc
-        .call("io.podmon.Pod.WaitContainer", json!({ "id": "c1" }))
-        .ok();
+    let w = wc.call(WAIT_CONTAINER, json!({ "id": "c1" })).ok();
     assert_eq!(
         w["exitCode"],
         json!(137),
@@ -282,8 +277,7 @@ fn concurrent_execs_attach_reopen_and_kill() {
     let log = pod.log_path("c1");
     let old = log.with_extension("log.rotated");
     fs::rename(&log, &old).unwrap();
-    pod.call("io.podmon.Pod.ReopenLog", json!({ "id": "c1" }))
-        .ok();
+    pod.call(REOPEN_LOG, json!({ "id": "c1" })).ok();
     assert!(
         wait_until(Duration::from_secs(5), || fs::read_to_string(&log)
             .is_ok_and(|s| s.contains("tick"))),

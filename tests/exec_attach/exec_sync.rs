@@ -91,7 +91,7 @@ fn exec_sync_timeout_kills_everything() {
     let worker = thread::spawn(move || {
         let mut cl = Client::connect(&socket);
         let r = cl.call(
-            "io.podmon.Pod.ExecSync",
+            EXEC_SYNC,
             json!({
                 "id": "c1",
                 "command": ["sh", "-c", "sleep 30 & sleep 30"],
@@ -211,7 +211,7 @@ fn execs_leave_no_fds_behind() {
     }
     let (_, mut s) = Upgraded::open(
         &pod,
-        "io.podmon.Pod.Exec",
+        EXEC,
         json!({ "id": "c1", "command": ["cat"], "interactive": true, "terminal": true }),
     );
     s.stdin(b"");

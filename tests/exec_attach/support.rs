@@ -27,7 +27,7 @@ pub fn exec_sync_reply(pod: &Pod, id: &str, command: &[&str], extra: Value) -> R
             p[k] = v;
         }
     }
-    pod.call("io.podmon.Pod.ExecSync", p)
+    pod.call(EXEC_SYNC, p)
 }
 
 /// ExecSync that must succeed; returns its parameters.
@@ -90,10 +90,7 @@ pub fn cri_text_len(log: &str) -> (usize, usize) {
 /// Sends a streaming Exec with `more`; returns the client and first reply's parameters.
 pub fn exec_more_start(pod: &Pod, id: &str, command: &[&str]) -> (Client, Value) {
     let mut cl = pod.client();
-    cl.send_more(
-        "io.podmon.Pod.Exec",
-        json!({ "id": id, "command": command }),
-    );
+    cl.send_more(EXEC, json!({ "id": id, "command": command }));
     let first = cl.recv();
     assert!(first.continues(), "{first:?}");
     (cl, first.ok())

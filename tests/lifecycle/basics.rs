@@ -163,8 +163,8 @@ fn varlink_lifecycle_fields_and_transitions() {
     assert_eq!(pod.exit_file("v1").as_deref().map(str::trim), Some("5"));
 
     pod.delete("v1", false);
-    let r = pod.call("io.podmon.Pod.GetContainer", json!({"id": "v1"}));
-    assert_eq!(r.err("io.podmon.Pod.NoSuchContainer")["id"], json!("v1"));
+    let r = pod.call(GET_CONTAINER, json!({"id": "v1"}));
+    assert_eq!(r.err(NO_SUCH_CONTAINER)["id"], json!("v1"));
     // The bundle the monitor wrote is gone, the log stays.
     assert!(
         !Path::new(c["bundle"].as_str().unwrap()).exists(),
@@ -179,7 +179,7 @@ fn wait_blocks_until_exit() {
     let gate = pod.gate("w");
     pod.run("w", &["sh", "-c", &gate.script("exit 7")]);
     let mut cl = pod.client();
-    cl.send("io.podmon.Pod.WaitContainer", json!({"id": "w"}));
+    cl.send(WAIT_CONTAINER, json!({"id": "w"}));
     // No reply while the container runs.
     cl.set_read_timeout(Duration::from_millis(700));
     let early = cl.read_raw();
@@ -197,24 +197,20 @@ fn wait_blocks_until_exit() {
 fn list_containers_more() {
     let pod = Pod::start("vl-list");
     // None: one reply without a container, with or without more.
-    let r = pod
-        .client()
-        .call_more("io.podmon.Pod.ListContainers", json!({}));
+    let r = pod.client().call_more(LIST_CONTAINERS, json!({}));
     assert_eq!(r.len(), 1, "{r:?}");
     assert!(!present(&r[0].ok(), "container"), "{r:?}");
-    let r = pod.call("io.podmon.Pod.ListContainers", json!({}));
+    let r = pod.call(LIST_CONTAINERS, json!({}));
     assert!(!present(&r.ok(), "container"), "{r:?}");
 
     pod.create("l1", &["true"]);
     // One: answers without more.
-    let r = pod.call("io.podmon.Pod.ListContainers", json!({}));
+    let r = pod.call(LIST_CONTAINERS, json!({}));
     assert_eq!(r.ok()["container"]["id"], json!("l1"));
 
     pod.create("l2", &["true"]);
     pod.run("l3", &["sleep", "100"]);
-    let replies = pod
-        .client()
-        .call_more("io.podmon.Pod.ListContainers", json!({}));
+    let replies = pod.client().call_more(LIST_CONTAINERS, json!({}));
     assert_eq!(replies.len(), 3, "3 containers, 3 replies: {replies:?}");
     for (i, r) in replies.iter().enumerate() {
         assert_eq!(r.error(), None, "{r:?}");
@@ -239,7 +235,7 @@ fn list_containers_more() {
     }
 
     // Without more and several containers: ExpectedMore.
-    let r = pod.call("io.podmon.Pod.ListContainers", json!({}));
+    let r = pod.call(LIST_CONTAINERS, json!({}));
     r.err("org.varlink.service.ExpectedMore");
 
     // The CLI lists all three.
@@ -256,8 +252,8 @@ fn delete_running_needs_force() {
     pod.run("r", &["sleep", "100"]);
     let pid = pod.get("r")["pid"].as_u64().unwrap() as u32;
 
-    let r = pod.call("io.podmon.Pod.DeleteContainer", json!({"id": "r"}));
-    let p = r.err("io.podmon.Pod.InvalidState");
+    let r = pod.call(DELETE_CONTAINER, json!({"id": "r"}));
+    let p = r.err(INVALID_STATE);
     assert_eq!(p["id"], json!("r"), "{p}");
     assert_eq!(p["status"], json!("running"), "{p}");
     assert_eq!(pod.get("r")["status"], json!("running"));
@@ -276,8 +272,8 @@ fn delete_running_needs_force() {
         wait_until(Duration::from_secs(5), || !proc_alive(pid)),
         "container process {pid} survived delete --force"
     );
-    pod.call("io.podmon.Pod.GetContainer", json!({"id": "r"}))
-        .err("io.podmon.Pod.NoSuchContainer");
+    pod.call(GET_CONTAINER, json!({"id": "r"}))
+        .err(NO_SUCH_CONTAINER);
     let left = runc_list(&pod);
     assert!(left.trim().is_empty(), "runc still lists: {}", left);
     // A created (never started) container can be deleted without force.
@@ -290,13 +286,13 @@ fn create_duplicate_and_start_twice() {
     let pod = Pod::start("dup");
     pod.create("d", &["sleep", "100"]);
     let r = pod.call(
-        "io.podmon.Pod.CreateContainer",
+        CREATE_CONTAINER,
         json!({"id": "d", "rootfs": rootfs().display().to_string(), "command": ["true"]}),
     );
-    assert_eq!(r.err("io.podmon.Pod.ContainerExists")["id"], json!("d"));
+    assert_eq!(r.err(CONTAINER_EXISTS)["id"], json!("d"));
     pod.start_container("d");
-    let r = pod.call("io.podmon.Pod.StartContainer", json!({"id": "d"}));
-    let p = r.err("io.podmon.Pod.InvalidState");
+    let r = pod.call(START_CONTAINER, json!({"id": "d"}));
+    let p = r.err(INVALID_STATE);
     assert_eq!(p["status"], json!("running"), "{p}");
     pod.delete("d", true);
 }

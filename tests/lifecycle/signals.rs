@@ -70,7 +70,7 @@ fn bundle_container_sigterm_gives_143() {
     let bundle = pod.dir.join("my-bundle");
     write_bundle(&bundle, &["sleep", "100"]);
     let r = pod.call(
-        "io.podmon.Pod.CreateContainer",
+        CREATE_CONTAINER,
         json!({"id": "t", "bundle": bundle.display().to_string()}),
     );
     let c = r.ok()["container"].clone();
@@ -121,7 +121,7 @@ fn kill_signal_number_and_all() {
         == 2));
     let kids = children_of(pid);
     pod.call(
-        "io.podmon.Pod.KillContainer",
+        KILL_CONTAINER,
         json!({"id": "a", "signal": "9", "all": true}),
     )
     .ok();

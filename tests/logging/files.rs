@@ -81,7 +81,7 @@ fn reopen_log_after_outside_rename() {
     fs::rename(&path, &outside).unwrap();
     // Output read between the rename and the call still goes to the old file.
     thread::sleep(Duration::from_millis(200));
-    let r = pod.call("io.podmon.Pod.ReopenLog", json!({ "id": "ro" }));
+    let r = pod.call(REOPEN_LOG, json!({ "id": "ro" }));
     r.ok();
     assert!(
         path.exists(),
@@ -153,7 +153,7 @@ fn full_disk_blocks_then_resumes_without_loss() {
     thread::sleep(Duration::from_millis(1500));
     let (c2, t_get) = timed_get(&pod, "full");
     let t = Instant::now();
-    let p = pod.call("io.podmon.Pod.GetPod", json!({})).ok();
+    let p = pod.call(GET_POD, json!({})).ok();
     let t_pod = t.elapsed();
     eprintln!("full disk: logError {err:?}; GetContainer {t_get:?}, GetPod {t_pod:?}");
     assert_eq!(

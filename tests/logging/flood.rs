@@ -20,8 +20,7 @@ fn poll_get_container(pod: &Pod, id: &str) -> (Arc<AtomicBool>, JoinHandle<Vec<D
         while !stop2.load(Ordering::SeqCst) {
             let t = Instant::now();
             let mut c = Client::connect(&socket);
-            c.call("io.podmon.Pod.GetContainer", json!({ "id": id }))
-                .ok();
+            c.call(GET_CONTAINER, json!({ "id": id })).ok();
             times.push(t.elapsed());
             thread::sleep(Duration::from_millis(50));
         }

@@ -212,7 +212,7 @@ fn set_log_rate_limit_changes_and_removes_the_limit() {
     let r1 = measure(0.5, 2.0);
     let c = pod
         .call(
-            "io.podmon.Pod.SetLogRateLimit",
+            SET_LOG_RATE_LIMIT,
             json!({ "id": "r", "limit": limit(400_000, 40_000, "block") }),
         )
         .ok()["container"]
@@ -221,10 +221,7 @@ fn set_log_rate_limit_changes_and_removes_the_limit() {
     assert_eq!(pod.get("r")["logRateLimit"]["burst"], json!(40_000));
     let r2 = measure(0.3, 1.5);
     let before_removal = content_bytes_now(&path, "stdout");
-    let c = pod
-        .call("io.podmon.Pod.SetLogRateLimit", json!({ "id": "r" }))
-        .ok()["container"]
-        .clone();
+    let c = pod.call(SET_LOG_RATE_LIMIT, json!({ "id": "r" })).ok()["container"].clone();
     assert!(!present(&c, "logRateLimit"), "limit still shown: {c}");
     let t = Instant::now();
     let w = pod.wait("r");

@@ -23,10 +23,7 @@ struct Followed {
 /// the container and returns the client and the start time.
 fn follow_from_start(pod: &Pod, id: &str) -> (Client, Instant) {
     let mut client = pod.client();
-    client.send_more(
-        "io.podmon.Pod.ReadLogs",
-        json!({ "id": id, "follow": true }),
-    );
+    client.send_more(READ_LOGS, json!({ "id": id, "follow": true }));
     // Let the call reach the server before the container writes.
     thread::sleep(Duration::from_millis(100));
     let t0 = Instant::now();
@@ -123,7 +120,7 @@ fn read_texts(pod: &Pod, params: Value) -> Vec<String> {
     for (k, v) in params.as_object().unwrap() {
         p[k] = v.clone();
     }
-    let r = pod.call("io.podmon.Pod.ReadLogs", p);
+    let r = pod.call(READ_LOGS, p);
     let recs = r.ok()["records"].as_array().cloned().unwrap();
     recs.iter()
         .map(|r| r["text"].as_str().unwrap().to_string())
@@ -150,10 +147,7 @@ fn check_tail_and_since(pod: &Pod, got: &[(Duration, Value)], n: usize) {
         read_texts(pod, json!({ "since": later, "tail": 5 })),
         ["tick 16", "tick 17", "tick 18", "tick 19", "tick 20"]
     );
-    let r = pod.call(
-        "io.podmon.Pod.ReadLogs",
-        json!({ "id": "f", "since": later }),
-    );
+    let r = pod.call(READ_LOGS, json!({ "id": "f", "since": later }));
     let recs = r.ok()["records"].as_array().cloned().unwrap();
     assert_eq!(recs.len(), 10, "since {later}: {recs:?}");
     assert_eq!(recs[0]["text"], json!("tick 11"));

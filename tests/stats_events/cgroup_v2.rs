@@ -122,7 +122,7 @@ fn cgroup_v2_stats_from_the_unified_hierarchy() {
     let _ = env();
     let pod = NsPod::start(&pod_name("v2"));
     let c = pod.call(
-        "io.podmon.Pod.CreateContainer",
+        CREATE_CONTAINER,
         json!({
             "id": "burn",
             "rootfs": rootfs().display().to_string(),
@@ -132,7 +132,7 @@ fn cgroup_v2_stats_from_the_unified_hierarchy() {
     let cpid = c["container"]["pid"]
         .as_u64()
         .unwrap_or_else(|| panic!("{c}")) as u32;
-    pod.call("io.podmon.Pod.StartContainer", json!({ "id": "burn" }));
+    pod.call(START_CONTAINER, json!({ "id": "burn" }));
 
     // runc (hybrid mode) put the container into the cgroup2 hierarchy too.
     let dir = Path::new("/sys/fs/cgroup/unified/podmon")
@@ -147,7 +147,7 @@ fn cgroup_v2_stats_from_the_unified_hierarchy() {
     );
 
     let stats = |pod: &NsPod| {
-        let p = pod.call("io.podmon.Pod.Stats", json!({ "id": "burn" }));
+        let p = pod.call(STATS, json!({ "id": "burn" }));
         assert_monitor(&p["monitor"], pod.pid);
         p["stats"].clone()
     };
@@ -175,11 +175,8 @@ fn cgroup_v2_stats_from_the_unified_hierarchy() {
     assert!(!present(&s2["memory"], "current"), "{s2}");
     assert!(!present(&s2["pids"], "current"), "{s2}");
 
-    pod.call(
-        "io.podmon.Pod.KillContainer",
-        json!({ "id": "burn", "signal": "KILL" }),
-    );
-    let w = pod.call("io.podmon.Pod.WaitContainer", json!({ "id": "burn" }));
+    pod.call(KILL_CONTAINER, json!({ "id": "burn", "signal": "KILL" }));
+    let w = pod.call(WAIT_CONTAINER, json!({ "id": "burn" }));
     assert_eq!(w["exitCode"], json!(137), "{w}");
     assert_eq!(w["oomKilled"], json!(false), "{w}");
 }

@@ -127,7 +127,7 @@ fn events_for_twenty_quick_containers_in_order_and_exactly_once() {
 fn check_exec_events(pod: &Pod, w: &mut Watch) {
     let r = pod
         .call(
-            "io.podmon.Pod.ExecSync",
+            EXEC_SYNC,
             json!({ "id": "runner", "command": ["sh", "-c", "echo hi; exit 4"] }),
         )
         .ok();
@@ -322,13 +322,13 @@ fn late_subscriber_gets_state_and_id_filter_works() {
     assert!(w_other.drain(Duration::from_millis(100)).is_empty());
 
     // Without more.
-    let r = pod.call("io.podmon.Pod.WatchEvents", json!({}));
+    let r = pod.call(WATCH_EVENTS, json!({}));
     r.err("org.varlink.service.ExpectedMore");
     // An unknown id.
     let mut c = pod.client();
-    c.send_more("io.podmon.Pod.WatchEvents", json!({ "id": "nope" }));
+    c.send_more(WATCH_EVENTS, json!({ "id": "nope" }));
     let r = c.recv();
-    assert_eq!(r.err("io.podmon.Pod.NoSuchContainer")["id"], json!("nope"));
+    assert_eq!(r.err(NO_SUCH_CONTAINER)["id"], json!("nope"));
     drop(w_all);
 
     // Order, last: started before exited.

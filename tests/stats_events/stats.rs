@@ -191,7 +191,7 @@ fn check_log_bytes(pod: &Pod, gate: &Gate) {
 /// Stats of every container: one reply each with more; errors without more
 /// and for an unknown id.
 fn check_stats_of_all(pod: &Pod) {
-    let replies = pod.client().call_more("io.podmon.Pod.Stats", json!({}));
+    let replies = pod.client().call_more(STATS, json!({}));
     let mut ids: Vec<String> = vec![];
     for (i, r) in replies.iter().enumerate() {
         let p = r.ok();
@@ -215,18 +215,15 @@ fn check_stats_of_all(pod: &Pod) {
         ["done", "forker", "holder", "idle", "talker"],
         "Stats with more"
     );
-    let no_more = pod.call("io.podmon.Pod.Stats", json!({}));
+    let no_more = pod.call(STATS, json!({}));
     no_more.err("org.varlink.service.ExpectedMore");
-    let none = pod.call("io.podmon.Pod.Stats", json!({ "id": "nope" }));
-    assert_eq!(
-        none.err("io.podmon.Pod.NoSuchContainer")["id"],
-        json!("nope")
-    );
+    let none = pod.call(STATS, json!({ "id": "nope" }));
+    assert_eq!(none.err(NO_SUCH_CONTAINER)["id"], json!("nope"));
 }
 
 /// GetPod: identity, uptime, counts by state, memory and the monitor.
 fn check_get_pod(pod: &Pod) {
-    let g = pod.call("io.podmon.Pod.GetPod", json!({})).ok();
+    let g = pod.call(GET_POD, json!({})).ok();
     assert_eq!(g["name"], json!(pod.name), "{g}");
     assert_eq!(g["version"], json!(env!("CARGO_PKG_VERSION")), "{g}");
     assert_eq!(g["runtime"], json!(runc().display().to_string()), "{g}");
@@ -268,7 +265,7 @@ fn stats_memory_pids_log_and_get_pod() {
     // After killing the holder its memory leaves the pod's sum.
     pod.kill("holder", "KILL");
     pod.wait("holder");
-    let g2 = pod.call("io.podmon.Pod.GetPod", json!({})).ok();
+    let g2 = pod.call(GET_POD, json!({})).ok();
     assert_eq!(g2["running"], json!(1), "{g2}");
     assert_eq!(g2["stopped"], json!(3), "{g2}");
     assert!(
@@ -277,7 +274,7 @@ fn stats_memory_pids_log_and_get_pod() {
     );
 
     pod.call(
-        "io.podmon.Pod.KillContainer",
+        KILL_CONTAINER,
         json!({ "id": "forker", "signal": "KILL", "all": true }),
     )
     .ok();

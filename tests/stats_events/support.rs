@@ -32,7 +32,7 @@ impl Watch {
     #[track_caller]
     pub fn start(socket: &Path, params: Value) -> Watch {
         let mut client = Client::connect(socket);
-        client.send_more("io.podmon.Pod.WatchEvents", params);
+        client.send_more(WATCH_EVENTS, params);
         let first = client.recv();
         let p = first.ok();
         assert!(
@@ -196,7 +196,7 @@ pub fn kinds_of(events: &[Value], id: &str) -> Vec<String> {
 #[track_caller]
 pub fn stats_of(socket: &Path, id: &str) -> (Value, Value) {
     let p = Client::connect(socket)
-        .call("io.podmon.Pod.Stats", json!({ "id": id }))
+        .call(STATS, json!({ "id": id }))
         .ok();
     let s = p["stats"].clone();
     assert_eq!(s["id"], json!(id), "Stats of {id}: {p}");
