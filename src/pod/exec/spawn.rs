@@ -12,6 +12,7 @@ use crate::pod::status::Operation;
 use crate::pod::stdio::ProcessStdio;
 use crate::pod::{Field, Pod, PodError};
 use crate::sys::error::SysError;
+use crate::sys::files::{self, PRIVATE_FILE};
 
 thread_local! {
     static NEXT_EXEC: Cell<u64> = const { Cell::new(1) };
@@ -46,8 +47,8 @@ pub async fn spawn_exec(
     let guard = DirGuard(dir.clone());
     let process_file = dir.join("process.json");
     let json = process_json(&c, spec)?;
-    std::fs::write(&process_file, json.to_string())
-        .map_err(|e| SysError::at("writing", &process_file, &e))?;
+    files::write_file(&dir, "process.json", json.to_string(), PRIVATE_FILE)
+        .map_err(SysError::from)?;
     let mut stdio = ProcessStdio::new(spec.terminal, want_stdin)?;
     let launch = Launch {
         dir: &dir,
