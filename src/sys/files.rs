@@ -125,69 +125,57 @@ pub fn open_dir(path: &Path) -> Result<OwnedFd, FileError> {
     Ok(fd)
 }
 
-/// How [`ensure_dir`] treats the directory's mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DirMode {
-    /// The directory is podmon's alone (the state directory): exactly this
-    /// mode and group, even if it existed with another.
-    Exact(u32, Option<Gid>),
-    /// A directory the engine may have made (logs, exits): created with this
-    /// mode and group; an existing one keeps its mode minus any write
-    /// permission for group and others (nobody else may plant files in it).
-    Created(u32, Option<Gid>),
+/// A directory [`ensure_dir`] made or found.
+#[derive(Debug)]
+pub struct Dir {
+    /// It, opened (not through a link).
+    pub fd: OwnedFd,
+    /// Whether podmon created it now (then its mode is the one asked for).
+    pub created: bool,
+    /// Its permission bits.
+    pub mode: u32,
 }
 
-/// Creates directory `path` (and missing parents, `0700`) or opens the
-/// existing one, refusing a link, a non-directory or someone else's
-/// directory, and sets its mode as `mode` says; returns its fd.
-pub fn ensure_dir(path: &Path, mode: DirMode) -> Result<OwnedFd, FileError> {
-    let (bits, group) = match mode {
-        DirMode::Exact(b, g) | DirMode::Created(b, g) => (b, g),
-    };
-    let existed = std::fs::symlink_metadata(path).is_ok();
-    if !existed {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(PRIVATE_DIR)
-                .create(parent)
-                .map_err(|e| FileError::io("creating", parent, e))?;
+/// Opens directory `path`, first creating it and any missing parents with
+/// exactly `mode` and `group` (whatever the umask). An existing directory
+/// is not changed: it must be a directory (not a link) and ours.
+pub fn ensure_dir(path: &Path, mode: u32, group: Option<Gid>) -> Result<Dir, FileError> {
+    let mut missing = vec![];
+    let mut p = path;
+    while std::fs::symlink_metadata(p).is_err() {
+        missing.push(p);
+        match p.parent().filter(|q| !q.as_os_str().is_empty()) {
+            Some(q) => p = q,
+            None => break,
         }
-        match std::fs::DirBuilder::new().mode(PRIVATE_DIR).create(path) {
-            Ok(()) => {}
-            // Someone made it between the check and now: it is checked below.
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(FileError::io("creating", path, e)),
+    }
+    let mut created = false;
+    for dir in missing.into_iter().rev() {
+        match std::fs::DirBuilder::new().mode(PRIVATE_DIR).create(dir) {
+            Ok(()) => {
+                set_mode(&open_dir(dir)?, dir, mode, group)?;
+                created = dir == path;
+            }
+            // Someone made it since: it is checked as an existing one.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => created = false,
+            Err(e) => return Err(FileError::io("creating", dir, e)),
         }
     }
     let fd = open_dir(path)?;
-    let target = match mode {
-        DirMode::Created(..) if existed => {
-            let st = rustix::fs::fstat(&fd).map_err(|e| FileError::io("stat", path, e))?;
-            let now = st.st_mode & 0o7777;
-            if now & 0o022 == 0 {
-                return Ok(fd);
-            }
-            log::warn!(
-                "{}: mode {now:o} lets others write in it; now {:o}",
-                path.display(),
-                now & !0o022
-            );
-            return set_mode(fd, path, now & !0o022, None);
-        }
-        _ => bits,
-    };
-    set_mode(fd, path, target, group)
+    let st = rustix::fs::fstat(&fd).map_err(|e| FileError::io("stat", path, e))?;
+    Ok(Dir {
+        fd,
+        created,
+        mode: st.st_mode & 0o7777,
+    })
 }
 
 /// Sets the group (first, as chown may clear set-id bits) and the mode.
-fn set_mode(fd: OwnedFd, path: &Path, bits: u32, group: Option<Gid>) -> Result<OwnedFd, FileError> {
+fn set_mode(fd: &OwnedFd, path: &Path, bits: u32, group: Option<Gid>) -> Result<(), FileError> {
     if let Some(g) = group {
-        rustix::fs::fchown(&fd, None, Some(g)).map_err(|e| FileError::io("chown", path, e))?;
+        rustix::fs::fchown(fd, None, Some(g)).map_err(|e| FileError::io("chown", path, e))?;
     }
-    rustix::fs::fchmod(&fd, Mode::from_raw_mode(bits))
-        .map_err(|e| FileError::io("chmod", path, e))?;
-    Ok(fd)
+    rustix::fs::fchmod(fd, Mode::from_raw_mode(bits)).map_err(|e| FileError::io("chmod", path, e))
 }
 
 /// Opens `name` in `dir` for writing as a new file, never through a link:
@@ -261,7 +249,7 @@ mod tests {
     #[test]
     fn write_atomic_replaces_links_never_follows_them() {
         let d = scratch("links");
-        let fd = ensure_dir(&d, DirMode::Exact(0o700, None)).unwrap();
+        let fd = ensure_dir(&d, 0o700, None).unwrap().fd;
         let victim = d.join("victim");
         std::fs::write(&victim, "precious").unwrap();
         std::os::unix::fs::symlink(&victim, d.join(".c1.tmp")).unwrap();
@@ -277,23 +265,27 @@ mod tests {
     }
 
     #[test]
-    fn ensure_dir_sets_modes_and_refuses_links_and_files() {
+    fn ensure_dir_creates_with_exact_modes_and_leaves_existing_ones() {
         let d = scratch("modes");
         let sub = d.join("a/b");
-        ensure_dir(&sub, DirMode::Exact(0o700, None)).unwrap();
-        assert_eq!(std::fs::metadata(&sub).unwrap().mode() & 0o7777, 0o700);
-        assert_eq!(std::fs::metadata(d.join("a")).unwrap().mode() & 0o077, 0);
-        // An existing engine directory loses write access for others only.
+        let old = rustix::process::umask(Mode::from_raw_mode(0o077));
+        let made = ensure_dir(&sub, 0o750, None).unwrap();
+        rustix::process::umask(old);
+        assert!(made.created);
+        assert_eq!(made.mode, 0o750, "the umask took no bits");
+        assert_eq!(
+            std::fs::metadata(d.join("a")).unwrap().mode() & 0o7777,
+            0o750
+        );
+        // An existing directory keeps its mode.
         let logs = d.join("logs");
         std::fs::create_dir(&logs).unwrap();
-        std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o777)).unwrap();
-        ensure_dir(&logs, DirMode::Created(0o700, None)).unwrap();
-        assert_eq!(std::fs::metadata(&logs).unwrap().mode() & 0o7777, 0o755);
-        // The state directory is tightened to exactly its mode.
-        ensure_dir(&logs, DirMode::Exact(0o700, None)).unwrap();
-        assert_eq!(std::fs::metadata(&logs).unwrap().mode() & 0o7777, 0o700);
+        std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let found = ensure_dir(&logs, 0o700, None).unwrap();
+        assert!(!found.created);
+        assert_eq!(found.mode, 0o755);
         std::os::unix::fs::symlink(&logs, d.join("link")).unwrap();
-        let e = ensure_dir(&d.join("link"), DirMode::Exact(0o700, None)).unwrap_err();
+        let e = ensure_dir(&d.join("link"), 0o700, None).unwrap_err();
         assert!(e.to_string().contains("symbolic link"), "{e}");
         std::fs::write(d.join("file"), "").unwrap();
         let e = open_dir(&d.join("file")).unwrap_err();

@@ -1,0 +1,185 @@
+//! Who may use the monitor: every accepted connection's peer credentials
+//! (`SO_PEERCRED`, taken by the kernel when the peer connected, so a
+//! client cannot lie about them) against the allow-lists of `podmon serve`.
+//! Root always has the full role; `--allow-uid`/`--allow-gid` add peers
+//! with the full role, `--read-only-uid`/`--read-only-gid` peers that may
+//! only look; anyone else is refused: one `PermissionDenied` reply to their
+//! first call, then the connection is closed.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::Duration;
+
+use crate::api::{self, Replier, Role};
+use crate::reactor::{ops, sync};
+use crate::varlink::{Call, FrameDecoder};
+
+/// How long a refused peer may take to send its first call.
+const REFUSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// The largest first call of a refused peer that is read to answer it.
+const REFUSE_MAX_MESSAGE: usize = 64 * 1024;
+
+/// The allow-lists: which uids and gids get which role. The gid checked is
+/// the peer's effective group when it connected (SO_PEERCRED carries no
+/// supplementary groups).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccessConfig {
+    /// Uids with the full role (root always has it).
+    pub allow_uids: Vec<u32>,
+    /// Gids with the full role.
+    pub allow_gids: Vec<u32>,
+    /// Uids that may only call the methods that change nothing.
+    pub read_only_uids: Vec<u32>,
+    /// Gids that may only call the methods that change nothing.
+    pub read_only_gids: Vec<u32>,
+}
+
+impl AccessConfig {
+    /// Whether anyone but root may connect: then the socket must let them.
+    pub fn admits_others(&self) -> bool {
+        self.admits_other_uids() || self.group().is_some()
+    }
+
+    /// Whether uids other than root are allowed (by uid, whatever their group).
+    pub fn admits_other_uids(&self) -> bool {
+        self.allow_uids
+            .iter()
+            .chain(&self.read_only_uids)
+            .any(|&u| u != 0)
+    }
+
+    /// The group the socket and the directories are shared with: the first
+    /// `--allow-gid`, else the first `--read-only-gid`.
+    pub fn group(&self) -> Option<u32> {
+        self.allow_gids
+            .first()
+            .or(self.read_only_gids.first())
+            .copied()
+    }
+
+    /// The role of a peer with these credentials, `None` when refused.
+    pub fn role(&self, uid: u32, gid: u32) -> Option<Role> {
+        let ours = rustix::process::geteuid().as_raw();
+        if uid == 0 || uid == ours || self.allow_uids.contains(&uid) {
+            return Some(Role::Full);
+        }
+        if self.allow_gids.contains(&gid) {
+            return Some(Role::Full);
+        }
+        if self.read_only_uids.contains(&uid) || self.read_only_gids.contains(&gid) {
+            return Some(Role::ReadOnly);
+        }
+        None
+    }
+}
+
+/// A refused peer, for the log and the reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused {
+    /// Its uid.
+    pub uid: u32,
+    /// Its effective gid.
+    pub gid: u32,
+    /// Its pid when it connected.
+    pub pid: i32,
+}
+
+/// Checks the peer of an accepted connection; its role, or why not.
+pub fn check(cfg: &AccessConfig, sock: &OwnedFd) -> Result<Role, Option<Refused>> {
+    match rustix::net::sockopt::socket_peercred(sock) {
+        Ok(cred) => {
+            let (uid, gid) = (cred.uid.as_raw(), cred.gid.as_raw());
+            cfg.role(uid, gid).ok_or(Some(Refused {
+                uid,
+                gid,
+                pid: cred.pid.as_raw_nonzero().get(),
+            }))
+        }
+        Err(e) => {
+            // Without credentials nobody can say who it is: refused.
+            log::warn!("SO_PEERCRED on a new connection: {e}");
+            Err(None)
+        }
+    }
+}
+
+/// Answers a refused peer's first call with `PermissionDenied` (nothing for
+/// a oneway call), within [`REFUSE_TIMEOUT`], and closes the connection.
+pub async fn refuse(sock: OwnedFd, who: Option<Refused>) {
+    let reason = match who {
+        Some(r) => {
+            log::warn!(
+                "refused a connection from uid {} gid {} (pid {}): not on the allow-list",
+                r.uid,
+                r.gid,
+                r.pid
+            );
+            format!(
+                "uid {} gid {} may not use this monitor (see --allow-uid, --allow-gid)",
+                r.uid, r.gid
+            )
+        }
+        None => "the peer's credentials are unknown".to_owned(),
+    };
+    let Some(Some(call)) = sync::timeout(REFUSE_TIMEOUT, first_call(&sock)).await else {
+        return;
+    };
+    let mut r = Replier::new(sock.as_fd(), &call);
+    let e = api::permission_denied(&call.method, reason);
+    let _ = sync::timeout(REFUSE_TIMEOUT, r.error(e)).await;
+}
+
+/// Reads the peer's first call; `None` when it closes or sends anything else.
+async fn first_call(sock: &OwnedFd) -> Option<Call> {
+    let mut dec = FrameDecoder::new(REFUSE_MAX_MESSAGE);
+    let mut buf = Vec::with_capacity(4096);
+    loop {
+        if let Some(frame) = dec.next_frame().ok()? {
+            return Call::parse(&frame).ok();
+        }
+        let (r, b) = ops::recv(sock.as_fd(), buf).await;
+        buf = b;
+        match r {
+            Ok(n) if n > 0 => {
+                dec.push(&buf);
+                buf.clear();
+            }
+            _ => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_from_the_allow_lists() {
+        let cfg = AccessConfig {
+            allow_uids: vec![1000],
+            allow_gids: vec![50],
+            read_only_uids: vec![2000],
+            read_only_gids: vec![60],
+        };
+        assert_eq!(cfg.role(0, 0), Some(Role::Full));
+        assert_eq!(cfg.role(1000, 7), Some(Role::Full));
+        assert_eq!(cfg.role(7, 50), Some(Role::Full));
+        assert_eq!(cfg.role(2000, 7), Some(Role::ReadOnly));
+        assert_eq!(cfg.role(7, 60), Some(Role::ReadOnly));
+        // A full uid in a read-only group keeps the full role.
+        assert_eq!(cfg.role(1000, 60), Some(Role::Full));
+        assert_eq!(cfg.role(65534, 65534), None);
+        assert_eq!(cfg.group(), Some(50));
+        assert!(cfg.admits_others());
+        // Root only by default.
+        let root = AccessConfig::default();
+        assert_eq!(root.role(0, 0), Some(Role::Full));
+        assert_eq!(root.role(65534, 0), None);
+        assert!(!root.admits_others());
+        let ro_group = AccessConfig {
+            read_only_gids: vec![60],
+            ..Default::default()
+        };
+        assert_eq!(ro_group.group(), Some(60));
+        assert!(!ro_group.admits_other_uids());
+    }
+}
