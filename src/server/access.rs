@@ -6,7 +6,7 @@
 //! only look; anyone else is refused: one `PermissionDenied` reply to their
 //! first call, then the connection is closed.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::Duration;
 
 use crate::api::{self, Replier, Role};
@@ -79,21 +79,51 @@ pub struct Refused {
     pub uid: u32,
     /// Its effective gid.
     pub gid: u32,
-    /// Its pid when it connected.
+    /// Its pid when it connected (0 outside our pid namespace).
     pub pid: i32,
+}
+
+/// The peer's credentials as the kernel recorded them at connect time.
+/// (Through libc: rustix's `UCred` holds a non-zero pid, and the kernel
+/// reports pid 0 for a peer outside our pid namespace.)
+fn peer_credentials(sock: &OwnedFd) -> std::io::Result<libc::ucred> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let size = std::mem::size_of::<libc::ucred>();
+    let mut len = size as libc::socklen_t;
+    // SAFETY: `cred` and `len` are valid for writes, and `len` is the size
+    // of `cred`, so the kernel writes no more than that; checked below.
+    let r = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&raw mut cred).cast(),
+            &mut len,
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if len as usize != size {
+        return Err(std::io::Error::other(format!(
+            "SO_PEERCRED gave {len} bytes, not {size}"
+        )));
+    }
+    Ok(cred)
 }
 
 /// Checks the peer of an accepted connection; its role, or why not.
 pub fn check(cfg: &AccessConfig, sock: &OwnedFd) -> Result<Role, Option<Refused>> {
-    match rustix::net::sockopt::socket_peercred(sock) {
-        Ok(cred) => {
-            let (uid, gid) = (cred.uid.as_raw(), cred.gid.as_raw());
-            cfg.role(uid, gid).ok_or(Some(Refused {
-                uid,
-                gid,
-                pid: cred.pid.as_raw_nonzero().get(),
-            }))
-        }
+    match peer_credentials(sock) {
+        Ok(cred) => cfg.role(cred.uid, cred.gid).ok_or(Some(Refused {
+            uid: cred.uid,
+            gid: cred.gid,
+            pid: cred.pid,
+        })),
         Err(e) => {
             // Without credentials nobody can say who it is: refused.
             log::warn!("SO_PEERCRED on a new connection: {e}");
@@ -151,6 +181,17 @@ async fn first_call(sock: &OwnedFd) -> Option<Call> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_of_a_socketpair_are_ours() {
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let fd = OwnedFd::from(a);
+        let cred = peer_credentials(&fd).unwrap();
+        assert_eq!(cred.uid, rustix::process::geteuid().as_raw());
+        assert_eq!(cred.pid as u32, std::process::id());
+        // Our own uid always has the full role.
+        assert_eq!(check(&AccessConfig::default(), &fd), Ok(Role::Full));
+    }
 
     #[test]
     fn roles_from_the_allow_lists() {
