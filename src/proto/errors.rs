@@ -50,7 +50,8 @@ pub struct NoSuchContainer {
     pub id: String,
 }
 
-/// The id is taken (or being created).
+/// The id is taken (or being created), or the runtime knows a container
+/// of that id this monitor did not create.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContainerExists {
     /// The id asked for.

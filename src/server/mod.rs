@@ -104,8 +104,12 @@ fn activated_listener() -> Option<OwnedFd> {
 fn prepare_dirs(cfg: &ServeConfig, activated: bool) -> Result<lock::StateLock, ServeError> {
     let group = cfg.access.group().map(rustix::fs::Gid::from_raw);
     let shared = if group.is_some() { 0o750 } else { PRIVATE_DIR };
-    // The socket's directory first: the state directory may be inside it.
-    if !activated && let Some(parent) = cfg.socket.parent() {
+    // The socket's directory first (the state directory may be inside it),
+    // made if missing; an existing one is the administrator's, left as is.
+    if !activated
+        && let Some(parent) = cfg.socket.parent().filter(|p| !p.as_os_str().is_empty())
+        && std::fs::symlink_metadata(parent).is_err()
+    {
         files::ensure_dir(parent, socket::socket_dir_mode(&cfg.access), group)?;
     }
     let state = files::ensure_dir(&cfg.state_dir, PRIVATE_DIR, None)?;
