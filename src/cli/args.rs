@@ -272,13 +272,13 @@ pub struct AccessArgs {
     /// Uid that may call every method.
     #[arg(long = "allow-uid", value_name = "UID")]
     pub allow_uid: Vec<u32>,
-    /// Gid (the peer's primary group) whose members may call every method.
+    /// Gid whose members (primary or supplementary group) may call every method.
     #[arg(long = "allow-gid", value_name = "GID")]
     pub allow_gid: Vec<u32>,
     /// Uid that may only look: GetContainer, ListContainers, ReadLogs, Stats, GetPod, WatchEvents.
     #[arg(long = "read-only-uid", value_name = "UID")]
     pub read_only_uid: Vec<u32>,
-    /// Gid (primary group) whose members may only look, as --read-only-uid.
+    /// Gid whose members may only look, as --read-only-uid.
     #[arg(long = "read-only-gid", value_name = "GID")]
     pub read_only_gid: Vec<u32>,
 }

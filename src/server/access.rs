@@ -18,9 +18,9 @@ const REFUSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// The largest first call of a refused peer that is read to answer it.
 const REFUSE_MAX_MESSAGE: usize = 64 * 1024;
 
-/// The allow-lists: which uids and gids get which role. The gid checked is
-/// the peer's effective group when it connected (SO_PEERCRED carries no
-/// supplementary groups).
+/// The allow-lists: which uids and gids get which role. The groups checked
+/// are the peer's effective group and its supplementary groups when it
+/// connected (SO_PEERCRED and SO_PEERGROUPS).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccessConfig {
     /// Uids with the full role (root always has it).
@@ -56,16 +56,15 @@ impl AccessConfig {
             .copied()
     }
 
-    /// The role of a peer with these credentials, `None` when refused.
-    pub fn role(&self, uid: u32, gid: u32) -> Option<Role> {
+    /// The role of a peer with uid `uid` in the groups `gids` (its
+    /// effective gid and its supplementary groups), `None` when refused.
+    pub fn role(&self, uid: u32, gids: &[u32]) -> Option<Role> {
         let ours = rustix::process::geteuid().as_raw();
-        if uid == 0 || uid == ours || self.allow_uids.contains(&uid) {
+        let in_any = |list: &[u32]| gids.iter().any(|g| list.contains(g));
+        if uid == 0 || uid == ours || self.allow_uids.contains(&uid) || in_any(&self.allow_gids) {
             return Some(Role::Full);
         }
-        if self.allow_gids.contains(&gid) {
-            return Some(Role::Full);
-        }
-        if self.read_only_uids.contains(&uid) || self.read_only_gids.contains(&gid) {
+        if self.read_only_uids.contains(&uid) || in_any(&self.read_only_gids) {
             return Some(Role::ReadOnly);
         }
         None
@@ -116,10 +115,48 @@ fn peer_credentials(sock: &OwnedFd) -> std::io::Result<libc::ucred> {
     Ok(cred)
 }
 
+/// The peer's supplementary groups when it connected (SO_PEERGROUPS).
+fn peer_groups(sock: &OwnedFd) -> std::io::Result<Vec<u32>> {
+    let mut groups: Vec<libc::gid_t> = vec![0; 64];
+    loop {
+        let mut len = std::mem::size_of_val(groups.as_slice()) as libc::socklen_t;
+        // SAFETY: the buffer is valid for writes of `len` bytes, the
+        // kernel writes at most that (or fails with ERANGE and the size it
+        // needs in `len`); the length it reports is checked below.
+        let r = unsafe {
+            libc::getsockopt(
+                sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_PEERGROUPS,
+                groups.as_mut_ptr().cast(),
+                &mut len,
+            )
+        };
+        let n = len as usize / std::mem::size_of::<libc::gid_t>();
+        if r == 0 && n <= groups.len() {
+            groups.truncate(n);
+            return Ok(groups);
+        }
+        let e = std::io::Error::last_os_error();
+        // Too small: the kernel said how large (a group list is bounded,
+        // NGROUPS_MAX = 65536).
+        if r != 0 && e.raw_os_error() == Some(libc::ERANGE) && n > groups.len() && n <= 65536 {
+            groups.resize(n, 0);
+            continue;
+        }
+        return Err(e);
+    }
+}
+
 /// Checks the peer of an accepted connection; its role, or why not.
 pub fn check(cfg: &AccessConfig, sock: &OwnedFd) -> Result<Role, Option<Refused>> {
-    match peer_credentials(sock) {
-        Ok(cred) => cfg.role(cred.uid, cred.gid).ok_or(Some(Refused {
+    let creds = peer_credentials(sock).and_then(|c| {
+        let mut gids = peer_groups(sock)?;
+        gids.push(c.gid);
+        Ok((c, gids))
+    });
+    match creds {
+        Ok((cred, gids)) => cfg.role(cred.uid, &gids).ok_or(Some(Refused {
             uid: cred.uid,
             gid: cred.gid,
             pid: cred.pid,
@@ -189,6 +226,12 @@ mod tests {
         let cred = peer_credentials(&fd).unwrap();
         assert_eq!(cred.uid, rustix::process::geteuid().as_raw());
         assert_eq!(cred.pid as u32, std::process::id());
+        let ours = rustix::process::getgroups().unwrap();
+        let mut theirs = peer_groups(&fd).unwrap();
+        let mut ours: Vec<u32> = ours.into_iter().map(|g| g.as_raw()).collect();
+        ours.sort_unstable();
+        theirs.sort_unstable();
+        assert_eq!(theirs, ours);
         // Our own uid always has the full role.
         assert_eq!(check(&AccessConfig::default(), &fd), Ok(Role::Full));
     }
@@ -201,20 +244,22 @@ mod tests {
             read_only_uids: vec![2000],
             read_only_gids: vec![60],
         };
-        assert_eq!(cfg.role(0, 0), Some(Role::Full));
-        assert_eq!(cfg.role(1000, 7), Some(Role::Full));
-        assert_eq!(cfg.role(7, 50), Some(Role::Full));
-        assert_eq!(cfg.role(2000, 7), Some(Role::ReadOnly));
-        assert_eq!(cfg.role(7, 60), Some(Role::ReadOnly));
-        // A full uid in a read-only group keeps the full role.
-        assert_eq!(cfg.role(1000, 60), Some(Role::Full));
-        assert_eq!(cfg.role(65534, 65534), None);
+        assert_eq!(cfg.role(0, &[0]), Some(Role::Full));
+        assert_eq!(cfg.role(1000, &[7]), Some(Role::Full));
+        assert_eq!(cfg.role(7, &[50]), Some(Role::Full));
+        assert_eq!(cfg.role(2000, &[7]), Some(Role::ReadOnly));
+        assert_eq!(cfg.role(7, &[7, 60]), Some(Role::ReadOnly));
+        // A full uid in a read-only group keeps the full role, and so does
+        // a read-only uid in a full group.
+        assert_eq!(cfg.role(1000, &[60]), Some(Role::Full));
+        assert_eq!(cfg.role(2000, &[60, 50]), Some(Role::Full));
+        assert_eq!(cfg.role(65534, &[65534]), None);
         assert_eq!(cfg.group(), Some(50));
         assert!(cfg.admits_others());
         // Root only by default.
         let root = AccessConfig::default();
-        assert_eq!(root.role(0, 0), Some(Role::Full));
-        assert_eq!(root.role(65534, 0), None);
+        assert_eq!(root.role(0, &[0]), Some(Role::Full));
+        assert_eq!(root.role(65534, &[0]), None);
         assert!(!root.admits_others());
         let ro_group = AccessConfig {
             read_only_gids: vec![60],

@@ -89,6 +89,13 @@ fn an_allowed_uid_and_an_allowed_gid_may_do_everything() {
     g.call(DELETE_CONTAINER, json!({"id": "mine"})).ok();
     let out = cli_as(&pod, 4244, 4243, &["ps"]);
     assert_eq!(out.code(), 0, "{out:?}");
+    // Or a supplementary group (SO_PEERGROUPS).
+    let mut s = Peer::connect_in(&pod, 4247, 4247, &[4243]);
+    s.call(LIST_CONTAINERS, json!({})).ok();
+    s.call(KILL_CONTAINER, json!({"id": "none", "signal": "KILL"}))
+        .err(NO_SUCH_CONTAINER);
+    let mut n = Peer::connect_in(&pod, 4247, 4247, &[4248]);
+    n.denied(LIST_CONTAINERS, json!({}));
 }
 
 #[test]

@@ -65,23 +65,33 @@ fn thread_setgroups(groups: &[libc::gid_t]) -> io::Result<()> {
     }
 }
 
-/// Connects to `socket` as `uid`:`gid` (no supplementary groups): this test
-/// thread takes those credentials for the connect (keeping root as its
-/// saved uid) and takes root's back before returning.
+/// Connects to `socket` as `uid`:`gid` (no supplementary groups).
 pub fn connect_as(socket: &Path, uid: u32, gid: u32) -> io::Result<UnixStream> {
+    connect_with_groups(socket, uid, gid, &[])
+}
+
+/// Connects to `socket` as `uid`:`gid` in the supplementary `groups`: this
+/// test thread takes those credentials for the connect (keeping root as
+/// its saved uid) and takes root's back before returning.
+pub fn connect_with_groups(
+    socket: &Path,
+    uid: u32,
+    gid: u32,
+    groups: &[u32],
+) -> io::Result<UnixStream> {
     // SAFETY: getgroups with size 0 only counts; then fills a buffer of that size.
     let n = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
-    let mut groups = vec![0; n.max(0) as usize];
-    // SAFETY: `groups` has room for `n` entries.
-    let n = unsafe { libc::getgroups(n, groups.as_mut_ptr()) };
-    groups.truncate(n.max(0) as usize);
-    thread_setgroups(&[]).expect("setgroups");
+    let mut saved = vec![0; n.max(0) as usize];
+    // SAFETY: `saved` has room for `n` entries.
+    let n = unsafe { libc::getgroups(n, saved.as_mut_ptr()) };
+    saved.truncate(n.max(0) as usize);
+    thread_setgroups(groups).expect("setgroups");
     thread_setres(libc::SYS_setresgid, gid, gid, 0).expect("setresgid");
     thread_setres(libc::SYS_setresuid, uid, uid, 0).expect("setresuid");
     let result = UnixStream::connect(socket);
     thread_setres(libc::SYS_setresuid, 0, 0, 0).expect("back to uid 0");
     thread_setres(libc::SYS_setresgid, 0, 0, 0).expect("back to gid 0");
-    thread_setgroups(&groups).expect("restoring the groups");
+    thread_setgroups(&saved).expect("restoring the groups");
     result
 }
 
@@ -94,7 +104,13 @@ impl Peer {
     /// Connects as `uid`:`gid`; panics if the file system refuses it.
     #[track_caller]
     pub fn connect(pod: &Pod, uid: u32, gid: u32) -> Peer {
-        let stream = connect_as(&pod.socket, uid, gid)
+        Peer::connect_in(pod, uid, gid, &[])
+    }
+
+    /// Connects as `uid`:`gid` in the supplementary `groups`.
+    #[track_caller]
+    pub fn connect_in(pod: &Pod, uid: u32, gid: u32, groups: &[u32]) -> Peer {
+        let stream = connect_with_groups(&pod.socket, uid, gid, groups)
             .unwrap_or_else(|e| panic!("uid {uid} gid {gid} cannot connect: {e}"));
         let mut conn = Connection::from_stream(stream);
         conn.set_timeout(Some(TIMEOUT)).unwrap();
