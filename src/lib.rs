@@ -7,8 +7,10 @@
 //! Dependencies point one way, down this list: a folder uses only folders
 //! below it (`cli` uses `proto`, `varlink` and `sys` alone).
 //!
-//! - `server/`: `podmon serve`: the listener (or socket activation), one task
-//!   per connection (`conn.rs`), signals, the pod's shutdown.
+//! - `server/`: `podmon serve`: the directories and the state lock
+//!   (`lock.rs`), the listener (`socket.rs`, or socket activation), the peer
+//!   check that gives each connection its role (`access.rs`), one task per
+//!   connection (`conn.rs`), signals, the pod's shutdown.
 //! - `api/`: the `io.podmon.Pod` methods: one handler file per method, the one
 //!   dispatch table (`mod.rs`), the mapping of the pod to wire types (`map.rs`)
 //!   and of pod errors to Varlink errors, replies with `more` (`replier.rs`).
@@ -34,7 +36,8 @@
 //!   the tests and the benches share (`client/`).
 //! - `sys/`: child processes and reaping (`process.rs`), the console socket
 //!   and pty size, signal names, the signalfd, timestamps (`time.rs`), system
-//!   errors with operation, path and errno (`error.rs`), our own usage.
+//!   errors with operation, path and errno (`error.rs`), files written
+//!   without following links (`files.rs`), our own usage.
 //! - `reactor/`: the event loop: io_uring ring or epoll, the executor, the
 //!   operations that own their buffers while the kernel does (`ops.rs`).
 //!
