@@ -73,7 +73,7 @@ impl AccessConfig {
 
 /// A refused peer, for the log and the reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Refused {
+pub(crate) struct Refused {
     /// Its uid.
     pub uid: u32,
     /// Its effective gid.
@@ -149,7 +149,7 @@ fn peer_groups(sock: &OwnedFd) -> std::io::Result<Vec<u32>> {
 }
 
 /// Checks the peer of an accepted connection; its role, or why not.
-pub fn check(cfg: &AccessConfig, sock: &OwnedFd) -> Result<Role, Option<Refused>> {
+pub(crate) fn check(cfg: &AccessConfig, sock: &OwnedFd) -> Result<Role, Option<Refused>> {
     let creds = peer_credentials(sock).and_then(|c| {
         let mut gids = peer_groups(sock)?;
         gids.push(c.gid);
@@ -170,8 +170,8 @@ pub fn check(cfg: &AccessConfig, sock: &OwnedFd) -> Result<Role, Option<Refused>
 }
 
 /// Answers a refused peer's first call with `PermissionDenied` (nothing for
-/// a oneway call), within [`REFUSE_TIMEOUT`], and closes the connection.
-pub async fn refuse(sock: OwnedFd, who: Option<Refused>) {
+/// a oneway call), within `REFUSE_TIMEOUT` (2 s), and closes the connection.
+pub(crate) async fn refuse(sock: OwnedFd, who: Option<Refused>) {
     let reason = match who {
         Some(r) => {
             log::warn!(
