@@ -115,3 +115,49 @@ fn a_socket_path_holding_anything_else_is_refused_and_kept() {
     assert!(out.stderr.contains("in use by a running server"), "{out:?}");
     pod.call(GET_POD, json!({})).ok();
 }
+
+#[test]
+fn a_state_directory_others_could_write_to_or_own_is_refused() {
+    umask_000();
+    let pod = Pod::start("unsafe-state");
+    let wide = pod.dir.join("wide");
+    fs::create_dir(&wide).unwrap();
+    fs::set_permissions(&wide, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let theirs = pod.dir.join("theirs");
+    fs::create_dir(&theirs).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(NOBODY), Some(NOBODY)).unwrap();
+    let link = pod.dir.join("link");
+    std::os::unix::fs::symlink(&pod.state_dir, &link).unwrap();
+    for (state, want) in [
+        (&wide, "has mode 777: others may write in it".to_owned()),
+        (
+            &theirs,
+            format!("{} is owned by uid {NOBODY}", theirs.display()),
+        ),
+        (
+            &link,
+            format!("{} is not a directory but a symbolic link", link.display()),
+        ),
+    ] {
+        let socket = pod.dir.join("unsafe.sock");
+        let mut cmd = Command::new(podmon_bin());
+        cmd.args(["serve", "--pod", "other", "--runtime"])
+            .arg(runc())
+            .arg("--state-dir")
+            .arg(state)
+            .arg("--socket")
+            .arg(&socket);
+        let out = run_with_timeout(&mut cmd, Duration::from_secs(20));
+        assert_eq!(out.code(), 1, "{out:?}");
+        assert!(out.stderr.contains(&want), "{want}: {out:?}");
+        assert!(!socket.exists());
+        if state != &link {
+            assert_eq!(fs::read_dir(state).unwrap().count(), 0, "nothing in it");
+        }
+    }
+    assert_eq!(
+        mode_of(&wide),
+        0o777,
+        "an existing directory keeps its mode"
+    );
+}
