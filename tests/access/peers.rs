@@ -105,6 +105,11 @@ fn a_read_only_peer_may_look_but_not_touch() {
         &["--read-only-uid", "65534", "--read-only-gid", "4246"],
     );
     pod.run("c1", &["sh", "-c", "echo hello; sleep 100"]);
+    let logged = || std::fs::read_to_string(pod.log_path("c1")).is_ok_and(|l| l.contains("hello"));
+    assert!(
+        wait_until(Duration::from_secs(10), logged),
+        "c1 logged nothing"
+    );
     let mut p = Peer::connect(&pod, NOBODY, NOBODY);
     let id = json!({"id": "c1"});
     assert_eq!(
@@ -164,6 +169,19 @@ fn a_read_only_peer_may_look_but_not_touch() {
             .contains("permission denied for io.podmon.Pod.KillContainer"),
         "{out:?}"
     );
+    // Streamed exec (upgraded) and ExecSync alike.
+    for args in [
+        &["exec", "c1", "--", "true"][..],
+        &["exec", "--sync", "c1", "--", "true"],
+    ] {
+        let out = cli_as(&pod, NOBODY, NOBODY, args);
+        assert_ne!(out.code(), 0, "{out:?}");
+        assert!(
+            out.stderr
+                .contains("permission denied for io.podmon.Pod.Exec"),
+            "{out:?}"
+        );
+    }
     let out = cli_as(&pod, NOBODY, NOBODY, &["state", "c1"]);
     assert!(out.success() && out.stdout.contains("running"), "{out:?}");
     assert_eq!(pod.get("c1")["status"], json!("running"));
