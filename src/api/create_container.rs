@@ -5,8 +5,8 @@ use std::rc::Rc;
 
 use super::{HandlerError, Replier, decode, invalid, map};
 use crate::logs::driver::{DriverKind, Rotation};
-use crate::pod::{Pod, limits};
 use crate::pod::lifecycle::{self, CreateRequest, LogOptions, Source};
+use crate::pod::{Pod, limits};
 use crate::proto;
 use crate::varlink::{Call, params};
 

@@ -6,8 +6,8 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::rc::Rc;
 
 use super::{HandlerError, Replier, decode, invalid, map, user};
-use crate::pod::{Pod, limits};
 use crate::pod::exec::{self, ExecSpec};
+use crate::pod::{Pod, limits};
 use crate::proto::{self, ExecReply};
 use crate::reactor::{ops, sync};
 use crate::session::{self, End, Input, Output, PipeMerge};

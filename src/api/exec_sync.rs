@@ -3,8 +3,8 @@
 use std::rc::Rc;
 
 use super::{HandlerError, Replier, decode, map, user};
-use crate::pod::{Pod, limits};
 use crate::pod::exec::{self, ExecSpec};
+use crate::pod::{Pod, limits};
 use crate::proto;
 use crate::varlink::{Call, params};
 
