@@ -12,6 +12,7 @@ use crate::varlink::Call;
 pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(), HandlerError> {
     let p: proto::Resize = decode(call)?;
     let c = pod.get(&p.id)?;
+    let (width, height) = limits::window(p.width, p.height)?;
     let pty = match &p.exec_id {
         None => c.pty.clone(),
         Some(e) => {
@@ -36,7 +37,6 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         }
         .into());
     };
-    let (width, height) = limits::window(p.width, p.height)?;
     crate::sys::console::resize(std::os::fd::AsFd::as_fd(&*pty), width, height);
     r.reply(Default::default()).await?;
     Ok(())

@@ -30,8 +30,10 @@ pub const ARG_MAX_BYTES: usize = 128 * 1024 - 1;
 pub const ARGV_ENV_MAX_BYTES: usize = 1 << 20;
 /// Longest host name: the kernel's HOST_NAME_MAX.
 pub const HOSTNAME_MAX_BYTES: usize = 64;
-/// Smallest memory limit: below 1 MiB even the runtime's init cannot run.
-pub const MEMORY_MIN: i64 = 1 << 20;
+/// Smallest memory limit: 6 MiB, runc's own old minimum. The runtime's init
+/// alone peaks near 2 MiB, so a smaller limit fails at create anyway, as a
+/// RuntimeError that does not name the parameter.
+pub const MEMORY_MIN: i64 = 6 << 20;
 /// Largest memory limit: 4 EiB, the kernel's page counter limit.
 pub const MEMORY_MAX: i64 = 1 << 62;
 /// Largest process count limit: the kernel's PID_MAX_LIMIT on 64-bit.
