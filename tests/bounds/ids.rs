@@ -55,7 +55,7 @@ fn an_impossible_id_is_invalid_value_id_in_every_method() {
             let p = r.params();
             if r.error() != Some(INVALID_VALUE) || p["parameter"] != json!("id") {
                 wrong.push(format!("{m} {params}: {}", r.0));
-            } else if !p["reason"].as_str().is_some_and(|s| !s.is_empty()) {
+            } else if p["reason"].as_str().is_none_or(|s| s.is_empty()) {
                 wrong.push(format!("{m} {params}: no reason: {}", r.0));
             }
         }
