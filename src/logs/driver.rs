@@ -125,7 +125,7 @@ impl CriFile {
     /// [`LogDir::rotate`]) and starts a new one, which must not exist yet.
     /// Runs between two whole buffers, so no record is split or lost. It
     /// runs on the loop: its cost is bounded by the rotated files that
-    /// exist, at most `logMaxFiles` (which the pod bounds to 64).
+    /// exist, at most `logMaxFiles` (which the pod bounds to 32).
     fn rotate(&mut self) -> io::Result<()> {
         self.dir.rotate(&self.name, self.rotation.max_files)?;
         let (fd, size) = self.dir.open_append(&self.name, true)?;

@@ -165,3 +165,25 @@ fn a_recreated_directory_is_used_again() {
     write_fd(&fd, b"back");
     assert_eq!(fs::read(sub.join("c.log")).unwrap(), b"back");
 }
+
+#[test]
+fn a_full_rotation_of_32_files_is_a_few_milliseconds() {
+    let s = Scratch::new("full");
+    let mut dir = LogDir::open(&s.0).unwrap();
+    for k in 1..=32 {
+        fs::write(s.join(&format!("c.log.{k}")), b"x").unwrap();
+    }
+    let rounds = 20;
+    let t = Instant::now();
+    for _ in 0..rounds {
+        let (_fd, _) = dir.open_append("c.log", false).unwrap();
+        assert_eq!(dir.rotate("c.log", 32).unwrap(), 31);
+    }
+    let each = t.elapsed() / rounds;
+    eprintln!("one rotation with 32 rotated files: {each:?}");
+    assert!(
+        each.as_millis() < 50,
+        "a rotation took {each:?} on the loop"
+    );
+    assert!(!s.join("c.log.33").exists());
+}

@@ -62,7 +62,7 @@ fn out_of_range_create_values_are_invalid_value() {
             "logMaxFiles",
         ),
         (
-            c(json!({"logMaxSize": 1 << 20, "logMaxFiles": 65})),
+            c(json!({"logMaxSize": 1 << 20, "logMaxFiles": 33})),
             "logMaxFiles",
         ),
         (c(json!({"logMaxSize": 0})), "logMaxSize"),
@@ -114,7 +114,7 @@ fn out_of_range_create_values_are_invalid_value() {
     no_containers(&pod);
     // The ends of the ranges are accepted.
     let edge = json!({
-        "logMaxSize": 16384, "logMaxFiles": 64, "logMaxLine": 256,
+        "logMaxSize": 16384, "logMaxFiles": 32, "logMaxLine": 256,
         "logRateLimit": {"bytesPerSecond": 1u64 << 40, "burst": 1u64 << 30},
         "hostname": "h".repeat(64), "pidsMax": 1 << 22, "memoryMax": 6i64 << 20,
     });

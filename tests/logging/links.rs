@@ -121,13 +121,13 @@ fn paced_lines(n: u64) -> (String, String) {
 fn rotation_keeps_the_most_files_allowed_and_stays_responsive() {
     let _h = heavy();
     let pod = Pod::start("lg-maxfiles");
-    let (max_size, max_files) = (16_384u64, 64u32);
+    let (max_size, max_files) = (16_384u64, 32u32);
     // A link planted at a rotated name is replaced, never written through.
     let t = target(&pod);
     let base = pod.log_path("mf");
     let rotated = |k: u32| PathBuf::from(format!("{}.{k}", base.display()));
     symlink(&t, rotated(1)).unwrap();
-    // 1500 lines of 2 KiB: about 3 MB of log, far more than 64 files of 16 KiB.
+    // 1500 lines of 2 KiB: about 3 MB of log, far more than 32 files of 16 KiB.
     let n = 1500;
     let (script, pad) = paced_lines(n);
     pod.create_with(
