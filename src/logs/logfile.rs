@@ -140,7 +140,8 @@ impl LogDir {
             let (from, to) = (rotated(name, n), rotated(name, n + 1));
             ignore_missing(rustix::fs::renameat(dir, &from, dir, &to))?;
         }
-        rustix::fs::renameat(dir, name, dir, rotated(name, 1))?;
+        // A log someone removed is not an error: the new file replaces it.
+        ignore_missing(rustix::fs::renameat(dir, name, dir, rotated(name, 1)))?;
         Ok(present)
     }
 }

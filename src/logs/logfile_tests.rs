@@ -187,3 +187,14 @@ fn a_full_rotation_of_32_files_is_a_few_milliseconds() {
     );
     assert!(!s.join("c.log.33").exists());
 }
+
+#[test]
+fn rotating_a_removed_log_is_not_an_error() {
+    let s = Scratch::new("removed");
+    let mut dir = LogDir::open(&s.0).unwrap();
+    fs::write(s.join("c.log.1"), b"old").unwrap();
+    assert_eq!(dir.rotate("c.log", 3).unwrap(), 1);
+    assert_eq!(fs::read(s.join("c.log.2")).unwrap(), b"old");
+    assert!(!s.join("c.log.1").exists());
+    dir.open_append("c.log", true).unwrap();
+}
