@@ -18,7 +18,8 @@
 //!   `request.rs`, printing in `output.rs`, terminals in `term.rs`).
 //! - `pod/`: the domain: containers and their status rules (`status.rs`),
 //!   one file per operation (`create`, `start`, `kill`, `wait`, `delete`,
-//!   `shutdown`, `monitor`), execs (`exec/`), events, the stdin slot.
+//!   `shutdown`, `monitor`), execs (`exec/`), events, the stdin slot, and
+//!   the range of every parameter (`limits.rs`).
 //! - `session/`: exec and attach streaming over an upgraded connection.
 //! - `oci/`: the runtime driver (`driver.rs`, the one place the runtime is
 //!   run, behind the `Driver` trait), its command lines (`argv.rs`), what it
@@ -26,7 +27,8 @@
 //! - `logs/`: a container's log: pipes to a double buffer (`mod.rs`), CRI
 //!   codec (`cri.rs`), drivers (`driver.rs`), rate limit and drop markers
 //!   (`ratelimit.rs`, `drops.rs`), reading back (`reader.rs`), the fan-out to
-//!   attached clients (`hub.rs`).
+//!   attached clients (`hub.rs`), the files in the log directory, never
+//!   through a planted link, and their rotation (`logfile.rs`).
 //! - `cgroups/`: finding a container's cgroups, v1 and v2 statistics, OOM.
 //! - `proto/`: the contract as types: every method's request and reply
 //!   (the `Method` trait), records, errors, the upgrade frame codec

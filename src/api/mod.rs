@@ -156,6 +156,14 @@ fn parameter(field: Field) -> &'static str {
         Field::LogMaxSize => "logMaxSize",
         Field::BytesPerSecond => "bytesPerSecond",
         Field::Burst => "burst",
+        Field::Hostname => "hostname",
+        Field::LogMaxFiles => "logMaxFiles",
+        Field::Width => "width",
+        Field::Height => "height",
+        Field::Tail => "tail",
+        Field::TimeoutSeconds => "timeoutSeconds",
+        Field::MaxOutput => "maxOutput",
+        Field::User => "user",
     }
 }
 

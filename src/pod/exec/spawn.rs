@@ -10,7 +10,7 @@ use crate::oci::driver::Launch;
 use crate::pod::events::{Event, EventKind};
 use crate::pod::status::Operation;
 use crate::pod::stdio::ProcessStdio;
-use crate::pod::{Field, Pod, PodError};
+use crate::pod::{Pod, PodError};
 use crate::sys::error::SysError;
 use crate::sys::files::{self, PRIVATE_FILE};
 
@@ -36,9 +36,7 @@ pub async fn spawn_exec(
     spec: &ExecSpec,
     want_stdin: bool,
 ) -> Result<ExecProcess, PodError> {
-    if spec.command.is_empty() {
-        return Err(PodError::invalid(Field::Command, "a command is required"));
-    }
+    crate::pod::limits::check_exec(spec)?;
     let c = pod.get(id)?;
     c.state.borrow().check(id, Operation::Exec)?;
     let exec_id = next_exec_id();
