@@ -1,13 +1,13 @@
 //! `podmon serve`: sets the process up as the pod's monitor and runs the
 //! event loop: the Varlink listener, the connections, and signals.
 
+mod accept;
 mod conn;
 
 use std::io;
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 use std::time::Duration;
 
 use crate::oci::runtime::Runtime;
@@ -133,7 +133,7 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         pod.config.runtime.path.display()
     );
     let result = reactor::run(async move {
-        let acceptor = reactor::spawn(accept_loop(pod.clone(), listener));
+        let acceptor = reactor::spawn(accept::accept_loop(pod.clone(), listener));
         handle_signals(signals).await;
         reactor::abort(acceptor);
         crate::pod::lifecycle::shutdown(&pod).await;
@@ -143,21 +143,6 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         let _ = std::fs::remove_file(p);
     }
     result.map_err(Into::into)
-}
-
-async fn accept_loop(pod: Rc<Pod>, listener: OwnedFd) {
-    loop {
-        match ops::accept(listener.as_fd()).await {
-            Ok(sock) => {
-                reactor::spawn(conn::serve(pod.clone(), sock));
-            }
-            Err(e) => {
-                // Out of fds or memory: back off instead of spinning.
-                log::warn!("accept: {e}");
-                ops::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
 }
 
 async fn handle_signals(mut signals: SignalWatch) {
