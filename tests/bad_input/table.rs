@@ -4,6 +4,7 @@
 //! goes on (or is closed) as it should, and that another client is served
 //! after every case.
 
+use podmon::proto::errors::ProtoError;
 use serde_json::{Value, json};
 use std::io::ErrorKind;
 use std::time::Duration;
@@ -63,7 +64,8 @@ pub const INVALID_PARAMETER: &str = "org.varlink.service.InvalidParameter";
 pub const METHOD_NOT_FOUND: &str = "org.varlink.service.MethodNotFound";
 pub const INTERFACE_NOT_FOUND: &str = "org.varlink.service.InterfaceNotFound";
 pub const EXPECTED_MORE: &str = "org.varlink.service.ExpectedMore";
-pub const LIMIT_EXCEEDED: &str = "io.podmon.Pod.LimitExceeded";
+pub const LIMIT_EXCEEDED: &str = <podmon::proto::errors::LimitExceeded as ProtoError>::ERROR;
+pub const SYSTEM_ERROR: &str = <podmon::proto::errors::SystemError as ProtoError>::ERROR;
 pub const GET_INFO: &str = "org.varlink.service.GetInfo";
 
 /// A case whose bytes are `msg` and its NUL.
