@@ -70,7 +70,7 @@ fn client(pod: &Pod, k: usize) -> Vec<String> {
 }
 
 fn one_call(c: &mut Client, k: usize, i: usize, n: usize) -> Result<(), String> {
-    if i == 0 && k % 4 == 0 {
+    if i == 0 && k.is_multiple_of(4) {
         let r = c.call(EXEC_SYNC, json!({"id": id(n), "command": ["echo", "hi"]}));
         let p = r.ok();
         if p["exitCode"] != json!(0) || p["stdout"] != json!("hi\n") {

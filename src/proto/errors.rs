@@ -46,7 +46,8 @@ pub struct WatcherTooSlow {
 /// A per-connection bound was exceeded; the connection is closed after it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LimitExceeded {
-    /// Which bound ("messageSize", "bufferedInput", "output", "connections").
+    /// Which bound ("messageSize", "bufferedInput", "output", "replySize",
+    /// "connections").
     pub limit: String,
     /// Its value: bytes, or clients for "connections".
     pub max: i64,

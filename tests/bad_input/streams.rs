@@ -185,3 +185,29 @@ fn a_slow_attach_client_with_more_is_cut_off_with_an_error() {
     assert_eq!(pod.get("f")["status"], json!("running"));
     base.assert_back(&pod, "a slow attach client");
 }
+
+#[test]
+fn read_logs_without_more_is_bounded_to_one_reply() {
+    let pod = Pod::start("bad-big-log");
+    pod.run(
+        "big",
+        &[
+            "sh",
+            "-c",
+            "yes 0123456789012345678901234567890123456789 | head -c 12000000",
+        ],
+    );
+    pod.wait("big");
+    let mut c = pod.client();
+    c.send(READ_LOGS, json!({"id": "big"}));
+    cut_off(&mut c, "replySize", 8 << 20);
+    // With `tail`, or with `more`, the log is read.
+    let r = pod.call(READ_LOGS, json!({"id": "big", "tail": 3}));
+    assert_eq!(r.ok()["records"].as_array().map(Vec::len), Some(3));
+    let replies = pod.client().call_more(READ_LOGS, json!({"id": "big"}));
+    let records: usize = replies
+        .iter()
+        .map(|r| r.ok()["records"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert!(records > 12_000_000 / 41, "{records} records");
+}
