@@ -246,6 +246,12 @@ fn a_more_stream_to_a_client_that_never_reads_is_given_up() {
         closed,
         "the connection of a client that never reads is still open"
     );
+    // Given up by the stall bound, not by anything quicker.
+    assert!(
+        t0.elapsed() >= Duration::from_secs(25),
+        "closed after {:?}",
+        t0.elapsed()
+    );
     let bound = base.rss_kib + RSS_SLACK_KIB + (4 << 10);
     assert!(
         peak <= bound,
