@@ -7,8 +7,9 @@
 //! Dependencies point one way, down this list: a folder uses only folders
 //! below it (`cli` uses `proto`, `varlink` and `sys` alone).
 //!
-//! - `server/`: `podmon serve`: the listener (or socket activation), one task
-//!   per connection (`conn.rs`), signals, the pod's shutdown.
+//! - `server/`: `podmon serve`: the listener (or socket activation), accepting
+//!   within the connection bound (`accept.rs`), one task per connection with
+//!   its buffers bounded (`conn.rs`), signals, the pod's shutdown.
 //! - `api/`: the `io.podmon.Pod` methods: one handler file per method, the one
 //!   dispatch table (`mod.rs`), the mapping of the pod to wire types (`map.rs`)
 //!   and of pod errors to Varlink errors, replies with `more` (`replier.rs`).
