@@ -12,11 +12,11 @@ use crate::reactor::ops;
 use crate::reactor::sync::timeout;
 use crate::varlink::{Call, Reply, VarlinkError};
 
-/// How long one reply may wait for a client that does not read it. A reply
-/// is written whole or not at all, so a client that stops reading holds
-/// at most one reply plus what its stream's own bound allows (10000 events,
-/// 4 MiB of output); after this long the connection is given up, so it
-/// cannot be held forever either.
+/// How long writing one reply may take. Replies are written one at a time
+/// (the next is made only when the last is out), so a client that stops
+/// reading holds at most one reply plus what its stream's own bound allows
+/// (10000 events, 4 MiB of output); after this long the connection is
+/// given up, so it cannot hold the monitor's resources forever either.
 pub const SEND_STALL: Duration = Duration::from_secs(30);
 
 /// How long the reply that ends a cut-off call may take: the client is
@@ -125,7 +125,7 @@ impl<'a> Replier<'a> {
             self.close = true;
             return Err(io::Error::new(
                 io::ErrorKind::TimedOut,
-                format!("the client did not read a reply for {limit:?}"),
+                format!("the client took no reply in {limit:?}"),
             ));
         };
         self.writing = false;

@@ -147,7 +147,11 @@ async fn plain<'a>(pod: &Rc<Pod>, call: &Call, sock: &'a OwnedFd, inc: &mut Inco
             match select(handler.as_mut(), recv.as_mut()).await {
                 Either::Left(Ok(())) => break Ended::Done,
                 Either::Left(Err(e)) => {
-                    log::debug!("closing connection: {e}");
+                    if e.kind() == io::ErrorKind::TimedOut {
+                        log::info!("closing connection: {e}");
+                    } else {
+                        log::debug!("closing connection: {e}");
+                    }
                     break Ended::Gone;
                 }
                 Either::Right((r, b)) => {
