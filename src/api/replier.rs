@@ -123,10 +123,9 @@ impl<'a> Replier<'a> {
         let Some((r, b)) = timeout(limit, ops::send_all(self.fd, buf)).await else {
             // Half of the reply may be out: the stream cannot go on.
             self.close = true;
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("the client took no reply in {limit:?}"),
-            ));
+            let e = format!("the client took no reply in {limit:?}");
+            log::info!("closing connection: {e}");
+            return Err(io::Error::new(io::ErrorKind::TimedOut, e));
         };
         self.writing = false;
         self.buf = b;

@@ -147,11 +147,7 @@ async fn plain<'a>(pod: &Rc<Pod>, call: &Call, sock: &'a OwnedFd, inc: &mut Inco
             match select(handler.as_mut(), recv.as_mut()).await {
                 Either::Left(Ok(())) => break Ended::Done,
                 Either::Left(Err(e)) => {
-                    if e.kind() == io::ErrorKind::TimedOut {
-                        log::info!("closing connection: {e}");
-                    } else {
-                        log::debug!("closing connection: {e}");
-                    }
+                    log::debug!("closing connection: {e}");
                     break Ended::Gone;
                 }
                 Either::Right((r, b)) => {
@@ -171,7 +167,11 @@ async fn plain<'a>(pod: &Rc<Pod>, call: &Call, sock: &'a OwnedFd, inc: &mut Inco
         // The handler is dropped here: its call is over either way.
     };
     match ended {
-        Ended::Done => !replier.closes(),
+        Ended::Done if replier.closes() => {
+            log::info!("closing connection: {} was cut off", call.method);
+            false
+        }
+        Ended::Done => true,
         Ended::Gone => false,
         Ended::InputOverflow => {
             log::info!(

@@ -225,42 +225,37 @@ fn a_more_stream_to_a_client_that_never_reads_is_given_up() {
         json!({"logDriver": "none"}),
     );
     pod.start_container("f");
-    // Once the connections of the calls above are gone on the server too.
-    thread::sleep(Duration::from_millis(500));
     let base = Footprint::of(&pod);
     let mut c = pod.client();
     c.send_more(ATTACH, json!({"id": "f"}));
     let t0 = Instant::now();
-    let open = wait_until(Duration::from_secs(5), || {
-        crate::fd_count(pod.pid) > base.fds
-    });
-    assert!(open, "the connection was not accepted");
-    // The client never reads: within the stall bound (30 s) the monitor
-    // gives the connection up, holding at most its bounded queue meanwhile.
+    // The client never reads: the monitor gives the connection up (and
+    // says so) holding at most its bounded queue meanwhile: at once with
+    // LimitExceeded if the output overflowed while the socket still took
+    // replies, else when a reply stalls for the 30 s bound.
     let mut peak = 0;
     let closed = wait_until(Duration::from_secs(45), || {
         peak = peak.max(rss_kib(pod.pid));
-        crate::fd_count(pod.pid) <= base.fds
+        let log = pod.server_log_text();
+        log.contains("took no reply") || log.contains("Attach was cut off")
     });
     assert!(
         closed,
         "the connection of a client that never reads is still open"
     );
-    // Given up by the stall bound, not by anything quicker.
-    assert!(
-        t0.elapsed() >= Duration::from_secs(25),
-        "closed after {:?}",
-        t0.elapsed()
-    );
+    eprintln!("given up after {:?}", t0.elapsed());
     let bound = base.rss_kib + RSS_SLACK_KIB + (4 << 10);
     assert!(
         peak <= bound,
         "RSS peaked at {peak} KiB (bound {bound} KiB)"
     );
-    // What was sent before ends in the close (mid-reply, so no error fits).
+    // What was sent before ends in the close (after LimitExceeded, or
+    // mid-reply where no error fits).
     let end = Instant::now() + Duration::from_secs(20);
     while c.read_raw().is_ok_and(|m| m.is_some()) {
         assert!(Instant::now() < end, "the stream does not end");
     }
     assert_eq!(pod.get("f")["status"], json!("running"));
+    drop(c);
+    base.assert_back(&pod, "a client that never reads");
 }
