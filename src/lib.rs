@@ -8,9 +8,10 @@
 //! below it (`cli` uses `proto`, `varlink` and `sys` alone).
 //!
 //! - `server/`: `podmon serve`: the directories and the state lock
-//!   (`lock.rs`), the listener (`socket.rs`, or socket activation), the peer
-//!   check that gives each connection its role (`access.rs`), one task per
-//!   connection (`conn.rs`), signals, the pod's shutdown.
+//!   (`lock.rs`), the listener (`socket.rs`, or socket activation), accepting
+//!   within the connection bound (`accept.rs`), the peer check that gives each
+//!   connection its role (`access.rs`), one task per connection with its
+//!   buffers bounded (`conn.rs`), signals, the pod's shutdown.
 //! - `api/`: the `io.podmon.Pod` methods: one handler file per method, the one
 //!   dispatch table (`mod.rs`), the mapping of the pod to wire types (`map.rs`)
 //!   and of pod errors to Varlink errors, replies with `more` (`replier.rs`).

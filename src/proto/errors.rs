@@ -43,6 +43,26 @@ pub struct WatcherTooSlow {
     pub dropped: bool,
 }
 
+/// A per-connection bound was exceeded; the connection is closed after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitExceeded {
+    /// Which bound ("messageSize", "bufferedInput", "output", "replySize",
+    /// "connections").
+    pub limit: String,
+    /// Its value: bytes, or clients for "connections".
+    pub max: i64,
+}
+
+impl LimitExceeded {
+    /// The error for bound `limit` of `max` bytes (or clients).
+    pub fn new(limit: &str, max: usize) -> LimitExceeded {
+        LimitExceeded {
+            limit: limit.to_owned(),
+            max: i64::try_from(max).unwrap_or(i64::MAX),
+        }
+    }
+}
+
 /// No container has this id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoSuchContainer {
@@ -121,6 +141,7 @@ pub struct PermissionDenied {
 
 proto_error!(
     WatcherTooSlow,
+    LimitExceeded,
     NoSuchContainer,
     ContainerExists,
     InvalidValue,

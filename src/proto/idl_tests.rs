@@ -244,6 +244,7 @@ fn errors(idl: &Idl, out: &mut Vec<String>) -> BTreeSet<String> {
     }
     each!(
         WatcherTooSlow,
+        LimitExceeded,
         NoSuchContainer,
         ContainerExists,
         InvalidValue,

@@ -1,15 +1,15 @@
 //! `podmon serve`: sets the process up as the pod's monitor and runs the
 //! event loop: the Varlink listener, the connections, and signals.
 
+mod accept;
 pub mod access;
 mod conn;
 mod lock;
 mod socket;
 
 use std::io;
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 use std::time::Duration;
 
 use crate::oci::runtime::Runtime;
@@ -179,7 +179,7 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         pod.config.runtime.path.display()
     );
     let result = reactor::run(async move {
-        let acceptor = reactor::spawn(accept_loop(pod.clone(), listener, cfg.access));
+        let acceptor = reactor::spawn(accept::accept_loop(pod.clone(), listener, cfg.access));
         handle_signals(signals).await;
         reactor::abort(acceptor);
         crate::pod::lifecycle::shutdown(&pod).await;
@@ -189,26 +189,6 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         b.remove();
     }
     result.map_err(Into::into)
-}
-
-async fn accept_loop(pod: Rc<Pod>, listener: OwnedFd, access: AccessConfig) {
-    loop {
-        match ops::accept(listener.as_fd()).await {
-            Ok(sock) => match access::check(&access, &sock) {
-                Ok(role) => {
-                    reactor::spawn(conn::serve(pod.clone(), sock, role));
-                }
-                Err(who) => {
-                    reactor::spawn(access::refuse(sock, who));
-                }
-            },
-            Err(e) => {
-                // Out of fds or memory: back off instead of spinning.
-                log::warn!("accept: {e}");
-                ops::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
 }
 
 async fn handle_signals(mut signals: SignalWatch) {
