@@ -37,7 +37,7 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         terminal: p.terminal.unwrap_or(false),
         size: p.width.zip(p.height),
     };
-    let mut e = exec::spawn_exec(pod, &id, &spec, interactive || text.is_some()).await?;
+    let mut e = exec::spawn_exec(pod, &id, &spec, interactive || text.is_some(), None).await?;
     let process = e.process.clone();
     let first = ExecReply {
         exec_id: Some(e.exec_id.clone()),

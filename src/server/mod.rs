@@ -24,6 +24,8 @@ pub struct ServeConfig {
     pub socket: PathBuf,
     /// An explicit runtime binary; else crun, then runc, from PATH.
     pub runtime: Option<PathBuf>,
+    /// The deadline of every runtime invocation.
+    pub runtime_timeout: Duration,
     /// podmon's state directory for the pod.
     pub state_dir: PathBuf,
     /// Where container logs go.
@@ -109,7 +111,8 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     for d in [&cfg.exit_dir, &cfg.oom_dir].into_iter().flatten() {
         mkdir(d)?;
     }
-    let runtime = Runtime::locate(cfg.runtime.as_deref(), cfg.state_dir.join("runtime"))?;
+    let runtime = Runtime::locate(cfg.runtime.as_deref(), cfg.state_dir.join("runtime"))?
+        .with_timeout(cfg.runtime_timeout);
     let (listener, owned_path) = match activated_listener() {
         Some(fd) => (fd, None),
         None => (bind(&cfg.socket)?, Some(cfg.socket.clone())),
