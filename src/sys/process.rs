@@ -315,27 +315,50 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 /// The last signal number on Linux (`_NSIG - 1`).
 const LAST_SIGNAL: i32 = 64;
 
+/// The kernel's `struct sigaction` for `rt_sigaction(2)` on x86-64 and
+/// aarch64 (handler, flags, restorer, mask), all zero: SIG_DFL.
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: u64,
+    restorer: usize,
+    mask: u64,
+}
+
 /// Runs in the child between fork and exec: an empty signal mask and the
 /// default disposition for every signal. podmon blocks SIGHUP, SIGINT,
 /// SIGTERM and SIGCHLD for its signalfd; a child that inherited that (or an
 /// ignored signal) would never see them, and a shell's `wait` would hang.
+/// The dispositions are set with the raw system call: the C library's
+/// `sigaction` refuses its own reserved signals (32, 33), which a podmon
+/// started by `posix_spawn` inherits as ignored and would pass on.
 fn reset_signals() -> io::Result<()> {
+    let dfl = KernelSigaction {
+        handler: 0,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
     // SAFETY: called only between fork and exec (see `spawn`), where only
-    // async-signal-safe functions may run: sigemptyset, sigprocmask and
-    // sigaction are (signal-safety(7)). Everything is on the stack; nothing
-    // allocates or locks (io::Error::last_os_error holds just the errno).
+    // async-signal-safe functions may run: sigemptyset, sigprocmask and raw
+    // system calls are (signal-safety(7)). Everything is on the stack;
+    // nothing allocates or locks (io::Error::last_os_error holds the errno).
+    // `dfl` has the kernel's layout and the size passed is its mask's.
     unsafe {
         let mut empty: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut empty);
         if libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) != 0 {
             return Err(io::Error::last_os_error());
         }
-        let mut dfl: libc::sigaction = std::mem::zeroed();
-        dfl.sa_sigaction = libc::SIG_DFL;
         for sig in 1..=LAST_SIGNAL {
             if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                // EINVAL for the C library's reserved signals: not ours to set.
-                libc::sigaction(sig, &dfl, std::ptr::null_mut());
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    &dfl as *const KernelSigaction,
+                    std::ptr::null_mut::<KernelSigaction>(),
+                    std::mem::size_of::<u64>(),
+                );
             }
         }
     }
