@@ -160,3 +160,34 @@ pub fn signal_masks(status: &str) -> Vec<(String, u64)> {
         })
         .collect()
 }
+
+/// Live processes (not zombies) anywhere on the host whose command line is
+/// exactly `args`: pick arguments no other test uses (`sleep 3141`).
+pub fn live_with_cmdline(args: &[&str]) -> Vec<u32> {
+    let mut want = Vec::new();
+    for a in args {
+        want.extend_from_slice(a.as_bytes());
+        want.push(0);
+    }
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return vec![];
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+        .filter(|pid| fs::read(format!("/proc/{pid}/cmdline")).ok().as_deref() == Some(&want[..]))
+        .filter(|pid| super::proc_alive(*pid))
+        .collect()
+}
+
+/// Connects, sends `method` (with `more` when asked), waits `after` and
+/// hangs up without reading a reply.
+pub fn hang_up(pod: &Pod, method: &str, params: serde_json::Value, more: bool, after: Duration) {
+    let mut c = pod.client();
+    if more {
+        c.send_more(method, params);
+    } else {
+        c.send(method, params);
+    }
+    std::thread::sleep(after);
+    drop(c);
+}
