@@ -314,22 +314,24 @@ impl Runtime {
         deadline: Deadline,
     ) -> Result<Watched, DriverError> {
         let claim = PendingClaim::new();
-        let (runtime, _, _) =
+        // Without a stderr of the new process's (a terminal's talks through
+        // its pty), the runtime's own stderr is a pipe read here.
+        let (runtime, _, err) =
             process::spawn(&self.path, &args, stdio.stdin, stdio.stdout, stdio.stderr)
                 .map_err(|e| SysError::at("running", &self.path, &e))?;
-        let left = deadline.at.saturating_duration_since(Instant::now());
-        let status = match sync::timeout(left, runtime.wait()).await {
+        let (status, stderr) = process::wait_reading(&runtime, err, deadline.at).await;
+        let status = match status {
             Some(status) => status.map_err(|e| SysError::io("waiting for the runtime", &e))?,
             None => {
                 process::kill_tree(&runtime);
                 let _ = sync::timeout(process::KILL_GRACE, runtime.wait()).await;
-                return Err(self.timed_out(command, deadline, &[], Some(&files.log)));
+                return Err(self.timed_out(command, deadline, &stderr, Some(&files.log)));
             }
         };
         if status.exit_code() != 0 {
-            // What the runtime printed went to the new process's stdio
-            // (the pod adds it); its --log file has the message.
-            return Err(self.failure(command, status, &[], Some(&files.log)));
+            // Its --log file has the message; what it printed on the new
+            // process's stdio pipes the pod adds.
+            return Err(self.failure(command, status, &stderr, Some(&files.log)));
         }
         let contents =
             std::fs::read(&files.pid).map_err(|e| SysError::at("reading", &files.pid, &e))?;

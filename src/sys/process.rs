@@ -486,6 +486,34 @@ async fn capture_opt(fd: Option<OwnedFd>, into: &RefCell<Captured>) {
     }
 }
 
+/// Waits for `process` until `deadline` (`None` then), reading `stderr`
+/// meanwhile when podmon holds it (so the process never blocks writing it);
+/// returns what it wrote, up to the cap. The pipe is not read past the
+/// exit: something the process started may hold it open for long.
+pub async fn wait_reading(
+    process: &Watched,
+    stderr: Option<OwnedFd>,
+    deadline: Instant,
+) -> (Option<io::Result<ExitInfo>>, Vec<u8>) {
+    let captured = RefCell::new(Captured::default());
+    let dup = stderr.as_ref().and_then(|fd| fd.try_clone().ok());
+    let reading = async {
+        capture_opt(dup, &captured).await;
+        std::future::pending::<std::convert::Infallible>().await
+    };
+    let left = deadline.saturating_duration_since(Instant::now());
+    let status = match sync::select(sync::timeout(left, process.wait()), reading).await {
+        sync::Either::Left(status) => status,
+        sync::Either::Right(never) => match never {},
+    };
+    let mut bytes = captured.into_inner().bytes;
+    if let Some(fd) = &stderr {
+        let room = OUTPUT_CAP.saturating_sub(bytes.len());
+        bytes.extend(read_available(fd.as_fd(), room));
+    }
+    (status, bytes)
+}
+
 /// Runs a command to completion on the loop, capturing stdout and stderr.
 /// At `deadline` it is killed with everything it started ([`kill_tree`]),
 /// and what it printed so far is returned with `timed_out`.

@@ -9,7 +9,7 @@ use serde_json::json;
 fn failing_create_reports_stderr_and_exit_code() {
     let w = wrapper_runtime(
         "fail",
-        r#"if [ "$verb" = create ] && [ "$id" = bad ]; then
+        r#"if [ "$verb" = create ] && { [ "$id" = bad ] || [ "$id" = badtty ]; }; then
   echo "wrapper: the bundle of $id is cursed" >&2
   exit 42
 fi"#,
@@ -31,6 +31,22 @@ fi"#,
     assert!(
         !pod.state_dir.join("containers/bad").exists(),
         "the failed container's directory stays"
+    );
+    assert_nothing_left(&pod);
+    // A terminal container's runtime has no pipe shared with the container:
+    // its stderr is read all the same.
+    let p = pod.call(
+        CREATE_CONTAINER,
+        json!({ "id": "badtty", "rootfs": rootfs().display().to_string(), "command": ["true"], "terminal": true }),
+    );
+    let e = p.err(RUNTIME_ERROR);
+    assert_eq!(e["exitCode"], json!(42), "{e}");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("wrapper: the bundle of badtty is cursed"),
+        "the runtime's stderr is not in the error: {e}"
     );
     assert_nothing_left(&pod);
     // The pod still works, and the id is free.
