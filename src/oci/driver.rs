@@ -456,3 +456,57 @@ impl Runtime {
         DriverError::Failed(failure.with_stderr(stderr))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(message: &str) -> RuntimeFailure {
+        RuntimeFailure {
+            runtime: "runc".into(),
+            command: "create",
+            message: message.into(),
+            exit_code: Some(42),
+        }
+    }
+
+    #[test]
+    fn stderr_joins_the_message() {
+        let f = failure("exited with status 42").with_stderr(b"wrapper: cursed\n");
+        assert_eq!(f.message, "wrapper: cursed (exit status 42)");
+        let f = failure("container_linux.go: bad").with_stderr(b"wrapper: cursed\n");
+        assert_eq!(
+            f.message,
+            "container_linux.go: bad; stderr: wrapper: cursed"
+        );
+        // Said already (the log and stderr agree), or nothing printed.
+        let f = failure("wrapper: cursed").with_stderr(b"wrapper: cursed\n");
+        assert_eq!(f.message, "wrapper: cursed");
+        let f = failure("exited with status 42").with_stderr(b"");
+        assert_eq!(f.message, "exited with status 42");
+    }
+
+    #[test]
+    fn deadlines_name_the_limit_that_applies() {
+        let rt = crate::oci::runtime::tests::rt().with_timeout(Duration::from_secs(10));
+        let d = rt.deadline(None);
+        assert!(!d.callers && d.window == Duration::from_secs(10));
+        let d = rt.deadline(Some(Instant::now() + Duration::from_secs(2)));
+        assert!(d.callers && d.window <= Duration::from_secs(2));
+        let d = rt.deadline(Some(Instant::now() + Duration::from_secs(60)));
+        assert!(!d.callers, "the runtime timeout comes first");
+        assert_eq!(seconds(Duration::from_secs(3)), "3 s");
+        assert_eq!(seconds(Duration::from_millis(1500)), "1.5 s");
+        let DriverError::Failed(f) = rt.timed_out("exec", d, b"half a message\n", None) else {
+            panic!("not a runtime failure");
+        };
+        assert_eq!(f.exit_code, None);
+        assert!(
+            f.message
+                .starts_with("timed out after 10 s (the runtime timeout")
+                && f.message.ends_with("stderr: half a message"),
+            "{}",
+            f.message
+        );
+    }
+}

@@ -543,3 +543,7 @@ pub async fn run(program: &Path, args: &[OsString], deadline: Instant) -> io::Re
         timed_out,
     })
 }
+
+#[cfg(test)]
+#[path = "process_tests.rs"]
+mod tests;

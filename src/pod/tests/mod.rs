@@ -3,6 +3,7 @@
 //! operations apply them, and what the operations ask of the runtime.
 
 mod fake;
+mod hangup;
 
 use std::future::Future;
 use std::path::PathBuf;
