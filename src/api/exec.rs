@@ -84,10 +84,12 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         end
     };
     if let End::ClientGone | End::Overflowed = end {
-        // Nobody is left to see the output: do not leave the exec running.
-        exec::kill_tree(&process);
-        let _ = process.wait().await;
+        // Nobody is left to see the output: dropping the exec kills its
+        // tree, and a task of its own reaps it and reports `execExited`
+        // (as when the handler itself is dropped mid-call).
+        log::debug!("container {id}: the client of {} left", e.exec_id);
     }
+    drop(e);
     Ok(())
 }
 
