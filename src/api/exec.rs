@@ -6,8 +6,8 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::rc::Rc;
 
 use super::{HandlerError, Replier, decode, invalid, map, user};
-use crate::pod::Pod;
 use crate::pod::exec::{self, ExecSpec};
+use crate::pod::{Pod, limits};
 use crate::proto::{self, ExecReply};
 use crate::reactor::{ops, sync};
 use crate::session::{self, End, Input, Output, PipeMerge};
@@ -35,7 +35,7 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         cwd: p.cwd,
         user: user(p.user.as_deref())?,
         terminal: p.terminal.unwrap_or(false),
-        size: p.width.zip(p.height),
+        size: limits::console_size(p.width, p.height, p.terminal.unwrap_or(false))?,
     };
     let mut e = exec::spawn_exec(pod, &id, &spec, interactive || text.is_some(), None).await?;
     let process = e.process.clone();

@@ -4,7 +4,7 @@ use std::rc::Rc;
 
 use super::{HandlerError, Replier, decode, invalid};
 use crate::logs::reader::{Query, Reader};
-use crate::pod::{Pod, PodError, lifecycle};
+use crate::pod::{Pod, PodError, lifecycle, limits};
 use crate::proto::{self, LogRecord, ReadLogsReply};
 use crate::sys::error::SysError;
 use crate::sys::time::parse_rfc3339;
@@ -18,11 +18,7 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
     if follow && !r.more() {
         return Err(VarlinkError::expected_more().into());
     }
-    let tail = match p.tail {
-        Some(n) if n < 0 => return Err(invalid("tail", "must not be negative")),
-        Some(n) => Some(usize::try_from(n).unwrap_or(usize::MAX)),
-        None => None,
-    };
+    let tail = limits::tail(p.tail)?;
     let since = match &p.since {
         Some(s) => Some(parse_rfc3339(s).ok_or_else(|| invalid("since", "not an RFC 3339 time"))?),
         None => None,

@@ -66,9 +66,17 @@ async fn create_now(pod: &Rc<Pod>, req: CreateRequest) -> Result<Rc<Container>, 
         id: id.clone(),
     };
 
+    // A container the runtime knows and we do not is not ours to touch.
+    if pod.driver.state(&id).await?.is_some() {
+        return Err(PodError::ContainerExists(id));
+    }
     let dir = pod.config.state_dir.join("containers").join(&id);
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| SysError::at("creating", &dir, &e))?;
+    let mut mkdir = std::fs::DirBuilder::new();
+    std::os::unix::fs::DirBuilderExt::mode(mkdir.recursive(true), 0o700);
+    mkdir
+        .create(&dir)
+        .map_err(|e| SysError::at("creating", &dir, &e))?;
     let result = create_in(pod, &req, &dir).await;
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&dir);

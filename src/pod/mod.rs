@@ -14,6 +14,7 @@ pub mod exec;
 pub mod id;
 mod kill;
 pub mod lifecycle;
+pub mod limits;
 mod monitor;
 mod request;
 mod shutdown;
@@ -94,8 +95,10 @@ impl Pod {
         })
     }
 
-    /// Looks a container up.
+    /// Looks a container up. An id that no container could have is
+    /// `InvalidValue` (not "no such container"), for every method alike.
     pub fn get(&self, id: &str) -> Result<Rc<Container>, PodError> {
+        id::validate_id(id).map_err(|e| PodError::invalid(Field::Id, e))?;
         self.containers
             .borrow()
             .get(id)

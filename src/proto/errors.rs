@@ -50,7 +50,8 @@ pub struct NoSuchContainer {
     pub id: String,
 }
 
-/// The id is taken (or being created).
+/// The id is taken (or being created), or the runtime knows a container
+/// of that id this monitor did not create.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContainerExists {
     /// The id asked for.
@@ -107,6 +108,17 @@ pub struct SystemError {
     pub errno: Option<i32>,
 }
 
+/// The caller may not make this call: its credentials are not on the
+/// monitor's allow-list (then the connection is closed after this reply),
+/// or it may only call the methods that change nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PermissionDenied {
+    /// The method refused, fully qualified.
+    pub method: String,
+    /// Why.
+    pub reason: String,
+}
+
 proto_error!(
     WatcherTooSlow,
     NoSuchContainer,
@@ -115,4 +127,5 @@ proto_error!(
     InvalidState,
     RuntimeError,
     SystemError,
+    PermissionDenied,
 );

@@ -249,7 +249,8 @@ fn errors(idl: &Idl, out: &mut Vec<String>) -> BTreeSet<String> {
         InvalidValue,
         InvalidState,
         RuntimeError,
-        SystemError
+        SystemError,
+        PermissionDenied
     )
 }
 

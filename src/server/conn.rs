@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::pin::pin;
 use std::rc::Rc;
 
-use crate::api::{self, Replier, UpgradeIo};
+use crate::api::{self, Replier, Role, UpgradeIo};
 use crate::pod::Pod;
 use crate::reactor::PendingRecv;
 use crate::reactor::ops;
@@ -18,8 +18,9 @@ const MAX_MESSAGE: usize = 8 << 20;
 /// Bytes asked for per receive.
 const RECV_SIZE: usize = 64 * 1024;
 
-/// Serves one client until it closes the connection or breaks the protocol.
-pub async fn serve(pod: Rc<Pod>, sock: OwnedFd) {
+/// Serves one client, whose peer credentials gave it `role`, until it
+/// closes the connection or breaks the protocol.
+pub async fn serve(pod: Rc<Pod>, sock: OwnedFd, role: Role) {
     let mut dec = FrameDecoder::new(MAX_MESSAGE);
     let mut buf = Vec::with_capacity(RECV_SIZE);
     // The one receive in flight. It stays in flight across calls, so bytes
@@ -58,7 +59,10 @@ pub async fn serve(pod: Rc<Pod>, sock: OwnedFd) {
                 pending: pending.take(),
             };
             let mut replier = Replier::new(sock.as_fd(), &call).with_upgrade(io);
-            if api::dispatch(&pod, &call, &mut replier).await.is_err() {
+            if api::dispatch(&pod, &call, role, &mut replier)
+                .await
+                .is_err()
+            {
                 return;
             }
             match replier.into_upgrade_io() {
@@ -73,7 +77,7 @@ pub async fn serve(pod: Rc<Pod>, sock: OwnedFd) {
             }
         }
         let mut replier = Replier::new(sock.as_fd(), &call);
-        let mut handler = pin!(api::dispatch(&pod, &call, &mut replier));
+        let mut handler = pin!(api::dispatch(&pod, &call, role, &mut replier));
         loop {
             let recv = pending.get_or_insert_with(|| recv(&sock, &mut buf));
             match select(handler.as_mut(), recv.as_mut()).await {

@@ -15,8 +15,9 @@ use crate::pod::detach::detached;
 use crate::pod::events::{Event, EventKind};
 use crate::pod::status::Operation;
 use crate::pod::stdio::ProcessStdio;
-use crate::pod::{Field, Pod, PodError};
+use crate::pod::{Pod, PodError};
 use crate::sys::error::SysError;
+use crate::sys::files::{self, PRIVATE_FILE};
 
 thread_local! {
     static NEXT_EXEC: Cell<u64> = const { Cell::new(1) };
@@ -53,9 +54,7 @@ async fn spawn_now(
     want_stdin: bool,
     deadline: Option<Instant>,
 ) -> Result<ExecProcess, PodError> {
-    if spec.command.is_empty() {
-        return Err(PodError::invalid(Field::Command, "a command is required"));
-    }
+    crate::pod::limits::check_exec(spec)?;
     let c = pod.get(id)?;
     c.state.borrow().check(id, Operation::Exec)?;
     let exec_id = next_exec_id();
@@ -64,8 +63,8 @@ async fn spawn_now(
     let guard = DirGuard(dir.clone());
     let process_file = dir.join("process.json");
     let json = process_json(&c, spec)?;
-    std::fs::write(&process_file, json.to_string())
-        .map_err(|e| SysError::at("writing", &process_file, &e))?;
+    files::write_file(&dir, "process.json", json.to_string(), PRIVATE_FILE)
+        .map_err(SysError::from)?;
     let mut stdio = ProcessStdio::new(spec.terminal, want_stdin)?;
     let launch = Launch {
         dir: &dir,

@@ -4,6 +4,7 @@
 
 mod fake;
 mod hangup;
+mod ids;
 
 use std::future::Future;
 use std::path::PathBuf;
