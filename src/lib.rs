@@ -61,7 +61,7 @@
 //! `pod::exec::ExecSpec`; `pod/exec/sync.rs` starts it (`spawn.rs`: the
 //! process JSON from `process_json.rs`, then the driver's `exec`), reads
 //! both pipes up to the cap (`sys::process::capture`), kills the process
-//! tree on timeout (`kill_tree.rs`) and returns its `ExitInfo`, which
+//! tree on timeout (`sys::process::kill_tree`) and returns its `ExitInfo`, which
 //! `api/map.rs` turns into `exitCode` and `signal`.
 //!
 //! **One byte of output.** The container writes to its stdout pipe; the

@@ -37,7 +37,7 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         terminal: p.terminal.unwrap_or(false),
         size: limits::console_size(p.width, p.height, p.terminal.unwrap_or(false))?,
     };
-    let mut e = exec::spawn_exec(pod, &id, &spec, interactive || text.is_some()).await?;
+    let mut e = exec::spawn_exec(pod, &id, &spec, interactive || text.is_some(), None).await?;
     let process = e.process.clone();
     let first = ExecReply {
         exec_id: Some(e.exec_id.clone()),
@@ -84,10 +84,12 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         end
     };
     if let End::ClientGone | End::Overflowed = end {
-        // Nobody is left to see the output: do not leave the exec running.
-        exec::kill_tree(&process);
-        let _ = process.wait().await;
+        // Nobody is left to see the output: dropping the exec kills its
+        // tree, and a task of its own reaps it and reports `execExited`
+        // (as when the handler itself is dropped mid-call).
+        log::debug!("container {id}: the client of {} left", e.exec_id);
     }
+    drop(e);
     Ok(())
 }
 

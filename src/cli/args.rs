@@ -248,6 +248,11 @@ pub struct ServeArgs {
     /// OCI runtime binary (runc, crun).
     #[arg(long, value_name = "PATH")]
     pub runtime: Option<PathBuf>,
+    /// Seconds one runtime invocation may take before it is killed and the
+    /// call fails (an exec's counts from the call).
+    #[arg(long, value_name = "SECONDS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub runtime_timeout: u64,
     /// State directory (default /run/podmon/NAME).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,

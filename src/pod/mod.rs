@@ -7,6 +7,7 @@ mod bundle;
 mod container;
 mod create;
 mod delete;
+mod detach;
 mod error;
 pub mod events;
 pub mod exec;
@@ -60,6 +61,8 @@ pub struct Pod {
     pub config: PodConfig,
     containers: RefCell<BTreeMap<String, Rc<Container>>>,
     reserved: RefCell<HashSet<String>>,
+    /// Woken when a create ends (its reservation goes), for the shutdown.
+    reserved_changed: crate::reactor::sync::Notify,
     /// The event stream.
     pub events: events::Events,
     /// Execs running now, by exec id.
@@ -85,6 +88,7 @@ impl Pod {
             config,
             containers: RefCell::new(BTreeMap::new()),
             reserved: RefCell::new(HashSet::new()),
+            reserved_changed: Default::default(),
             events: Default::default(),
             execs: Default::default(),
             started_at: std::time::SystemTime::now(),

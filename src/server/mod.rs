@@ -30,6 +30,8 @@ pub struct ServeConfig {
     pub socket: PathBuf,
     /// An explicit runtime binary; else crun, then runc, from PATH.
     pub runtime: Option<PathBuf>,
+    /// The deadline of every runtime invocation.
+    pub runtime_timeout: Duration,
     /// podmon's state directory for the pod.
     pub state_dir: PathBuf,
     /// Where container logs go.
@@ -151,7 +153,8 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     reactor::init(RING_ENTRIES).map_err(reactor::RunError::from)?;
     let activated = activated_listener();
     let _lock = prepare_dirs(&cfg, activated.is_some())?;
-    let runtime = Runtime::locate(cfg.runtime.as_deref(), cfg.state_dir.join("runtime"))?;
+    let runtime = Runtime::locate(cfg.runtime.as_deref(), cfg.state_dir.join("runtime"))?
+        .with_timeout(cfg.runtime_timeout);
     // An activated socket keeps the mode its service manager gave it.
     let (listener, bound): (OwnedFd, Option<BoundSocket>) = match activated {
         Some(fd) => (fd, None),

@@ -20,6 +20,7 @@
 #![allow(dead_code, unused_imports)]
 
 mod calls;
+mod children;
 mod client;
 mod env;
 mod gate;
@@ -31,6 +32,7 @@ mod procfs;
 mod shape;
 mod time;
 
+pub use children::*;
 pub use client::*;
 pub use env::*;
 pub use gate::*;

@@ -38,7 +38,7 @@ fn an_impossible_id_is_invalid_value_in_every_operation() {
                 command: vec!["true".into()],
                 ..ExecSpec::default()
             };
-            let spawned = exec::spawn_exec(&pod, id, &spec, false).await;
+            let spawned = exec::spawn_exec(&pod, id, &spec, false, None).await;
             assert!(is_invalid_id(spawned.map(|_| ())), "exec {id:?}");
         }
         // A well-formed id of no container is still "no such container".
