@@ -42,9 +42,20 @@ pub const INTERFACES: &[Interface] = &[Interface {
 }];
 
 /// The call's parameters as the method's request type; anything that does
-/// not fit is `org.varlink.service.InvalidParameter`.
+/// not fit is `org.varlink.service.InvalidParameter`, except an integer
+/// beyond what its field can hold, which is `InvalidValue` like any other
+/// value out of its range (the IDL's `int` is 64 bits).
 fn decode<M: proto::Method>(call: &Call) -> Result<M, HandlerError> {
-    Ok(params::decode(&call.parameters)?)
+    params::try_decode(&call.parameters).map_err(|e| {
+        log::debug!("{}: {}", e.parameter, e.reason);
+        let reply = if e.integer_out_of_range() {
+            let reason = e.reason.trim_start_matches("invalid value: ");
+            invalid_value(&e.parameter, format!("out of range: {reason}"))
+        } else {
+            VarlinkError::from(e)
+        };
+        HandlerError::Reply(reply)
+    })
 }
 
 /// The InvalidValue error for a check that only the wire has (which

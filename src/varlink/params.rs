@@ -29,6 +29,15 @@ pub struct ParamError {
     pub reason: String,
 }
 
+impl ParamError {
+    /// The field had the right type (an integer) but a value its Rust type
+    /// cannot hold: `-1` or `2^32` for a `u32`. The IDL's `int` is 64 bits,
+    /// so for the caller this is a value out of range, not a wrong type.
+    pub fn integer_out_of_range(&self) -> bool {
+        self.reason.starts_with("invalid value: integer")
+    }
+}
+
 impl From<ParamError> for VarlinkError {
     fn from(err: ParamError) -> Self {
         VarlinkError::invalid_parameter(&err.parameter)
