@@ -1,0 +1,127 @@
+//! The parameters of every io.podmon.Pod method, decoded as `api` decodes
+//! them, and their replies, decoded as the CLI decodes them.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::proto::{self, Method};
+use crate::varlink::message::INVALID_PARAMETER;
+use crate::varlink::params;
+
+/// Runs `$check::<M>` for the method whose index is `$i`, and lists the
+/// methods' names, from one list.
+macro_rules! methods {
+    ($($m:ident),* $(,)?) => {
+        /// Every method the fuzz target decodes, by member name; the
+        /// regression test holds this list to the IDL.
+        pub const METHODS: &[&str] = &[$(<proto::$m as Method>::NAME),*];
+
+        fn check_method(index: usize, parameters: &Map<String, Value>) {
+            let checks: &[fn(&Map<String, Value>)] = &[$(check::<proto::$m>),*];
+            checks[index % checks.len()](parameters);
+        }
+    };
+}
+
+methods!(
+    CreateContainer,
+    StartContainer,
+    KillContainer,
+    WaitContainer,
+    DeleteContainer,
+    GetContainer,
+    ListContainers,
+    SetLogRateLimit,
+    ReopenLog,
+    ReadLogs,
+    ExecSync,
+    Exec,
+    Attach,
+    Resize,
+    Stats,
+    GetPod,
+    WatchEvents,
+);
+
+/// The first byte picks the method, the rest is the JSON of its
+/// parameters. Decoding never panics; a failure is InvalidParameter naming
+/// a parameter that is in the input (or one the input lacks); what decodes
+/// encodes back to parameters that decode to the same encoding. The same
+/// JSON read as the method's reply obeys the same round trip.
+pub fn method_params(data: &[u8]) {
+    let Some((&index, json)) = data.split_first() else {
+        return;
+    };
+    // The server only ever sees an object: Call::parse refuses the rest.
+    if let Ok(Value::Object(parameters)) = serde_json::from_slice::<Value>(json) {
+        check_method(usize::from(index), &parameters);
+    }
+}
+
+fn check<M: Method>(parameters: &Map<String, Value>) {
+    match params::decode::<M>(parameters) {
+        Ok(request) => {
+            assert!(params::try_decode::<M>(parameters).is_ok());
+            round_trip::<M>(&request);
+            check_user(parameters);
+        }
+        Err(err) => {
+            let Err(detail) = params::try_decode::<M>(parameters) else {
+                panic!("{}: decode failed, try_decode did not", M::NAME);
+            };
+            assert_eq!(err.name, INVALID_PARAMETER, "{}: {err}", M::NAME);
+            let named = err.parameters.get("parameter").and_then(Value::as_str);
+            assert_eq!(named, Some(detail.parameter.as_str()));
+            assert!(
+                names_a_parameter(&detail.parameter, &detail.reason, parameters),
+                "{}: {detail} does not name a parameter of {parameters:?}",
+                M::NAME
+            );
+        }
+    }
+    // Replies: what the client accepts, it can print and read again.
+    if let Ok(reply) = serde_json::from_value::<M::Reply>(Value::Object(parameters.clone())) {
+        round_trip::<M::Reply>(&reply);
+    }
+}
+
+/// Encoding a decoded value and decoding that again reaches a fixed point
+/// after one step (defaults filled in, nulls dropped).
+fn round_trip<T: Serialize + DeserializeOwned>(value: &T) {
+    let once = params::try_encode(value).expect("a decoded value encodes");
+    let again: T = params::try_decode(&once).expect("an encoded value decodes");
+    let twice = params::try_encode(&again).expect("a decoded value encodes");
+    assert_eq!(once, twice, "{}", std::any::type_name::<T>());
+}
+
+/// Whether the error's parameter is `parameters` (the whole object), starts
+/// with a key of the input (the bad field or one inside it), or is a field
+/// serde reports missing.
+fn names_a_parameter(parameter: &str, reason: &str, input: &Map<String, Value>) -> bool {
+    let is_input_key = input.keys().any(|key| {
+        parameter
+            .strip_prefix(key.as_str())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+    });
+    let missing = reason
+        .strip_prefix("missing field `")
+        .and_then(|r| r.split_once('`'))
+        .is_some_and(|(field, _)| parameter.ends_with(field));
+    parameter == "parameters" || is_input_key || missing
+}
+
+/// Exec and ExecSync carry `user`, which the server parses next: a text
+/// that parses gives ids that print and parse back to the same.
+fn check_user(parameters: &Map<String, Value>) {
+    let Some(Value::String(text)) = parameters.get("user") else {
+        return;
+    };
+    if let Ok(user) = proto::parse_user(text) {
+        let printed = match user.gid {
+            Some(gid) => format!("{}:{gid}", user.uid),
+            None => user.uid.to_string(),
+        };
+        assert_eq!(proto::parse_user(&printed), Ok(user));
+    }
+}

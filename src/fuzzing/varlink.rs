@@ -1,0 +1,149 @@
+//! The Varlink stream framing and the call and reply messages.
+
+use super::{Input, split};
+use crate::proto;
+use crate::varlink::service::{self, Interface, ServiceInfo};
+use crate::varlink::{Call, FrameDecoder, FrameError, Reply};
+
+/// What a stream decodes to: the frames, the error that stopped it, and the
+/// bytes of the unfinished message left over.
+#[derive(Debug, PartialEq)]
+struct Outcome {
+    frames: Vec<Vec<u8>>,
+    error: Option<FrameError>,
+    rest: Vec<u8>,
+}
+
+/// What the specification says `stream` is, with messages of at most `max`
+/// bytes: the NUL-terminated messages up to the first oversized one.
+fn model(max: usize, stream: &[u8]) -> Outcome {
+    let mut frames = Vec::new();
+    let mut rest = stream;
+    while let Some(nul) = rest.iter().position(|&b| b == 0) {
+        if nul > max {
+            break;
+        }
+        frames.push(rest[..nul].to_vec());
+        rest = &rest[nul + 1..];
+    }
+    let oversized = rest.iter().position(|&b| b == 0).unwrap_or(rest.len()) > max;
+    Outcome {
+        frames,
+        error: oversized.then_some(FrameError::TooLarge { max }),
+        rest: if oversized { Vec::new() } else { rest.to_vec() },
+    }
+}
+
+/// `FrameDecoder` on arbitrary bytes, cut into arbitrary reads, with an
+/// arbitrary size limit: it never panics, never returns a frame over the
+/// limit, and gives exactly the frames, error and leftover bytes of
+/// [`model`] however the stream is cut (so the frames, each followed by a
+/// NUL, are the stream's prefix).
+pub fn varlink_frame(data: &[u8]) {
+    let mut input = Input::new(data);
+    let max = usize::from(input.u16() % 1024);
+    let sizes = input.read_sizes();
+    let stream = input.rest();
+    let mut dec = FrameDecoder::new(max);
+    let mut out = Outcome {
+        frames: Vec::new(),
+        error: None,
+        rest: Vec::new(),
+    };
+    for chunk in split(stream, &sizes) {
+        dec.push(chunk);
+        while out.error.is_none() {
+            match dec.next_frame() {
+                Ok(Some(frame)) => {
+                    assert!(frame.len() <= max, "frame of {} > {max}", frame.len());
+                    assert!(!frame.contains(&0), "frame holds a NUL");
+                    out.frames.push(frame);
+                }
+                Ok(None) => break,
+                Err(err) => out.error = Some(err),
+            }
+        }
+    }
+    if let Some(err) = &out.error {
+        // Failed decoders stay failed.
+        assert_eq!(dec.next_frame().as_ref(), Err(err));
+        assert_eq!(dec.finish().as_ref(), Err(err));
+    } else {
+        let left = dec.buffered();
+        assert_eq!(dec.has_partial(), left > 0);
+        match dec.finish() {
+            Ok(()) => assert_eq!(left, 0),
+            Err(err) => assert_eq!(err, FrameError::Truncated { len: left }),
+        }
+        out.rest = dec.take_remaining();
+        assert_eq!(out.rest.len(), left);
+    }
+    assert_eq!(out, model(max, stream));
+}
+
+/// The interfaces `org.varlink.service` describes, as the server has them.
+const INTERFACES: &[Interface] = &[Interface {
+    name: proto::INTERFACE,
+    description: proto::DESCRIPTION,
+}];
+
+/// One frame parsed as a call and as a reply: neither parser panics, what
+/// they accept encodes back to one frame that parses to the same value,
+/// and a parsed call to `org.varlink.service` is answered without a panic
+/// by a reply that itself round-trips.
+pub fn varlink_message(frame: &[u8]) {
+    match Call::parse(frame) {
+        Ok(call) => check_call(&call),
+        // The message is for the log: it must format.
+        Err(err) => assert!(!err.to_string().is_empty()),
+    }
+    match Reply::parse(frame) {
+        Ok(reply) => check_reply(&reply),
+        Err(err) => assert!(!err.to_string().is_empty()),
+    }
+}
+
+/// The wire bytes without their terminator, which must be the only NUL
+/// (JSON escapes any NUL inside strings).
+fn body(encoded: &[u8]) -> &[u8] {
+    let (last, body) = encoded.split_last().expect("encoding wrote nothing");
+    assert_eq!(*last, 0, "no NUL terminator");
+    assert!(!body.contains(&0), "NUL inside the message");
+    body
+}
+
+fn check_call(call: &Call) {
+    let flags = [call.oneway, call.more, call.upgrade];
+    assert!(flags.iter().filter(|&&f| f).count() <= 1, "{call:?}");
+    assert!(!call.interface().is_empty() && !call.member().is_empty());
+    assert_eq!(
+        format!("{}.{}", call.interface(), call.member()),
+        call.method
+    );
+    let mut encoded = Vec::new();
+    call.encode(&mut encoded);
+    let again = Call::parse(body(&encoded)).expect("an encoded call parses");
+    assert_eq!(&again, call);
+    if call.interface() == service::INTERFACE {
+        let info = ServiceInfo {
+            vendor: "podmon".into(),
+            product: "podmon".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            url: String::new(),
+        };
+        match service::handle(call, &info, INTERFACES) {
+            Ok(reply) => check_reply(&reply),
+            Err(err) => check_reply(&err.into_reply()),
+        }
+    } else {
+        check_reply(&service::unknown_method(call, INTERFACES).into_reply());
+    }
+}
+
+fn check_reply(reply: &Reply) {
+    assert!(!(reply.continues && reply.error.is_some()), "{reply:?}");
+    let mut encoded = Vec::new();
+    reply.encode(&mut encoded);
+    let again = Reply::parse(body(&encoded)).expect("an encoded reply parses");
+    assert_eq!(&again, reply);
+}
