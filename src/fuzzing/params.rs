@@ -125,3 +125,41 @@ fn check_user(parameters: &Map<String, Value>) {
         assert_eq!(proto::parse_user(&printed), Ok(user));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_parameter_is_named_by_the_input_or_as_missing() {
+        let input = map(json!({"id": 5, "limit": {"burst": "x"}}));
+        assert!(names_a_parameter("id", "invalid type", &input));
+        assert!(names_a_parameter("limit.burst", "invalid type", &input));
+        assert!(names_a_parameter(
+            "command",
+            "missing field `command`",
+            &input
+        ));
+        assert!(names_a_parameter("parameters", "invalid type", &input));
+        assert!(!names_a_parameter("identity", "invalid type", &input));
+        assert!(!names_a_parameter("cwd", "invalid type", &input));
+    }
+
+    #[test]
+    fn every_method_decodes_its_own_parameters() {
+        let get = [5u8]
+            .iter()
+            .chain(br#"{"id":"web"}"#)
+            .copied()
+            .collect::<Vec<_>>();
+        method_params(&get);
+        // A wrong type: InvalidParameter naming "id".
+        method_params(b"\x05{\"id\":7}");
+        assert_eq!(METHODS[5], "GetContainer");
+    }
+}

@@ -147,3 +147,31 @@ fn check_reply(reply: &Reply) {
     let again = Reply::parse(body(&encoded)).expect("an encoded reply parses");
     assert_eq!(&again, reply);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_stops_at_the_first_oversized_message() {
+        let out = model(4, b"12\x0012345\0ab\0");
+        assert_eq!(out.frames, vec![b"12".to_vec()]);
+        assert_eq!(out.error, Some(FrameError::TooLarge { max: 4 }));
+        let out = model(4, b"1234\0\0ab");
+        assert_eq!(out.frames, vec![b"1234".to_vec(), Vec::new()]);
+        assert_eq!((out.error, out.rest), (None, b"ab".to_vec()));
+        // An unterminated tail over the limit fails before its NUL comes.
+        assert_eq!(
+            model(1, b"abc").error,
+            Some(FrameError::TooLarge { max: 1 })
+        );
+    }
+
+    #[test]
+    fn decoder_agrees_with_the_model_on_split_streams() {
+        // max 8, reads of 1 and 3 bytes, then the stream.
+        varlink_frame(b"\x00\x08\x02\x01\x03{}\0{\"a\":1}\0\0{\"too\":\"long\"}\0");
+        varlink_message(br#"{"method":"org.varlink.service.GetInfo"}"#);
+        varlink_message(br#"{"parameters":{"a":[1,2]},"continues":true}"#);
+    }
+}
