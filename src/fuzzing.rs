@@ -22,10 +22,13 @@ pub use params::{METHODS, method_params};
 pub use upgrade::upgrade_frame;
 pub use varlink::{varlink_frame, varlink_message};
 
+/// A fuzz target's check: panics when an invariant breaks.
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name its fuzz target and corpus directory have, so
 /// the regression test can replay `fuzz/corpus/<name>/` without a list of
 /// its own.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("varlink_frame", varlink_frame),
     ("varlink_message", varlink_message),
     ("upgrade_frame", upgrade_frame),

@@ -77,7 +77,7 @@ fn flat_keyed(mut input: Input<'_>) {
     for _ in 0..input.byte() % 48 {
         let shape = input.byte();
         let key = KEYS[usize::from(input.byte()) % KEYS.len()];
-        let value = u64::from(input.u32()) << (shape >> 4 & 0x3) * 16;
+        let value = u64::from(input.u32()) << ((shape >> 4 & 0x3) * 16);
         let sep = [" ", "\t", "  "][usize::from(shape >> 2 & 3) % 3];
         let end = if shape & 0x40 == 0 { "\n" } else { "\r\n" };
         match shape & 3 {

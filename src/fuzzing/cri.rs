@@ -11,7 +11,7 @@ use crate::sys::time::{Timestamp, is_rfc3339, parse_rfc3339};
 /// file someone else wrote.
 pub fn cri_roundtrip(data: &[u8]) {
     let mut input = Input::new(data);
-    if input.byte() % 2 == 0 {
+    if input.byte().is_multiple_of(2) {
         format_and_parse(input);
     } else {
         parse_foreign(input.rest());
@@ -87,10 +87,11 @@ fn check_timestamp(ts: &Timestamp, time: SystemTime) {
     assert_eq!(ts.as_bytes().len(), crate::sys::time::TS_LEN);
     assert!(is_rfc3339(ts.as_bytes()), "{ts:?}");
     const YEAR_10000: Duration = Duration::from_secs(253_402_300_800);
-    if let Ok(since) = time.duration_since(UNIX_EPOCH) {
-        if since < YEAR_10000 {
-            assert_eq!(parse_rfc3339(ts.as_str()), Some(time), "{ts:?}");
-        }
+    if time
+        .duration_since(UNIX_EPOCH)
+        .is_ok_and(|since| since < YEAR_10000)
+    {
+        assert_eq!(parse_rfc3339(ts.as_str()), Some(time), "{ts:?}");
     }
 }
 

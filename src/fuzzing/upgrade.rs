@@ -7,7 +7,7 @@ use crate::proto::frame::{self, ClientFrame, Decoder, Frame, FrameError, Kind};
 /// arbitrary stream, odd ones build frames from it and round-trip them.
 pub fn upgrade_frame(data: &[u8]) {
     let mut input = Input::new(data);
-    if input.byte() % 2 == 0 {
+    if input.byte().is_multiple_of(2) {
         arbitrary_stream(input);
     } else {
         round_trip(input);
