@@ -97,3 +97,19 @@ fn method_params_covers_every_method_of_the_idl() {
     fuzzed.sort_unstable();
     assert_eq!(fuzzed, idl);
 }
+
+/// KillContainer's `signal` "SIGRTMIN+2147483647": the real-time offset
+/// overflowed an i32 in `sys::signal::parse_signal` (a panic in debug
+/// builds, which would take the whole monitor down; a wrapped, refused
+/// number in release). Found while adding the handlers' text parsers to
+/// `method_params`; the file is `fuzz/regressions/method_params/`.
+#[test]
+fn kill_signal_with_a_huge_real_time_offset() {
+    let input = br#"{"id":"x","signal":"SIGRTMIN+2147483647"}"#;
+    let mut data = vec![2]; // METHODS[2]
+    data.extend_from_slice(input);
+    assert_eq!(METHODS[2], "KillContainer");
+    podmon::fuzzing::method_params(&data);
+    let on_disk = fuzz_dir().join("regressions/method_params/kill-signal-rtmin-overflow");
+    assert_eq!(fs::read(on_disk).unwrap(), data);
+}

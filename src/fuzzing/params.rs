@@ -6,6 +6,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::proto::{self, Method};
+use crate::sys::signal;
+use crate::sys::time::parse_rfc3339;
 use crate::varlink::message::INVALID_PARAMETER;
 use crate::varlink::params;
 
@@ -64,7 +66,7 @@ fn check<M: Method>(parameters: &Map<String, Value>) {
         Ok(request) => {
             assert!(params::try_decode::<M>(parameters).is_ok());
             round_trip::<M>(&request);
-            check_user(parameters);
+            check_texts(parameters);
         }
         Err(err) => {
             let Err(detail) = params::try_decode::<M>(parameters) else {
@@ -111,18 +113,27 @@ fn names_a_parameter(parameter: &str, reason: &str, input: &Map<String, Value>) 
     parameter == "parameters" || is_input_key || missing
 }
 
-/// Exec and ExecSync carry `user`, which the server parses next: a text
-/// that parses gives ids that print and parse back to the same.
-fn check_user(parameters: &Map<String, Value>) {
-    let Some(Value::String(text)) = parameters.get("user") else {
-        return;
-    };
-    if let Ok(user) = proto::parse_user(text) {
+/// The texts the handlers parse next, through the same parsers: `user`
+/// (Exec, ExecSync) gives ids that print and parse back to the same,
+/// `signal` (KillContainer) a signal number whose name parses back to it,
+/// `since` (ReadLogs) a time or nothing; none of them panics.
+fn check_texts(parameters: &Map<String, Value>) {
+    let text = |key| parameters.get(key).and_then(Value::as_str);
+    if let Some(Ok(user)) = text("user").map(proto::parse_user) {
         let printed = match user.gid {
             Some(gid) => format!("{}:{gid}", user.uid),
             None => user.uid.to_string(),
         };
         assert_eq!(proto::parse_user(&printed), Ok(user));
+    }
+    if let Some(Ok(n)) = text("signal").map(signal::parse_signal) {
+        assert!((1..=signal::SIGRTMAX).contains(&n), "signal {n}");
+        if let Some(name) = signal::signal_name(n) {
+            assert_eq!(signal::parse_signal(name), Ok(n), "{name}");
+        }
+    }
+    if let Some(since) = text("since") {
+        let _ = parse_rfc3339(since);
     }
 }
 
