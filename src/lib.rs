@@ -7,8 +7,11 @@
 //! Dependencies point one way, down this list: a folder uses only folders
 //! below it (`cli` uses `proto`, `varlink` and `sys` alone).
 //!
-//! - `server/`: `podmon serve`: the listener (or socket activation), one task
-//!   per connection (`conn.rs`), signals, the pod's shutdown.
+//! - `server/`: `podmon serve`: the directories and the state lock
+//!   (`lock.rs`), the listener (`socket.rs`, or socket activation), accepting
+//!   within the connection bound (`accept.rs`), the peer check that gives each
+//!   connection its role (`access.rs`), one task per connection with its
+//!   buffers bounded (`conn.rs`), signals, the pod's shutdown.
 //! - `api/`: the `io.podmon.Pod` methods: one handler file per method, the one
 //!   dispatch table (`mod.rs`), the mapping of the pod to wire types (`map.rs`)
 //!   and of pod errors to Varlink errors, replies with `more` (`replier.rs`).
@@ -16,7 +19,8 @@
 //!   `request.rs`, printing in `output.rs`, terminals in `term.rs`).
 //! - `pod/`: the domain: containers and their status rules (`status.rs`),
 //!   one file per operation (`create`, `start`, `kill`, `wait`, `delete`,
-//!   `shutdown`, `monitor`), execs (`exec/`), events, the stdin slot.
+//!   `shutdown`, `monitor`), execs (`exec/`), events, the stdin slot, and
+//!   the range of every parameter (`limits.rs`).
 //! - `session/`: exec and attach streaming over an upgraded connection.
 //! - `oci/`: the runtime driver (`driver.rs`, the one place the runtime is
 //!   run, behind the `Driver` trait), its command lines (`argv.rs`), what it
@@ -24,7 +28,8 @@
 //! - `logs/`: a container's log: pipes to a double buffer (`mod.rs`), CRI
 //!   codec (`cri.rs`), drivers (`driver.rs`), rate limit and drop markers
 //!   (`ratelimit.rs`, `drops.rs`), reading back (`reader.rs`), the fan-out to
-//!   attached clients (`hub.rs`).
+//!   attached clients (`hub.rs`), the files in the log directory, never
+//!   through a planted link, and their rotation (`logfile.rs`).
 //! - `cgroups/`: finding a container's cgroups, v1 and v2 statistics, OOM.
 //! - `proto/`: the contract as types: every method's request and reply
 //!   (the `Method` trait), records, errors, the upgrade frame codec
@@ -34,7 +39,8 @@
 //!   the tests and the benches share (`client/`).
 //! - `sys/`: child processes and reaping (`process.rs`), the console socket
 //!   and pty size, signal names, the signalfd, timestamps (`time.rs`), system
-//!   errors with operation, path and errno (`error.rs`), our own usage.
+//!   errors with operation, path and errno (`error.rs`), files written
+//!   without following links (`files.rs`), our own usage.
 //! - `reactor/`: the event loop: io_uring ring or epoll, the executor, the
 //!   operations that own their buffers while the kernel does (`ops.rs`).
 //!
@@ -55,7 +61,7 @@
 //! `pod::exec::ExecSpec`; `pod/exec/sync.rs` starts it (`spawn.rs`: the
 //! process JSON from `process_json.rs`, then the driver's `exec`), reads
 //! both pipes up to the cap (`sys::process::capture`), kills the process
-//! tree on timeout (`kill_tree.rs`) and returns its `ExitInfo`, which
+//! tree on timeout (`sys::process::kill_tree`) and returns its `ExitInfo`, which
 //! `api/map.rs` turns into `exitCode` and `signal`.
 //!
 //! **One byte of output.** The container writes to its stdout pipe; the

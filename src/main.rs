@@ -14,10 +14,17 @@ fn main() {
                 pod: a.pod.clone(),
                 socket: a.socket_path(cli.socket.as_deref()),
                 runtime: a.runtime.clone(),
+                runtime_timeout: std::time::Duration::from_secs(a.runtime_timeout),
                 state_dir: a.state_dir(),
                 log_dir: a.log_dir(),
                 exit_dir: a.exit_dir.clone(),
                 oom_dir: a.oom_dir.clone(),
+                access: podmon::server::access::AccessConfig {
+                    allow_uids: a.access.allow_uid.clone(),
+                    allow_gids: a.access.allow_gid.clone(),
+                    read_only_uids: a.access.read_only_uid.clone(),
+                    read_only_gids: a.access.read_only_gid.clone(),
+                },
             };
             match podmon::server::serve(cfg) {
                 Ok(()) => 0,

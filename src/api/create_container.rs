@@ -5,8 +5,8 @@ use std::rc::Rc;
 
 use super::{HandlerError, Replier, decode, invalid, map};
 use crate::logs::driver::{DriverKind, Rotation};
-use crate::pod::Pod;
 use crate::pod::lifecycle::{self, CreateRequest, LogOptions, Source};
+use crate::pod::{Pod, limits};
 use crate::proto;
 use crate::varlink::{Call, params};
 
@@ -69,7 +69,7 @@ fn request(p: proto::CreateContainer) -> Result<CreateRequest, HandlerError> {
         stdin: p.stdin.unwrap_or(false),
         stdin_once: p.stdin_once.unwrap_or(false),
         terminal: p.terminal.unwrap_or(false),
-        console_size: p.width.zip(p.height),
+        console_size: limits::console_size(p.width, p.height, p.terminal.unwrap_or(false))?,
     })
 }
 

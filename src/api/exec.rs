@@ -6,8 +6,8 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::rc::Rc;
 
 use super::{HandlerError, Replier, decode, invalid, map, user};
-use crate::pod::Pod;
 use crate::pod::exec::{self, ExecSpec};
+use crate::pod::{Pod, limits};
 use crate::proto::{self, ExecReply};
 use crate::reactor::{ops, sync};
 use crate::session::{self, End, Input, Output, PipeMerge};
@@ -35,9 +35,9 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         cwd: p.cwd,
         user: user(p.user.as_deref())?,
         terminal: p.terminal.unwrap_or(false),
-        size: p.width.zip(p.height),
+        size: limits::console_size(p.width, p.height, p.terminal.unwrap_or(false))?,
     };
-    let mut e = exec::spawn_exec(pod, &id, &spec, interactive || text.is_some()).await?;
+    let mut e = exec::spawn_exec(pod, &id, &spec, interactive || text.is_some(), None).await?;
     let process = e.process.clone();
     let first = ExecReply {
         exec_id: Some(e.exec_id.clone()),
@@ -84,10 +84,12 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         end
     };
     if let End::ClientGone | End::Overflowed = end {
-        // Nobody is left to see the output: do not leave the exec running.
-        exec::kill_tree(&process);
-        let _ = process.wait().await;
+        // Nobody is left to see the output: dropping the exec kills its
+        // tree, and a task of its own reaps it and reports `execExited`
+        // (as when the handler itself is dropped mid-call).
+        log::debug!("container {id}: the client of {} left", e.exec_id);
     }
+    drop(e);
     Ok(())
 }
 

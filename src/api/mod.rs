@@ -156,13 +156,22 @@ fn parameter(field: Field) -> &'static str {
         Field::LogMaxSize => "logMaxSize",
         Field::BytesPerSecond => "bytesPerSecond",
         Field::Burst => "burst",
+        Field::Hostname => "hostname",
+        Field::LogMaxFiles => "logMaxFiles",
+        Field::Width => "width",
+        Field::Height => "height",
+        Field::Tail => "tail",
+        Field::TimeoutSeconds => "timeoutSeconds",
+        Field::MaxOutput => "maxOutput",
+        Field::User => "user",
     }
 }
 
 /// Declares the [`Method`] enum from the one dispatch table below: each
-/// method's request type (which gives its name) and its handler's module.
+/// method's request type (which gives its name), its handler's module and
+/// the least [`Role`] that may call it.
 macro_rules! dispatch_table {
-    ($($method:ident => $module:ident),* $(,)?) => {
+    ($($method:ident => $module:ident, $role:ident),* $(,)?) => {
         /// The methods of io.podmon.Pod.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         enum Method {
@@ -177,6 +186,13 @@ macro_rules! dispatch_table {
             fn name(self) -> &'static str {
                 match self {
                     $(Method::$method => <proto::$method as proto::Method>::NAME),*
+                }
+            }
+
+            /// The least role that may call the method.
+            fn role(self) -> Role {
+                match self {
+                    $(Method::$method => Role::$role),*
                 }
             }
 
@@ -195,23 +211,23 @@ macro_rules! dispatch_table {
 }
 
 dispatch_table! {
-    CreateContainer => create_container,
-    StartContainer => start_container,
-    KillContainer => kill_container,
-    WaitContainer => wait_container,
-    DeleteContainer => delete_container,
-    GetContainer => get_container,
-    ListContainers => list_containers,
-    SetLogRateLimit => set_log_rate_limit,
-    ReopenLog => reopen_log,
-    ReadLogs => read_logs,
-    ExecSync => exec_sync,
-    Exec => exec,
-    Attach => attach,
-    Resize => resize,
-    Stats => stats,
-    GetPod => get_pod,
-    WatchEvents => watch_events,
+    CreateContainer => create_container, Full,
+    StartContainer => start_container, Full,
+    KillContainer => kill_container, Full,
+    WaitContainer => wait_container, Full,
+    DeleteContainer => delete_container, Full,
+    GetContainer => get_container, ReadOnly,
+    ListContainers => list_containers, ReadOnly,
+    SetLogRateLimit => set_log_rate_limit, Full,
+    ReopenLog => reopen_log, Full,
+    ReadLogs => read_logs, ReadOnly,
+    ExecSync => exec_sync, Full,
+    Exec => exec, Full,
+    Attach => attach, Full,
+    Resize => resize, Full,
+    Stats => stats, ReadOnly,
+    GetPod => get_pod, ReadOnly,
+    WatchEvents => watch_events, ReadOnly,
 }
 
 impl Method {
@@ -225,6 +241,27 @@ impl Method {
     }
 }
 
+/// What a connection's peer may call, decided once from its credentials
+/// when it connected (`server/access.rs`): a monitoring agent gets
+/// `ReadOnly` and needs no root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// The methods that only look: GetContainer, ListContainers, ReadLogs,
+    /// Stats, GetPod, WatchEvents (and org.varlink.service).
+    ReadOnly,
+    /// Every method.
+    Full,
+}
+
+/// The IDL's `PermissionDenied` error for `method`.
+pub fn permission_denied(method: &str, reason: impl std::fmt::Display) -> VarlinkError {
+    proto::errors::PermissionDenied {
+        method: method.to_owned(),
+        reason: reason.to_string(),
+    }
+    .into_varlink()
+}
+
 /// The service's GetInfo data.
 pub fn service_info() -> ServiceInfo {
     ServiceInfo {
@@ -235,9 +272,15 @@ pub fn service_info() -> ServiceInfo {
     }
 }
 
-/// Handles one call completely, replies included. An `Err` means the
-/// connection is broken and must be closed.
-pub async fn dispatch(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> std::io::Result<()> {
+/// Handles one call completely, replies included, for a peer with `role`
+/// (a method above it is `PermissionDenied`; the connection stays). An
+/// `Err` means the connection is broken and must be closed.
+pub async fn dispatch(
+    pod: &Rc<Pod>,
+    call: &Call,
+    role: Role,
+    r: &mut Replier<'_>,
+) -> std::io::Result<()> {
     let result =
         if call.upgrade && !Method::from_member(call.member()).is_some_and(Method::upgrades) {
             // Only some methods take the connection over.
@@ -251,6 +294,10 @@ pub async fn dispatch(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> std::i
             }
         } else if call.interface() == INTERFACE {
             match Method::from_member(call.member()) {
+                Some(m) if role < m.role() => Err(HandlerError::Reply(permission_denied(
+                    &call.method,
+                    "this connection may only call methods that change nothing",
+                ))),
                 Some(m) => m.handle(pod, call, r).await,
                 None => Err(HandlerError::Reply(VarlinkError::method_not_found(
                     &call.method,
@@ -309,6 +356,32 @@ mod tests {
         assert_eq!(
             serde_json::Value::Object(e.parameters),
             json!({ "parameter": "memoryMax", "reason": "must be positive" })
+        );
+    }
+
+    #[test]
+    fn read_only_peers_may_call_exactly_the_methods_that_only_look() {
+        let read_only: Vec<&str> = Method::ALL
+            .iter()
+            .filter(|m| m.role() == Role::ReadOnly)
+            .map(|m| m.name())
+            .collect();
+        assert_eq!(
+            read_only,
+            [
+                "GetContainer",
+                "ListContainers",
+                "ReadLogs",
+                "Stats",
+                "GetPod",
+                "WatchEvents"
+            ]
+        );
+        let e = permission_denied("io.podmon.Pod.KillContainer", "read-only");
+        assert_eq!(e.name, "io.podmon.Pod.PermissionDenied");
+        assert_eq!(
+            serde_json::Value::Object(e.parameters),
+            json!({ "method": "io.podmon.Pod.KillContainer", "reason": "read-only" })
         );
     }
 

@@ -4,13 +4,24 @@ use std::rc::Rc;
 
 use super::{HandlerError, Replier, decode, invalid};
 use crate::logs::reader::{Query, Reader};
-use crate::pod::{Pod, PodError, lifecycle};
+use crate::pod::{Pod, PodError, lifecycle, limits};
+use crate::proto::errors::{LimitExceeded, ProtoError};
 use crate::proto::{self, LogRecord, ReadLogsReply};
 use crate::sys::error::SysError;
 use crate::sys::time::parse_rfc3339;
 use crate::varlink::{Call, VarlinkError, params};
 
-/// Streams log records in batches: one reply per batch with `more`.
+/// Largest reply without `more`, counted as [`record_size`] does: a log
+/// read whole is held in memory until it is sent.
+const MAX_ONE_REPLY: usize = 8 << 20;
+
+/// About what a record costs in the reply: its text and its fields.
+fn record_size(r: &LogRecord) -> usize {
+    r.text.len() + r.timestamp.len() + 64
+}
+
+/// Streams log records in batches: one reply per batch with `more`;
+/// without it one reply of at most [`MAX_ONE_REPLY`] bytes.
 pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(), HandlerError> {
     let p: proto::ReadLogs = decode(call)?;
     let c = pod.get(&p.id)?;
@@ -18,11 +29,7 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
     if follow && !r.more() {
         return Err(VarlinkError::expected_more().into());
     }
-    let tail = match p.tail {
-        Some(n) if n < 0 => return Err(invalid("tail", "must not be negative")),
-        Some(n) => Some(usize::try_from(n).unwrap_or(usize::MAX)),
-        None => None,
-    };
+    let tail = limits::tail(p.tail)?;
     let since = match &p.since {
         Some(s) => Some(parse_rfc3339(s).ok_or_else(|| invalid("since", "not an RFC 3339 time"))?),
         None => None,
@@ -34,7 +41,7 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
     };
     let mut reader = Reader::open(c.log.clone(), &q)
         .map_err(|e| PodError::System(SysError::io("opening the log", &e)))?;
-    let mut all = Vec::new();
+    let (mut all, mut size) = (Vec::new(), 0);
     loop {
         let batch = reader
             .next_batch()
@@ -54,6 +61,14 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
             r.reply_continues(params::encode(&ReadLogsReply { records }))
                 .await?;
         } else {
+            size += records.iter().map(record_size).sum::<usize>();
+            if size > MAX_ONE_REPLY {
+                // One reply holds everything: past the bound the client
+                // must ask with `more` or `tail`.
+                let e = LimitExceeded::new("replySize", MAX_ONE_REPLY);
+                r.cut_off(e.into_varlink()).await?;
+                return Ok(());
+            }
             all.extend(records);
         }
     }

@@ -5,7 +5,6 @@ use std::rc::Rc;
 use super::{HandlerError, Replier, decode};
 use crate::pod::{Pod, PodError};
 use crate::proto;
-use crate::sys::error::SysError;
 use crate::varlink::Call;
 
 /// Reopens the log file after an outside rotator renamed it; replies once
@@ -22,10 +21,7 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         }
         .into());
     }
-    c.log
-        .reopen()
-        .await
-        .map_err(|e| PodError::System(SysError::other("reopening the log", e)))?;
+    c.log.reopen().await.map_err(PodError::System)?;
     r.reply(Default::default()).await?;
     Ok(())
 }

@@ -1,13 +1,27 @@
-//! Sending the replies of one call, honouring `oneway` and `more`.
+//! Sending the replies of one call, honouring `oneway` and `more`, and
+//! giving up on a client that stopped reading.
 
 use std::io;
 use std::os::fd::BorrowedFd;
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 
 use crate::reactor::PendingRecv;
 use crate::reactor::ops;
+use crate::reactor::sync::timeout;
 use crate::varlink::{Call, Reply, VarlinkError};
+
+/// How long writing one reply may take. Replies are written one at a time
+/// (the next is made only when the last is out), so a client that stops
+/// reading holds at most one reply plus what its stream's own bound allows
+/// (10000 events, 4 MiB of output); after this long the connection is
+/// given up, so it cannot hold the monitor's resources forever either.
+pub const SEND_STALL: Duration = Duration::from_secs(30);
+
+/// How long the reply that ends a cut-off call may take: the client is
+/// already known to be slow, it gets a short chance to read it.
+pub const CUT_OFF_GRACE: Duration = Duration::from_secs(5);
 
 /// What an upgrading method takes over from the connection: the bytes
 /// already received after the call, and the receive in flight.
@@ -25,6 +39,11 @@ pub struct Replier<'a> {
     oneway: bool,
     more: bool,
     done: bool,
+    /// A reply is being written (still set if its write was dropped half
+    /// way: then nothing else may follow on the stream).
+    writing: bool,
+    /// The call was cut off: the connection closes after it.
+    close: bool,
     buf: Vec<u8>,
     upgrade: Option<UpgradeIo<'a>>,
 }
@@ -37,6 +56,8 @@ impl<'a> Replier<'a> {
             oneway: call.oneway,
             more: call.more,
             done: false,
+            writing: false,
+            close: false,
             buf: Vec::new(),
             upgrade: None,
         }
@@ -72,7 +93,22 @@ impl<'a> Replier<'a> {
         self.more
     }
 
+    /// Whether a reply was dropped half written: the stream is broken and
+    /// nothing may be written after it.
+    pub fn mid_reply(&self) -> bool {
+        self.writing
+    }
+
+    /// Whether the call was cut off and the connection must close.
+    pub fn closes(&self) -> bool {
+        self.close
+    }
+
     async fn send(&mut self, reply: Reply) -> io::Result<()> {
+        self.send_within(reply, SEND_STALL).await
+    }
+
+    async fn send_within(&mut self, reply: Reply, limit: Duration) -> io::Result<()> {
         if self.done {
             log::warn!("reply after the final one dropped");
             return Ok(());
@@ -83,7 +119,15 @@ impl<'a> Replier<'a> {
         }
         let mut buf = std::mem::take(&mut self.buf);
         reply.encode(&mut buf);
-        let (r, b) = ops::send_all(self.fd, buf).await;
+        self.writing = true;
+        let Some((r, b)) = timeout(limit, ops::send_all(self.fd, buf)).await else {
+            // Half of the reply may be out: the stream cannot go on.
+            self.close = true;
+            let e = format!("the client took no reply in {limit:?}");
+            log::info!("closing connection: {e}");
+            return Err(io::Error::new(io::ErrorKind::TimedOut, e));
+        };
+        self.writing = false;
         self.buf = b;
         r
     }
@@ -102,5 +146,15 @@ impl<'a> Replier<'a> {
     /// Sends an error as the final reply.
     pub async fn error(&mut self, e: VarlinkError) -> io::Result<()> {
         self.send(e.into_reply()).await
+    }
+
+    /// Ends a call the monitor cuts off (a client over one of its bounds)
+    /// with the error `e` as its final reply, then has the connection
+    /// closed: every cut-off ends with a named error, and the client that
+    /// caused it cannot keep the connection busy.
+    pub async fn cut_off(&mut self, e: VarlinkError) -> io::Result<()> {
+        log::info!("cutting off a client: {e}");
+        self.close = true;
+        self.send_within(e.into_reply(), CUT_OFF_GRACE).await
     }
 }

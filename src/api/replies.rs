@@ -5,7 +5,8 @@ use std::future::Future;
 use serde::Serialize;
 
 use crate::logs::cri::Stream;
-use crate::logs::hub::Next;
+use crate::logs::hub::{Next, SUBSCRIBER_CAP};
+use crate::proto::errors::{LimitExceeded, ProtoError};
 use crate::proto::{AttachReply, ExecReply};
 use crate::session::{End, Output};
 use crate::sys::process::ExitInfo;
@@ -44,7 +45,8 @@ fn split(stream: Stream, text: String) -> (Option<String>, Option<String>) {
 
 /// Sends a session's output as `more` replies of type `R` (chunks as text;
 /// invalid UTF-8 replaced), then waits for the exit code. The caller sends
-/// the final reply.
+/// the final reply after an exit; a client that fell behind is cut off here
+/// with `LimitExceeded` ("output").
 pub async fn replies<R: Chunk>(
     r: &mut super::Replier<'_>,
     mut output: Output,
@@ -59,7 +61,13 @@ pub async fn replies<R: Chunk>(
                     return End::ClientGone;
                 }
             }
-            Next::Overflowed => return End::Overflowed,
+            Next::Overflowed => {
+                // The client read too slowly: it learns why its stream ends,
+                // and the connection closes after that reply.
+                let e = LimitExceeded::new("output", SUBSCRIBER_CAP).into_varlink();
+                let _ = r.cut_off(e).await;
+                return End::Overflowed;
+            }
             Next::Closed => break,
         }
     }

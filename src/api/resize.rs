@@ -3,7 +3,7 @@
 use std::rc::Rc;
 
 use super::{HandlerError, Replier, decode, invalid};
-use crate::pod::{Pod, PodError};
+use crate::pod::{Pod, PodError, limits};
 use crate::proto;
 use crate::varlink::Call;
 
@@ -12,6 +12,7 @@ use crate::varlink::Call;
 pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(), HandlerError> {
     let p: proto::Resize = decode(call)?;
     let c = pod.get(&p.id)?;
+    let (width, height) = limits::window(p.width, p.height)?;
     let pty = match &p.exec_id {
         None => c.pty.clone(),
         Some(e) => {
@@ -36,7 +37,7 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         }
         .into());
     };
-    crate::sys::console::resize(std::os::fd::AsFd::as_fd(&*pty), p.width, p.height);
+    crate::sys::console::resize(std::os::fd::AsFd::as_fd(&*pty), width, height);
     r.reply(Default::default()).await?;
     Ok(())
 }

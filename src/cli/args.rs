@@ -248,6 +248,11 @@ pub struct ServeArgs {
     /// OCI runtime binary (runc, crun).
     #[arg(long, value_name = "PATH")]
     pub runtime: Option<PathBuf>,
+    /// Seconds one runtime invocation may take before it is killed and the
+    /// call fails (an exec's counts from the call).
+    #[arg(long, value_name = "SECONDS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub runtime_timeout: u64,
     /// State directory (default /run/podmon/NAME).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
@@ -261,6 +266,26 @@ pub struct ServeArgs {
     /// killer ended it (as conmon's oom files).
     #[arg(long, value_name = "DIR")]
     pub oom_dir: Option<PathBuf>,
+    /// Who may connect besides root (repeatable; peers are checked by SO_PEERCRED).
+    #[command(flatten)]
+    pub access: AccessArgs,
+}
+
+/// The allow-lists of `podmon serve`: numeric ids, each flag repeatable.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+pub struct AccessArgs {
+    /// Uid that may call every method.
+    #[arg(long = "allow-uid", value_name = "UID")]
+    pub allow_uid: Vec<u32>,
+    /// Gid whose members (primary or supplementary group) may call every method.
+    #[arg(long = "allow-gid", value_name = "GID")]
+    pub allow_gid: Vec<u32>,
+    /// Uid that may only look: GetContainer, ListContainers, ReadLogs, Stats, GetPod, WatchEvents.
+    #[arg(long = "read-only-uid", value_name = "UID")]
+    pub read_only_uid: Vec<u32>,
+    /// Gid whose members may only look, as --read-only-uid.
+    #[arg(long = "read-only-gid", value_name = "GID")]
+    pub read_only_gid: Vec<u32>,
 }
 
 impl ClientCommand {

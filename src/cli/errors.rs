@@ -10,8 +10,8 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use crate::proto::errors::{
-    ContainerExists, InvalidState, InvalidValue, NoSuchContainer, ProtoError, RuntimeError,
-    SystemError, WatcherTooSlow,
+    ContainerExists, InvalidState, InvalidValue, NoSuchContainer, PermissionDenied, ProtoError,
+    RuntimeError, SystemError, WatcherTooSlow,
 };
 use crate::varlink::client::ClientError;
 use crate::varlink::message;
@@ -72,6 +72,9 @@ pub fn describe_varlink(name: &str, parameters: &Map<String, Value>) -> String {
             out
         }
         n if n == SystemError::ERROR => format!("monitor error: {}", s("message")),
+        n if n == PermissionDenied::ERROR => {
+            format!("permission denied for {}: {}", s("method"), s("reason"))
+        }
         n if n == WatcherTooSlow::ERROR => {
             "the monitor cut off this watcher: it fell too far behind and events were lost"
                 .to_owned()
@@ -193,6 +196,13 @@ mod tests {
         );
         assert!(
             varlink("io.podmon.Pod.WatcherTooSlow", json!({"dropped": true})).contains("watcher")
+        );
+        assert_eq!(
+            varlink(
+                "io.podmon.Pod.PermissionDenied",
+                json!({"method": "io.podmon.Pod.KillContainer", "reason": "read-only"})
+            ),
+            "permission denied for io.podmon.Pod.KillContainer: read-only"
         );
     }
 

@@ -5,7 +5,7 @@ use crate::proto;
 use crate::varlink::service::{self, Interface, ServiceInfo};
 use serde_json::{Map, Value};
 
-use crate::varlink::{Call, FrameDecoder, FrameError, Reply};
+use crate::varlink::{Call, FrameDecoder, FrameError, Reply, VarlinkError};
 
 /// What a stream decodes to: the frames, the error that stopped it, and the
 /// bytes of the unfinished message left over.
@@ -117,11 +117,13 @@ fn body(encoded: &[u8]) -> &[u8] {
 fn check_call(call: &Call) {
     let flags = [call.oneway, call.more, call.upgrade];
     assert!(flags.iter().filter(|&&f| f).count() <= 1, "{call:?}");
-    assert!(!call.interface().is_empty() && !call.member().is_empty());
-    assert_eq!(
-        format!("{}.{}", call.interface(), call.member()),
-        call.method
-    );
+    if call.names_a_method() {
+        assert!(!call.interface().is_empty() && !call.member().is_empty());
+        assert_eq!(
+            format!("{}.{}", call.interface(), call.member()),
+            call.method
+        );
+    }
     let mut encoded = Vec::new();
     call.encode(&mut encoded);
     let again = Call::parse(body(&encoded)).expect("an encoded call parses");
@@ -131,7 +133,10 @@ fn check_call(call: &Call) {
         same_map(&again.parameters, &call.parameters),
         "{again:?} != {call:?}"
     );
-    if call.interface() == service::INTERFACE {
+    if !call.names_a_method() {
+        // Well-formed, but no method can have that name: MethodNotFound.
+        check_reply(&VarlinkError::method_not_found(&call.method).into_reply());
+    } else if call.interface() == service::INTERFACE {
         let info = ServiceInfo {
             vendor: "podmon".into(),
             product: "podmon".into(),

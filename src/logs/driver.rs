@@ -14,6 +14,7 @@ use std::pin::Pin;
 use serde::{Deserialize, Serialize};
 
 use crate::logs::cri::{self, Stream};
+use crate::logs::logfile::LogDir;
 use crate::reactor::ops;
 use crate::sys::time::Timestamp;
 
@@ -82,9 +83,12 @@ pub struct Rotation {
     pub max_files: u32,
 }
 
-/// The Kubernetes CRI log file.
+/// The Kubernetes CRI log file, reached through its directory's
+/// descriptor and never through a planted link (see [`super::logfile`]).
 pub struct CriFile {
     path: PathBuf,
+    dir: LogDir,
+    name: String,
     fd: OwnedFd,
     size: u64,
     max_line: usize,
@@ -92,23 +96,23 @@ pub struct CriFile {
     generation: u64,
 }
 
-fn open_append(path: &Path) -> io::Result<(OwnedFd, u64)> {
-    use rustix::fs::{Mode, OFlags};
-    let fd = rustix::fs::open(
-        path,
-        OFlags::WRONLY | OFlags::CREATE | OFlags::APPEND | OFlags::CLOEXEC,
-        Mode::from_raw_mode(0o640),
-    )?;
-    let size = rustix::fs::fstat(&fd)?.st_size as u64;
-    Ok((fd, size))
-}
-
 impl CriFile {
-    /// Opens (appending to) the file at `path`.
+    /// Opens (appending to) the file at `path`: its directory, then the
+    /// file in it without following a link.
     pub fn open(path: &Path, max_line: usize, rotation: Rotation) -> io::Result<CriFile> {
-        let (fd, size) = open_append(path)?;
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a log file path needs a directory and a file name",
+            ));
+        };
+        let name = name.to_str().ok_or(io::ErrorKind::InvalidInput)?.to_owned();
+        let mut dir = LogDir::open(parent)?;
+        let (fd, size) = dir.open_append(&name, false)?;
         Ok(CriFile {
             path: path.to_owned(),
+            dir,
+            name,
             fd,
             size,
             max_line,
@@ -117,34 +121,22 @@ impl CriFile {
         })
     }
 
-    fn rotated(&self, n: u32) -> PathBuf {
-        let mut p = self.path.clone().into_os_string();
-        p.push(format!(".{n}"));
-        p.into()
-    }
-
-    /// `<id>.log.N-1` → `<id>.log.N` … `<id>.log` → `<id>.log.1`, then a new
-    /// file. Runs between two whole buffers, so no record is split or lost.
+    /// Moves the file aside (`ID.log` becomes `ID.log.1`, and so on, see
+    /// [`LogDir::rotate`]) and starts a new one, which must not exist yet.
+    /// Runs between two whole buffers, so no record is split or lost. It
+    /// runs on the loop: its cost is bounded by the rotated files that
+    /// exist, at most `logMaxFiles` (which the pod bounds to 32).
     fn rotate(&mut self) -> io::Result<()> {
-        let keep = self.rotation.max_files;
-        if keep == 0 {
-            std::fs::remove_file(&self.path).or_else(ignore_missing)?;
-        } else {
-            std::fs::remove_file(self.rotated(keep)).or_else(ignore_missing)?;
-            for n in (1..keep).rev() {
-                std::fs::rename(self.rotated(n), self.rotated(n + 1)).or_else(ignore_missing)?;
-            }
-            std::fs::rename(&self.path, self.rotated(1))?;
-        }
-        self.reopen()
-    }
-}
-
-fn ignore_missing(e: io::Error) -> io::Result<()> {
-    if e.kind() == io::ErrorKind::NotFound {
+        self.dir.rotate(&self.name, self.rotation.max_files)?;
+        let (fd, size) = self.dir.open_append(&self.name, true)?;
+        self.replace(fd, size);
         Ok(())
-    } else {
-        Err(e)
+    }
+
+    fn replace(&mut self, fd: OwnedFd, size: u64) {
+        self.fd = fd;
+        self.size = size;
+        self.generation += 1;
     }
 }
 
@@ -189,10 +181,8 @@ impl LogDriver for CriFile {
     }
 
     fn reopen(&mut self) -> io::Result<()> {
-        let (fd, size) = open_append(&self.path)?;
-        self.fd = fd;
-        self.size = size;
-        self.generation += 1;
+        let (fd, size) = self.dir.open_append(&self.name, false)?;
+        self.replace(fd, size);
         Ok(())
     }
 

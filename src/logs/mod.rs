@@ -14,6 +14,7 @@ pub mod cri;
 pub mod driver;
 pub mod drops;
 pub mod hub;
+pub mod logfile;
 pub mod ratelimit;
 pub mod reader;
 #[cfg(test)]
@@ -32,6 +33,7 @@ use crate::logs::cri::Stream;
 use crate::logs::hub::Hub;
 use crate::logs::ratelimit::{Bucket, Limit, Policy};
 use crate::reactor::{self, ops, sync::Notify};
+use crate::sys::error::SysError;
 use crate::sys::time::Timestamp;
 use driver::{LogDriver, RecordFormat};
 
@@ -85,7 +87,7 @@ pub struct LogSink {
     dropped: [RefCell<Ledger>; 2],
     reopen: Cell<Option<u64>>,
     reopen_seq: Cell<u64>,
-    reopen_result: RefCell<Option<(u64, Result<(), String>)>>,
+    reopen_result: RefCell<Option<(u64, Result<(), SysError>)>>,
     generation: Cell<u64>,
     bytes_read: Cell<u64>,
     notify: Notify,
@@ -219,8 +221,9 @@ impl LogSink {
     }
 
     /// Reopens the file (after an outside rotator renamed it), once what was
-    /// read before the call is written to the old file.
-    pub async fn reopen(&self) -> Result<(), String> {
+    /// read before the call is written to the old file. A failure names
+    /// the file and the errno (ELOOP for a link planted at its name).
+    pub async fn reopen(&self) -> Result<(), SysError> {
         // A ticket identifies this request's answer; requests that arrive
         // while one is pending share it.
         let ticket = match self.reopen.get() {
@@ -404,7 +407,10 @@ async fn writer(sink: Rc<LogSink>, mut driver: Box<dyn LogDriver>) {
             sink.writing.set(false);
         }
         if let Some(ticket) = sink.reopen.take() {
-            let r = driver.reopen().map_err(|e| e.to_string());
+            let r = driver.reopen().map_err(|e| match &sink.path {
+                Some(p) => SysError::at("reopening", p, &e),
+                None => SysError::io("reopening the log", &e),
+            });
             *sink.reopen_result.borrow_mut() = Some((ticket, r));
         }
         sink.generation.set(driver.generation());

@@ -5,11 +5,11 @@
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::Path;
 use std::rc::Rc;
 use std::time::SystemTime;
 
 use crate::logs::cri::{self, Stream};
+use crate::logs::logfile::open_read;
 use crate::reactor::ops;
 use crate::sys::time::Timestamp;
 
@@ -63,15 +63,6 @@ fn take_records(pending: &mut Vec<u8>, since: Option<&str>, out: &mut Vec<OwnedR
         }
     }
     pending.drain(..start);
-}
-
-fn open_read(path: &Path) -> io::Result<OwnedFd> {
-    use rustix::fs::{Mode, OFlags};
-    Ok(rustix::fs::open(
-        path,
-        OFlags::RDONLY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?)
 }
 
 /// Reads records in batches; see [`Query`].

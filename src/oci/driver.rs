@@ -8,6 +8,12 @@
 //! without podmon knowing it, so a [`PendingClaim`] holds the stray reaper
 //! off for that window. Everything else is a command that runs to its end.
 //!
+//! Every invocation has a deadline (the runtime's `timeout`, capped by the
+//! caller's own for an exec): then the runtime is killed with everything it
+//! started, a half-made container is deleted (`delete --force`), and the
+//! call fails with a [`RuntimeFailure`] that says so. The runtime's own
+//! words (its `--log` file and its stderr) are in every failure.
+//!
 //! Adding a verb (pause, resume, update, checkpoint) is one argv builder in
 //! `argv` and one trait method here, usually a single call to `simple`.
 
@@ -16,7 +22,7 @@ use std::future::Future;
 use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::pin::Pin;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
@@ -39,7 +45,7 @@ const PTY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a process whose pty never came gets to die after SIGKILL.
 const REAP_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The runtime ran and refused, in its own words.
+/// The runtime ran and refused, in its own words, or did not finish in time.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("{runtime} {command} failed: {message}")]
 pub struct RuntimeFailure {
@@ -47,10 +53,29 @@ pub struct RuntimeFailure {
     pub runtime: String,
     /// The verb ("create").
     pub command: &'static str,
-    /// The runtime's message, or "exited with status N".
+    /// The runtime's message (its log, then its stderr), "exited with
+    /// status N", or "timed out after N s ..." with what it printed.
     pub message: String,
     /// Its exit code, if it exited.
     pub exit_code: Option<i32>,
+}
+
+impl RuntimeFailure {
+    /// Adds what the runtime wrote to its stderr (for `create` and `exec`
+    /// the pipe it shares with the new process, which only the pod reads).
+    pub fn with_stderr(mut self, stderr: &[u8]) -> RuntimeFailure {
+        let Some(text) = output::error_message(stderr, None) else {
+            return self;
+        };
+        if self.message.contains(&text) {
+            return self;
+        }
+        self.message = match self.message.strip_prefix("exited with status ") {
+            Some(code) => format!("{text} (exit status {code})"),
+            None => format!("{}; stderr: {text}", self.message),
+        };
+        self
+    }
 }
 
 /// Why a runtime operation failed.
@@ -86,6 +111,9 @@ pub struct Launch<'a> {
     pub stdio: Stdio,
     /// The process gets a pty; its master is returned.
     pub terminal: bool,
+    /// The caller's own deadline (ExecSync's timeout, counted from the
+    /// call); the runtime's timeout applies when it is later or absent.
+    pub deadline: Option<Instant>,
 }
 
 /// A process the runtime started, watched by podmon.
@@ -138,11 +166,18 @@ impl Driver for Runtime {
                 }
                 None => self.create_args(id, bundle, &files.pid, &files.log),
             };
-            match self.launch("create", args, launch.stdio, &files).await {
+            let deadline = self.deadline(launch.deadline);
+            match self
+                .launch("create", args, launch.stdio, &files, deadline)
+                .await
+            {
                 Ok(init) => self.receive_pty(id, init, &files, Init::Container).await,
                 Err(failed) => {
-                    // A half-created container stays in the runtime's records.
-                    let _ = self.delete(id, true).await;
+                    // A half-created container (also one whose runtime was
+                    // killed at the deadline) stays in the runtime's records.
+                    if let Err(e) = self.delete(id, true).await {
+                        log::debug!("rolling back the create of {id}: {e}");
+                    }
                     Err(failed)
                 }
             }
@@ -159,7 +194,10 @@ impl Driver for Runtime {
             let files = Files::new(launch.dir, launch.terminal)?;
             let console = files.console.as_ref().map(ConsoleSocket::path);
             let args = self.exec_args(id, process_json, &files.pid, &files.log, console);
-            let process = self.launch("exec", args, launch.stdio, &files).await?;
+            let deadline = self.deadline(launch.deadline);
+            let process = self
+                .launch("exec", args, launch.stdio, &files, deadline)
+                .await?;
             self.receive_pty(id, process, &files, Init::Exec).await
         })
     }
@@ -199,6 +237,26 @@ enum Init {
     Exec,
 }
 
+/// When an invocation must be over, and which limit that is (for messages).
+#[derive(Clone, Copy)]
+struct Deadline {
+    at: Instant,
+    /// How long it was given, from the start of the call.
+    window: Duration,
+    /// The caller's deadline, not the runtime timeout, is the one that applies.
+    callers: bool,
+}
+
+/// Seconds as people write them: "2 s", "0.5 s".
+fn seconds(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{s:.0} s")
+    } else {
+        format!("{s:.1} s")
+    }
+}
+
 /// The files of one `create` or `exec`, in its directory.
 struct Files {
     pid: std::path::PathBuf,
@@ -226,26 +284,54 @@ impl Files {
 }
 
 impl Runtime {
-    /// Runs a verb that brings a new process and returns it, watched.
+    /// The deadline of an invocation starting now: the runtime's timeout,
+    /// or the caller's own deadline when that comes first.
+    fn deadline(&self, callers: Option<Instant>) -> Deadline {
+        let now = Instant::now();
+        let ours = now + self.timeout;
+        match callers {
+            Some(at) if at < ours => Deadline {
+                at,
+                window: at.saturating_duration_since(now),
+                callers: true,
+            },
+            _ => Deadline {
+                at: ours,
+                window: self.timeout,
+                callers: false,
+            },
+        }
+    }
+
+    /// Runs a verb that brings a new process and returns it, watched. At
+    /// the deadline the runtime is killed with all it started.
     async fn launch(
         &self,
         command: &'static str,
         args: Vec<OsString>,
         stdio: Stdio,
         files: &Files,
+        deadline: Deadline,
     ) -> Result<Watched, DriverError> {
         let claim = PendingClaim::new();
-        let (runtime, _, _) =
+        // Without a stderr of the new process's (a terminal's talks through
+        // its pty), the runtime's own stderr is a pipe read here.
+        let (runtime, _, err) =
             process::spawn(&self.path, &args, stdio.stdin, stdio.stdout, stdio.stderr)
                 .map_err(|e| SysError::at("running", &self.path, &e))?;
-        let status = runtime
-            .wait()
-            .await
-            .map_err(|e| SysError::io("waiting for the runtime", &e))?;
+        let (status, stderr) = process::wait_reading(&runtime, err, deadline.at).await;
+        let status = match status {
+            Some(status) => status.map_err(|e| SysError::io("waiting for the runtime", &e))?,
+            None => {
+                process::kill_tree(&runtime);
+                let _ = sync::timeout(process::KILL_GRACE, runtime.wait()).await;
+                return Err(self.timed_out(command, deadline, &stderr, Some(&files.log)));
+            }
+        };
         if status.exit_code() != 0 {
-            // What the runtime printed went to the new process's stdio;
-            // its --log file has the message.
-            return Err(self.failure(command, status, &[], Some(&files.log)));
+            // Its --log file has the message; what it printed on the new
+            // process's stdio pipes the pod adds.
+            return Err(self.failure(command, status, &stderr, Some(&files.log)));
         }
         let contents =
             std::fs::read(&files.pid).map_err(|e| SysError::at("reading", &files.pid, &e))?;
@@ -253,8 +339,8 @@ impl Runtime {
             .map_err(|e| SysError::other("reading the pid file", e).with_path(&files.pid))?;
         let process =
             Watched::open(pid).map_err(|e| SysError::io(format!("pidfd_open({pid})"), &e))?;
+        // Closing the window reaps the strays it held back.
         drop(claim);
-        process::reap_strays();
         Ok(process)
     }
 
@@ -307,9 +393,13 @@ impl Runtime {
         command: &'static str,
         args: Vec<OsString>,
     ) -> Result<process::Output, DriverError> {
-        let out = process::run(&self.path, &args)
+        let deadline = self.deadline(None);
+        let out = process::run(&self.path, &args, deadline.at)
             .await
             .map_err(|e| SysError::at("running", &self.path, &e))?;
+        if out.timed_out {
+            return Err(self.timed_out(command, deadline, &out.stderr, None));
+        }
         if out.status.exit_code() != 0 {
             return Err(self.failure(command, out.status, &out.stderr, None));
         }
@@ -325,13 +415,98 @@ impl Runtime {
         log: Option<&Path>,
     ) -> DriverError {
         let log_contents = log.and_then(|p| std::fs::read(p).ok());
-        let message = output::error_message(stderr, log_contents.as_deref())
+        let message = output::error_message(&[], log_contents.as_deref())
             .unwrap_or_else(|| format!("exited with status {}", status.exit_code()));
-        DriverError::Failed(RuntimeFailure {
+        let failure = RuntimeFailure {
             runtime: self.name(),
             command,
             message,
             exit_code: status.code,
-        })
+        };
+        DriverError::Failed(failure.with_stderr(stderr))
+    }
+
+    /// The error for a verb killed at its deadline, naming the limit, with
+    /// what the runtime had printed by then.
+    fn timed_out(
+        &self,
+        command: &'static str,
+        deadline: Deadline,
+        stderr: &[u8],
+        log: Option<&Path>,
+    ) -> DriverError {
+        let limit = match deadline.callers {
+            true => "the call's own timeout",
+            false => "the runtime timeout, --runtime-timeout",
+        };
+        let mut message = format!(
+            "timed out after {} ({limit}); the runtime was killed",
+            seconds(deadline.window)
+        );
+        let log_contents = log.and_then(|p| std::fs::read(p).ok());
+        if let Some(text) = output::error_message(&[], log_contents.as_deref()) {
+            message.push_str(&format!("; it logged: {text}"));
+        }
+        let failure = RuntimeFailure {
+            runtime: self.name(),
+            command,
+            message,
+            exit_code: None,
+        };
+        DriverError::Failed(failure.with_stderr(stderr))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(message: &str) -> RuntimeFailure {
+        RuntimeFailure {
+            runtime: "runc".into(),
+            command: "create",
+            message: message.into(),
+            exit_code: Some(42),
+        }
+    }
+
+    #[test]
+    fn stderr_joins_the_message() {
+        let f = failure("exited with status 42").with_stderr(b"wrapper: cursed\n");
+        assert_eq!(f.message, "wrapper: cursed (exit status 42)");
+        let f = failure("container_linux.go: bad").with_stderr(b"wrapper: cursed\n");
+        assert_eq!(
+            f.message,
+            "container_linux.go: bad; stderr: wrapper: cursed"
+        );
+        // Said already (the log and stderr agree), or nothing printed.
+        let f = failure("wrapper: cursed").with_stderr(b"wrapper: cursed\n");
+        assert_eq!(f.message, "wrapper: cursed");
+        let f = failure("exited with status 42").with_stderr(b"");
+        assert_eq!(f.message, "exited with status 42");
+    }
+
+    #[test]
+    fn deadlines_name_the_limit_that_applies() {
+        let rt = crate::oci::runtime::tests::rt().with_timeout(Duration::from_secs(10));
+        let d = rt.deadline(None);
+        assert!(!d.callers && d.window == Duration::from_secs(10));
+        let d = rt.deadline(Some(Instant::now() + Duration::from_secs(2)));
+        assert!(d.callers && d.window <= Duration::from_secs(2));
+        let d = rt.deadline(Some(Instant::now() + Duration::from_secs(60)));
+        assert!(!d.callers, "the runtime timeout comes first");
+        assert_eq!(seconds(Duration::from_secs(3)), "3 s");
+        assert_eq!(seconds(Duration::from_millis(1500)), "1.5 s");
+        let DriverError::Failed(f) = rt.timed_out("exec", d, b"half a message\n", None) else {
+            panic!("not a runtime failure");
+        };
+        assert_eq!(f.exit_code, None);
+        assert!(
+            f.message
+                .starts_with("timed out after 10 s (the runtime timeout")
+                && f.message.ends_with("stderr: half a message"),
+            "{}",
+            f.message
+        );
     }
 }

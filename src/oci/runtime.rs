@@ -5,12 +5,18 @@
 use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use thiserror::Error;
 
 /// Runtimes tried on $PATH when none is configured, in order of preference
 /// (crun starts faster; runc is the reference).
 pub const SEARCH_ORDER: [&str; 2] = ["crun", "runc"];
+
+/// How long one runtime invocation may take unless configured
+/// (`--runtime-timeout`): far above a healthy runtime's tens of
+/// milliseconds, yet a hung one cannot hold a call (or a container) forever.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// One OCI runtime binary plus the per-pod state directory it keeps its
 /// container records in (`--root`), so pods never see each other's ids.
@@ -20,6 +26,9 @@ pub struct Runtime {
     pub path: PathBuf,
     /// Passed as `--root`: the runtime's state dir for this pod.
     pub root: PathBuf,
+    /// The deadline of every invocation: then the runtime is killed (with
+    /// everything it started) and the call fails naming the timeout.
+    pub timeout: Duration,
 }
 
 /// Why no usable runtime binary was found.
@@ -57,12 +66,22 @@ impl Runtime {
             return Ok(Runtime {
                 path: path.to_owned(),
                 root,
+                timeout: DEFAULT_TIMEOUT,
             });
         }
         let search = std::env::var_os("PATH").unwrap_or_default();
         find_on_path(&search, &SEARCH_ORDER)
-            .map(|path| Runtime { path, root })
+            .map(|path| Runtime {
+                path,
+                root,
+                timeout: DEFAULT_TIMEOUT,
+            })
             .ok_or(RuntimeLocateError::NotFound)
+    }
+
+    /// The same runtime with another deadline per invocation.
+    pub fn with_timeout(self, timeout: Duration) -> Runtime {
+        Runtime { timeout, ..self }
     }
 
     /// The binary's file name ("runc", "crun"), for messages and quirks.
@@ -98,6 +117,7 @@ pub(super) mod tests {
         Runtime {
             path: "/usr/sbin/runc".into(),
             root: "/run/podmon/pod1/runc".into(),
+            timeout: DEFAULT_TIMEOUT,
         }
     }
 
@@ -107,6 +127,7 @@ pub(super) mod tests {
         let crun = Runtime {
             path: "/opt/bin/crun".into(),
             root: "/r".into(),
+            timeout: DEFAULT_TIMEOUT,
         };
         assert_eq!(crun.name(), "crun");
     }
@@ -126,6 +147,9 @@ pub(super) mod tests {
         assert_eq!(r.path, exe);
         assert_eq!(r.root, PathBuf::from("/root"));
         assert_eq!(r.name(), "myruntime");
+        assert_eq!(r.timeout, DEFAULT_TIMEOUT);
+        let r = r.with_timeout(Duration::from_secs(3));
+        assert_eq!(r.timeout, Duration::from_secs(3));
 
         let err = Runtime::locate(Some(&noexec), "/r".into()).expect_err("not executable");
         assert!(matches!(err, RuntimeLocateError::NotExecutable(_)));

@@ -6,7 +6,6 @@
 //! [`write_config`] touches the disk.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use oci_spec::OciSpecError;
@@ -18,6 +17,8 @@ use oci_spec::runtime::{
     SpecBuilder, UserBuilder,
 };
 use thiserror::Error;
+
+use crate::sys::files;
 
 /// PATH given to containers whose env has none (same as `runc spec`/Docker).
 pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -158,13 +159,11 @@ pub fn write_config(bundle: &Path, spec: &Spec) -> Result<(), SpecError> {
     fs::create_dir_all(bundle).map_err(io("creating", bundle))?;
     let mut json = serde_json::to_vec_pretty(spec)?;
     json.push(b'\n');
-    let tmp = bundle.join(".config.json.tmp");
-    let dst = bundle.join("config.json");
-    let mut file = fs::File::create(&tmp).map_err(io("creating", &tmp))?;
-    file.write_all(&json).map_err(io("writing", &tmp))?;
-    drop(file);
-    fs::rename(&tmp, &dst).map_err(io("renaming to", &dst))?;
-    Ok(())
+    // Atomically, mode 0600, following no link planted in the bundle.
+    files::write_file(bundle, "config.json", &json, files::PRIVATE_FILE).map_err(|e| match e {
+        files::FileError::Io { op, path, source } => SpecError::Io { op, path, source },
+        other => io("opening", bundle)(std::io::Error::other(other)),
+    })
 }
 
 fn validate(s: &SimpleSpec) -> Result<(), SpecError> {

@@ -1,13 +1,20 @@
 //! CreateContainer: the bundle, the runtime's `create` with the container's
 //! stdout and stderr on pipes that feed its log, and the record plus the
 //! monitor task that watches its init process.
+//!
+//! A create runs as a task of its own (`detach`): a client that hangs up
+//! cannot stop it halfway. It ends with the container in the pod's table
+//! (listed, deleted at shutdown) or rolled back: no runtime record, no
+//! directory, no reservation.
 
 use std::cell::RefCell;
+use std::os::fd::AsFd;
 use std::path::Path;
 use std::rc::Rc;
 use std::time::SystemTime;
 
 use super::container::Container;
+use super::detach::detached;
 use super::events::{Event, EventKind};
 use super::request::{self, CreateRequest};
 use super::status::State;
@@ -18,9 +25,13 @@ use crate::cgroups::CgroupPaths;
 use crate::logs::LogSink;
 use crate::logs::cri::Stream;
 use crate::logs::driver::{CriFile, Discard, DriverKind, LogDriver};
+use crate::oci::driver::DriverError;
 use crate::oci::driver::Launch;
 use crate::sys::error::SysError;
-use crate::sys::process::Watched;
+use crate::sys::process::{self, Watched};
+
+/// Most bytes of the runtime's stderr added to a failure.
+const STDERR_CAP: usize = 16 << 10;
 
 /// Removes an id reservation when creation ends, however it ends.
 struct Reservation<'a> {
@@ -31,13 +42,20 @@ struct Reservation<'a> {
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
         self.pod.reserved.borrow_mut().remove(&self.id);
+        self.pod.reserved_changed.notify_all();
     }
 }
 
 /// Creates a container: writes or checks its bundle, runs `runtime create`
 /// with the container's stdout and stderr on pipes that feed its log, and
-/// starts watching its init process.
+/// starts watching its init process. Runs to its end (or its rollback) even
+/// if the caller stops waiting.
 pub async fn create(pod: &Rc<Pod>, req: CreateRequest) -> Result<Rc<Container>, PodError> {
+    let pod = pod.clone();
+    detached(async move { create_now(&pod, req).await }).await
+}
+
+async fn create_now(pod: &Rc<Pod>, req: CreateRequest) -> Result<Rc<Container>, PodError> {
     request::check_values(&req)?;
     let id = req.id.clone();
     if pod.containers.borrow().contains_key(&id) || !pod.reserved.borrow_mut().insert(id.clone()) {
@@ -48,9 +66,17 @@ pub async fn create(pod: &Rc<Pod>, req: CreateRequest) -> Result<Rc<Container>, 
         id: id.clone(),
     };
 
+    // A container the runtime knows and we do not is not ours to touch.
+    if pod.driver.state(&id).await?.is_some() {
+        return Err(PodError::ContainerExists(id));
+    }
     let dir = pod.config.state_dir.join("containers").join(&id);
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| SysError::at("creating", &dir, &e))?;
+    let mut mkdir = std::fs::DirBuilder::new();
+    std::os::unix::fs::DirBuilderExt::mode(mkdir.recursive(true), 0o700);
+    mkdir
+        .create(&dir)
+        .map_err(|e| SysError::at("creating", &dir, &e))?;
     let result = create_in(pod, &req, &dir).await;
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&dir);
@@ -93,8 +119,12 @@ async fn run_create(
         dir,
         stdio: std::mem::take(&mut stdio.runtime),
         terminal,
+        deadline: None,
     };
-    let launched = pod.driver.create(&req.id, bundle, launch).await?;
+    let launched = match pod.driver.create(&req.id, bundle, launch).await {
+        Ok(l) => l,
+        Err(e) => return Err(with_stderr(e, &stdio).into()),
+    };
     let mut pty = None;
     if let Some(master) = launched.pty {
         stdio.use_pty(&master, req.stdin)?;
@@ -105,6 +135,18 @@ async fn run_create(
         pty,
         stdio,
     })
+}
+
+/// A runtime failure with what the runtime wrote to the new process's
+/// stderr (and stdout) pipes, which podmon's ends still hold.
+pub(super) fn with_stderr(e: DriverError, stdio: &ProcessStdio) -> DriverError {
+    let DriverError::Failed(mut f) = e else {
+        return e;
+    };
+    for fd in [&stdio.stderr, &stdio.stdout].into_iter().flatten() {
+        f = f.with_stderr(&process::read_available(fd.as_fd(), STDERR_CAP));
+    }
+    DriverError::Failed(f)
 }
 
 async fn create_in(

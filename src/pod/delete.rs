@@ -1,5 +1,10 @@
 //! DeleteContainer: the runtime's record, podmon's directory, the record.
+//! Run as a task of its own for the api, so a caller that goes away cannot
+//! leave the runtime's record gone and podmon's still there.
 
+use std::rc::Rc;
+
+use super::detach::detached;
 use super::events::{Event, EventKind};
 use super::monitor::DRAIN_TIMEOUT;
 use super::status::Operation;
@@ -8,8 +13,14 @@ use super::{Pod, PodError};
 use crate::reactor::sync;
 use crate::sys::error::SysError;
 
+/// Deletes a container; runs to its end even if the caller stops waiting.
+pub async fn delete(pod: &Rc<Pod>, id: &str, force: bool) -> Result<(), PodError> {
+    let (pod, id) = (pod.clone(), id.to_owned());
+    detached(async move { delete_now(&pod, &id, force).await }).await
+}
+
 /// Deletes a container: runtime state, podmon's directory, the record.
-pub async fn delete(pod: &Pod, id: &str, force: bool) -> Result<(), PodError> {
+pub(super) async fn delete_now(pod: &Pod, id: &str, force: bool) -> Result<(), PodError> {
     let c = pod.get(id)?;
     let status = c.status();
     c.state.borrow().check(id, Operation::Delete { force })?;

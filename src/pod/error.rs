@@ -33,6 +33,22 @@ pub enum Field {
     BytesPerSecond,
     /// A rate limit's burst.
     Burst,
+    /// The host name.
+    Hostname,
+    /// How many rotated log files are kept.
+    LogMaxFiles,
+    /// A pty's columns.
+    Width,
+    /// A pty's rows.
+    Height,
+    /// How many of the last log records to read.
+    Tail,
+    /// An exec's timeout.
+    TimeoutSeconds,
+    /// How much of an exec's output is kept.
+    MaxOutput,
+    /// An exec's uid and gid.
+    User,
 }
 
 impl Field {
@@ -51,6 +67,14 @@ impl Field {
             Field::LogMaxSize => "log rotation size",
             Field::BytesPerSecond => "log rate",
             Field::Burst => "log burst",
+            Field::Hostname => "host name",
+            Field::LogMaxFiles => "rotated log file count",
+            Field::Width => "terminal width",
+            Field::Height => "terminal height",
+            Field::Tail => "tail",
+            Field::TimeoutSeconds => "timeout",
+            Field::MaxOutput => "output limit",
+            Field::User => "user",
         }
     }
 }

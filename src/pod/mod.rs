@@ -7,12 +7,14 @@ mod bundle;
 mod container;
 mod create;
 mod delete;
+mod detach;
 mod error;
 pub mod events;
 pub mod exec;
 pub mod id;
 mod kill;
 pub mod lifecycle;
+pub mod limits;
 mod monitor;
 mod request;
 mod shutdown;
@@ -59,6 +61,8 @@ pub struct Pod {
     pub config: PodConfig,
     containers: RefCell<BTreeMap<String, Rc<Container>>>,
     reserved: RefCell<HashSet<String>>,
+    /// Woken when a create ends (its reservation goes), for the shutdown.
+    reserved_changed: crate::reactor::sync::Notify,
     /// The event stream.
     pub events: events::Events,
     /// Execs running now, by exec id.
@@ -84,14 +88,17 @@ impl Pod {
             config,
             containers: RefCell::new(BTreeMap::new()),
             reserved: RefCell::new(HashSet::new()),
+            reserved_changed: Default::default(),
             events: Default::default(),
             execs: Default::default(),
             started_at: std::time::SystemTime::now(),
         })
     }
 
-    /// Looks a container up.
+    /// Looks a container up. An id that no container could have is
+    /// `InvalidValue` (not "no such container"), for every method alike.
     pub fn get(&self, id: &str) -> Result<Rc<Container>, PodError> {
+        id::validate_id(id).map_err(|e| PodError::invalid(Field::Id, e))?;
         self.containers
             .borrow()
             .get(id)

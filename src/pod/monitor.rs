@@ -12,6 +12,7 @@ use super::{Pod, Status};
 use crate::cgroups::CgroupPaths;
 use crate::cgroups::oom::OomWatch;
 use crate::reactor::{self, sync};
+use crate::sys::files::{self, FileError};
 use crate::sys::process::{ExitInfo, Watched};
 
 /// How long an exited container's pipes may stay open (held by a process
@@ -151,9 +152,8 @@ fn write_exit_files(pod: &Pod, c: &Container, status: ExitInfo) {
 }
 
 /// Writes `<dir>/<id>` atomically (temp file, rename), as conmon does its
-/// exit files, so readers never see a partial file.
-fn write_atomically(dir: &Path, id: &str, contents: &str) -> std::io::Result<()> {
-    let tmp = dir.join(format!(".{id}.tmp"));
-    std::fs::write(&tmp, contents)?;
-    std::fs::rename(&tmp, dir.join(id))
+/// exit files, so readers never see a partial file; nothing planted in the
+/// directory (a link at `.ID.tmp` or `ID`) is followed.
+fn write_atomically(dir: &Path, id: &str, contents: &str) -> Result<(), FileError> {
+    files::write_file(dir, id, contents, files::SHARED_FILE)
 }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::{Field, PodError};
+use super::{Field, PodError, limits};
 use crate::logs::driver::{DriverKind, Rotation};
 use crate::logs::ratelimit::Limit;
 
@@ -64,55 +64,62 @@ pub struct CreateRequest {
     pub console_size: Option<(u16, u16)>,
 }
 
-/// Checks the values that need no file system.
+/// Checks the values that need no file system against the ranges of
+/// [`super::limits`].
 pub(super) fn check_values(req: &CreateRequest) -> Result<(), PodError> {
     super::id::validate_id(&req.id).map_err(|e| PodError::invalid(Field::Id, e))?;
-    if let Some(l) = &req.log.limit {
+    check_log(&req.log)?;
+    if let Some((w, h)) = req.console_size {
+        if !req.terminal {
+            return Err(PodError::invalid(Field::Width, "only with terminal"));
+        }
+        limits::window(w, h)?;
+    }
+    match &req.source {
+        Source::Bundle(path) => limits::absolute_path(Field::Bundle, &path.to_string_lossy()),
+        Source::Rootfs {
+            rootfs,
+            command,
+            env,
+            cwd,
+            hostname,
+            memory_max,
+            pids_max,
+        } => {
+            limits::absolute_path(Field::Rootfs, &rootfs.to_string_lossy())?;
+            limits::argv_env(command, env)?;
+            limits::absolute_path(Field::Cwd, cwd)?;
+            limits::hostname(hostname)?;
+            if let Some(m) = *memory_max {
+                limits::in_range(Field::MemoryMax, m, limits::MEMORY_MIN, limits::MEMORY_MAX)?;
+            }
+            if let Some(p) = *pids_max {
+                limits::in_range(Field::PidsMax, p, 1, limits::PIDS_MAX)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The log options: line length, rotation size and file count, rate limit.
+fn check_log(log: &LogOptions) -> Result<(), PodError> {
+    if let Some(l) = &log.limit {
         check_limit(l)?;
     }
-    if req.log.max_line == Some(0) {
-        return Err(PodError::invalid(Field::LogMaxLine, "must be positive"));
+    if let Some(n) = log.max_line {
+        let (lo, hi) = (limits::LOG_MAX_LINE_MIN, limits::LOG_MAX_LINE_MAX);
+        limits::in_range(Field::LogMaxLine, n as u64, lo, hi)?;
     }
-    if req.log.rotation.max_size == Some(0) {
-        return Err(PodError::invalid(Field::LogMaxSize, "must be positive"));
+    if let Some(n) = log.rotation.max_size {
+        let (lo, hi) = (limits::LOG_MAX_SIZE_MIN, limits::LOG_MAX_SIZE_MAX);
+        limits::in_range(Field::LogMaxSize, n, lo, hi)?;
     }
-    if let Source::Rootfs {
-        command,
-        memory_max,
-        pids_max,
-        cwd,
-        ..
-    } = &req.source
-    {
-        if command.is_empty() {
-            return Err(PodError::invalid(
-                Field::Command,
-                "a command is required with rootfs",
-            ));
-        }
-        if memory_max.is_some_and(|m| m <= 0) {
-            return Err(PodError::invalid(
-                Field::MemoryMax,
-                "must be a positive number of bytes",
-            ));
-        }
-        if pids_max.is_some_and(|m| m <= 0) {
-            return Err(PodError::invalid(Field::PidsMax, "must be positive"));
-        }
-        if !cwd.starts_with('/') {
-            return Err(PodError::invalid(Field::Cwd, "must be an absolute path"));
-        }
-    }
+    let files = log.rotation.max_files;
+    limits::in_range(Field::LogMaxFiles, files, 0, limits::LOG_MAX_FILES)?;
     Ok(())
 }
 
-/// Checks a rate limit's numbers.
+/// Checks a rate limit's numbers (see [`limits::check_limit`]).
 pub fn check_limit(l: &Limit) -> Result<(), PodError> {
-    if l.bytes_per_second == 0 {
-        return Err(PodError::invalid(Field::BytesPerSecond, "must be positive"));
-    }
-    if l.burst == 0 {
-        return Err(PodError::invalid(Field::Burst, "must be positive"));
-    }
-    Ok(())
+    limits::check_limit(l)
 }

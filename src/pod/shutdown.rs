@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::Pod;
-use super::delete::delete;
+use super::delete::delete_now;
 use super::wait::wait;
 use crate::reactor::sync;
 
@@ -15,6 +15,20 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 /// grace period, then deletes them all from the runtime, so no container
 /// outlives its monitor (its output pipes would break) and no cgroup stays.
 pub async fn shutdown(pod: &Pod) {
+    // A create still running (its client may be gone) ends first, with its
+    // container in the table or rolled back: it is then stopped like the rest.
+    let creating = pod
+        .reserved_changed
+        .wait_until(|| pod.reserved.borrow().is_empty().then_some(()));
+    if sync::timeout(pod.config.runtime.timeout + STOP_GRACE, creating)
+        .await
+        .is_none()
+    {
+        log::warn!(
+            "creates still running at shutdown: {:?}",
+            pod.reserved.borrow()
+        );
+    }
     let all = pod.list();
     for c in &all {
         if let Some(p) = c.state.borrow().process.clone() {
@@ -36,7 +50,7 @@ pub async fn shutdown(pod: &Pod) {
         }
     }
     for c in &all {
-        if let Err(e) = delete(pod, &c.id, true).await {
+        if let Err(e) = delete_now(pod, &c.id, true).await {
             log::warn!("deleting container {}: {e}", c.id);
         }
     }

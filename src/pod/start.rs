@@ -1,17 +1,26 @@
 //! StartContainer: the runtime's `start`, with the record and the events
-//! kept in order however fast the process exits.
+//! kept in order however fast the process exits. It runs as a task of its
+//! own: a caller that goes away cannot leave the container "starting" (its
+//! exit would be held back forever).
 
 use std::rc::Rc;
 use std::time::SystemTime;
 
 use super::container::Container;
 use super::create::emit_dropped;
+use super::detach::detached;
 use super::events::{Event, EventKind};
 use super::status::Operation;
 use super::{Pod, PodError, Status};
 
-/// Starts a created container's process.
-pub async fn start(pod: &Pod, id: &str) -> Result<Rc<Container>, PodError> {
+/// Starts a created container's process; runs to its end even if the
+/// caller stops waiting.
+pub async fn start(pod: &Rc<Pod>, id: &str) -> Result<Rc<Container>, PodError> {
+    let (pod, id) = (pod.clone(), id.to_owned());
+    detached(async move { start_now(&pod, &id).await }).await
+}
+
+async fn start_now(pod: &Pod, id: &str) -> Result<Rc<Container>, PodError> {
     let c = pod.get(id)?;
     {
         // The process may run (and exit) before `runtime start` returns:

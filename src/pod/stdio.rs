@@ -1,7 +1,8 @@
 //! The stdio of a process the runtime starts (container init or exec):
 //! the ends the runtime passes on, and podmon's ends of the same pipes.
 //! A terminal process talks through its pty instead, so until the master
-//! arrives its stdio is /dev/null.
+//! arrives its stdin and stdout are /dev/null and its stderr a pipe the
+//! driver reads for the runtime's own error text.
 
 use std::os::fd::OwnedFd;
 
@@ -32,7 +33,8 @@ impl ProcessStdio {
                 runtime: Stdio {
                     stdin: None,
                     stdout: Some(null()?),
-                    stderr: Some(null()?),
+                    // A pipe the driver reads: the runtime's error text.
+                    stderr: None,
                 },
                 stdin: None,
                 stdout: None,

@@ -41,9 +41,9 @@ pub enum LogPolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LogRateLimit {
-    /// Sustained rate in bytes per second.
+    /// Sustained rate in bytes per second: 1 ..= 2^40.
     pub bytes_per_second: u64,
-    /// Bytes that may pass at once after a quiet spell.
+    /// Bytes that may pass at once after a quiet spell: 1 ..= 2^30.
     pub burst: u64,
     /// Absent means "block"; the server always names it in replies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -145,7 +145,7 @@ pub struct CreateContainer {
     /// Working directory (rootfs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cwd: Option<String>,
-    /// Host name (rootfs).
+    /// Host name (rootfs): 1 to 64 of `[A-Za-z0-9._-]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
     /// cgroup memory.max (rootfs).
@@ -160,13 +160,15 @@ pub struct CreateContainer {
     /// Default none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_rate_limit: Option<LogRateLimit>,
-    /// Longest log record in bytes.
+    /// Longest log record in bytes: 256 ..= 1 MiB (the server's
+    /// `pod/limits.rs` holds every range the IDL documents).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_max_line: Option<u64>,
-    /// Rotate at this many bytes.
+    /// Rotate at this many bytes: 16 KiB ..= 1 TiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_max_size: Option<u64>,
-    /// Rotated files to keep.
+    /// Rotated files to keep: 0 ..= 32 (each rotation renames them on the
+    /// server's loop). A `u32` here, but the server refuses beyond 32.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_max_files: Option<u32>,
     /// Keep stdin open for Attach.
@@ -178,10 +180,12 @@ pub struct CreateContainer {
     /// Give the container a pty (rootfs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terminal: Option<bool>,
-    /// The pty's initial columns.
+    /// The pty's initial columns, 1 ..= 65535; only with `terminal` and
+    /// `height`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<u16>,
-    /// The pty's initial rows.
+    /// The pty's initial rows, 1 ..= 65535; only with `terminal` and
+    /// `width`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<u16>,
 }

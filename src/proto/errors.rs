@@ -43,6 +43,26 @@ pub struct WatcherTooSlow {
     pub dropped: bool,
 }
 
+/// A per-connection bound was exceeded; the connection is closed after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitExceeded {
+    /// Which bound ("messageSize", "bufferedInput", "output", "replySize",
+    /// "connections").
+    pub limit: String,
+    /// Its value: bytes, or clients for "connections".
+    pub max: i64,
+}
+
+impl LimitExceeded {
+    /// The error for bound `limit` of `max` bytes (or clients).
+    pub fn new(limit: &str, max: usize) -> LimitExceeded {
+        LimitExceeded {
+            limit: limit.to_owned(),
+            max: i64::try_from(max).unwrap_or(i64::MAX),
+        }
+    }
+}
+
 /// No container has this id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoSuchContainer {
@@ -50,7 +70,8 @@ pub struct NoSuchContainer {
     pub id: String,
 }
 
-/// The id is taken (or being created).
+/// The id is taken (or being created), or the runtime knows a container
+/// of that id this monitor did not create.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContainerExists {
     /// The id asked for.
@@ -107,12 +128,25 @@ pub struct SystemError {
     pub errno: Option<i32>,
 }
 
+/// The caller may not make this call: its credentials are not on the
+/// monitor's allow-list (then the connection is closed after this reply),
+/// or it may only call the methods that change nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PermissionDenied {
+    /// The method refused, fully qualified.
+    pub method: String,
+    /// Why.
+    pub reason: String,
+}
+
 proto_error!(
     WatcherTooSlow,
+    LimitExceeded,
     NoSuchContainer,
     ContainerExists,
     InvalidValue,
     InvalidState,
     RuntimeError,
     SystemError,
+    PermissionDenied,
 );

@@ -22,10 +22,10 @@ pub struct ExecSync {
     /// "uid" or "uid:gid" (see [`super::parse_user`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
-    /// Kill the command after this many seconds.
+    /// Kill the command after this many seconds: (0, 604800].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<f64>,
-    /// Most bytes kept of each stream.
+    /// Most bytes kept of each stream: 0 ..= 16 MiB, the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_output: Option<u64>,
 }
@@ -71,10 +71,12 @@ pub struct Exec {
     /// Give the process a pty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terminal: Option<bool>,
-    /// The pty's initial columns.
+    /// The pty's initial columns, 1 ..= 65535; only with `terminal` and
+    /// `height`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<u16>,
-    /// The pty's initial rows.
+    /// The pty's initial rows, 1 ..= 65535; only with `terminal` and
+    /// `width`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<u16>,
     /// Forward stdin frames (needs `upgrade`).
@@ -151,9 +153,9 @@ pub struct Resize {
     /// An exec of the container instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exec_id: Option<String>,
-    /// Columns.
+    /// Columns: 1 ..= 65535.
     pub width: u16,
-    /// Rows.
+    /// Rows: 1 ..= 65535.
     pub height: u16,
 }
 

@@ -244,12 +244,14 @@ fn errors(idl: &Idl, out: &mut Vec<String>) -> BTreeSet<String> {
     }
     each!(
         WatcherTooSlow,
+        LimitExceeded,
         NoSuchContainer,
         ContainerExists,
         InvalidValue,
         InvalidState,
         RuntimeError,
-        SystemError
+        SystemError,
+        PermissionDenied
     )
 }
 

@@ -43,7 +43,7 @@ pub struct ReopenLog {
 pub struct ReadLogs {
     /// Container id.
     pub id: String,
-    /// Only the last N records.
+    /// Only the last N records: 0 ..= 1000000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tail: Option<i64>,
     /// Only records at or after this RFC 3339 time.

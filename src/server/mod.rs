@@ -1,19 +1,25 @@
 //! `podmon serve`: sets the process up as the pod's monitor and runs the
 //! event loop: the Varlink listener, the connections, and signals.
 
+mod accept;
+pub mod access;
 mod conn;
+mod lock;
+mod socket;
 
 use std::io;
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 use std::time::Duration;
 
 use crate::oci::runtime::Runtime;
 use crate::pod::{Pod, PodConfig};
 use crate::reactor::{self, ops};
+use crate::sys::files::{self, FileError, PRIVATE_DIR};
 use crate::sys::sigwatch::SignalWatch;
+use access::AccessConfig;
+use lock::LockError;
+use socket::{BoundSocket, SocketError};
 
 /// Everything `podmon serve` needs, after defaults are applied.
 #[derive(Debug, Clone)]
@@ -24,6 +30,8 @@ pub struct ServeConfig {
     pub socket: PathBuf,
     /// An explicit runtime binary; else crun, then runc, from PATH.
     pub runtime: Option<PathBuf>,
+    /// The deadline of every runtime invocation.
+    pub runtime_timeout: Duration,
     /// podmon's state directory for the pod.
     pub state_dir: PathBuf,
     /// Where container logs go.
@@ -32,23 +40,37 @@ pub struct ServeConfig {
     pub exit_dir: Option<PathBuf>,
     /// Where OOM marker files go, if anywhere.
     pub oom_dir: Option<PathBuf>,
+    /// Who may connect, and with which role.
+    pub access: AccessConfig,
 }
 
 /// Why the monitor could not start (it never panics for these).
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    /// A directory could not be created.
-    #[error("cannot create {0}: {1}")]
-    Dir(PathBuf, io::Error),
+    /// A directory could not be created or is not safe to use.
+    #[error(transparent)]
+    Dir(#[from] FileError),
+    /// The state directory lets others write in it: they could plant files
+    /// where podmon and the runtime keep theirs.
+    #[error(
+        "state directory {} has mode {mode:o}: others may write in it; give one only root can write to",
+        path.display()
+    )]
+    StateDirUnsafe {
+        /// The state directory.
+        path: PathBuf,
+        /// Its mode.
+        mode: u32,
+    },
+    /// Another monitor holds the state directory.
+    #[error(transparent)]
+    Lock(#[from] LockError),
     /// No usable OCI runtime.
     #[error(transparent)]
     Runtime(#[from] crate::oci::runtime::RuntimeLocateError),
     /// The socket could not be set up.
-    #[error("socket {0}: {1}")]
-    Socket(PathBuf, io::Error),
-    /// Another monitor answers on the socket.
-    #[error("socket {0} is in use by a running server")]
-    SocketInUse(PathBuf),
+    #[error(transparent)]
+    Socket(#[from] SocketError),
     /// Process setup (subreaper, signals) failed.
     #[error("{0}: {1}")]
     Setup(&'static str, io::Error),
@@ -79,23 +101,48 @@ fn activated_listener() -> Option<OwnedFd> {
     Some(fd)
 }
 
-/// Binds the socket, replacing a stale socket file but never a live server.
-fn bind(path: &Path) -> Result<OwnedFd, ServeError> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| ServeError::Dir(parent.to_owned(), e))?;
+/// The directories of the pod, created with their modes (or checked),
+/// and the state directory locked; returns the lock, held until exit.
+fn prepare_dirs(cfg: &ServeConfig, activated: bool) -> Result<lock::StateLock, ServeError> {
+    let group = cfg.access.group().map(rustix::fs::Gid::from_raw);
+    let shared = if group.is_some() { 0o750 } else { PRIVATE_DIR };
+    // The socket's directory first (the state directory may be inside it),
+    // made if missing; an existing one is the administrator's, left as is.
+    if !activated
+        && let Some(parent) = cfg.socket.parent().filter(|p| !p.as_os_str().is_empty())
+        && std::fs::symlink_metadata(parent).is_err()
+    {
+        files::ensure_dir(parent, socket::socket_dir_mode(&cfg.access), group)?;
     }
-    if path.exists() {
-        if UnixStream::connect(path).is_ok() {
-            return Err(ServeError::SocketInUse(path.to_owned()));
+    let state = files::ensure_dir(&cfg.state_dir, PRIVATE_DIR, None)?;
+    if state.mode & 0o022 != 0 {
+        return Err(ServeError::StateDirUnsafe {
+            path: cfg.state_dir.clone(),
+            mode: state.mode,
+        });
+    }
+    let held = lock::lock(&state.fd, &cfg.state_dir)?;
+    for sub in ["runtime", "containers"] {
+        files::ensure_dir(&cfg.state_dir.join(sub), PRIVATE_DIR, None)?;
+    }
+    for d in [
+        Some(&cfg.log_dir),
+        cfg.exit_dir.as_ref(),
+        cfg.oom_dir.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let dir = files::ensure_dir(d, shared, group)?;
+        if !dir.created && dir.mode & 0o022 != 0 {
+            log::warn!(
+                "{} has mode {:o}: others may write in it (podmon follows no link they plant)",
+                d.display(),
+                dir.mode
+            );
         }
-        std::fs::remove_file(path).map_err(|e| ServeError::Socket(path.to_owned(), e))?;
     }
-    let l = UnixListener::bind(path).map_err(|e| ServeError::Socket(path.to_owned(), e))?;
-    Ok(OwnedFd::from(l))
-}
-
-fn mkdir(p: &Path) -> Result<(), ServeError> {
-    std::fs::create_dir_all(p).map_err(|e| ServeError::Dir(p.to_owned(), e))
+    Ok(held)
 }
 
 /// Runs the monitor until SIGTERM or SIGINT, then stops and deletes the
@@ -104,15 +151,17 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
         .map_err(|e| ServeError::Setup("PR_SET_CHILD_SUBREAPER", e.into()))?;
     reactor::init(RING_ENTRIES).map_err(reactor::RunError::from)?;
-    mkdir(&cfg.state_dir)?;
-    mkdir(&cfg.log_dir)?;
-    for d in [&cfg.exit_dir, &cfg.oom_dir].into_iter().flatten() {
-        mkdir(d)?;
-    }
-    let runtime = Runtime::locate(cfg.runtime.as_deref(), cfg.state_dir.join("runtime"))?;
-    let (listener, owned_path) = match activated_listener() {
+    let activated = activated_listener();
+    let _lock = prepare_dirs(&cfg, activated.is_some())?;
+    let runtime = Runtime::locate(cfg.runtime.as_deref(), cfg.state_dir.join("runtime"))?
+        .with_timeout(cfg.runtime_timeout);
+    // An activated socket keeps the mode its service manager gave it.
+    let (listener, bound): (OwnedFd, Option<BoundSocket>) = match activated {
         Some(fd) => (fd, None),
-        None => (bind(&cfg.socket)?, Some(cfg.socket.clone())),
+        None => {
+            let (fd, b) = socket::bind(&cfg.socket, &cfg.access)?;
+            (fd, Some(b))
+        }
     };
     let signals = SignalWatch::new().map_err(|e| ServeError::Setup("signalfd", e))?;
     let pod = Pod::new(PodConfig {
@@ -126,38 +175,23 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     log::info!(
         "pod {} serving on {} with {}",
         cfg.pod,
-        owned_path
-            .as_deref()
-            .unwrap_or(Path::new("an activated socket"))
+        bound
+            .as_ref()
+            .map_or(Path::new("an activated socket"), BoundSocket::path)
             .display(),
         pod.config.runtime.path.display()
     );
     let result = reactor::run(async move {
-        let acceptor = reactor::spawn(accept_loop(pod.clone(), listener));
+        let acceptor = reactor::spawn(accept::accept_loop(pod.clone(), listener, cfg.access));
         handle_signals(signals).await;
         reactor::abort(acceptor);
         crate::pod::lifecycle::shutdown(&pod).await;
         reactor::stop();
     });
-    if let Some(p) = owned_path {
-        let _ = std::fs::remove_file(p);
+    if let Some(b) = bound {
+        b.remove();
     }
     result.map_err(Into::into)
-}
-
-async fn accept_loop(pod: Rc<Pod>, listener: OwnedFd) {
-    loop {
-        match ops::accept(listener.as_fd()).await {
-            Ok(sock) => {
-                reactor::spawn(conn::serve(pod.clone(), sock));
-            }
-            Err(e) => {
-                // Out of fds or memory: back off instead of spinning.
-                log::warn!("accept: {e}");
-                ops::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
 }
 
 async fn handle_signals(mut signals: SignalWatch) {

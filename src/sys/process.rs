@@ -6,14 +6,23 @@
 //! `waitid(P_PIDFD)`; any other child that ends up here (an orphan of a
 //! runtime helper) is reaped by `reap_strays` on SIGCHLD. Nothing here
 //! blocks: spawning is fork/exec, waiting is a poll on the pidfd.
+//!
+//! No exit is ever left unreaped: a [`Watched`] dropped before its `wait`
+//! (its handler was cancelled) hands the pid back to the stray reaper.
+//! Every child starts clean, whatever podmon's own state: an empty signal
+//! mask (podmon blocks the signals its signalfd reads), default signal
+//! dispositions, an environment of `PATH` alone, and its own process group,
+//! so a hung runtime is killed together with whatever it started.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, PidfdFlags, WaitId, WaitIdOptions, pidfd_open, waitid};
 
@@ -61,8 +70,10 @@ impl ExitInfo {
     }
 }
 
-/// A process we watch through a pidfd. Dropping it without `wait` leaves the
-/// process running and unreaped; call `wait` to reap it.
+/// A process we watch through a pidfd; `wait` reaps it. Dropped before
+/// that (a cancelled handler), it is reaped at once if it has exited, else
+/// by the stray reaper on its SIGCHLD: it never stays a zombie. Dropping it
+/// does not stop it; callers that own the process kill it first.
 #[derive(Debug)]
 pub struct Watched {
     pid: i32,
@@ -88,6 +99,11 @@ impl Watched {
     /// The pid.
     pub fn pid(&self) -> i32 {
         self.pid
+    }
+
+    /// Whether `wait` has reaped it (its exit status is known).
+    pub fn reaped(&self) -> bool {
+        self.status.get().is_some()
     }
 
     /// Sends a signal through the pidfd (immune to pid reuse).
@@ -129,6 +145,29 @@ impl Watched {
     }
 }
 
+impl Drop for Watched {
+    fn drop(&mut self) {
+        if self.reaped() {
+            return;
+        }
+        // Nobody waits for it any more: the stray reaper takes it over. It
+        // may have exited already (its SIGCHLD passed while it was tracked),
+        // so try once now.
+        TRACKED.with(|t| t.borrow_mut().remove(&self.pid));
+        if let Ok(Some(st)) = waitid(
+            WaitId::PidFd(self.pidfd.as_fd()),
+            WaitIdOptions::EXITED | WaitIdOptions::NOHANG,
+        ) {
+            log::debug!(
+                "reaped {} as its watcher went away (code {:?}, signal {:?})",
+                self.pid,
+                st.exit_status(),
+                st.terminating_signal()
+            );
+        }
+    }
+}
+
 /// Marks a window in which a new child may appear whose pid is not yet
 /// known (a runtime `create`); strays are left alone until it is dropped.
 pub struct PendingClaim(());
@@ -149,7 +188,15 @@ impl Default for PendingClaim {
 
 impl Drop for PendingClaim {
     fn drop(&mut self) {
-        CLAIMS_PENDING.with(|c| c.set(c.get() - 1));
+        let left = CLAIMS_PENDING.with(|c| {
+            c.set(c.get() - 1);
+            c.get()
+        });
+        // Strays that exited inside the window had their SIGCHLD ignored:
+        // reap them now, however the window ended (also when cancelled).
+        if left == 0 {
+            reap_strays();
+        }
     }
 }
 
@@ -206,23 +253,22 @@ pub fn devnull() -> io::Result<OwnedFd> {
 /// What a finished command printed, and how it ended.
 #[derive(Debug)]
 pub struct Output {
-    /// How it ended.
+    /// How it ended (`ExitInfo::UNKNOWN` if it timed out and could not be
+    /// reaped in time).
     pub status: ExitInfo,
-    /// Everything it wrote to stdout.
+    /// What it wrote to stdout (read so far, when it timed out).
     pub stdout: Vec<u8>,
-    /// Everything it wrote to stderr.
+    /// What it wrote to stderr (read so far, when it timed out).
     pub stderr: Vec<u8>,
+    /// The deadline passed: it and its process group were SIGKILLed.
+    pub timed_out: bool,
 }
+
+/// How long a killed process (and the pipes it held) gets to go away.
+pub const KILL_GRACE: Duration = Duration::from_secs(5);
 
 /// Most bytes kept of a command's stdout or stderr; the rest is read and dropped.
 const OUTPUT_CAP: usize = 4 << 20;
-
-async fn read_to_end(fd: Option<OwnedFd>) -> Vec<u8> {
-    let Some(fd) = fd else { return Vec::new() };
-    let out = RefCell::new(Captured::default());
-    capture(fd, OUTPUT_CAP, &out).await;
-    out.into_inner().bytes
-}
 
 /// Output read so far, at most a cap.
 #[derive(Debug, Default)]
@@ -261,8 +307,69 @@ pub async fn capture(fd: OwnedFd, cap: usize, into: &RefCell<Captured>) {
     }
 }
 
+/// The only environment variable a child gets: podmon's own `PATH`, or
+/// this when podmon has none. Nothing else of podmon's environment
+/// (`NOTIFY_SOCKET`, `LISTEN_FDS`, proxies, locale) reaches the runtime.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The last signal number on Linux (`_NSIG - 1`).
+const LAST_SIGNAL: i32 = 64;
+
+/// The kernel's `struct sigaction` for `rt_sigaction(2)` on x86-64 and
+/// aarch64 (handler, flags, restorer, mask), all zero: SIG_DFL.
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: u64,
+    restorer: usize,
+    mask: u64,
+}
+
+/// Runs in the child between fork and exec: an empty signal mask and the
+/// default disposition for every signal. podmon blocks SIGHUP, SIGINT,
+/// SIGTERM and SIGCHLD for its signalfd; a child that inherited that (or an
+/// ignored signal) would never see them, and a shell's `wait` would hang.
+/// The dispositions are set with the raw system call: the C library's
+/// `sigaction` refuses its own reserved signals (32, 33), which a podmon
+/// started by `posix_spawn` inherits as ignored and would pass on.
+fn reset_signals() -> io::Result<()> {
+    let dfl = KernelSigaction {
+        handler: 0,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    // SAFETY: called only between fork and exec (see `spawn`), where only
+    // async-signal-safe functions may run: sigemptyset, sigprocmask and raw
+    // system calls are (signal-safety(7)). Everything is on the stack;
+    // nothing allocates or locks (io::Error::last_os_error holds the errno).
+    // `dfl` has the kernel's layout and the size passed is its mask's.
+    unsafe {
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        if libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        for sig in 1..=LAST_SIGNAL {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    &dfl as *const KernelSigaction,
+                    std::ptr::null_mut::<KernelSigaction>(),
+                    std::mem::size_of::<u64>(),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Spawns `program args` with stdin from the given fd (or /dev/null), its
 /// stdout and stderr on the given fds (or captured through pipes when `None`).
+/// The child starts clean: signal mask empty, dispositions default, only
+/// `PATH` in its environment, and a process group of its own (its pid), so
+/// [`kill_tree`] can take everything it started with it.
 pub fn spawn(
     program: &Path,
     args: &[OsString],
@@ -271,8 +378,15 @@ pub fn spawn(
     stderr: Option<OwnedFd>,
 ) -> io::Result<(Watched, Option<OwnedFd>, Option<OwnedFd>)> {
     let mut cmd = Command::new(program);
+    let path = std::env::var_os("PATH").unwrap_or_else(|| DEFAULT_PATH.into());
     cmd.args(args)
+        .env_clear()
+        .env("PATH", path)
+        .process_group(0)
         .stdin(stdin.map_or_else(Stdio::null, Stdio::from));
+    // SAFETY: `reset_signals` calls only async-signal-safe functions (its
+    // own SAFETY comment), as a pre_exec hook must.
+    unsafe { cmd.pre_exec(reset_signals) };
     let capture_out = stdout.is_none();
     let capture_err = stderr.is_none();
     cmd.stdout(stdout.map_or_else(Stdio::piped, Stdio::from));
@@ -292,17 +406,144 @@ pub fn spawn(
     Ok((watched, out, err))
 }
 
+/// Every descendant of `pid` (children first found, then theirs).
+fn descendants(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    let mut queue = vec![pid];
+    while let Some(p) = queue.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
+            continue;
+        };
+        for t in tasks.flatten() {
+            let Ok(list) = std::fs::read_to_string(t.path().join("children")) else {
+                continue;
+            };
+            for c in list
+                .split_whitespace()
+                .filter_map(|c| c.parse::<i32>().ok())
+            {
+                out.push(c);
+                queue.push(c);
+            }
+        }
+    }
+    out
+}
+
+/// SIGKILLs a process and everything it started: its descendants and, when
+/// it leads a process group (every process `spawn` starts does), that
+/// group, which holds what it started even after a daemonizing fork. A
+/// reaped process is left alone: its pid may be anyone's now.
+pub fn kill_tree(process: &Watched) {
+    if process.reaped() {
+        return;
+    }
+    // Stop it first so it cannot fork more while we collect.
+    let _ = process.signal(libc::SIGSTOP);
+    let Some(pid) = Pid::from_raw(process.pid()) else {
+        return;
+    };
+    // Not reaped, so its pid (and the group id equal to it) is still its own.
+    if rustix::process::getpgid(Some(pid)) == Ok(pid) {
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    }
+    for d in descendants(process.pid()) {
+        if let Some(p) = Pid::from_raw(d) {
+            let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+        }
+    }
+    let _ = process.signal(libc::SIGKILL);
+}
+
+/// What is readable on `fd` right now, without waiting: what a runtime that
+/// failed wrote to the pipe it shared with the new process.
+pub fn read_available(fd: std::os::fd::BorrowedFd<'_>, cap: usize) -> Vec<u8> {
+    use rustix::event::{PollFd, PollFlags, poll};
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8192];
+    while out.len() < cap {
+        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+        let zero = rustix::time::Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        match poll(&mut fds, Some(&zero)) {
+            Ok(n) if n > 0 && fds[0].revents().contains(PollFlags::IN) => {}
+            _ => break,
+        }
+        // Readable: a pipe read returns what is there without blocking.
+        match rustix::io::read(fd, &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n.min(cap - out.len())]),
+        }
+    }
+    out
+}
+
+async fn capture_opt(fd: Option<OwnedFd>, into: &RefCell<Captured>) {
+    if let Some(fd) = fd {
+        capture(fd, OUTPUT_CAP, into).await;
+    }
+}
+
+/// Waits for `process` until `deadline` (`None` then), reading `stderr`
+/// meanwhile when podmon holds it (so the process never blocks writing it);
+/// returns what it wrote, up to the cap. The pipe is not read past the
+/// exit: something the process started may hold it open for long.
+pub async fn wait_reading(
+    process: &Watched,
+    stderr: Option<OwnedFd>,
+    deadline: Instant,
+) -> (Option<io::Result<ExitInfo>>, Vec<u8>) {
+    let captured = RefCell::new(Captured::default());
+    let dup = stderr.as_ref().and_then(|fd| fd.try_clone().ok());
+    let reading = async {
+        capture_opt(dup, &captured).await;
+        std::future::pending::<std::convert::Infallible>().await
+    };
+    let left = deadline.saturating_duration_since(Instant::now());
+    let status = match sync::select(sync::timeout(left, process.wait()), reading).await {
+        sync::Either::Left(status) => status,
+        sync::Either::Right(never) => match never {},
+    };
+    let mut bytes = captured.into_inner().bytes;
+    if let Some(fd) = &stderr {
+        let room = OUTPUT_CAP.saturating_sub(bytes.len());
+        bytes.extend(read_available(fd.as_fd(), room));
+    }
+    (status, bytes)
+}
+
 /// Runs a command to completion on the loop, capturing stdout and stderr.
-pub async fn run(program: &Path, args: &[OsString]) -> io::Result<Output> {
+/// At `deadline` it is killed with everything it started ([`kill_tree`]),
+/// and what it printed so far is returned with `timed_out`.
+pub async fn run(program: &Path, args: &[OsString], deadline: Instant) -> io::Result<Output> {
     let (watched, out, err) = spawn(program, args, None, None, None)?;
-    let ((stdout, stderr), status) = sync::join(
-        sync::join(read_to_end(out), read_to_end(err)),
+    let (stdout, stderr) = (RefCell::default(), RefCell::default());
+    let all = sync::join(
+        sync::join(capture_opt(out, &stdout), capture_opt(err, &stderr)),
         watched.wait(),
-    )
-    .await;
+    );
+    let left = deadline.saturating_duration_since(Instant::now());
+    let (status, timed_out) = match sync::timeout(left, all).await {
+        Some((_, status)) => (status?, false),
+        // Exited, but something it started holds its output open.
+        None if watched.reaped() => (watched.wait().await?, false),
+        None => {
+            kill_tree(&watched);
+            let status = sync::timeout(KILL_GRACE, watched.wait()).await;
+            (status.transpose()?.unwrap_or(ExitInfo::UNKNOWN), true)
+        }
+    };
+    let (stdout, stderr): (Captured, Captured) = (stdout.into_inner(), stderr.into_inner());
     Ok(Output {
-        status: status?,
-        stdout,
-        stderr,
+        status,
+        stdout: stdout.bytes,
+        stderr: stderr.bytes,
+        timed_out,
     })
 }
+
+#[cfg(test)]
+#[path = "process_tests.rs"]
+mod tests;

@@ -33,6 +33,9 @@ pub enum FrameError {
     },
 }
 
+/// Buffer capacity kept between messages; more is given back.
+const KEEP_CAPACITY: usize = 256 * 1024;
+
 /// Splits a received byte stream into NUL-terminated Varlink messages.
 ///
 /// Feed it whatever a `read` returned with [`push`](Self::push), then drain
@@ -98,6 +101,9 @@ impl FrameDecoder {
                 let frame = self.buf[self.start..end].to_vec();
                 self.start = end + 1;
                 self.scanned = self.start;
+                if self.start == self.buf.len() {
+                    self.release();
+                }
                 Ok(Some(frame))
             }
             None => {
@@ -155,6 +161,18 @@ impl FrameDecoder {
     /// apply back-pressure before pushing more.
     pub fn buffered(&self) -> usize {
         self.buf.len() - self.start
+    }
+
+    /// Empties the buffer once every byte in it was returned, and gives
+    /// back its memory if a large message made it grow: an idle connection
+    /// does not keep the 8 MiB its last message needed.
+    fn release(&mut self) {
+        self.buf.clear();
+        self.start = 0;
+        self.scanned = 0;
+        if self.buf.capacity() > KEEP_CAPACITY {
+            self.buf = Vec::new();
+        }
     }
 
     /// Records and returns the size error; the decoder stays failed.
@@ -351,6 +369,27 @@ mod tests {
         assert!(!dec.has_partial());
         dec.push(b"{");
         assert!(dec.has_partial());
+    }
+
+    #[test]
+    fn a_large_message_does_not_keep_its_memory() {
+        let mut dec = FrameDecoder::new(4 << 20);
+        let mut big = vec![b'x'; 2 << 20];
+        big.push(0);
+        dec.push(&big);
+        assert_eq!(
+            dec.next_frame().map(|f| f.map(|f| f.len())),
+            Ok(Some(2 << 20))
+        );
+        assert!(
+            dec.buf.capacity() <= KEEP_CAPACITY,
+            "{}",
+            dec.buf.capacity()
+        );
+        // Small ones keep the buffer, and what follows a frame stays.
+        dec.push(b"{}\0{\"a\"");
+        assert_eq!(dec.next_frame(), Ok(Some(b"{}".to_vec())));
+        assert_eq!(dec.take_remaining(), b"{\"a\"".to_vec());
     }
 
     #[test]

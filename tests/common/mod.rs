@@ -14,26 +14,30 @@
 //! it: `env` (preconditions, rootfs, tools), `pod` (the server for one
 //! test) and `calls` (its shorthands), `client` (Varlink), `names` (method and error names from
 //! `podmon::proto`), `gate`,
-//! `process` (commands with a deadline), `procfs`, `shape` (replies against
+//! `peer` (clients that are not root), `process` (commands with a deadline), `procfs`, `shape` (replies against
 //! the IDL) and `time`.
 // Each test binary uses only part of the harness.
 #![allow(dead_code, unused_imports)]
 
 mod calls;
+mod children;
 mod client;
 mod env;
 mod gate;
 mod names;
+mod peer;
 mod pod;
 mod process;
 mod procfs;
 mod shape;
 mod time;
 
+pub use children::*;
 pub use client::*;
 pub use env::*;
 pub use gate::*;
 pub use names::*;
+pub use peer::*;
 pub use pod::*;
 pub use process::*;
 pub use procfs::*;

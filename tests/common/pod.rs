@@ -23,6 +23,8 @@ pub struct PodOptions {
     pub extra_args: Vec<String>,
     /// Extra environment variables for `podmon serve`.
     pub env: Vec<(String, String)>,
+    /// The runtime instead of runc (a wrapper script, see `wrapper_runtime`).
+    pub runtime: Option<PathBuf>,
 }
 
 /// The environment the server gets on top of the test's: the reactor
@@ -123,7 +125,11 @@ impl Pod {
             "--pod".into(),
             self.name.clone(),
             "--runtime".into(),
-            env().runc.display().to_string(),
+            opts.runtime
+                .as_deref()
+                .unwrap_or(&env().runc)
+                .display()
+                .to_string(),
             "--state-dir".into(),
             self.state_dir.display().to_string(),
             "--log-dir".into(),

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 fn rotation_under_load_keeps_every_line_in_order() {
     let _h = heavy();
     let pod = Pod::start("lg-rotate");
-    let (max_size, max_files) = (200_000u64, 50u32);
+    let (max_size, max_files) = (200_000u64, 32u32);
     // 60000 lines of 50 bytes: 3 MB; with record prefixes about 5.4 MB of log.
     let n = 60_000u64;
     let suffix = " rotation under load abcdefghijklmnopqrstuvw";

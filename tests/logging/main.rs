@@ -13,6 +13,7 @@ mod common;
 mod exact;
 mod files;
 mod flood;
+mod links;
 mod rate_limit;
 mod read_logs;
 mod support;

@@ -5,8 +5,11 @@
 //! podmon's child (subreaper), so its exit is read through a pidfd exactly
 //! like a container's. Execs are tracked apart from the container: killing,
 //! stats, attach and log reopening act on the container, never on an exec.
+//!
+//! An exec whose caller is gone (a client that hung up, its handler
+//! dropped) is killed with every process it started and reaped by a task of
+//! its own: [`ExecProcess`] does that when dropped before the exec ended.
 
-mod kill_tree;
 mod process_json;
 mod spawn;
 mod sync;
@@ -18,9 +21,10 @@ use std::time::Duration;
 
 use super::Pod;
 use super::events::{Event, EventKind};
+use crate::reactor;
 use crate::sys::process::{ExitInfo, Watched};
 
-pub use kill_tree::kill_tree;
+pub use crate::sys::process::kill_tree;
 pub use spawn::spawn_exec;
 pub use sync::exec_sync;
 
@@ -47,7 +51,8 @@ pub struct ExecSpec {
     pub size: Option<(u16, u16)>,
 }
 
-/// One exec being set up or running.
+/// One exec being set up or running. Dropped before the exec ended, it
+/// kills the exec's process tree and leaves a task that reaps it.
 pub struct ExecProcess {
     /// The exec's id, unique within the pod.
     pub exec_id: String,
@@ -63,6 +68,7 @@ pub struct ExecProcess {
     pub pty: Option<Rc<OwnedFd>>,
     pub(super) _registration: Registration,
     pub(super) _dir: DirGuard,
+    pub(super) _reaper: Reaper,
 }
 
 /// A running exec as the pod lists it: Resize finds its pty here.
@@ -84,6 +90,44 @@ impl Drop for Registration {
         if let Some(pod) = self.pod.upgrade() {
             pod.execs.borrow_mut().remove(&self.exec_id);
         }
+    }
+}
+
+/// Kills and reaps an exec nobody waits for any more.
+pub(super) struct Reaper {
+    pub(super) pod: std::rc::Weak<Pod>,
+    pub(super) container: String,
+    pub(super) exec_id: String,
+    pub(super) process: Rc<Watched>,
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        if self.process.reaped() {
+            return;
+        }
+        log::info!(
+            "container {}: {} has no caller any more: killing it",
+            self.container,
+            self.exec_id
+        );
+        kill_tree(&self.process);
+        let (pod, id, exec_id) = (
+            self.pod.clone(),
+            std::mem::take(&mut self.container),
+            std::mem::take(&mut self.exec_id),
+        );
+        let process = self.process.clone();
+        reactor::spawn(async move {
+            match process.wait().await {
+                Ok(status) => {
+                    if let Some(pod) = pod.upgrade() {
+                        exited_event(&pod, &id, &exec_id, status);
+                    }
+                }
+                Err(e) => log::warn!("container {id}: reaping {exec_id}: {e}"),
+            }
+        });
     }
 }
 

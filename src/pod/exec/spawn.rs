@@ -1,17 +1,23 @@
 //! Starting an exec: its directory and process JSON, the runtime's `exec`
-//! through the driver, and its entry in the pod's table.
+//! through the driver, and its entry in the pod's table. The start runs as
+//! a task of its own: an exec the runtime starts after its caller left is
+//! killed and reaped (its `ExecProcess` is dropped), never left running.
 
 use std::cell::Cell;
 use std::rc::Rc;
+use std::time::Instant;
 
 use super::process_json::process_json;
-use super::{DirGuard, ExecEntry, ExecProcess, ExecSpec, Registration};
+use super::{DirGuard, ExecEntry, ExecProcess, ExecSpec, Reaper, Registration};
 use crate::oci::driver::Launch;
+use crate::pod::create::with_stderr;
+use crate::pod::detach::detached;
 use crate::pod::events::{Event, EventKind};
 use crate::pod::status::Operation;
 use crate::pod::stdio::ProcessStdio;
-use crate::pod::{Field, Pod, PodError};
+use crate::pod::{Pod, PodError};
 use crate::sys::error::SysError;
+use crate::sys::files::{self, PRIVATE_FILE};
 
 thread_local! {
     static NEXT_EXEC: Cell<u64> = const { Cell::new(1) };
@@ -28,16 +34,27 @@ fn next_exec_id() -> String {
 }
 
 /// Starts `spec` in container `id` with pipes for stdout and stderr (and
-/// stdin when `want_stdin`); returns once the process runs.
+/// stdin when `want_stdin`); returns once the process runs. The runtime
+/// gets until `deadline` (when earlier than its own timeout).
 pub async fn spawn_exec(
     pod: &Rc<Pod>,
     id: &str,
     spec: &ExecSpec,
     want_stdin: bool,
+    deadline: Option<Instant>,
 ) -> Result<ExecProcess, PodError> {
-    if spec.command.is_empty() {
-        return Err(PodError::invalid(Field::Command, "a command is required"));
-    }
+    let (pod, id, spec) = (pod.clone(), id.to_owned(), spec.clone());
+    detached(async move { spawn_now(&pod, &id, &spec, want_stdin, deadline).await }).await
+}
+
+async fn spawn_now(
+    pod: &Rc<Pod>,
+    id: &str,
+    spec: &ExecSpec,
+    want_stdin: bool,
+    deadline: Option<Instant>,
+) -> Result<ExecProcess, PodError> {
+    crate::pod::limits::check_exec(spec)?;
     let c = pod.get(id)?;
     c.state.borrow().check(id, Operation::Exec)?;
     let exec_id = next_exec_id();
@@ -46,21 +63,27 @@ pub async fn spawn_exec(
     let guard = DirGuard(dir.clone());
     let process_file = dir.join("process.json");
     let json = process_json(&c, spec)?;
-    std::fs::write(&process_file, json.to_string())
-        .map_err(|e| SysError::at("writing", &process_file, &e))?;
+    files::write_file(&dir, "process.json", json.to_string(), PRIVATE_FILE)
+        .map_err(SysError::from)?;
     let mut stdio = ProcessStdio::new(spec.terminal, want_stdin)?;
     let launch = Launch {
         dir: &dir,
         stdio: std::mem::take(&mut stdio.runtime),
         terminal: spec.terminal,
+        deadline,
     };
-    let launched = pod.driver.exec(id, &process_file, launch).await?;
-    let mut pty = None;
-    if let Some(master) = launched.pty {
-        stdio.use_pty(&master, want_stdin)?;
-        pty = Some(Rc::new(master));
-    }
+    let launched = match pod.driver.exec(id, &process_file, launch).await {
+        Ok(l) => l,
+        Err(e) => return Err(with_stderr(e, &stdio).into()),
+    };
+    // From here on a failure (or the caller going away) kills and reaps it.
     let process = Rc::new(launched.process);
+    let reaper = Reaper {
+        pod: Rc::downgrade(pod),
+        container: id.to_owned(),
+        exec_id: exec_id.clone(),
+        process: process.clone(),
+    };
     log::debug!("container {id}: {exec_id} started (pid {})", process.pid());
     pod.events.emit(Event::new(
         EventKind::ExecStarted {
@@ -68,6 +91,11 @@ pub async fn spawn_exec(
         },
         id,
     ));
+    let mut pty = None;
+    if let Some(master) = launched.pty {
+        stdio.use_pty(&master, want_stdin)?;
+        pty = Some(Rc::new(master));
+    }
     pod.execs.borrow_mut().insert(
         exec_id.clone(),
         ExecEntry {
@@ -88,5 +116,6 @@ pub async fn spawn_exec(
         stderr: stdio.stderr,
         pty,
         _dir: guard,
+        _reaper: reaper,
     })
 }

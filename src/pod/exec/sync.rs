@@ -3,7 +3,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{ExecSpec, PIPE_GRACE, exited_event, kill_tree, spawn_exec};
 use crate::pod::{Pod, PodError};
@@ -30,7 +30,8 @@ pub struct ExecSyncResult {
 }
 
 /// Runs a command to completion in container `id`; kills it (and what it
-/// started) after `timeout`.
+/// started) after `timeout`, counted from the call: a runtime that takes
+/// that long to start it is killed and the call fails naming the timeout.
 pub async fn exec_sync(
     pod: &Rc<Pod>,
     id: &str,
@@ -38,7 +39,8 @@ pub async fn exec_sync(
     timeout: Option<Duration>,
     cap: usize,
 ) -> Result<ExecSyncResult, PodError> {
-    let mut exec = spawn_exec(pod, id, spec, false).await?;
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    let mut exec = spawn_exec(pod, id, spec, false, deadline).await?;
     let (out, err) = (
         RefCell::new(Captured::default()),
         RefCell::new(Captured::default()),
@@ -48,16 +50,20 @@ pub async fn exec_sync(
     let exited = Cell::new(false);
     let exit_notify = Notify::default();
     let waiting = async {
-        let status = match timeout {
+        let status = match deadline {
             None => process.wait().await,
-            Some(t) => match sync::timeout(t, process.wait()).await {
-                Some(s) => s,
-                None => {
-                    timed_out.set(true);
-                    kill_tree(&process);
-                    process.wait().await
+            Some(d) => {
+                match sync::timeout(d.saturating_duration_since(Instant::now()), process.wait())
+                    .await
+                {
+                    Some(s) => s,
+                    None => {
+                        timed_out.set(true);
+                        kill_tree(&process);
+                        process.wait().await
+                    }
                 }
-            },
+            }
         };
         exited.set(true);
         exit_notify.notify_all();

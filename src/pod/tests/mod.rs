@@ -3,6 +3,8 @@
 //! operations apply them, and what the operations ask of the runtime.
 
 mod fake;
+mod hangup;
+mod ids;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -57,6 +59,7 @@ fn pod() -> (Rc<Pod>, Rc<FakeRuntime>, PathBuf) {
         runtime: Runtime {
             path: "/nonexistent/fake".into(),
             root: dir.join("runtime"),
+            timeout: crate::oci::runtime::DEFAULT_TIMEOUT,
         },
         state_dir: dir.join("state"),
         log_dir: dir.join("logs"),
@@ -188,7 +191,7 @@ fn exec_needs_a_running_container() {
         let (pod, fake, bundle) = pod();
         container(&pod, &bundle, "c1", false).await;
         let why = refused(
-            exec::spawn_exec(&pod, "c1", &spec(&["true"]), false).await,
+            exec::spawn_exec(&pod, "c1", &spec(&["true"]), false, None).await,
             Status::Created,
         );
         assert_eq!(why, "exec needs a running container");
@@ -204,7 +207,7 @@ fn exec_needs_a_running_container() {
             .expect("kill");
         lifecycle::wait(&pod, "c1").await.expect("wait");
         let why = refused(
-            exec::spawn_exec(&pod, "c1", &spec(&["true"]), false).await,
+            exec::spawn_exec(&pod, "c1", &spec(&["true"]), false, None).await,
             Status::Stopped,
         );
         assert_eq!(why, "exec needs a running container");

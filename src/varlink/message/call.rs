@@ -44,11 +44,10 @@ impl Call {
                 _ => unknown_key(key)?,
             }
         }
-        let method = method.ok_or(ProtocolError::MissingMethod)?;
-        if !is_method_name(&method) {
-            return Err(ProtocolError::InvalidMethod(method));
-        }
-        call.method = method;
+        // A string that is not `interface.Member` still makes a well-formed
+        // message: it names no method, and the answer is MethodNotFound (see
+        // `names_a_method`), not a closed connection.
+        call.method = method.ok_or(ProtocolError::MissingMethod)?;
         if [call.oneway, call.more, call.upgrade]
             .iter()
             .filter(|&&set| set)
@@ -58,6 +57,16 @@ impl Call {
             return Err(ProtocolError::ConflictingFlags);
         }
         Ok(call)
+    }
+
+    /// Whether `method` is `interface.Member` as the grammar defines them.
+    /// A call that fails this is answered with
+    /// `org.varlink.service.MethodNotFound` naming what was sent: the
+    /// specification closes the connection only for malformed messages, and
+    /// a bad name is a well-formed message asking for a method that cannot
+    /// exist.
+    pub fn names_a_method(&self) -> bool {
+        is_method_name(&self.method)
     }
 
     /// Builds a plain call, the common case for clients.
@@ -242,14 +251,12 @@ mod tests {
             "a.b-.Foo",
             "1a.b.Foo",
         ] {
-            let frame = format!("{{\"method\":\"{bad}\"}}");
-            assert!(
-                matches!(
-                    Call::parse(frame.as_bytes()),
-                    Err(ProtocolError::InvalidMethod(_))
-                ),
-                "{bad}"
-            );
+            let frame = format!("{{\"method\":\"{bad}\",\"oneway\":true}}");
+            let call = Call::parse(frame.as_bytes()).unwrap();
+            assert!(!call.names_a_method(), "{bad}");
+            assert_eq!(call.method, bad);
+            // The flags are read, so a oneway call stays unanswered.
+            assert!(call.oneway, "{bad}");
         }
         assert!(matches!(
             Call::parse(br#"{"method":"a.b.C","bogus":1}"#),

@@ -2,11 +2,12 @@
 //! `org.varlink.service`.
 //!
 //! Parsing is strict where the specification demands the connection be
-//! closed (malformed JSON, a non-object message, a missing or invalid
+//! closed (malformed JSON, a non-object message, a missing or non-string
 //! `method`, non-boolean flags, conflicting flags, unknown unprefixed header
 //! fields, duplicate header fields): those are [`ProtocolError`]s. Vendor
 //! extension headers (keys containing a `.`) are ignored, as the
-//! specification asks.
+//! specification asks. A `method` string that is not `interface.Member`
+//! parses ([`Call::names_a_method`] tells): it gets `MethodNotFound`.
 
 mod call;
 mod error;
@@ -47,9 +48,6 @@ pub enum ProtocolError {
     /// A call without `method`.
     #[error("call without \"method\"")]
     MissingMethod,
-    /// `method` is not `interface.Member` as the grammar defines them.
-    #[error("invalid method name {0:?}")]
-    InvalidMethod(String),
     /// A header field has the wrong JSON type.
     #[error("field {field:?} must be {expected}")]
     InvalidType {
