@@ -77,6 +77,8 @@
 pub(crate) mod api;
 pub(crate) mod cgroups;
 pub mod cli;
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod logs;
 pub(crate) mod oci;
 pub(crate) mod pod;

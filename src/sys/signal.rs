@@ -169,7 +169,8 @@ fn parse_rt(bare: &str) -> Option<Option<i32>> {
         _ => None,
     };
     Some(offset.and_then(|off| {
-        let n = base + sign * off;
+        // checked: "RTMIN+2147483647" must be unknown, not an overflow.
+        let n = base.checked_add(sign * off)?;
         (SIGRTMIN..=SIGRTMAX).contains(&n).then_some(n)
     }))
 }
