@@ -5,6 +5,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ffi::OsString;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use crate::oci::driver::{Driver, DriverError, Launch, Launched, Op, RuntimeFailure};
@@ -33,6 +34,17 @@ pub struct FakeRuntime {
     /// A failing `delete` still removes the record (as when the runtime
     /// had already cleaned up).
     pub forgets: Cell<bool>,
+    /// A pidfd of every init started, so that no `sleep` outlives the test
+    /// that made it (an orphan keeps the test's inherited descriptors).
+    inits: RefCell<Vec<OwnedFd>>,
+}
+
+impl Drop for FakeRuntime {
+    fn drop(&mut self) {
+        for fd in self.inits.get_mut().drain(..) {
+            let _ = rustix::process::pidfd_send_signal(&fd, rustix::process::Signal::KILL);
+        }
+    }
 }
 
 impl FakeRuntime {
@@ -75,9 +87,13 @@ impl Driver for FakeRuntime {
         Box::pin(async move {
             self.calls.borrow_mut().push(Call::Create(id.into()));
             let launched = launch(Path::new("sleep"), &["1000".into()], l)?;
-            self.records
-                .borrow_mut()
-                .insert(id.into(), launched.process.pid());
+            let pid = launched.process.pid();
+            if let Some(p) = rustix::process::Pid::from_raw(pid)
+                && let Ok(fd) = rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty())
+            {
+                self.inits.borrow_mut().push(fd);
+            }
+            self.records.borrow_mut().insert(id.into(), pid);
             Ok(launched)
         })
     }
