@@ -19,8 +19,10 @@
 //!   `request.rs`, printing in `output.rs`, terminals in `term.rs`).
 //! - `pod/`: the domain: containers and their status rules (`status.rs`),
 //!   one file per operation (`create`, `start`, `kill`, `wait`, `delete`,
-//!   `shutdown`, `monitor`), execs (`exec/`), events, the stdin slot, and
-//!   the range of every parameter (`limits.rs`).
+//!   `shutdown`, `monitor`), execs (`exec/`), events, the stdin slot, the
+//!   range of every parameter (`limits.rs`), and the state on disk: the
+//!   records and their store (`state/`), kept current by the operations
+//!   through `persist.rs`.
 //! - `session/`: exec and attach streaming over an upgraded connection.
 //! - `oci/`: the runtime driver (`driver.rs`, the one place the runtime is
 //!   run, behind the `Driver` trait), its command lines (`argv.rs`), what it
@@ -40,7 +42,8 @@
 //! - `sys/`: child processes and reaping (`process.rs`), the console socket
 //!   and pty size, signal names, the signalfd, timestamps (`time.rs`), system
 //!   errors with operation, path and errno (`error.rs`), files written
-//!   without following links (`files.rs`), our own usage.
+//!   (atomically, durably if asked) and read back without following links
+//!   (`files.rs`), our own usage.
 //! - `reactor/`: the event loop: io_uring ring or epoll, the executor, the
 //!   operations that own their buffers while the kernel does (`ops.rs`).
 //!

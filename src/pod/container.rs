@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::SystemTime;
 
+use super::state::{ExitReason, LogRecord};
 use super::status::{State, Status};
 use super::stdin::StdinSlot;
 use crate::cgroups::CgroupPaths;
@@ -42,17 +43,29 @@ pub struct Container {
     pub oom_reported: std::cell::Cell<u64>,
     /// Bytes dropped while StartContainer ran, reported after `started`.
     pub dropped_before_start: std::cell::Cell<u64>,
+    /// What its state record keeps that the rest does not say.
+    pub settings: Settings,
+}
+
+/// The parts of a container's state record fixed at its create: with
+/// these, a new monitor logs and attaches to it as the old one did.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Its log settings.
+    pub log: LogRecord,
+    /// It has a stdin pipe (or the pty).
+    pub stdin: bool,
+    /// Its stdin closes when the first attached client detaches.
+    pub stdin_once: bool,
+    /// The init process's pid (kept after the process is gone).
+    pub pid: i32,
+    /// The init process's start time, when /proc could say.
+    pub pid_start_time: Option<u64>,
 }
 
 /// Kubernetes' words for why a container stopped.
 pub fn exit_reason(e: ExitInfo, oom_killed: bool) -> &'static str {
-    if oom_killed {
-        "OOMKilled"
-    } else if e.exit_code() == 0 {
-        "Completed"
-    } else {
-        "Error"
-    }
+    ExitReason::of(e, oom_killed).as_str()
 }
 
 impl Container {

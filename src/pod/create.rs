@@ -20,7 +20,7 @@ use super::request::{self, CreateRequest};
 use super::status::State;
 use super::stdin::StdinSlot;
 use super::stdio::ProcessStdio;
-use super::{Pod, PodError, Status, bundle, monitor};
+use super::{Pod, PodError, Status, bundle, monitor, persist};
 use crate::cgroups::CgroupPaths;
 use crate::logs::LogSink;
 use crate::logs::cri::Stream;
@@ -183,6 +183,7 @@ async fn create_in(
         }
     };
     let init = Rc::new(init);
+    let settings = persist::settings(pod, req, pid);
     let container = Rc::new(Container {
         id: id.clone(),
         bundle,
@@ -208,11 +209,13 @@ async fn create_in(
             .and_then(CgroupPaths::oom_kills)
             .unwrap_or(0),
         cgroup,
+        settings,
     });
     container.oom_reported.set(container.oom_base);
     pod.containers
         .borrow_mut()
         .insert(id.clone(), container.clone());
+    persist::save(pod, &container);
     monitor::watch(pod, &container, init);
     pod.events.emit(Event::new(EventKind::Created, id));
     log::info!("created container {id} (pid {pid})");

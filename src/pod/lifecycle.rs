@@ -1,9 +1,11 @@
 //! The container operations the api calls, by name: each lives in its own
-//! file (`create`, `start`, `kill`, `wait`, `delete`, `shutdown`).
+//! file (`create`, `start`, `kill`, `wait`, `delete`, `shutdown`; the
+//! log's rate limit, which the state record keeps, in `persist`).
 
 pub use super::create::create;
 pub use super::delete::delete;
 pub use super::kill::kill;
+pub use super::persist::set_log_limit;
 pub use super::request::{CreateRequest, LogOptions, Source, check_limit};
 pub use super::shutdown::shutdown;
 pub use super::start::start;

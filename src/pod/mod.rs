@@ -16,9 +16,11 @@ mod kill;
 pub mod lifecycle;
 pub mod limits;
 mod monitor;
+mod persist;
 mod request;
 mod shutdown;
 mod start;
+pub mod state;
 mod status;
 mod stdin;
 mod stdio;
@@ -33,6 +35,7 @@ use std::rc::Rc;
 
 pub use container::{Container, exit_reason};
 pub use error::{Field, PodError};
+pub use persist::open_state;
 pub use status::{Operation, Status};
 
 use crate::oci::driver::Driver;
@@ -71,6 +74,8 @@ pub struct Pod {
     pub started_at: std::time::SystemTime,
     /// Runs the OCI runtime.
     driver: Rc<dyn Driver>,
+    /// The records in the state directory.
+    store: state::Store,
 }
 
 impl Pod {
@@ -85,6 +90,7 @@ impl Pod {
     pub fn with_driver(config: PodConfig, driver: Rc<dyn Driver>) -> Rc<Pod> {
         Rc::new(Pod {
             driver,
+            store: state::Store::new(config.state_dir.clone()),
             config,
             containers: RefCell::new(BTreeMap::new()),
             reserved: RefCell::new(HashSet::new()),

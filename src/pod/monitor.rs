@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use super::container::Container;
 use super::events::{Event, EventKind};
-use super::{Pod, Status};
+use super::{Pod, Status, persist};
 use crate::cgroups::CgroupPaths;
 use crate::cgroups::oom::OomWatch;
 use crate::reactor::{self, sync};
@@ -87,6 +87,8 @@ async fn monitor(
     drain(&c).await;
     write_exit_files(&pod, &c, status);
     c.state.borrow_mut().status = Status::Stopped;
+    // On disk before anyone hears of the exit.
+    persist::save(&pod, &c);
     c.changed.notify_all();
     let oom_killed = c.state.borrow().oom_killed;
     pod.events.emit(Event::new(

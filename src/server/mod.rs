@@ -172,6 +172,7 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         exit_dir: cfg.exit_dir.clone(),
         oom_dir: cfg.oom_dir.clone(),
     });
+    crate::pod::open_state(&pod);
     log::info!(
         "pod {} serving on {} with {}",
         cfg.pod,

@@ -6,6 +6,7 @@ mod common;
 mod basics;
 mod limits;
 mod signals;
+mod state;
 
 use common::*;
 

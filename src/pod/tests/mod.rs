@@ -5,6 +5,7 @@
 mod fake;
 mod hangup;
 mod ids;
+mod records;
 
 use std::future::Future;
 use std::path::PathBuf;

@@ -1,0 +1,147 @@
+//! The pod's records kept up to date: the operations call here after each
+//! change of a container's state, and a failure to write is logged, not
+//! returned: the container runs on, watched by this monitor, only a new
+//! monitor after a crash would not find it.
+//!
+//! The writes are synchronous and fsync on the loop's thread (see
+//! `state::store`): small files, once per create, start, exit and delete.
+
+use super::container::{Container, Settings};
+use super::request::CreateRequest;
+use super::state::{
+    ContainerRecord, ExitRecord, Loaded, LogRecord, PodRecord, SCHEMA_VERSION, pidstat,
+};
+use super::{Pod, PodConfig};
+use crate::logs::driver::DriverKind;
+use crate::logs::ratelimit::Limit;
+
+/// The record's settings for a container being created by `req`, whose
+/// init process is `pid` (its start time read now, while it waits to be
+/// started and cannot have exited).
+pub(super) fn settings(pod: &Pod, req: &CreateRequest, pid: i32) -> Settings {
+    let pid_start_time = match pidstat::start_time(pid) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            log::warn!("container {}: no start time for pid {pid}: {e}", req.id);
+            None
+        }
+    };
+    let path = (req.log.driver == DriverKind::Cri)
+        .then(|| pod.config.log_dir.join(format!("{}.log", req.id)));
+    Settings {
+        log: LogRecord {
+            driver: req.log.driver,
+            path,
+            limit: req.log.limit,
+            max_line: req.log.max_line,
+            max_size: req.log.rotation.max_size,
+            max_files: req.log.rotation.max_files,
+        },
+        stdin: req.stdin,
+        stdin_once: req.stdin_once,
+        pid,
+        pid_start_time,
+    }
+}
+
+/// The container's record as of now.
+pub(super) fn record(c: &Container) -> ContainerRecord {
+    let st = c.state.borrow();
+    let s = &c.settings;
+    ContainerRecord {
+        version: SCHEMA_VERSION,
+        id: c.id.clone(),
+        bundle: c.bundle.clone(),
+        // SetLogRateLimit may have changed the limit since.
+        log: LogRecord {
+            limit: c.log.limit(),
+            ..s.log.clone()
+        },
+        stdin: s.stdin,
+        stdin_once: s.stdin_once,
+        terminal: c.pty.is_some(),
+        created_at: c.created_at,
+        status: st.status,
+        pid: Some(s.pid),
+        pid_start_time: s.pid_start_time,
+        started_at: st.started_at,
+        finished_at: st.finished_at,
+        exit: st.exit.map(|e| ExitRecord::seen(e, st.oom_killed)),
+    }
+}
+
+/// Writes the container's record; a failure is logged.
+pub(super) fn save(pod: &Pod, c: &Container) {
+    if let Err(e) = pod.store.save_container(&record(c)) {
+        log::error!("container {}: its state record was not written: {e}", c.id);
+    }
+}
+
+/// SetLogRateLimit: the new limit (or none) for the container's log, and
+/// its record, so a new monitor would go on with the same limit.
+pub fn set_log_limit(pod: &Pod, c: &Container, limit: Option<Limit>) {
+    c.log.set_limit(limit);
+    save(pod, c);
+}
+
+/// Removes the container's record before its directory; a failure is
+/// logged (the directory's removal may still take it).
+pub(super) fn remove(pod: &Pod, id: &str) {
+    if let Err(e) = pod.store.remove_container(id) {
+        log::error!("container {id}: its state record was not removed: {e}");
+    }
+}
+
+/// Opens the pod's state at start-up: reads what a previous monitor on
+/// this state directory left (removing writes it left half done) and says
+/// what it found, then writes this monitor's options to `STATE/pod.json`.
+/// Re-adopting a previous monitor's containers is not done yet: they are
+/// left as they are, and a create of one of their ids is refused while
+/// the runtime knows it.
+pub fn open_state(pod: &Pod) {
+    let ours = pod_record(&pod.config);
+    match pod.store.load_all() {
+        Ok(previous) => report_previous(&previous, &ours),
+        Err(e) => log::error!("the state records could not be read: {e}"),
+    }
+    if let Err(e) = pod.store.save_pod(&ours) {
+        log::error!("the pod's state record was not written: {e}");
+    }
+}
+
+/// Logs what a previous monitor left (what could not be read is logged
+/// by the store).
+fn report_previous(previous: &Loaded, ours: &PodRecord) {
+    if let Some(p) = previous.pod.as_ref().filter(|p| *p != ours) {
+        log::warn!("the previous monitor of this state directory ran with other options: {p:?}");
+    }
+    for c in &previous.containers {
+        log::warn!(
+            "container {} of a previous monitor ({}, pid {:?}, bundle {}) is not re-adopted",
+            c.id,
+            c.status.as_str(),
+            c.pid,
+            c.bundle.display()
+        );
+    }
+    for e in &previous.execs {
+        log::warn!(
+            "{} of a previous monitor in container {} (pid {}) is not re-adopted",
+            e.exec_id,
+            e.container,
+            e.pid
+        );
+    }
+}
+
+fn pod_record(c: &PodConfig) -> PodRecord {
+    PodRecord {
+        version: SCHEMA_VERSION,
+        name: c.name.clone(),
+        runtime: c.runtime.path.clone(),
+        runtime_root: c.runtime.root.clone(),
+        log_dir: c.log_dir.clone(),
+        exit_dir: c.exit_dir.clone(),
+        oom_dir: c.oom_dir.clone(),
+    }
+}
