@@ -8,7 +8,8 @@
 //! below it (`cli` uses `proto`, `varlink` and `sys` alone).
 //!
 //! - `server/`: `podmon serve`: the directories and the state lock
-//!   (`lock.rs`), the listener (`socket.rs`, or socket activation), accepting
+//!   (`lock.rs`), the listener (`socket.rs`, or the descriptors the service
+//!   manager passes, and the notifications sent back: `activation.rs`), accepting
 //!   within the connection bound (`accept.rs`), the peer check that gives each
 //!   connection its role (`access.rs`), one task per connection with its
 //!   buffers bounded (`conn.rs`), signals, the pod's shutdown.
@@ -43,7 +44,9 @@
 //!   and pty size, signal names, the signalfd, timestamps (`time.rs`), system
 //!   errors with operation, path and errno (`error.rs`), files written
 //!   (atomically, durably if asked) and read back without following links
-//!   (`files.rs`), our own usage.
+//!   (`files.rs`), our own usage, and systemd's protocols: passed
+//!   descriptors (`listen_fds.rs`), sd_notify and the file-descriptor store
+//!   (`sdnotify.rs`).
 //! - `reactor/`: the event loop: io_uring ring or epoll, the executor, the
 //!   operations that own their buffers while the kernel does (`ops.rs`).
 //!

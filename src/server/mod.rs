@@ -3,12 +3,13 @@
 
 mod accept;
 pub mod access;
+mod activation;
 mod conn;
 mod lock;
 mod socket;
 
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -16,8 +17,10 @@ use crate::oci::runtime::Runtime;
 use crate::pod::{Pod, PodConfig};
 use crate::reactor::{self, ops};
 use crate::sys::files::{self, FileError, PRIVATE_DIR};
+use crate::sys::sdnotify::{Notifier, State};
 use crate::sys::sigwatch::SignalWatch;
 use access::AccessConfig;
+use activation::{Activation, ActivationError};
 use lock::LockError;
 use socket::{BoundSocket, SocketError};
 
@@ -71,6 +74,9 @@ pub enum ServeError {
     /// The socket could not be set up.
     #[error(transparent)]
     Socket(#[from] SocketError),
+    /// The descriptors passed by the service manager are unusable.
+    #[error(transparent)]
+    Activation(#[from] ActivationError),
     /// Process setup (subreaper, signals) failed.
     #[error("{0}: {1}")]
     Setup(&'static str, io::Error),
@@ -81,25 +87,6 @@ pub enum ServeError {
 
 /// Entries in the io_uring submission queue.
 const RING_ENTRIES: u32 = 256;
-
-/// A listening socket passed by systemd-style socket activation, if any.
-fn activated_listener() -> Option<OwnedFd> {
-    let pid: u32 = std::env::var("LISTEN_PID").ok()?.parse().ok()?;
-    let fds: i32 = std::env::var("LISTEN_FDS").ok()?.parse().ok()?;
-    if pid != std::process::id() || fds < 1 {
-        return None;
-    }
-    // SAFETY: only the environment-variable edits; single-threaded at start-up.
-    unsafe {
-        std::env::remove_var("LISTEN_PID");
-        std::env::remove_var("LISTEN_FDS");
-        std::env::remove_var("LISTEN_FDNAMES");
-    }
-    // SAFETY: by the socket activation protocol, fd 3 is ours and open.
-    let fd = unsafe { OwnedFd::from_raw_fd(3) };
-    let _ = rustix::io::fcntl_setfd(&fd, rustix::io::FdFlags::CLOEXEC);
-    Some(fd)
-}
 
 /// The directories of the pod, created with their modes (or checked),
 /// and the state directory locked; returns the lock, held until exit.
@@ -148,10 +135,20 @@ fn prepare_dirs(cfg: &ServeConfig, activated: bool) -> Result<lock::StateLock, S
 /// Runs the monitor until SIGTERM or SIGINT, then stops and deletes the
 /// pod's containers: none outlives its monitor.
 pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
+    // First, before anything opens a descriptor or reads the environment.
+    let Activation {
+        listener: activated,
+        // Held, unused, until re-adoption of a previous monitor's
+        // containers takes them by name.
+        inherited: _inherited,
+    } = Activation::from_env()?;
+    let notifier = Notifier::from_env().unwrap_or_else(|e| {
+        log::warn!("{e}: not notifying the service manager");
+        Notifier::none()
+    });
     rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
         .map_err(|e| ServeError::Setup("PR_SET_CHILD_SUBREAPER", e.into()))?;
     reactor::init(RING_ENTRIES).map_err(reactor::RunError::from)?;
-    let activated = activated_listener();
     let _lock = prepare_dirs(&cfg, activated.is_some())?;
     let runtime = Runtime::locate(cfg.runtime.as_deref(), cfg.state_dir.join("runtime"))?
         .with_timeout(cfg.runtime_timeout);
@@ -173,18 +170,29 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         oom_dir: cfg.oom_dir.clone(),
     });
     crate::pod::open_state(&pod);
-    log::info!(
-        "pod {} serving on {} with {}",
+    let serving = format!(
+        "pod {} serving on {}",
         cfg.pod,
         bound
             .as_ref()
             .map_or(Path::new("an activated socket"), BoundSocket::path)
             .display(),
-        pod.config.runtime.path.display()
     );
+    log::info!("{serving} with {}", pod.config.runtime.path.display());
+    // Ready once the socket is bound: connections queue from now on. A
+    // newline (in a path) would end the STATUS= assignment early.
+    let status = serving.replace('\n', " ");
+    activation::tell(&notifier, &[State::Ready, State::Status(&status)]);
     let result = reactor::run(async move {
         let acceptor = reactor::spawn(accept::accept_loop(pod.clone(), listener, cfg.access));
         handle_signals(signals).await;
+        activation::tell(
+            &notifier,
+            &[
+                State::Stopping,
+                State::Status("stopping the pod's containers"),
+            ],
+        );
         reactor::abort(acceptor);
         crate::pod::lifecycle::shutdown(&pod).await;
         reactor::stop();
