@@ -19,8 +19,10 @@
 //!   `request.rs`, printing in `output.rs`, terminals in `term.rs`).
 //! - `pod/`: the domain: containers and their status rules (`status.rs`),
 //!   one file per operation (`create`, `start`, `kill`, `wait`, `delete`,
-//!   `shutdown`, `monitor`), execs (`exec/`), events, the stdin slot, and
-//!   the range of every parameter (`limits.rs`).
+//!   `shutdown`, `monitor`), execs (`exec/`), events (`events.rs`: numbered,
+//!   one ring shared by every watcher) and their journal on disk
+//!   (`journal.rs`), the stdin slot, and the range of every parameter
+//!   (`limits.rs`).
 //! - `session/`: exec and attach streaming over an upgraded connection.
 //! - `oci/`: the runtime driver (`driver.rs`, the one place the runtime is
 //!   run, behind the `Driver` trait), its command lines (`argv.rs`), what it

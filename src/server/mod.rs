@@ -77,6 +77,9 @@ pub enum ServeError {
     /// The event loop could not run.
     #[error(transparent)]
     Loop(#[from] reactor::RunError),
+    /// The event journal in the state directory could not be read.
+    #[error("event journal: {0}")]
+    Journal(#[from] crate::pod::journal::JournalError),
 }
 
 /// Entries in the io_uring submission queue.
@@ -171,7 +174,7 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         log_dir: cfg.log_dir.clone(),
         exit_dir: cfg.exit_dir.clone(),
         oom_dir: cfg.oom_dir.clone(),
-    });
+    })?;
     log::info!(
         "pod {} serving on {} with {}",
         cfg.pod,
