@@ -17,7 +17,6 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::AsFd;
 use std::path::Path;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
@@ -355,14 +354,17 @@ async fn write_queue(s: Rc<Shared>) {
 }
 
 /// Appends `buf` to the current segment completely.
-async fn write_lines(disk: &Disk, mut buf: Vec<u8>) {
+///
+/// With a plain write(2) on the loop, not an io_uring write: the kernel
+/// may punt a buffered append to an io-wq worker, and the last such worker
+/// never exits but wakes every 5 s, so one event would end the monitor's
+/// silence while idle for good. The lines of a burst of events go in one
+/// write to the page cache (no fsync): microseconds, like an `openat`.
+async fn write_lines(disk: &Disk, buf: Vec<u8>) {
     let mut done = 0;
     while done < buf.len() {
-        // The Rc keeps this segment open even if a swap came in between.
         let fd = disk.segments.borrow().fd();
-        let (r, b) = ops::write(fd.as_fd(), buf, done).await;
-        buf = b;
-        match r {
+        match rustix::io::write(&*fd, &buf[done..]).map_err(io::Error::from) {
             Ok(0) => retry(disk, &io::ErrorKind::WriteZero.into()).await,
             Ok(n) => done += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -199,7 +199,7 @@ pub struct Segments {
     dir_path: PathBuf,
     dir: OwnedFd,
     current: usize,
-    /// Shared with a write in flight, which keeps it open across a swap.
+    /// Shared with the writer, which keeps it while it writes.
     fd: Rc<OwnedFd>,
     /// Events in the current segment.
     pub count: usize,
@@ -244,8 +244,7 @@ fn open_segment(dir: BorrowedFd<'_>, name: &str, truncate: bool) -> io::Result<O
             "not a regular file",
         ));
     }
-    // O_NONBLOCK only guarded the open against a FIFO; io_uring would
-    // answer EAGAIN with it.
+    // O_NONBLOCK only guarded the open against a FIFO.
     rustix::fs::fcntl_setfl(&fd, OFlags::APPEND)?;
     Ok(fd)
 }
