@@ -20,10 +20,11 @@
 //!   `request.rs`, printing in `output.rs`, terminals in `term.rs`).
 //! - `pod/`: the domain: containers and their status rules (`status.rs`),
 //!   one file per operation (`create`, `start`, `kill`, `wait`, `delete`,
-//!   `shutdown`, `monitor`), execs (`exec/`), events, the stdin slot, the
-//!   range of every parameter (`limits.rs`), and the state on disk: the
-//!   records and their store (`state/`), kept current by the operations
-//!   through `persist.rs`.
+//!   `shutdown`, `monitor`), execs (`exec/`), events (`events.rs`: numbered,
+//!   one ring shared by every watcher) and their journal on disk
+//!   (`journal.rs`), the stdin slot, the range of every parameter
+//!   (`limits.rs`), and the state on disk: the records and their store
+//!   (`state/`), kept current by the operations through `persist.rs`.
 //! - `session/`: exec and attach streaming over an upgraded connection.
 //! - `oci/`: the runtime driver (`driver.rs`, the one place the runtime is
 //!   run, behind the `Driver` trait), its command lines (`argv.rs`), what it

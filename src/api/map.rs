@@ -103,6 +103,7 @@ pub fn event(e: Event) -> proto::Event {
         },
     };
     proto::Event {
+        seq: e.seq,
         id: e.id,
         timestamp: rfc3339_nanos(e.at),
         detail,

@@ -73,6 +73,9 @@ pub enum ClientCommand {
     Events {
         /// Only this container's events.
         id: Option<String>,
+        /// First the kept events after this seq (0: every kept one).
+        #[arg(long, value_name = "SEQ")]
+        since: Option<u64>,
     },
     /// Show a summary of the pod and its monitor.
     Pod,
@@ -304,7 +307,7 @@ impl ClientCommand {
             ClientCommand::Exec(args) => Some(&args.id),
             ClientCommand::Logs(args) => Some(&args.id),
             ClientCommand::SetLogLimit(args) => Some(&args.id),
-            ClientCommand::Stats { id, .. } | ClientCommand::Events { id } => id.as_deref(),
+            ClientCommand::Stats { id, .. } | ClientCommand::Events { id, .. } => id.as_deref(),
             ClientCommand::Ps | ClientCommand::Pod => None,
         }
     }

@@ -27,7 +27,7 @@ pub fn run_client(cmd: ClientCommand, socket: &Path, json: bool) -> anyhow::Resu
         Plan::Attach { id, stdin } => return interactive::attach(id, stdin, socket),
         Plan::Logs(args) => return logs::run(args, socket, json),
         Plan::Stats { id, watch } => return stats::run(id, watch, socket, json),
-        Plan::Events { id } => return events::run(id, socket, json),
+        Plan::Events { id, since } => return events::run(id, since, socket, json),
     };
     // A terminal container's pty starts at our window's size.
     if let Request::Create(create) = &mut req

@@ -86,6 +86,8 @@ pub enum Plan<'a> {
     Events {
         /// One container's events, or every one's.
         id: Option<&'a str>,
+        /// Replay the kept events after this seq first.
+        since: Option<u64>,
     },
 }
 
@@ -132,7 +134,12 @@ pub fn plan(cmd: &ClientCommand) -> anyhow::Result<Plan<'_>> {
                 watch: *watch,
             });
         }
-        ClientCommand::Events { id } => return Ok(Plan::Events { id: id.as_deref() }),
+        ClientCommand::Events { id, since } => {
+            return Ok(Plan::Events {
+                id: id.as_deref(),
+                since: *since,
+            });
+        }
     }))
 }
 
@@ -440,8 +447,15 @@ mod tests {
     #[test]
     fn streaming_subcommands_build_their_own_requests() {
         assert_eq!(
-            plan(&ClientCommand::Events { id: None }).unwrap(),
-            Plan::Events { id: None }
+            plan(&ClientCommand::Events {
+                id: None,
+                since: Some(3)
+            })
+            .unwrap(),
+            Plan::Events {
+                id: None,
+                since: Some(3)
+            }
         );
     }
 }

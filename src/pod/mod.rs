@@ -12,6 +12,7 @@ mod error;
 pub mod events;
 pub mod exec;
 pub mod id;
+pub mod journal;
 mod kill;
 pub mod lifecycle;
 pub mod limits;
@@ -79,26 +80,32 @@ pub struct Pod {
 }
 
 impl Pod {
-    /// An empty pod that drives `config.runtime`.
-    pub fn new(config: PodConfig) -> Rc<Pod> {
+    /// An empty pod that drives `config.runtime`, its events journaled in
+    /// the state directory (which must exist): numbering goes on after the
+    /// journal's last event.
+    pub fn new(config: PodConfig) -> Result<Rc<Pod>, journal::JournalError> {
         let driver = Rc::new(config.runtime.clone());
         Pod::with_driver(config, driver)
     }
 
     /// An empty pod whose runtime operations go to `driver` (a fake one in
     /// tests; `config.runtime` then only names it).
-    pub fn with_driver(config: PodConfig, driver: Rc<dyn Driver>) -> Rc<Pod> {
-        Rc::new(Pod {
+    pub fn with_driver(
+        config: PodConfig,
+        driver: Rc<dyn Driver>,
+    ) -> Result<Rc<Pod>, journal::JournalError> {
+        let events = events::Events::open(&config.state_dir)?;
+        Ok(Rc::new(Pod {
             driver,
             store: state::Store::new(config.state_dir.clone()),
             config,
             containers: RefCell::new(BTreeMap::new()),
             reserved: RefCell::new(HashSet::new()),
             reserved_changed: Default::default(),
-            events: Default::default(),
+            events,
             execs: Default::default(),
             started_at: std::time::SystemTime::now(),
-        })
+        }))
     }
 
     /// Looks a container up. An id that no container could have is

@@ -10,6 +10,8 @@ use crate::reactor::sync;
 
 /// How long containers get to exit after SIGTERM when the monitor stops.
 const STOP_GRACE: Duration = Duration::from_secs(10);
+/// How long the monitor waits at exit for the last events to be journaled.
+const JOURNAL_FLUSH: Duration = Duration::from_secs(5);
 
 /// Stops the pod: SIGTERM to every container still alive, SIGKILL after a
 /// grace period, then deletes them all from the runtime, so no container
@@ -55,6 +57,14 @@ pub async fn shutdown(pod: &Pod) {
         }
     }
     remove_pod_cgroups(&pod.config.name);
+    // The deletes' events, and any before them, are in the journal before
+    // the monitor exits (unless the disk stays full that long).
+    if sync::timeout(JOURNAL_FLUSH, pod.events.flushed())
+        .await
+        .is_none()
+    {
+        log::warn!("event journal: events not yet written at exit are lost");
+    }
 }
 
 /// Removes the pod's parent cgroups (`/podmon/<pod>` in every hierarchy),

@@ -244,6 +244,7 @@ fn errors(idl: &Idl, out: &mut Vec<String>) -> BTreeSet<String> {
     }
     each!(
         WatcherTooSlow,
+        EventsExpired,
         LimitExceeded,
         NoSuchContainer,
         ContainerExists,
@@ -297,6 +298,7 @@ fn types(idl: &Idl, out: &mut Vec<String>) -> BTreeSet<String> {
 /// it; and the same without the optional fields.
 fn event_samples() -> Vec<Event> {
     let ev = |detail| Event {
+        seq: 1,
         id: "a".into(),
         timestamp: "t".into(),
         detail,

@@ -83,6 +83,9 @@ pub enum ServeError {
     /// The event loop could not run.
     #[error(transparent)]
     Loop(#[from] reactor::RunError),
+    /// The event journal in the state directory could not be read.
+    #[error("event journal: {0}")]
+    Journal(#[from] crate::pod::journal::JournalError),
 }
 
 /// Entries in the io_uring submission queue.
@@ -168,7 +171,7 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         log_dir: cfg.log_dir.clone(),
         exit_dir: cfg.exit_dir.clone(),
         oom_dir: cfg.oom_dir.clone(),
-    });
+    })?;
     crate::pod::open_state(&pod);
     let serving = format!(
         "pod {} serving on {}",

@@ -235,6 +235,25 @@ impl Pod {
     }
 }
 
+impl Pod {
+    /// Stops the server with SIGTERM (which deletes its containers) and
+    /// starts a new one on the same directories and socket, with default
+    /// options; the old server's log moves to `server.log.old`. Returns
+    /// the old server's exit status.
+    pub fn restart(&mut self) -> Option<ExitStatus> {
+        let status = self.stop();
+        let _ = fs::rename(&self.server_log, self.dir.join("server.log.old"));
+        let mut cmd = self.serve_command(&PodOptions::default());
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+        self.pid = child.id();
+        self.child = Some(child);
+        self.wait_ready();
+        status
+    }
+}
+
 impl Drop for Pod {
     fn drop(&mut self) {
         let status = self.stop();

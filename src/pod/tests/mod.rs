@@ -67,8 +67,10 @@ fn pod() -> (Rc<Pod>, Rc<FakeRuntime>, PathBuf) {
         exit_dir: None,
         oom_dir: None,
     };
+    std::fs::create_dir_all(&config.state_dir).expect("mkdir state");
     let fake = Rc::new(FakeRuntime::default());
-    (Pod::with_driver(config, fake.clone()), fake, bundle)
+    let pod = Pod::with_driver(config, fake.clone()).expect("the event journal opens");
+    (pod, fake, bundle)
 }
 
 fn request(id: &str, bundle: &std::path::Path) -> CreateRequest {
