@@ -102,12 +102,16 @@ fn execute(
             if json {
                 json_line(out, &reply)?;
             } else {
-                writeln!(out, "{}", reply.exit_code)?;
+                match reply.exit_code {
+                    Some(code) => writeln!(out, "{code}")?,
+                    // No code to print: say why instead of making one up.
+                    None => writeln!(out, "unknown ({})", reply.reason)?,
+                }
                 if let Some(note) = output::signal_note(reply.signal.as_deref()) {
                     writeln!(err, "{note}")?;
                 }
             }
-            Ok(output::exit_status(Some(i64::from(reply.exit_code))))
+            Ok(output::exit_status(reply.exit_code.map(i64::from)))
         }
         Request::State(r) => {
             let reply = call::call(client, &r)?;

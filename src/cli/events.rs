@@ -39,8 +39,11 @@ pub fn event_lines(reply: &WatchEventsReply) -> Vec<String> {
             kind.as_str().unwrap_or("?"),
             e.id
         );
-        let exit = |line: &mut String, code: i32, signal: &Option<String>| {
-            line.push_str(&format!(" exit={code}"));
+        let exit = |line: &mut String, code: Option<i32>, signal: &Option<String>| {
+            match code {
+                Some(code) => line.push_str(&format!(" exit={code}")),
+                None => line.push_str(" exit=unknown"),
+            }
             if let Some(signal) = signal {
                 line.push_str(&format!(" signal={signal}"));
             }
@@ -62,7 +65,7 @@ pub fn event_lines(reply: &WatchEventsReply) -> Vec<String> {
                 exit_code,
                 signal,
             } => {
-                exit(&mut line, *exit_code, signal);
+                exit(&mut line, Some(*exit_code), signal);
                 line.push_str(&format!(" exec={exec_id}"));
             }
             EventDetail::LogDropped { bytes_dropped } => {

@@ -68,7 +68,48 @@ pub fn exit_reason(e: ExitInfo, oom_killed: bool) -> &'static str {
     ExitReason::of(e, oom_killed).as_str()
 }
 
+/// What a container is made of, whether a create just made it or a new
+/// monitor re-adopts it from its record.
+pub(super) struct Parts {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub dir: PathBuf,
+    pub created_at: SystemTime,
+    pub log: Rc<LogSink>,
+    pub state: State,
+    pub stdin: Rc<StdinSlot>,
+    pub pty: Option<Rc<std::os::fd::OwnedFd>>,
+    pub cgroup: Option<CgroupPaths>,
+    pub settings: Settings,
+}
+
 impl Container {
+    /// The container of `parts`; OOM kills its cgroup counted before now
+    /// are not its own.
+    pub(super) fn assemble(p: Parts) -> Rc<Container> {
+        let oom_base = p
+            .cgroup
+            .as_ref()
+            .and_then(CgroupPaths::oom_kills)
+            .unwrap_or(0);
+        Rc::new(Container {
+            id: p.id,
+            bundle: p.bundle,
+            dir: p.dir,
+            created_at: p.created_at,
+            log: p.log,
+            state: RefCell::new(p.state),
+            changed: Default::default(),
+            stdin: p.stdin,
+            pty: p.pty,
+            oom_base,
+            oom_reported: std::cell::Cell::new(oom_base),
+            dropped_before_start: Default::default(),
+            cgroup: p.cgroup,
+            settings: p.settings,
+        })
+    }
+
     /// The current status.
     pub fn status(&self) -> Status {
         self.state.borrow().status

@@ -46,6 +46,7 @@ pub(super) async fn delete_now(pod: &Pod, id: &str, force: bool) -> Result<(), P
     }
     pod.containers.borrow_mut().remove(id);
     persist::remove(pod, id);
+    super::fdstore::forget(pod, id);
     if let Err(e) = std::fs::remove_dir_all(&c.dir) {
         log::warn!("removing {}: {e}", c.dir.display());
     }

@@ -3,6 +3,7 @@
 //! per operation; the runtime is reached through [`Driver`] only, so the
 //! operations run against a fake runtime in the unit tests.
 
+pub mod adopt;
 mod bundle;
 mod container;
 mod create;
@@ -11,6 +12,7 @@ mod detach;
 mod error;
 pub mod events;
 pub mod exec;
+pub mod fdstore;
 pub mod id;
 pub mod journal;
 mod kill;
@@ -57,6 +59,8 @@ pub struct PodConfig {
     pub exit_dir: Option<PathBuf>,
     /// Where `<id>` files mark containers the OOM killer ended, when set.
     pub oom_dir: Option<PathBuf>,
+    /// The service manager, for its file-descriptor store (or none).
+    pub notifier: Rc<crate::sys::sdnotify::Notifier>,
 }
 
 /// The pod's containers plus the ids being created right now.

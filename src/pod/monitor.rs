@@ -19,8 +19,11 @@ use crate::sys::process::{ExitInfo, Watched};
 /// outside its PID namespace) before the exit is reported anyway.
 pub(super) const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Starts the tasks that watch a new container: its OOM kills and its init.
-pub(super) fn watch(pod: &Rc<Pod>, c: &Rc<Container>, init: Rc<Watched>) {
+/// Starts the tasks that watch a container: its OOM kills and its init.
+/// No init means it ended while no monitor watched: its exit is reported
+/// (once its pipes, if a previous monitor passed them on, are drained) as
+/// unknown.
+pub(super) fn watch(pod: &Rc<Pod>, c: &Rc<Container>, init: Option<Rc<Watched>>) {
     let oom_task = c
         .cgroup
         .as_ref()
@@ -64,15 +67,18 @@ fn report_oom(pod: &Pod, c: &Container) {
 async fn monitor(
     pod: Rc<Pod>,
     c: Rc<Container>,
-    init: Rc<Watched>,
+    init: Option<Rc<Watched>>,
     oom_task: Option<reactor::TaskId>,
 ) {
-    let status = match init.wait().await {
-        Ok(s) => s,
-        Err(e) => {
-            log::error!("container {}: waiting for pid {}: {e}", c.id, init.pid());
-            ExitInfo::UNKNOWN
-        }
+    let status = match &init {
+        Some(init) => match init.wait().await {
+            Ok(s) => s,
+            Err(e) => {
+                log::error!("container {}: waiting for pid {}: {e}", c.id, init.pid());
+                ExitInfo::UNKNOWN
+            }
+        },
+        None => ExitInfo::UNKNOWN,
     };
     record_exit(&c, status);
     if let Some(t) = oom_task {
@@ -83,7 +89,13 @@ async fn monitor(
     c.changed
         .wait_until(|| (!c.state.borrow().starting).then_some(()))
         .await;
-    log::info!("container {} exited: {}", c.id, status.exit_code());
+    match status.known_code() {
+        Some(code) => log::info!("container {} exited: {code}", c.id),
+        None => log::warn!(
+            "container {} ended while no monitor was its parent: its exit code is not known",
+            c.id
+        ),
+    }
     drain(&c).await;
     write_exit_files(&pod, &c, status);
     c.state.borrow_mut().status = Status::Stopped;
@@ -139,8 +151,10 @@ async fn drain(c: &Container) {
 }
 
 /// The exit-code and OOM files, where the pod is configured to write them.
+/// An exit whose code is not known gets no exit file: none is made up.
 fn write_exit_files(pod: &Pod, c: &Container, status: ExitInfo) {
     if let Some(dir) = &pod.config.exit_dir
+        && status.known_code().is_some()
         && let Err(e) = write_atomically(dir, &c.id, &status.exit_code().to_string())
     {
         log::error!("container {}: exit file: {e}", c.id);

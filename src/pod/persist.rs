@@ -8,11 +8,10 @@
 //! change and delete, but on a disk each fsync blocks the loop for about a
 //! millisecond, tens under load.
 
+use super::adopt::{self, Claimed};
 use super::container::{Container, Settings};
 use super::request::CreateRequest;
-use super::state::{
-    ContainerRecord, ExitRecord, Loaded, LogRecord, PodRecord, SCHEMA_VERSION, pidstat,
-};
+use super::state::{ContainerRecord, ExitRecord, LogRecord, PodRecord, SCHEMA_VERSION, pidstat};
 use super::{Pod, PodConfig};
 use crate::logs::driver::DriverKind;
 use crate::logs::ratelimit::Limit;
@@ -95,45 +94,30 @@ pub(super) fn remove(pod: &Pod, id: &str) {
 }
 
 /// Opens the pod's state at start-up: reads what a previous monitor on
-/// this state directory left (removing writes it left half done) and says
-/// what it found, then writes this monitor's options to `STATE/pod.json`.
-/// Re-adopting a previous monitor's containers is not done yet: they are
-/// left as they are, and a create of one of their ids is refused while
-/// the runtime knows it.
-pub fn open_state(pod: &Pod) {
+/// this state directory left (removing writes it left half done), claims
+/// the inits of its containers that still run (before anything could reap
+/// one: see `adopt`), then writes this monitor's options to
+/// `STATE/pod.json`. The claimed containers go to [`super::adopt::adopt`].
+pub fn open_state(pod: &Pod) -> Vec<Claimed> {
     let ours = pod_record(&pod.config);
-    match pod.store.load_all() {
-        Ok(previous) => report_previous(&previous, &ours),
-        Err(e) => log::error!("the state records could not be read: {e}"),
-    }
+    let claimed = match pod.store.load_all() {
+        Ok(previous) => {
+            if let Some(p) = previous.pod.as_ref().filter(|p| **p != ours) {
+                log::warn!(
+                    "the previous monitor of this state directory ran with other options: {p:?}"
+                );
+            }
+            adopt::claim(previous)
+        }
+        Err(e) => {
+            log::error!("the state records could not be read: {e}");
+            Vec::new()
+        }
+    };
     if let Err(e) = pod.store.save_pod(&ours) {
         log::error!("the pod's state record was not written: {e}");
     }
-}
-
-/// Logs what a previous monitor left (what could not be read is logged
-/// by the store).
-fn report_previous(previous: &Loaded, ours: &PodRecord) {
-    if let Some(p) = previous.pod.as_ref().filter(|p| *p != ours) {
-        log::warn!("the previous monitor of this state directory ran with other options: {p:?}");
-    }
-    for c in &previous.containers {
-        log::warn!(
-            "container {} of a previous monitor ({}, pid {:?}, bundle {}) is not re-adopted",
-            c.id,
-            c.status.as_str(),
-            c.pid,
-            c.bundle.display()
-        );
-    }
-    for e in &previous.execs {
-        log::warn!(
-            "{} of a previous monitor in container {} (pid {}) is not re-adopted",
-            e.exec_id,
-            e.container,
-            e.pid
-        );
-    }
+    claimed
 }
 
 fn pod_record(c: &PodConfig) -> PodRecord {

@@ -72,8 +72,10 @@ pub enum EventDetail {
     Started,
     /// The init process exited.
     Exited {
-        /// 128+N when signal N killed it.
-        exit_code: i32,
+        /// 128+N when signal N killed it; none when it ended while no
+        /// monitor was its parent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
         /// The killing signal, if one did.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         signal: Option<String>,

@@ -308,12 +308,12 @@ fn event_samples() -> Vec<Event> {
         ev(EventDetail::Created),
         ev(EventDetail::Started),
         ev(EventDetail::Exited {
-            exit_code: 137,
+            exit_code: Some(137),
             signal: signal(),
             oom_killed: false,
         }),
         ev(EventDetail::Exited {
-            exit_code: 0,
+            exit_code: Some(0),
             signal: None,
             oom_killed: true,
         }),

@@ -11,6 +11,7 @@ mod socket;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::Duration;
 
 use crate::oci::runtime::Runtime;
@@ -141,14 +142,14 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     // First, before anything opens a descriptor or reads the environment.
     let Activation {
         listener: activated,
-        // Held, unused, until re-adoption of a previous monitor's
-        // containers takes them by name.
-        inherited: _inherited,
+        // A previous monitor's container descriptors, by name, for the
+        // re-adoption of its containers.
+        inherited,
     } = Activation::from_env()?;
-    let notifier = Notifier::from_env().unwrap_or_else(|e| {
+    let notifier = Rc::new(Notifier::from_env().unwrap_or_else(|e| {
         log::warn!("{e}: not notifying the service manager");
         Notifier::none()
-    });
+    }));
     rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
         .map_err(|e| ServeError::Setup("PR_SET_CHILD_SUBREAPER", e.into()))?;
     reactor::init(RING_ENTRIES).map_err(reactor::RunError::from)?;
@@ -171,8 +172,9 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         log_dir: cfg.log_dir.clone(),
         exit_dir: cfg.exit_dir.clone(),
         oom_dir: cfg.oom_dir.clone(),
+        notifier: notifier.clone(),
     })?;
-    crate::pod::open_state(&pod);
+    let claimed = crate::pod::open_state(&pod);
     let serving = format!(
         "pod {} serving on {}",
         cfg.pod,
@@ -187,6 +189,8 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     let status = serving.replace('\n', " ");
     activation::tell(&notifier, &[State::Ready, State::Status(&status)]);
     let result = reactor::run(async move {
+        // Connections queue in the listener's backlog meanwhile.
+        crate::pod::adopt::adopt(&pod, claimed, inherited).await;
         let acceptor = reactor::spawn(accept::accept_loop(pod.clone(), listener, cfg.access));
         handle_signals(signals).await;
         activation::tell(

@@ -8,22 +8,8 @@
 pub mod console;
 pub mod error;
 pub mod files;
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "taking stored descriptors by name waits for re-adoption (issue 10)"
-    )
-)]
 pub mod listen_fds;
 pub mod process;
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "the fd store half (FDSTORE=1) waits for re-adoption (issue 10)"
-    )
-)]
 pub mod sdnotify;
 pub mod selfstat;
 pub mod signal;

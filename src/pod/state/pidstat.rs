@@ -17,6 +17,36 @@ pub fn parse_start_time(stat: &str) -> Option<u64> {
     rest.split_ascii_whitespace().nth(22 - 3)?.parse().ok()
 }
 
+/// Field 4 of a `/proc/PID/stat` line: the parent's pid.
+pub fn parse_ppid(stat: &str) -> Option<i32> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_ascii_whitespace().nth(4 - 3)?.parse().ok()
+}
+
+/// What a re-adopting monitor needs to know of a recorded pid, read at
+/// once from one line so both describe the same process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcStat {
+    /// Field 22: the start time in clock ticks after boot.
+    pub start_time: u64,
+    /// Field 4: the parent's pid (a zombie keeps its parent).
+    pub ppid: i32,
+}
+
+/// Start time and parent of process `pid`, read now. A process that is
+/// gone (reaped) is an error with errno ENOENT or ESRCH.
+pub fn stat(pid: i32) -> Result<ProcStat, SysError> {
+    let path = PathBuf::from(format!("/proc/{pid}/stat"));
+    let bytes = std::fs::read(&path).map_err(|e| SysError::at("reading", &path, &e))?;
+    let text = String::from_utf8_lossy(&bytes);
+    match (parse_start_time(&text), parse_ppid(&text)) {
+        (Some(start_time), Some(ppid)) => Ok(ProcStat { start_time, ppid }),
+        _ => {
+            Err(SysError::other("parsing", "no start time or parent in the line").with_path(&path))
+        }
+    }
+}
+
 /// The start time of process `pid`, read now. A process that is gone is
 /// an error with errno ENOENT or ESRCH.
 pub fn start_time(pid: i32) -> Result<u64, SysError> {

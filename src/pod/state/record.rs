@@ -38,6 +38,8 @@ impl ExitReason {
     pub fn of(exit: ExitInfo, oom_killed: bool) -> ExitReason {
         if oom_killed {
             ExitReason::OomKilled
+        } else if exit.known_code().is_none() {
+            ExitReason::MonitorDown
         } else if exit.exit_code() == 0 {
             ExitReason::Completed
         } else {
@@ -81,14 +83,9 @@ impl ExitRecord {
         }
     }
 
-    /// The record of an exit nobody saw: no code, no signal.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "re-adoption (issue 10) records what ended unwatched"
-        )
-    )]
+    /// The record of an exit nobody saw: no code, no signal (what
+    /// [`ExitRecord::seen`] makes of [`ExitInfo::UNKNOWN`]).
+    #[cfg(test)]
     pub fn monitor_down() -> ExitRecord {
         ExitRecord {
             code: None,

@@ -66,6 +66,7 @@ fn pod() -> (Rc<Pod>, Rc<FakeRuntime>, PathBuf) {
         log_dir: dir.join("logs"),
         exit_dir: None,
         oom_dir: None,
+        notifier: Rc::new(crate::sys::sdnotify::Notifier::none()),
     };
     std::fs::create_dir_all(&config.state_dir).expect("mkdir state");
     let fake = Rc::new(FakeRuntime::default());
