@@ -45,6 +45,8 @@ impl Server {
             .arg(&state_dir)
             .arg("--log-dir")
             .arg(&log_dir)
+            // SIGTERM at the end stops the containers, as stop() expects.
+            .arg("--kill-on-exit")
             .stdin(Stdio::null())
             .stdout(fs::File::create(&server_log)?)
             .stderr(fs::File::create(&server_log)?.try_clone()?)

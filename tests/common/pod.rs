@@ -25,6 +25,11 @@ pub struct PodOptions {
     pub env: Vec<(String, String)>,
     /// The runtime instead of runc (a wrapper script, see `wrapper_runtime`).
     pub runtime: Option<PathBuf>,
+    /// Start without `--kill-on-exit`, so SIGTERM leaves the containers
+    /// running. By default the harness passes it: a test's containers go
+    /// with its server at `stop`, `restart` and drop (which also cleans
+    /// the runtime up whatever the server did).
+    pub leave_containers: bool,
 }
 
 /// The environment the server gets on top of the test's: the reactor
@@ -137,6 +142,9 @@ impl Pod {
             "--exit-dir".into(),
             self.exit_dir.display().to_string(),
         ];
+        if !opts.leave_containers {
+            serve_args.push("--kill-on-exit".into());
+        }
         let mut cmd = if opts.socket_activated {
             // systemd-socket-activate passes on only a few variables of its own.
             let level = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
@@ -215,8 +223,9 @@ impl Pod {
         }
     }
 
-    /// Stops the server with SIGTERM (SIGKILL after 20 s: podmon gives
-    /// containers that ignore SIGTERM 10 s before it kills them); returns its exit status.
+    /// Stops the server with SIGTERM (SIGKILL after 20 s: with
+    /// `--kill-on-exit` podmon gives containers that ignore SIGTERM 10 s
+    /// before it kills them); returns its exit status.
     pub fn stop(&mut self) -> Option<ExitStatus> {
         let mut child = self.child.take()?;
         // SAFETY: plain kill(2) on our own child's pid.
@@ -236,7 +245,8 @@ impl Pod {
 }
 
 impl Pod {
-    /// Stops the server with SIGTERM (which deletes its containers) and
+    /// Stops the server with SIGTERM (which, with the default options,
+    /// deletes its containers) and
     /// starts a new one on the same directories and socket, with default
     /// options; the old server's log moves to `server.log.old`. Returns
     /// the old server's exit status.
