@@ -245,6 +245,52 @@ impl Pod {
 }
 
 impl Pod {
+    /// Waits at most `within` for the server to exit by itself (after a
+    /// Shutdown call): its exit status, or None if it still runs then.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let end = Instant::now() + within;
+        loop {
+            let child = self.child.as_mut()?;
+            if let Ok(Some(st)) = child.try_wait() {
+                self.child = None;
+                return Some(st);
+            }
+            if Instant::now() >= end {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Removes the pod's parent cgroups (`podmon/NAME` in every
+    /// hierarchy), which a monitor that exits without `--kill-on-exit`
+    /// leaves behind; a test that deletes such containers itself calls it.
+    pub fn remove_pod_cgroups(&self) {
+        let Ok(roots) = fs::read_dir("/sys/fs/cgroup") else {
+            return;
+        };
+        let mut all = vec![PathBuf::from("/sys/fs/cgroup")];
+        all.extend(roots.flatten().map(|e| e.path()));
+        for root in all {
+            let _ = fs::remove_dir(root.join("podmon").join(&self.name));
+        }
+    }
+
+    /// Whether any hierarchy still has the pod's parent cgroup.
+    pub fn pod_cgroups_left(&self) -> Vec<PathBuf> {
+        let Ok(roots) = fs::read_dir("/sys/fs/cgroup") else {
+            return vec![];
+        };
+        let mut all = vec![PathBuf::from("/sys/fs/cgroup")];
+        all.extend(roots.flatten().map(|e| e.path()));
+        all.into_iter()
+            .map(|root| root.join("podmon").join(&self.name))
+            .filter(|d| d.is_dir())
+            .collect()
+    }
+}
+
+impl Pod {
     /// Stops the server with SIGTERM (which, with the default options,
     /// deletes its containers) and
     /// starts a new one on the same directories and socket, with default
