@@ -314,6 +314,8 @@ impl Drop for Pod {
     fn drop(&mut self) {
         let status = self.stop();
         let leftovers = cleanup_runtime(runc(), &self.state_dir.join("runtime"));
+        // A server that left its containers (or died) left their parent too.
+        self.remove_pod_cgroups();
         if thread::panicking() {
             eprintln!(
                 "--- pod {}: server exit {status:?}, runc leftovers {leftovers:?}, dir kept: {}\n--- server log:\n{}--- end of server log",
