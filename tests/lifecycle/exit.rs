@@ -89,6 +89,15 @@ fn sigterm_without_kill_on_exit_leaves_the_containers_running() {
         "the log does not say the containers are left running:\n{log}"
     );
     assert!(!pod.socket.exists(), "socket file left behind");
+    // The journal has every event up to the exit (a new monitor goes on
+    // numbering from it).
+    let journal = std::fs::read_to_string(pod.state_dir.join("events.0")).unwrap_or_default();
+    assert_eq!(
+        journal.lines().count(),
+        3,
+        "created, created, started:\n{journal}"
+    );
+    assert!(journal.contains("started"), "{journal}");
     delete_left(&pod, "s", pid);
     delete_left(&pod, "cr", created);
 }
