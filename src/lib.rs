@@ -20,7 +20,8 @@
 //!   `request.rs`, printing in `output.rs`, terminals in `term.rs`).
 //! - `pod/`: the domain: containers and their status rules (`status.rs`),
 //!   one file per operation (`create`, `start`, `kill`, `wait`, `delete`,
-//!   `shutdown`, `monitor`), execs (`exec/`), events (`events.rs`: numbered,
+//!   `shutdown`, `monitor`), the exit requests a Shutdown call leaves for
+//!   the server (`exit.rs`), execs (`exec/`), events (`events.rs`: numbered,
 //!   one ring shared by every watcher) and their journal on disk
 //!   (`journal.rs`), the stdin slot, the range of every parameter
 //!   (`limits.rs`), and the state on disk: the records and their store

@@ -15,7 +15,8 @@ use super::varlink::Client;
 use super::{RUNC, podmon_bin};
 
 /// How long the server may take to answer on its socket, and to exit after
-/// SIGTERM (it stops its containers first: runc kill, wait, delete).
+/// SIGTERM (started with --kill-on-exit, it stops its containers first:
+/// runc kill, wait, delete).
 const START_TIMEOUT: Duration = Duration::from_secs(15);
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -45,6 +46,8 @@ impl Server {
             .arg(&state_dir)
             .arg("--log-dir")
             .arg(&log_dir)
+            // SIGTERM at the end stops the containers, as stop() expects.
+            .arg("--kill-on-exit")
             .stdin(Stdio::null())
             .stdout(fs::File::create(&server_log)?)
             .stderr(fs::File::create(&server_log)?.try_clone()?)
@@ -118,7 +121,7 @@ impl Server {
         fs::read_to_string(&self.server_log).unwrap_or_default()
     }
 
-    /// SIGTERM (the server stops its containers), then waits; SIGKILL if it
+    /// SIGTERM (the server, with --kill-on-exit, stops its containers), then waits; SIGKILL if it
     /// does not exit in time. Errors say the server misbehaved.
     pub fn stop(&mut self) -> io::Result<()> {
         let Some(mut child) = self.child.take() else {

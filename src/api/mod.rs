@@ -17,6 +17,7 @@ mod replier;
 mod replies;
 mod resize;
 mod set_log_rate_limit;
+mod shutdown;
 mod start_container;
 mod stats;
 mod wait_container;
@@ -175,6 +176,7 @@ fn parameter(field: Field) -> &'static str {
         Field::TimeoutSeconds => "timeoutSeconds",
         Field::MaxOutput => "maxOutput",
         Field::User => "user",
+        Field::Timeout => "timeout",
     }
 }
 
@@ -239,6 +241,7 @@ dispatch_table! {
     Stats => stats, ReadOnly,
     GetPod => get_pod, ReadOnly,
     WatchEvents => watch_events, ReadOnly,
+    Shutdown => shutdown, Full,
 }
 
 impl Method {

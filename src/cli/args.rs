@@ -95,6 +95,15 @@ pub enum ClientCommand {
         /// Rows.
         rows: u16,
     },
+    /// Make the monitor exit; the containers keep running unless --kill.
+    Shutdown {
+        /// Stop and delete every container first (SIGTERM, then SIGKILL).
+        #[arg(long)]
+        kill: bool,
+        /// Seconds between SIGTERM and SIGKILL with --kill (0 to 3600; default 10).
+        #[arg(long, value_name = "SECONDS", requires = "kill")]
+        timeout: Option<u64>,
+    },
 }
 
 /// Arguments of `podmon exec`.
@@ -269,6 +278,10 @@ pub struct ServeArgs {
     /// killer ended it (as conmon's oom files).
     #[arg(long, value_name = "DIR")]
     pub oom_dir: Option<PathBuf>,
+    /// On SIGTERM or SIGINT, stop and delete the pod's containers (SIGTERM,
+    /// SIGKILL after 10 s) before exiting; without it they keep running.
+    #[arg(long)]
+    pub kill_on_exit: bool,
     /// Who may connect besides root (repeatable; peers are checked by SO_PEERCRED).
     #[command(flatten)]
     pub access: AccessArgs,
@@ -308,7 +321,7 @@ impl ClientCommand {
             ClientCommand::Logs(args) => Some(&args.id),
             ClientCommand::SetLogLimit(args) => Some(&args.id),
             ClientCommand::Stats { id, .. } | ClientCommand::Events { id, .. } => id.as_deref(),
-            ClientCommand::Ps | ClientCommand::Pod => None,
+            ClientCommand::Ps | ClientCommand::Pod | ClientCommand::Shutdown { .. } => None,
         }
     }
 }

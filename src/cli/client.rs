@@ -145,6 +145,7 @@ fn execute(
         Request::Delete(r) => quiet(&call::call(client, &r)?, json, out),
         Request::ReopenLog(r) => quiet(&call::call(client, &r)?, json, out),
         Request::Resize(r) => quiet(&call::call(client, &r)?, json, out),
+        Request::Shutdown(r) => quiet(&call::call(client, &r)?, json, out),
     }
 }
 

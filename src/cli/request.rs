@@ -35,6 +35,8 @@ pub enum Request {
     ReopenLog(proto::ReopenLog),
     /// `resize`
     Resize(proto::Resize),
+    /// `shutdown`
+    Shutdown(proto::Shutdown),
 }
 
 impl Request {
@@ -54,6 +56,7 @@ impl Request {
             Request::SetLogLimit(_) => proto::SetLogRateLimit::METHOD,
             Request::ReopenLog(_) => proto::ReopenLog::METHOD,
             Request::Resize(_) => proto::Resize::METHOD,
+            Request::Shutdown(_) => proto::Shutdown::METHOD,
         }
     }
 }
@@ -119,6 +122,10 @@ pub fn plan(cmd: &ClientCommand) -> anyhow::Result<Plan<'_>> {
             exec_id: None,
             width: *cols,
             height: *rows,
+        }),
+        ClientCommand::Shutdown { kill, timeout } => Request::Shutdown(proto::Shutdown {
+            kill_containers: kill.then_some(true),
+            timeout: timeout.map(|t| fit(t, "timeout")).transpose()?,
         }),
         ClientCommand::Exec(args) => return Ok(Plan::Exec(args)),
         ClientCommand::Attach { id, no_stdin } => {
@@ -254,6 +261,7 @@ mod tests {
             Request::SetLogLimit(r) => wire(&r),
             Request::ReopenLog(r) => wire(&r),
             Request::Resize(r) => wire(&r),
+            Request::Shutdown(r) => wire(&r),
         }
     }
 
@@ -437,6 +445,23 @@ mod tests {
         assert_eq!(
             sent(&ClientCommand::Pod),
             ("io.podmon.Pod.GetPod", json!({}))
+        );
+        assert_eq!(
+            sent(&ClientCommand::Shutdown {
+                kill: false,
+                timeout: None
+            }),
+            ("io.podmon.Pod.Shutdown", json!({}))
+        );
+        assert_eq!(
+            sent(&ClientCommand::Shutdown {
+                kill: true,
+                timeout: Some(2)
+            }),
+            (
+                "io.podmon.Pod.Shutdown",
+                json!({"killContainers": true, "timeout": 2})
+            )
         );
         assert_eq!(
             wire(&crate::cli::interactive::attach_request("a", true)),

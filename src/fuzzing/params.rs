@@ -44,6 +44,7 @@ methods!(
     Stats,
     GetPod,
     WatchEvents,
+    Shutdown,
 );
 
 /// The first byte picks the method, the rest is the JSON of its

@@ -4,8 +4,8 @@
 //!
 //! A create runs as a task of its own (`detach`): a client that hangs up
 //! cannot stop it halfway. It ends with the container in the pod's table
-//! (listed, deleted at shutdown) or rolled back: no runtime record, no
-//! directory, no reservation.
+//! (listed, and deleted at shutdown when the monitor stops its containers)
+//! or rolled back: no runtime record, no directory, no reservation.
 
 use std::os::fd::AsFd;
 use std::path::Path;

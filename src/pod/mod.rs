@@ -12,6 +12,7 @@ mod detach;
 mod error;
 pub mod events;
 pub mod exec;
+mod exit;
 pub mod fdstore;
 pub mod id;
 pub mod journal;
@@ -38,6 +39,7 @@ use std::rc::Rc;
 
 pub use container::{Container, exit_reason};
 pub use error::{Field, PodError};
+pub use exit::ExitRequest;
 pub use persist::open_state;
 pub use status::{Operation, Status};
 
@@ -71,6 +73,12 @@ pub struct Pod {
     reserved: RefCell<HashSet<String>>,
     /// Woken when a create ends (its reservation goes), for the shutdown.
     reserved_changed: crate::reactor::sync::Notify,
+    /// How the monitor was asked to exit, once it was (see [`ExitRequest`]).
+    exit: RefCell<Option<ExitRequest>>,
+    /// Shutdown calls that will request the exit once they are done.
+    exit_claims: std::cell::Cell<usize>,
+    /// Woken when `exit` or `exit_claims` change, for the server's main task.
+    exit_changed: crate::reactor::sync::Notify,
     /// The event stream.
     pub events: events::Events,
     /// Execs running now, by exec id.
@@ -106,6 +114,9 @@ impl Pod {
             containers: RefCell::new(BTreeMap::new()),
             reserved: RefCell::new(HashSet::new()),
             reserved_changed: Default::default(),
+            exit: RefCell::new(None),
+            exit_claims: Default::default(),
+            exit_changed: Default::default(),
             events,
             execs: Default::default(),
             started_at: std::time::SystemTime::now(),

@@ -231,7 +231,8 @@ fn methods(idl: &Idl, out: &mut Vec<String>) -> BTreeSet<String> {
         Resize,
         Stats,
         GetPod,
-        WatchEvents
+        WatchEvents,
+        Shutdown
     )
 }
 

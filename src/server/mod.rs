@@ -15,7 +15,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::oci::runtime::Runtime;
-use crate::pod::{Pod, PodConfig};
+use crate::pod::{ExitRequest, Pod, PodConfig, limits};
+use crate::reactor::sync::{Either, select};
 use crate::reactor::{self, ops};
 use crate::sys::files::{self, FileError, PRIVATE_DIR};
 use crate::sys::sdnotify::{Notifier, State};
@@ -46,6 +47,9 @@ pub struct ServeConfig {
     pub oom_dir: Option<PathBuf>,
     /// Who may connect, and with which role.
     pub access: AccessConfig,
+    /// On SIGTERM or SIGINT, stop and delete the pod's containers before
+    /// exiting; without it they are left running (the engine's choice).
+    pub kill_on_exit: bool,
 }
 
 /// Why the monitor could not start (it never panics for these).
@@ -136,8 +140,9 @@ fn prepare_dirs(cfg: &ServeConfig, activated: bool) -> Result<lock::StateLock, S
     Ok(held)
 }
 
-/// Runs the monitor until SIGTERM or SIGINT, then stops and deletes the
-/// pod's containers: none outlives its monitor.
+/// Runs the monitor until SIGTERM or SIGINT or a `Shutdown` call, then
+/// exits, stopping and deleting the pod's containers only when asked to
+/// (`--kill-on-exit`, `Shutdown(killContainers: true)`).
 pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     // First, before anything opens a descriptor or reads the environment.
     let Activation {
@@ -188,20 +193,27 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     // newline (in a path) would end the STATUS= assignment early.
     let status = serving.replace('\n', " ");
     activation::tell(&notifier, &[State::Ready, State::Status(&status)]);
+    let kill_on_exit = cfg.kill_on_exit;
     let result = reactor::run(async move {
         // Connections queue in the listener's backlog meanwhile.
         crate::pod::adopt::adopt(&pod, claimed, inherited).await;
         let acceptor = reactor::spawn(accept::accept_loop(pod.clone(), listener, cfg.access));
-        handle_signals(signals).await;
-        activation::tell(
-            &notifier,
-            &[
-                State::Stopping,
-                State::Status("stopping the pod's containers"),
-            ],
-        );
-        reactor::abort(acceptor);
-        crate::pod::lifecycle::shutdown(&pod).await;
+        let request = until_exit(&pod, signals, kill_on_exit, acceptor).await;
+        match request {
+            ExitRequest::Stop {
+                kill_containers,
+                grace,
+            } => {
+                let status = if kill_containers {
+                    "stopping the pod's containers"
+                } else {
+                    "exiting, leaving the pod's containers running"
+                };
+                activation::tell(&notifier, &[State::Stopping, State::Status(status)]);
+                reactor::abort(acceptor);
+                crate::pod::lifecycle::shutdown(&pod, kill_containers, grace).await;
+            }
+        }
         reactor::stop();
     });
     if let Some(b) = bound {
@@ -210,7 +222,46 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     result.map_err(Into::into)
 }
 
-async fn handle_signals(mut signals: SignalWatch) {
+/// Waits for the first of SIGTERM/SIGINT and an exit request (a Shutdown
+/// call), then for every Shutdown still running to end; returns how to
+/// exit. A signal stops accepting at once and asks for the exit
+/// `--kill-on-exit` says. Signals are read (strays reaped) to the end.
+async fn until_exit(
+    pod: &Pod,
+    mut signals: SignalWatch,
+    kill_on_exit: bool,
+    acceptor: reactor::TaskId,
+) -> ExitRequest {
+    let first = select(handle_signals(&mut signals), pod.exit_requested()).await;
+    reactor::spawn(async move {
+        loop {
+            let sig = handle_signals(&mut signals).await;
+            log::info!("signal {sig}: already exiting");
+        }
+    });
+    match first {
+        Either::Left(sig) => {
+            if kill_on_exit {
+                log::info!("signal {sig}: stopping the pod's containers and exiting");
+            } else {
+                log::info!(
+                    "signal {sig}: exiting, leaving the pod's containers running (--kill-on-exit would stop them)"
+                );
+            }
+            reactor::abort(acceptor);
+            pod.request_exit(ExitRequest::Stop {
+                kill_containers: kill_on_exit,
+                grace: Duration::from_secs(limits::SHUTDOWN_TIMEOUT_DEFAULT.unsigned_abs()),
+            });
+            pod.exit_requested().await
+        }
+        Either::Right(request) => request,
+    }
+}
+
+/// Reads signals until SIGTERM or SIGINT, which it returns: SIGCHLD reaps
+/// strays, SIGHUP is ignored.
+async fn handle_signals(signals: &mut SignalWatch) -> i32 {
     loop {
         let got = match signals.next().await {
             Ok(s) => s,
@@ -224,10 +275,7 @@ async fn handle_signals(mut signals: SignalWatch) {
             match sig {
                 libc::SIGCHLD => crate::sys::process::reap_strays(),
                 libc::SIGHUP => log::info!("SIGHUP ignored"),
-                _ => {
-                    log::info!("signal {sig}: stopping the pod's containers and exiting");
-                    return;
-                }
+                _ => return sig,
             }
         }
     }

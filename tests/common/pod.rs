@@ -25,6 +25,11 @@ pub struct PodOptions {
     pub env: Vec<(String, String)>,
     /// The runtime instead of runc (a wrapper script, see `wrapper_runtime`).
     pub runtime: Option<PathBuf>,
+    /// Start without `--kill-on-exit`, so SIGTERM leaves the containers
+    /// running. By default the harness passes it: a test's containers go
+    /// with its server at `stop`, `restart` and drop (which also cleans
+    /// the runtime up whatever the server did).
+    pub leave_containers: bool,
 }
 
 /// The environment the server gets on top of the test's: the reactor
@@ -137,6 +142,9 @@ impl Pod {
             "--exit-dir".into(),
             self.exit_dir.display().to_string(),
         ];
+        if !opts.leave_containers {
+            serve_args.push("--kill-on-exit".into());
+        }
         let mut cmd = if opts.socket_activated {
             // systemd-socket-activate passes on only a few variables of its own.
             let level = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
@@ -215,8 +223,9 @@ impl Pod {
         }
     }
 
-    /// Stops the server with SIGTERM (SIGKILL after 20 s: podmon gives
-    /// containers that ignore SIGTERM 10 s before it kills them); returns its exit status.
+    /// Stops the server with SIGTERM (SIGKILL after 20 s: with
+    /// `--kill-on-exit` podmon gives containers that ignore SIGTERM 10 s
+    /// before it kills them); returns its exit status.
     pub fn stop(&mut self) -> Option<ExitStatus> {
         let mut child = self.child.take()?;
         // SAFETY: plain kill(2) on our own child's pid.
@@ -236,7 +245,54 @@ impl Pod {
 }
 
 impl Pod {
-    /// Stops the server with SIGTERM (which deletes its containers) and
+    /// Waits at most `within` for the server to exit by itself (after a
+    /// Shutdown call): its exit status, or None if it still runs then.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let end = Instant::now() + within;
+        loop {
+            let child = self.child.as_mut()?;
+            if let Ok(Some(st)) = child.try_wait() {
+                self.child = None;
+                return Some(st);
+            }
+            if Instant::now() >= end {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Removes the pod's parent cgroups (`podmon/NAME` in every
+    /// hierarchy), which a monitor that exits without `--kill-on-exit`
+    /// leaves behind; a test that deletes such containers itself calls it.
+    pub fn remove_pod_cgroups(&self) {
+        let Ok(roots) = fs::read_dir("/sys/fs/cgroup") else {
+            return;
+        };
+        let mut all = vec![PathBuf::from("/sys/fs/cgroup")];
+        all.extend(roots.flatten().map(|e| e.path()));
+        for root in all {
+            let _ = fs::remove_dir(root.join("podmon").join(&self.name));
+        }
+    }
+
+    /// Whether any hierarchy still has the pod's parent cgroup.
+    pub fn pod_cgroups_left(&self) -> Vec<PathBuf> {
+        let Ok(roots) = fs::read_dir("/sys/fs/cgroup") else {
+            return vec![];
+        };
+        let mut all = vec![PathBuf::from("/sys/fs/cgroup")];
+        all.extend(roots.flatten().map(|e| e.path()));
+        all.into_iter()
+            .map(|root| root.join("podmon").join(&self.name))
+            .filter(|d| d.is_dir())
+            .collect()
+    }
+}
+
+impl Pod {
+    /// Stops the server with SIGTERM (which, with the default options,
+    /// deletes its containers) and
     /// starts a new one on the same directories and socket, with default
     /// options; the old server's log moves to `server.log.old`. Returns
     /// the old server's exit status.
@@ -258,6 +314,8 @@ impl Drop for Pod {
     fn drop(&mut self) {
         let status = self.stop();
         let leftovers = cleanup_runtime(runc(), &self.state_dir.join("runtime"));
+        // A server that left its containers (or died) left their parent too.
+        self.remove_pod_cgroups();
         if thread::panicking() {
             eprintln!(
                 "--- pod {}: server exit {status:?}, runc leftovers {leftovers:?}, dir kept: {}\n--- server log:\n{}--- end of server log",

@@ -4,6 +4,7 @@
 mod common;
 
 mod basics;
+mod exit;
 mod limits;
 mod signals;
 mod state;

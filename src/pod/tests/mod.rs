@@ -2,6 +2,7 @@
 //! rules (what created / running / stopped containers allow) as the
 //! operations apply them, and what the operations ask of the runtime.
 
+mod exit;
 mod fake;
 mod hangup;
 mod ids;
