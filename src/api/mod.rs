@@ -12,6 +12,7 @@ mod kill_container;
 mod list_containers;
 mod map;
 mod read_logs;
+mod reexec;
 mod reopen_log;
 mod replier;
 mod replies;
@@ -242,6 +243,7 @@ dispatch_table! {
     GetPod => get_pod, ReadOnly,
     WatchEvents => watch_events, ReadOnly,
     Shutdown => shutdown, Full,
+    Reexec => reexec, Full,
 }
 
 impl Method {

@@ -95,6 +95,13 @@ pub enum ClientCommand {
         /// Rows.
         rows: u16,
     },
+    /// Live upgrade: the monitor execs the podmon binary on disk in place
+    /// (same pid, containers and logs kept); waits until the new one serves.
+    Upgrade {
+        /// Seconds to wait for the upgraded monitor to answer.
+        #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+        timeout: u64,
+    },
     /// Make the monitor exit; the containers keep running unless --kill.
     Shutdown {
         /// Stop and delete every container first (SIGTERM, then SIGKILL).
@@ -321,7 +328,10 @@ impl ClientCommand {
             ClientCommand::Logs(args) => Some(&args.id),
             ClientCommand::SetLogLimit(args) => Some(&args.id),
             ClientCommand::Stats { id, .. } | ClientCommand::Events { id, .. } => id.as_deref(),
-            ClientCommand::Ps | ClientCommand::Pod | ClientCommand::Shutdown { .. } => None,
+            ClientCommand::Ps
+            | ClientCommand::Pod
+            | ClientCommand::Shutdown { .. }
+            | ClientCommand::Upgrade { .. } => None,
         }
     }
 }

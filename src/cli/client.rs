@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::output::{self, ContainerView};
 use super::request::{Plan, Request, plan};
-use super::{ClientCommand, errors, events, interactive, logs, stats};
+use super::{ClientCommand, errors, events, interactive, logs, reexec, stats};
 use crate::proto::{self, call};
 use crate::varlink::client::{Client, ClientError};
 
@@ -28,6 +28,7 @@ pub fn run_client(cmd: ClientCommand, socket: &Path, json: bool) -> anyhow::Resu
         Plan::Logs(args) => return logs::run(args, socket, json),
         Plan::Stats { id, watch } => return stats::run(id, watch, socket, json),
         Plan::Events { id, since } => return events::run(id, since, socket, json),
+        Plan::Upgrade { timeout } => return reexec::run(socket, timeout, json),
     };
     // A terminal container's pty starts at our window's size.
     if let Request::Create(create) = &mut req

@@ -85,6 +85,11 @@ pub enum Plan<'a> {
         /// Refresh until interrupted.
         watch: bool,
     },
+    /// `upgrade`
+    Upgrade {
+        /// How long to wait for the new image.
+        timeout: std::time::Duration,
+    },
     /// `events`
     Events {
         /// One container's events, or every one's.
@@ -127,6 +132,11 @@ pub fn plan(cmd: &ClientCommand) -> anyhow::Result<Plan<'_>> {
             kill_containers: kill.then_some(true),
             timeout: timeout.map(|t| fit(t, "timeout")).transpose()?,
         }),
+        ClientCommand::Upgrade { timeout } => {
+            return Ok(Plan::Upgrade {
+                timeout: std::time::Duration::from_secs(*timeout),
+            });
+        }
         ClientCommand::Exec(args) => return Ok(Plan::Exec(args)),
         ClientCommand::Attach { id, no_stdin } => {
             return Ok(Plan::Attach {

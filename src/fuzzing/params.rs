@@ -45,6 +45,7 @@ methods!(
     GetPod,
     WatchEvents,
     Shutdown,
+    Reexec,
 );
 
 /// The first byte picks the method, the rest is the JSON of its

@@ -27,6 +27,9 @@ pub enum ExitRequest {
         /// How long containers get between SIGTERM and SIGKILL.
         grace: Duration,
     },
+    /// Exec the binary on disk in place (a live upgrade), handing the
+    /// containers, their pipes and the socket over to it.
+    Reexec,
 }
 
 /// A request to exit that is made when this is dropped; until then the

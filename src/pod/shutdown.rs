@@ -89,6 +89,12 @@ async fn leave_containers(pod: &Pod) {
     );
 }
 
+/// Before a live upgrade hands the pod over: the creates in flight end
+/// (within the runtime's deadline), so every container has its record.
+pub async fn wait_creates(pod: &Pod) {
+    creates_done(pod, pod.config.runtime.timeout).await;
+}
+
 /// Waits (at most `limit`) until no create is running: one whose client is
 /// gone still ends, with its container in the table or rolled back.
 async fn creates_done(pod: &Pod, limit: Duration) {

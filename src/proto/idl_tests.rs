@@ -232,7 +232,8 @@ fn methods(idl: &Idl, out: &mut Vec<String>) -> BTreeSet<String> {
         Stats,
         GetPod,
         WatchEvents,
-        Shutdown
+        Shutdown,
+        Reexec
     )
 }
 

@@ -36,7 +36,7 @@ pub use container::{
 pub use events::{Event, EventDetail, WatchEvents, WatchEventsReply};
 pub use exec::{Attach, AttachReply, Exec, ExecReply, ExecSync, ExecSyncReply, Resize};
 pub use logs::{LogRecord, ReadLogs, ReadLogsReply, ReopenLog, SetLogRateLimit};
-pub use shutdown::Shutdown;
+pub use shutdown::{Reexec, Shutdown};
 pub use stats::{
     BlockIoStats, ContainerStats, CpuStats, GetPod, GetPodReply, LogStats, MemoryStats,
     MonitorStats, PidsStats, Stats, StatsReply,

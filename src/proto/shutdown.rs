@@ -19,6 +19,12 @@ pub struct Shutdown {
     pub timeout: Option<i64>,
 }
 
+/// Reexec: the monitor execs the binary on disk in place.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reexec {}
+
 method! {
     Shutdown => Empty,
+    Reexec => Empty,
 }

@@ -7,6 +7,7 @@ mod activation;
 mod conn;
 mod lock;
 mod socket;
+mod upgrade;
 
 use std::io;
 use std::os::fd::OwnedFd;
@@ -19,6 +20,7 @@ use crate::pod::{ExitRequest, Pod, PodConfig, limits};
 use crate::reactor::sync::{Either, select};
 use crate::reactor::{self, ops};
 use crate::sys::files::{self, FileError, PRIVATE_DIR};
+use crate::sys::reexec;
 use crate::sys::sdnotify::{Notifier, State};
 use crate::sys::sigwatch::SignalWatch;
 use access::AccessConfig;
@@ -151,6 +153,14 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         // re-adoption of its containers.
         inherited,
     } = Activation::from_env()?;
+    // Set when this process exec'd itself (a live upgrade): the path of
+    // the socket it had bound and now passed as "varlink".
+    let taken_over = std::env::var_os(reexec::SOCKET_VAR)
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from);
+    if let Err(e) = reexec::remember_image() {
+        log::warn!("{e}: live upgrades will fail");
+    }
     let notifier = Rc::new(Notifier::from_env().unwrap_or_else(|e| {
         log::warn!("{e}: not notifying the service manager");
         Notifier::none()
@@ -163,7 +173,7 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         .with_timeout(cfg.runtime_timeout);
     // An activated socket keeps the mode its service manager gave it.
     let (listener, bound): (OwnedFd, Option<BoundSocket>) = match activated {
-        Some(fd) => (fd, None),
+        Some(fd) => (fd, taken_over.as_deref().and_then(BoundSocket::taken_over)),
         None => {
             let (fd, b) = socket::bind(&cfg.socket, &cfg.access)?;
             (fd, Some(b))
@@ -194,26 +204,18 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     let status = serving.replace('\n', " ");
     activation::tell(&notifier, &[State::Ready, State::Status(&status)]);
     let kill_on_exit = cfg.kill_on_exit;
+    let socket = bound.as_ref().map(|b| b.path().to_owned());
     let result = reactor::run(async move {
-        // Connections queue in the listener's backlog meanwhile.
-        crate::pod::adopt::adopt(&pod, claimed, inherited).await;
-        let acceptor = reactor::spawn(accept::accept_loop(pod.clone(), listener, cfg.access));
-        let request = until_exit(&pod, signals, kill_on_exit, acceptor).await;
-        match request {
-            ExitRequest::Stop {
-                kill_containers,
-                grace,
-            } => {
-                let status = if kill_containers {
-                    "stopping the pod's containers"
-                } else {
-                    "exiting, leaving the pod's containers running"
-                };
-                activation::tell(&notifier, &[State::Stopping, State::Status(status)]);
-                reactor::abort(acceptor);
-                crate::pod::lifecycle::shutdown(&pod, kill_containers, grace).await;
-            }
-        }
+        let running = Running {
+            pod,
+            listener: Rc::new(listener),
+            socket,
+            notifier,
+            conns: Default::default(),
+        };
+        running
+            .serve(claimed, inherited, signals, kill_on_exit, cfg.access)
+            .await;
         reactor::stop();
     });
     if let Some(b) = bound {
@@ -226,6 +228,69 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
 /// call), then for every Shutdown still running to end; returns how to
 /// exit. A signal stops accepting at once and asks for the exit
 /// `--kill-on-exit` says. Signals are read (strays reaped) to the end.
+/// The monitor once set up: what its main task needs until the exit.
+struct Running {
+    pod: Rc<Pod>,
+    listener: Rc<OwnedFd>,
+    /// The socket's path when this monitor bound it.
+    socket: Option<PathBuf>,
+    notifier: Rc<Notifier>,
+    conns: Rc<accept::Connections>,
+}
+
+impl Running {
+    /// Re-adopts, serves until an exit is asked for, and exits that way.
+    async fn serve(
+        self,
+        claimed: Vec<crate::pod::adopt::Claimed>,
+        inherited: crate::sys::listen_fds::ListenFds,
+        signals: SignalWatch,
+        kill_on_exit: bool,
+        access: AccessConfig,
+    ) {
+        let pod = &self.pod;
+        // Connections queue in the listener's backlog meanwhile.
+        crate::pod::adopt::adopt(pod, claimed, inherited).await;
+        let acceptor = reactor::spawn(accept::accept_loop(
+            pod.clone(),
+            self.listener.clone(),
+            access,
+            self.conns.clone(),
+        ));
+        match until_exit(pod, signals, kill_on_exit, acceptor).await {
+            ExitRequest::Stop {
+                kill_containers,
+                grace,
+            } => {
+                let status = if kill_containers {
+                    "stopping the pod's containers"
+                } else {
+                    "exiting, leaving the pod's containers running"
+                };
+                activation::tell(&self.notifier, &[State::Stopping, State::Status(status)]);
+                reactor::abort(acceptor);
+                crate::pod::lifecycle::shutdown(pod, kill_containers, grace).await;
+            }
+            ExitRequest::Reexec => {
+                activation::tell(
+                    &self.notifier,
+                    &[State::Status("upgrading: exec'ing the binary on disk")],
+                );
+                reactor::abort(acceptor);
+                upgrade::upgrade(
+                    pod,
+                    upgrade::Handover {
+                        listener: &self.listener,
+                        socket: self.socket.as_deref(),
+                        conns: &self.conns,
+                    },
+                )
+                .await;
+            }
+        }
+    }
+}
+
 async fn until_exit(
     pod: &Pod,
     mut signals: SignalWatch,
@@ -240,6 +305,12 @@ async fn until_exit(
         }
     });
     match first {
+        Either::Left(libc::SIGHUP) => {
+            log::info!("SIGHUP: upgrading (exec'ing the binary on disk)");
+            reactor::abort(acceptor);
+            pod.request_exit(ExitRequest::Reexec);
+            pod.exit_requested().await
+        }
         Either::Left(sig) => {
             if kill_on_exit {
                 log::info!("signal {sig}: stopping the pod's containers and exiting");
@@ -274,7 +345,10 @@ async fn handle_signals(signals: &mut SignalWatch) -> i32 {
         for sig in got {
             match sig {
                 libc::SIGCHLD => crate::sys::process::reap_strays(),
-                libc::SIGHUP => log::info!("SIGHUP ignored"),
+                libc::SIGHUP => match crate::sys::reexec::check_image() {
+                    Ok(_) => return sig,
+                    Err(e) => log::error!("SIGHUP: no upgrade: {e}"),
+                },
                 _ => return sig,
             }
         }

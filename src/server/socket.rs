@@ -91,6 +91,16 @@ fn file_id(m: &std::fs::Metadata) -> FileId {
 }
 
 impl BoundSocket {
+    /// The socket this monitor bound before it exec'd itself (a live
+    /// upgrade), taken over as if bound now: removed at exit if still ours.
+    pub fn taken_over(path: &Path) -> Option<BoundSocket> {
+        let m = std::fs::symlink_metadata(path).ok()?;
+        Some(BoundSocket {
+            path: path.to_owned(),
+            id: file_id(&m),
+        })
+    }
+
     /// The socket's path.
     pub fn path(&self) -> &Path {
         &self.path

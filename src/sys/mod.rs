@@ -10,6 +10,7 @@ pub mod error;
 pub mod files;
 pub mod listen_fds;
 pub mod process;
+pub mod reexec;
 pub mod sdnotify;
 pub mod selfstat;
 pub mod signal;

@@ -30,6 +30,11 @@ pub struct PodOptions {
     /// with its server at `stop`, `restart` and drop (which also cleans
     /// the runtime up whatever the server did).
     pub leave_containers: bool,
+    /// Descriptors passed as `LISTEN_FDS` (fd 3 on), named in
+    /// `LISTEN_FDNAMES`, as a service manager gives its file-descriptor
+    /// store back to a restarted service (with `--socket` still bound by
+    /// podmon itself, since none of them is named "varlink").
+    pub passed_fds: Vec<(String, std::os::fd::OwnedFd)>,
 }
 
 /// The environment the server gets on top of the test's: the reactor
@@ -160,6 +165,10 @@ impl Pod {
                 .arg(podmon_bin())
                 .args(&serve_args);
             c
+        } else if !opts.passed_fds.is_empty() {
+            serve_args.push("--socket".into());
+            serve_args.push(self.socket.display().to_string());
+            passing_fds(&opts.passed_fds, &serve_args)
         } else {
             serve_args.push("--socket".into());
             serve_args.push(self.socket.display().to_string());
@@ -290,7 +299,72 @@ impl Pod {
     }
 }
 
+/// `podmon serve ARGS` with `fds` at 3, 4, … and LISTEN_* naming them:
+/// `sh` sets LISTEN_PID to its own pid and execs podmon in its place, as
+/// a service manager does after fork.
+fn passing_fds(fds: &[(String, std::os::fd::OwnedFd)], args: &[String]) -> Command {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let names: Vec<&str> = fds.iter().map(|(n, _)| n.as_str()).collect();
+    let script = format!(
+        "export LISTEN_PID=$$ LISTEN_FDS={} LISTEN_FDNAMES={}; exec \"$0\" \"$@\"",
+        fds.len(),
+        names.join(":")
+    );
+    let raw: Vec<i32> = fds.iter().map(|(_, fd)| fd.as_raw_fd()).collect();
+    let mut c = Command::new("/bin/sh");
+    c.arg("-c").arg(script).arg(podmon_bin()).args(args);
+    // SAFETY: only fcntl and dup2 (async-signal-safe) run in the child
+    // between fork and exec, on descriptors the parent keeps open.
+    unsafe {
+        c.pre_exec(move || {
+            let mut high = Vec::with_capacity(raw.len());
+            for fd in &raw {
+                let h = libc::fcntl(*fd, libc::F_DUPFD, 200);
+                if h < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                high.push(h);
+            }
+            for (i, h) in high.iter().enumerate() {
+                if libc::dup2(*h, 3 + i as i32) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::close(*h);
+            }
+            Ok(())
+        })
+    };
+    c
+}
+
 impl Pod {
+    /// SIGKILLs the server, as a crash would: nothing of it runs after.
+    pub fn crash(&mut self) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
+        let _ = child.kill();
+        child.wait().ok()
+    }
+
+    /// Starts a new server on the same directories and socket with `opts`
+    /// (the last one's log moves to `server.log.old`).
+    pub fn serve_again(&mut self, opts: &PodOptions) {
+        assert!(self.child.is_none(), "the server still runs");
+        let _ = fs::rename(&self.server_log, self.dir.join("server.log.old"));
+        let mut cmd = self.serve_command(opts);
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+        self.pid = child.id();
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    /// The last server's log, before a restart moved it.
+    pub fn old_server_log_text(&self) -> String {
+        fs::read_to_string(self.dir.join("server.log.old")).unwrap_or_default()
+    }
+
     /// Stops the server with SIGTERM (which, with the default options,
     /// deletes its containers) and
     /// starts a new one on the same directories and socket, with default

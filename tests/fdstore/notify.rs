@@ -37,8 +37,23 @@ fn ready_then_stopping(name: &str, socket_activated: bool) {
             "{status}"
         );
     }
-    // Nothing more while it serves.
+    // A create hands the container's log pipes to the store (kept when
+    // their writers hang up), and then nothing more while it serves.
     pod.create("c", &["true"]);
+    for stream in ["stdout", "stderr"] {
+        let stored = m
+            .receive(Duration::from_secs(5))
+            .unwrap_or_else(|| panic!("no FDSTORE=1 for c.{stream}"));
+        assert_eq!(stored.get("FDSTORE"), Some("1"), "{}", stored.text);
+        assert_eq!(
+            stored.get("FDNAME"),
+            Some(&*format!("c.{stream}")),
+            "{}",
+            stored.text
+        );
+        assert_eq!(stored.get("FDPOLL"), Some("0"), "{}", stored.text);
+        assert_eq!(stored.fds.len(), 1, "{}", stored.text);
+    }
     assert!(m.receive(Duration::from_millis(200)).is_none());
 
     let st = pod.stop().expect("the server was running");
