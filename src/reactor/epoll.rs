@@ -26,6 +26,8 @@ use std::time::{Duration, Instant};
 use rustix::event::epoll::{self, CreateFlags, Event, EventData, EventFlags};
 use rustix::io::Errno;
 
+use super::sync::{Either, select};
+
 /// A task waiting for readiness of one descriptor.
 struct Waiter {
     fd: RawFd,
@@ -429,11 +431,11 @@ pub(crate) async fn read_until(
                 return (Ok(n), buf);
             }
             Err(Errno::AGAIN) => {
-                match super::sync::select(ready(fd, EventFlags::IN), stop.as_mut()).await {
-                    super::sync::Either::Left(Ok(())) => {}
-                    super::sync::Either::Left(Err(e)) => return (Err(e), buf),
+                match select(ready(fd, EventFlags::IN), stop.as_mut()).await {
+                    Either::Left(Ok(())) => {}
+                    Either::Left(Err(e)) => return (Err(e), buf),
                     // `stop` is not polled again once it has resolved.
-                    super::sync::Either::Right(()) => return (Err(stopped()), buf),
+                    Either::Right(()) => return (Err(stopped()), buf),
                 }
             }
             Err(Errno::INTR) => {}

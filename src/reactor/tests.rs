@@ -578,7 +578,7 @@ fn read_until_stopped_many_times_loses_and_repeats_nothing() {
                 }
                 Err(e) if ops::is_stopped(&e) => {
                     stops += 1;
-                    late_stops += u32::from(seed % 4 != 0);
+                    late_stops += u32::from(!seed.is_multiple_of(4));
                 }
                 Err(e) => panic!("{e}"),
             }
