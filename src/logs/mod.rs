@@ -391,9 +391,9 @@ async fn pump(sink: Rc<LogSink>, format: Rc<dyn RecordFormat>, pipe: Pipe) {
     }
     if parked {
         // The stream goes on in the next image: neither closed nor ended.
-        sink.parking.pump_ended(Some((stream, pipe.fd)));
+        sink.parking.pump_ended(index, Some((stream, pipe.fd)));
     } else {
-        sink.parking.pump_ended(None);
+        sink.parking.pump_ended(index, None);
         sink.open_streams.set(sink.open_streams.get() - 1);
         if sink.open_streams.get() == 0 {
             sink.hub.close();

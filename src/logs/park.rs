@@ -24,8 +24,8 @@ pub(super) struct Parking {
     wakers: RefCell<Vec<Option<Waker>>>,
     /// Pump tasks still running.
     pumps: Cell<usize>,
-    /// Pipes of the pumps that stopped before end of file.
-    parked: RefCell<Vec<(Stream, OwnedFd)>>,
+    /// Pipes of the pumps that stopped before end of file, by pump.
+    parked: RefCell<Vec<(usize, Stream, OwnedFd)>>,
 }
 
 impl Parking {
@@ -76,9 +76,11 @@ impl Parking {
         }
     }
 
-    /// A pump ended; `pipe` is its pipe if it stopped before end of file.
-    pub(super) fn pump_ended(&self, pipe: Option<(Stream, OwnedFd)>) {
-        self.parked.borrow_mut().extend(pipe);
+    /// Pump `i` ended; `pipe` is its pipe if it stopped before end of file.
+    pub(super) fn pump_ended(&self, i: usize, pipe: Option<(Stream, OwnedFd)>) {
+        if let Some((stream, fd)) = pipe {
+            self.parked.borrow_mut().push((i, stream, fd));
+        }
         self.pumps.set(self.pumps.get() - 1);
     }
 }
@@ -86,8 +88,9 @@ impl Parking {
 impl LogSink {
     /// Stops every pump without losing or repeating a byte, waits until
     /// everything read is written (nothing is left in memory or in
-    /// flight), and returns the pipes that have not reached end of file,
-    /// for `LogSink::start` in the next image to go on reading.
+    /// flight), and returns the pipes that have not reached end of file
+    /// (in the order `start` got them), for `LogSink::start` in the next
+    /// image to go on reading.
     ///
     /// What the pumps read before stopping is formatted and written as
     /// usual (a piece of a line is a `P` record already, so the next sink
@@ -106,6 +109,8 @@ impl LogSink {
         self.notify
             .wait_until(|| (self.parking.all_stopped() && self.idle()).then_some(()))
             .await;
-        std::mem::take(&mut *self.parking.parked.borrow_mut())
+        let mut parked = std::mem::take(&mut *self.parking.parked.borrow_mut());
+        parked.sort_by_key(|p| p.0);
+        parked.into_iter().map(|(_, s, fd)| (s, fd)).collect()
     }
 }

@@ -177,21 +177,40 @@ fn a_parked_sink_hands_its_pipes_over_without_losing_a_byte() {
         let (out_r, out_w) = crate::sys::process::pipe().unwrap();
         let (err_r, err_w) = crate::sys::process::pipe().unwrap();
         let pipes = vec![(Stream::Stdout, out_r), (Stream::Stderr, err_r)];
-        let sink = LogSink::start(open(), pipes, None);
+        let mut sink = LogSink::start(open(), pipes, None);
+        const HANDOVERS: u64 = 30;
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let writer = flood(out_w, err_w, stop.clone());
-        ops::sleep(Duration::from_millis(40)).await;
-        let pipes = sink.park().await;
-        let at_park = std::fs::metadata(&path).unwrap().len();
-        assert!(at_park > 0, "nothing written before parking");
-        assert_eq!(at_park, sink.counters().bytes_written, "all of it written");
-        let streams: Vec<Stream> = pipes.iter().map(|p| p.0).collect();
-        assert_eq!(streams, [Stream::Stdout, Stream::Stderr]);
-        assert!(!sink.is_drained(), "parking is not the end of the output");
-        // The container goes on writing while no one reads.
-        ops::sleep(Duration::from_millis(10)).await;
-        let next = LogSink::start(open(), pipes, None);
-        ops::sleep(Duration::from_millis(40)).await;
+        let mut at_park = 0;
+        // Hand over again and again: each time the pumps are caught in a
+        // different state (a read queued, in the kernel, or just done).
+        for round in 0..HANDOVERS {
+            ops::sleep(Duration::from_millis(if round == 0 {
+                30
+            } else {
+                1 + round % 7
+            }))
+            .await;
+            let pipes = sink.park().await;
+            let len = std::fs::metadata(&path).unwrap().len();
+            assert!(len > at_park || round > 0, "nothing written before parking");
+            assert_eq!(
+                len - at_park,
+                sink.counters().bytes_written,
+                "all of it written"
+            );
+            at_park = len;
+            let streams: Vec<Stream> = pipes.iter().map(|p| p.0).collect();
+            assert_eq!(streams, [Stream::Stdout, Stream::Stderr]);
+            assert!(!sink.is_drained(), "parking is not the end of the output");
+            if round == 0 {
+                // The container goes on writing while no one reads.
+                ops::sleep(Duration::from_millis(10)).await;
+            }
+            sink = LogSink::start(open(), pipes, None);
+        }
+        let next = sink;
+        ops::sleep(Duration::from_millis(20)).await;
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         // Not join: the flooder may wait for the loop to read.
         while !writer.is_finished() {
