@@ -8,7 +8,8 @@
 //! makes the hand-over visible in the types. When the filling buffer is full
 //! the pumps stop reading, so the container's writes block instead of data
 //! being lost. Exit detection and the API never wait for any of this: they
-//! are other tasks on the same loop.
+//! are other tasks on the same loop. For a live upgrade, `LogSink::park`
+//! (park.rs) stops the pumps without losing a byte and hands the pipes back.
 
 pub mod cri;
 pub mod driver;

@@ -3,7 +3,8 @@
 //! Each operation takes its buffer by value and gives it back with the
 //! result: while the kernel uses the memory, no one else can. Dropping an
 //! operation's future cancels it; the ring keeps the buffer until the kernel
-//! confirms, then frees it.
+//! confirms, then frees it. Whatever a dropped read had read by then is
+//! lost: to stop reading without losing a byte, use `read_until`.
 //!
 //! On the epoll backend each function hands over to its readiness-based
 //! twin in `epoll.rs` first thing; the io_uring code below is unchanged.
