@@ -379,33 +379,6 @@ fn a_write_from_past_the_end_is_invalid_input_on_both_backends() {
     });
 }
 
-/// A stop signal a test sets by hand (or from another future).
-#[derive(Default)]
-struct Flag {
-    set: std::cell::Cell<bool>,
-    waker: std::cell::RefCell<Option<std::task::Waker>>,
-}
-
-impl Flag {
-    fn raise(&self) {
-        self.set.set(true);
-        if let Some(w) = self.waker.borrow_mut().take() {
-            w.wake();
-        }
-    }
-
-    async fn wait(&self) {
-        std::future::poll_fn(|cx| {
-            if self.set.get() {
-                return std::task::Poll::Ready(());
-            }
-            *self.waker.borrow_mut() = Some(cx.waker().clone());
-            std::task::Poll::Pending
-        })
-        .await
-    }
-}
-
 /// Resolves on its second poll (it wakes itself after the first): a stop
 /// that arrives after the read was queued but before the kernel saw it.
 fn next_poll() -> impl Future<Output = ()> {
@@ -467,16 +440,23 @@ fn read_until_stopped_before_data_reads_nothing() {
 /// Stops `read_until` right after data arrived; returns what came back from
 /// it and what a plain read finds left in the pipe afterwards.
 async fn race_stop_against(r: &OwnedFd, w: &OwnedFd, data: &[u8], settle: bool) -> Vec<u8> {
-    let flag = Flag::default();
+    // Polled with the read whenever the task runs; the writer's wake-up
+    // (`next_poll`) makes it run once the flag is up.
+    let flag = std::cell::Cell::new(false);
+    let stop = std::future::poll_fn(|_| match flag.get() {
+        true => std::task::Poll::Ready(()),
+        false => std::task::Poll::Pending,
+    });
     let ((res, mut got), ()) = join(
-        ops::read_until(r.as_fd(), Vec::with_capacity(64), usize::MAX, flag.wait()),
+        ops::read_until(r.as_fd(), Vec::with_capacity(64), usize::MAX, stop),
         async {
             if settle {
                 // Let the read reach the kernel (io_uring) or epoll first.
                 ops::sleep(Duration::from_millis(5)).await;
             }
             rustix::io::write(w, data).unwrap();
-            flag.raise();
+            flag.set(true);
+            next_poll().await;
         },
     )
     .await;
@@ -591,6 +571,36 @@ fn read_until_stopped_many_times_loses_and_repeats_nothing() {
             let v = u32::from_le_bytes(c.try_into().unwrap());
             assert_eq!(v, i as u32, "counter {i} lost or repeated");
         }
+        assert_clean(b);
+    });
+}
+
+#[test]
+fn read_until_stops_on_a_pty_master_too() {
+    // A terminal container's output is a pty master: its reads may run on
+    // an io-wq worker, where a cancel interrupts them instead.
+    on_both(|b| async move {
+        use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+        let master =
+            openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).expect("openpt");
+        grantpt(&master).unwrap();
+        unlockpt(&master).unwrap();
+        let name = ptsname(&master, Vec::new()).unwrap();
+        let slave = std::fs::OpenOptions::new()
+            .write(true)
+            .open(name.to_str().unwrap())
+            .unwrap();
+        for _ in 0..3 {
+            let stop = ops::sleep(Duration::from_millis(10));
+            let (res, buf) =
+                ops::read_until(master.as_fd(), Vec::with_capacity(64), 64, stop).await;
+            assert!(ops::is_stopped(&res.unwrap_err()), "{b:?}");
+            assert!(buf.is_empty());
+        }
+        rustix::io::write(&slave, b"abc").unwrap();
+        let (res, buf) = ops::read(master.as_fd(), Vec::with_capacity(64), 64).await;
+        assert_eq!(res.unwrap(), 3);
+        assert_eq!(buf, b"abc");
         assert_clean(b);
     });
 }
