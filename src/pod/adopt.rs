@@ -20,10 +20,10 @@ use std::rc::Rc;
 
 use super::container::{Container, Parts, Settings};
 use super::fdstore::{self, Role};
+use super::monitor::{self, Init};
 use super::state::{ContainerRecord, ExitRecord, Loaded, pidstat};
 use super::status::State;
 use super::stdin::StdinSlot;
-use super::monitor::{self, Init};
 use super::{Pod, Status};
 use crate::logs::LogSink;
 use crate::logs::cri::Stream;

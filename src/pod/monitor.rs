@@ -73,12 +73,7 @@ fn report_oom(pod: &Pod, c: &Container) {
 
 /// Waits for the init process to exit, then for its output to reach the
 /// log, then records the exit and tells the waiters.
-async fn monitor(
-    pod: Rc<Pod>,
-    c: Rc<Container>,
-    init: Init,
-    oom_task: Option<reactor::TaskId>,
-) {
+async fn monitor(pod: Rc<Pod>, c: Rc<Container>, init: Init, oom_task: Option<reactor::TaskId>) {
     let status = match &init {
         Init::Watch(init) => match init.wait().await {
             Ok(s) => s,
@@ -132,10 +127,10 @@ fn record_exit(c: &Container, status: ExitInfo) {
     // killer did it.
     st.oom_killed = st.oom_killed
         || status.signal == Some(libc::SIGKILL)
-        && c.cgroup
-            .as_ref()
-            .and_then(CgroupPaths::oom_kills)
-            .is_some_and(|n| n > c.oom_base);
+            && c.cgroup
+                .as_ref()
+                .and_then(CgroupPaths::oom_kills)
+                .is_some_and(|n| n > c.oom_base);
 }
 
 /// Waits for the pipes to close and everything to be written. Only a pipe

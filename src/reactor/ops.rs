@@ -311,18 +311,22 @@ pub async fn accept(fd: BorrowedFd<'_>) -> io::Result<std::os::fd::OwnedFd> {
     if backend::is_epoll() {
         return epoll::accept(fd).await;
     }
-    let entry = opcode::Accept::new(
-        types::Fd(fd.as_raw_fd()),
-        std::ptr::null_mut(),
-        std::ptr::null_mut(),
-    )
-    .flags(libc::SOCK_CLOEXEC)
-    .build();
-    // SAFETY: no memory is passed to the kernel.
-    let (res, _) = unsafe { Op::submit(entry, Owned::Nothing) }.await;
-    let fd = result(res)? as i32;
-    // SAFETY: the kernel returned a new descriptor that nobody else owns.
-    Ok(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+    // Readiness, then accept4(2) at once: dropping this future (an
+    // acceptor stopped for a live upgrade) never takes a connection off
+    // the backlog that nobody then serves, as a cancelled IORING_OP_ACCEPT
+    // that completed could.
+    let fl = rustix::fs::fcntl_getfl(fd)?;
+    if !fl.contains(rustix::fs::OFlags::NONBLOCK) {
+        rustix::fs::fcntl_setfl(fd, fl | rustix::fs::OFlags::NONBLOCK)?;
+    }
+    loop {
+        match rustix::net::accept_with(fd, rustix::net::SocketFlags::CLOEXEC) {
+            Ok(sock) => return Ok(sock),
+            Err(rustix::io::Errno::AGAIN) => readable(fd).await?,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// Waits until `fd` is readable (or hung up); used for pidfds, which become

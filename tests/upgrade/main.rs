@@ -11,8 +11,10 @@ use common::*;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-/// Lines the flooding container writes (about 2 MB).
-const LINES: u32 = 300_000;
+/// Lines the flooding container writes (about 20 MB), in two floods with a
+/// pause between them, so it is still running (and maybe writing) when
+/// the upgrade comes.
+const LINES: u32 = 3_000_000;
 
 /// The numbers of the log's stdout records, joined across partial ones.
 fn numbers(log: &str) -> Vec<u32> {
@@ -60,7 +62,10 @@ fn replayed(pod: &Pod, until: impl Fn(&[Value]) -> bool) -> Vec<Value> {
 fn upgrade_keeps_the_log_the_exit_codes_and_the_events() {
     let pod = Pod::start("upgrade");
     let before = started_at(&pod);
-    pod.run("flood", &["seq", "0", &(LINES - 1).to_string()]);
+    let half = LINES / 2;
+    let flood = format!("seq 0 {}; sleep 2; seq {half} {}", half - 1, LINES - 1);
+    pod.run("flood", &["sh", "-c", &flood]);
+    std::thread::sleep(Duration::from_millis(50));
     pod.run("late", &["sh", "-c", "sleep 0.3; exit 7"]);
     let out = pod.cli_ok(&["upgrade"]);
     assert!(
@@ -112,10 +117,11 @@ fn sighup_upgrades_in_place() {
     unsafe { libc::kill(pod.pid as i32, libc::SIGHUP) };
     let end = Instant::now() + Duration::from_secs(20);
     loop {
-        let now = Client::connect(&pod.socket)
-            .call("io.podmon.Pod.GetPod", json!({}))
-            .ok();
-        if now["startedAt"] != before {
+        // A connection the old image took just before it stopped is
+        // closed by the exec: retried, as a client would.
+        let out = pod.cli(&["--json", "pod"]);
+        let now: Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+        if out.status.success() && now["startedAt"] != before {
             assert_eq!(now["monitor"]["pid"], json!(pod.pid), "{now}");
             break;
         }

@@ -156,14 +156,7 @@ impl Store {
     ) -> Result<(), StateError> {
         let bytes = record::encode(&dir_path.join(name), r)?;
         let mut fill = |f: &mut File| (self.writer)(f, &bytes);
-        files::write_atomic_with(
-            dir,
-            dir_path,
-            name,
-            PRIVATE_FILE,
-            durability,
-            &mut fill,
-        )?;
+        files::write_atomic_with(dir, dir_path, name, PRIVATE_FILE, durability, &mut fill)?;
         Ok(())
     }
 
