@@ -24,12 +24,39 @@ use super::monitor::{self, Init};
 use super::state::{ContainerRecord, ExitRecord, Loaded, pidstat};
 use super::status::State;
 use super::stdin::StdinSlot;
-use super::{Pod, Status};
+use super::{Pod, Status, persist};
 use crate::logs::LogSink;
 use crate::logs::cri::Stream;
 use crate::logs::driver::{CriFile, Discard, DriverKind, LogDriver, Rotation};
 use crate::sys::listen_fds::ListenFds;
 use crate::sys::process::{ExitInfo, Watched};
+
+/// Opens the pod's state at start-up: reads what a previous monitor on
+/// this state directory left (removing writes it left half done), claims
+/// the inits of its containers that still run (before anything could reap
+/// one: see `adopt`), then writes this monitor's options to
+/// `STATE/pod.json`. The claimed containers go to [`adopt`].
+pub fn open_state(pod: &Pod) -> Vec<Claimed> {
+    let ours = persist::pod_record(&pod.config);
+    let claimed = match pod.store.load_all() {
+        Ok(previous) => {
+            if let Some(p) = previous.pod.as_ref().filter(|p| **p != ours) {
+                log::warn!(
+                    "the previous monitor of this state directory ran with other options: {p:?}"
+                );
+            }
+            claim(previous)
+        }
+        Err(e) => {
+            log::error!("the state records could not be read: {e}");
+            Vec::new()
+        }
+    };
+    if let Err(e) = pod.store.save_pod(&ours) {
+        log::error!("the pod's state record was not written: {e}");
+    }
+    claimed
+}
 
 /// A recorded container and, if its init is still the process recorded,
 /// the watch on it.

@@ -1,12 +1,12 @@
 //! The hub's numbering, replay and cut-off, in memory and on a journal in
 //! a temporary directory (on an epoll reactor: no io_uring needed).
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::*;
-use crate::reactor::Backend;
+use crate::pod::tests::on_reactor;
+use crate::sys::process::ExitInfo;
 
 /// The seqs and ids a watcher can take now, without waiting.
 fn take(w: &Watcher) -> Vec<(u64, String)> {
@@ -36,26 +36,6 @@ fn state_dir() -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("mkdir");
     dir
-}
-
-/// Runs `body` on a fresh epoll reactor thread.
-fn on_reactor<F, Fut>(body: F)
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: Future<Output = ()> + 'static,
-{
-    let ran = std::thread::spawn(move || {
-        reactor::init_with(Backend::Epoll, 64).expect("epoll");
-        reactor::run(async move {
-            body().await;
-            reactor::stop();
-        })
-        .expect("run");
-    })
-    .join();
-    if let Err(p) = ran {
-        std::panic::resume_unwind(p);
-    }
 }
 
 fn lines(dir: &Path, name: &str) -> Vec<String> {

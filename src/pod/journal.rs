@@ -26,7 +26,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use rustix::fs::{FileType, Mode, OFlags};
 use serde::{Deserialize, Serialize};
 
-use super::events::{Event, EventKind};
+use super::event::{Event, EventKind};
 use crate::sys::files;
 use crate::sys::process::ExitInfo;
 

@@ -10,6 +10,7 @@ mod create;
 mod delete;
 mod detach;
 mod error;
+mod event;
 pub mod events;
 pub mod exec;
 mod exit;
@@ -37,10 +38,10 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::rc::Rc;
 
+pub use adopt::open_state;
 pub use container::{Container, exit_reason};
 pub use error::{Field, PodError};
 pub use exit::ExitRequest;
-pub use persist::open_state;
 pub use status::{Operation, Status};
 
 use crate::oci::driver::Driver;

@@ -8,7 +8,6 @@
 //! change and delete, but on a disk each fsync blocks the loop for about a
 //! millisecond, tens under load.
 
-use super::adopt::{self, Claimed};
 use super::container::{Container, Settings};
 use super::request::CreateRequest;
 use super::state::record::ExecRecord;
@@ -134,34 +133,8 @@ pub(super) fn remove(pod: &Pod, id: &str) {
     }
 }
 
-/// Opens the pod's state at start-up: reads what a previous monitor on
-/// this state directory left (removing writes it left half done), claims
-/// the inits of its containers that still run (before anything could reap
-/// one: see `adopt`), then writes this monitor's options to
-/// `STATE/pod.json`. The claimed containers go to [`super::adopt::adopt`].
-pub fn open_state(pod: &Pod) -> Vec<Claimed> {
-    let ours = pod_record(&pod.config);
-    let claimed = match pod.store.load_all() {
-        Ok(previous) => {
-            if let Some(p) = previous.pod.as_ref().filter(|p| **p != ours) {
-                log::warn!(
-                    "the previous monitor of this state directory ran with other options: {p:?}"
-                );
-            }
-            adopt::claim(previous)
-        }
-        Err(e) => {
-            log::error!("the state records could not be read: {e}");
-            Vec::new()
-        }
-    };
-    if let Err(e) = pod.store.save_pod(&ours) {
-        log::error!("the pod's state record was not written: {e}");
-    }
-    claimed
-}
-
-fn pod_record(c: &PodConfig) -> PodRecord {
+/// The record of this monitor's options.
+pub(super) fn pod_record(c: &PodConfig) -> PodRecord {
     PodRecord {
         version: SCHEMA_VERSION,
         name: c.name.clone(),

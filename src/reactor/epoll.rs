@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use rustix::event::epoll::{self, CreateFlags, Event, EventData, EventFlags};
 use rustix::io::Errno;
 
-use super::sync::{Either, select};
+use super::select::{Either, select};
 
 /// A task waiting for readiness of one descriptor.
 struct Waiter {

@@ -372,14 +372,7 @@ impl Pod {
     /// the old server's exit status.
     pub fn restart(&mut self) -> Option<ExitStatus> {
         let status = self.stop();
-        let _ = fs::rename(&self.server_log, self.dir.join("server.log.old"));
-        let mut cmd = self.serve_command(&PodOptions::default());
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-        self.pid = child.id();
-        self.child = Some(child);
-        self.wait_ready();
+        self.serve_again(&PodOptions::default());
         status
     }
 }

@@ -23,7 +23,7 @@ use crate::oci::runtime::Runtime;
 use crate::reactor::{self, Backend};
 
 /// Runs `body` on a fresh reactor thread (epoll: no io_uring needed).
-fn on_reactor<F, Fut>(body: F)
+pub(crate) fn on_reactor<F, Fut>(body: F)
 where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = ()> + 'static,
