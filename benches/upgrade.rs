@@ -279,16 +279,23 @@ fn print_report(rounds: &[Round], probes: &ProbeLog) -> Result<()> {
         ratio(&unavail, &jitter),
         ratio(&stall, &calm)
     );
-    let records: u64 = rounds.iter().map(|r| r.flood[1].records).sum();
+    let records = |k: usize| -> u64 { rounds.iter().map(|r| r.flood[k].records).sum() };
+    let went_on = rounds.iter().filter(|r| r.flood[1].continued).count();
     let malformed: u64 = rounds.iter().map(|r| r.malformed).sum();
     println!(
-        "probes: {} ok, {} failed{}; flood records in upgrade windows: {records} (malformed lines: {malformed})",
+        "probes: {} ok, {} failed{}; flood records per window: {} upgrade, {} no upgrade (malformed lines: {malformed})",
         probes.done.len(),
         probes.failures,
         probes
             .first_failure
             .as_ref()
-            .map_or(String::new(), |e| format!(" (first: {e})"))
+            .map_or(String::new(), |e| format!(" (first: {e})")),
+        records(1) / ROUNDS as u64,
+        records(0) / ROUNDS as u64,
+    );
+    println!(
+        "flooding container's log went on after the upgrade: {went_on} of {ROUNDS} rounds → {}",
+        verdict(went_on == ROUNDS)
     );
     println!(
         "goal: median API unavailability < {} ms → {}",

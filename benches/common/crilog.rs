@@ -64,6 +64,9 @@ pub struct WindowGaps {
     pub max_gap: Duration,
     /// Records stamped inside the window.
     pub records: u64,
+    /// Whether any record came after the window: if none did, the log
+    /// stopped, and the stall counts up to the window's end.
+    pub continued: bool,
 }
 
 /// Streams the log once and returns, per window (`[start, end]` in
@@ -79,6 +82,7 @@ pub fn gaps_in_windows(path: &Path, windows: &[(i64, i64)]) -> io::Result<(Vec<W
     loop {
         line.clear();
         if r.read_until(b'\n', &mut line)? == 0 {
+            close_stopped(&mut out, windows, prev);
             return Ok((out, malformed));
         }
         let ts = line.split(|&b| b == b' ').next().unwrap_or(&[]);
@@ -90,6 +94,7 @@ pub fn gaps_in_windows(path: &Path, windows: &[(i64, i64)]) -> io::Result<(Vec<W
             if (start..=end).contains(&t) {
                 w.records += 1;
             }
+            w.continued |= t > end;
             if let Some(p) = prev
                 && t >= start
                 && p <= end
@@ -99,5 +104,17 @@ pub fn gaps_in_windows(path: &Path, windows: &[(i64, i64)]) -> io::Result<(Vec<W
             }
         }
         prev = Some(t);
+    }
+}
+
+/// For each window after which no record came, the stall runs from the
+/// last record before its end (or its start, in an empty log) to its end.
+fn close_stopped(out: &mut [WindowGaps], windows: &[(i64, i64)], last: Option<i64>) {
+    for (w, &(start, end)) in out.iter_mut().zip(windows) {
+        if !w.continued {
+            let from = last.unwrap_or(start).min(end);
+            let gap = Duration::from_nanos(u64::try_from(end - from).unwrap_or(0));
+            w.max_gap = w.max_gap.max(gap);
+        }
     }
 }
