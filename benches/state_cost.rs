@@ -19,6 +19,7 @@ mod common;
 
 use std::error::Error;
 use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -32,6 +33,8 @@ type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
 /// The last commit before issue 10's state records.
 const DEFAULT_BASELINE: &str = "ee2b160";
+/// Rounds per binary; `PODMON_BENCH_ROUNDS` sets another count (the
+/// medians of 20 still move by several percent from run to run).
 const ROUNDS: usize = 20;
 /// Untimed rounds first, so page cache and runc's first-run costs land in
 /// neither sample.
@@ -39,6 +42,30 @@ const WARMUP: usize = 3;
 const GOAL_RATIO: f64 = 1.05;
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 const COMMAND: &[&str] = &["sleep", "1000"];
+/// State records a create and a start write (one each).
+const RECORDS: u32 = 2;
+
+fn rounds() -> usize {
+    std::env::var("PODMON_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(ROUNDS)
+}
+
+/// What one durable record write costs on the state directory's file
+/// system, done the way the monitor does it (temp file, fsync, rename,
+/// fsync of the directory): the floor of what the records can add.
+fn durable_write(dir: &Path) -> Result<Duration> {
+    let (tmp, dst) = (dir.join("record.tmp"), dir.join("record.json"));
+    let t0 = Instant::now();
+    let mut f = fs::File::create(&tmp)?;
+    f.write_all(br#"{"id":"sleeper","pid":12345,"status":"running"}"#)?;
+    f.sync_all()?;
+    fs::rename(&tmp, &dst)?;
+    fs::File::open(dir)?.sync_all()?;
+    Ok(t0.elapsed())
+}
 
 /// The checkout this bench was built from (benches run with the package
 /// root as their manifest directory).
@@ -166,28 +193,43 @@ fn create_start(c: &mut Client, rootfs: &Path, id: &str) -> Result<Sample> {
 
 /// Both servers' samples, taken in turn so drift in the machine's load
 /// hits both alike.
-fn measure(servers: [&Server; 2], rootfs: &Path) -> Result<[Vec<Sample>; 2]> {
+/// Also times one bare durable write in `scratch` per round.
+fn measure(servers: [&Server; 2], rootfs: &Path, scratch: &Path) -> Result<Measured> {
     let mut clients = [
         servers[0].client(CALL_TIMEOUT)?,
         servers[1].client(CALL_TIMEOUT)?,
     ];
-    let mut samples = [Vec::new(), Vec::new()];
-    for i in 0..WARMUP + ROUNDS {
-        for (k, c) in clients.iter_mut().enumerate() {
-            let s = create_start(c, rootfs, &format!("sleeper-{i}"))?;
+    let (mut samples, mut writes) = ([Vec::new(), Vec::new()], Vec::new());
+    for i in 0..WARMUP + rounds() {
+        // A B, then B A: whichever goes second finds the other's page
+        // cache and writeback; alternating shares that out.
+        let order = if i % 2 == 0 { [0, 1] } else { [1, 0] };
+        for k in order {
+            let s = create_start(&mut clients[k], rootfs, &format!("sleeper-{i}"))?;
             if i >= WARMUP {
                 samples[k].push(s);
             }
         }
+        let w = durable_write(scratch)?;
+        if i >= WARMUP {
+            writes.push(w);
+        }
     }
-    Ok(samples)
+    Ok(Measured { samples, writes })
+}
+
+/// Samples of both binaries (current first) and of bare durable writes.
+struct Measured {
+    samples: [Vec<Sample>; 2],
+    writes: Vec<Duration>,
 }
 
 fn verdict(ok: bool) -> &'static str {
     if ok { "PASS" } else { "FAIL" }
 }
 
-fn print_report(rev: &str, samples: &[Vec<Sample>; 2]) {
+fn print_report(rev: &str, m: &Measured) {
+    let samples = &m.samples;
     let pick = |k: usize, f: fn(&Sample) -> Duration| -> Vec<Duration> {
         samples[k].iter().map(f).collect()
     };
@@ -195,13 +237,17 @@ fn print_report(rev: &str, samples: &[Vec<Sample>; 2]) {
     let del = [pick(0, |s| s.delete), pick(1, |s| s.delete)];
     let short = &rev[..rev.len().min(7)];
     println!();
-    println!("| {ROUNDS} rounds each | median (ms) | p90 (ms) |");
+    println!("| {} rounds each | median (ms) | p90 (ms) |", rounds());
     println!("| --- | ---: | ---: |");
     for (name, s) in [
         ("create+start, current (state records)".to_owned(), &cs[0]),
         (format!("create+start, baseline {short}"), &cs[1]),
         ("forced delete, current".to_owned(), &del[0]),
         (format!("forced delete, baseline {short}"), &del[1]),
+        (
+            "one bare durable write (file, fsync, rename, fsync dir)".to_owned(),
+            &m.writes,
+        ),
     ] {
         println!(
             "| {name} | {} | {} |",
@@ -211,6 +257,11 @@ fn print_report(rev: &str, samples: &[Vec<Sample>; 2]) {
     }
     let ratio = |s: &[Vec<Duration>; 2]| median(&s[0]).as_secs_f64() / median(&s[1]).as_secs_f64();
     println!();
+    println!(
+        "create+start writes {RECORDS} records: at least {} ms, {:.1} % of the baseline's median, from the fsyncs alone",
+        ms(median(&m.writes) * RECORDS),
+        100.0 * (median(&m.writes) * RECORDS).as_secs_f64() / median(&cs[1]).as_secs_f64()
+    );
     println!(
         "median ratio of delete current/baseline: {:.2}",
         ratio(&del)
@@ -245,8 +296,8 @@ fn run() -> Result<()> {
         scratch.path().display(),
         common::fs_type(scratch.path())
     );
-    let samples = measure([&a, &b], &rootfs)?;
-    print_report(&rev, &samples);
+    let m = measure([&a, &b], &rootfs, scratch.path())?;
+    print_report(&rev, &m);
     Ok(())
 }
 
