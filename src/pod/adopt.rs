@@ -23,7 +23,8 @@ use super::fdstore::{self, Role};
 use super::state::{ContainerRecord, ExitRecord, Loaded, pidstat};
 use super::status::State;
 use super::stdin::StdinSlot;
-use super::{Pod, Status, monitor};
+use super::monitor::{self, Init};
+use super::{Pod, Status};
 use crate::logs::LogSink;
 use crate::logs::cri::Stream;
 use crate::logs::driver::{CriFile, Discard, DriverKind, LogDriver, Rotation};
@@ -112,9 +113,14 @@ pub async fn adopt(pod: &Rc<Pod>, claimed: Vec<Claimed>, mut passed: ListenFds) 
                     w.pid(),
                     if w.is_child() { ", our child" } else { "" }
                 );
-                monitor::watch(pod, &c, Some(w));
+                monitor::watch(pod, &c, Init::Watch(w));
             }
-            (_, None) => monitor::watch(pod, &c, None),
+            // Reaped by the image before an upgrade, which recorded how it
+            // ended; or gone while nobody watched.
+            (_, None) => {
+                let ended = record.exit.map_or(ExitInfo::UNKNOWN, exit_info);
+                monitor::watch(pod, &c, Init::Ended(ended));
+            }
         }
     }
     if !passed.is_empty() {

@@ -217,7 +217,7 @@ async fn create_in(
         .borrow_mut()
         .insert(id.clone(), container.clone());
     persist::save(pod, &container);
-    monitor::watch(pod, &container, Some(init));
+    monitor::watch(pod, &container, monitor::Init::Watch(init));
     pod.events.emit(Event::new(EventKind::Created, id));
     log::info!("created container {id} (pid {pid})");
     Ok(container)

@@ -5,7 +5,7 @@
 pub use super::create::create;
 pub use super::delete::delete;
 pub use super::kill::kill;
-pub use super::persist::set_log_limit;
+pub use super::persist::{save_pending_exits, set_log_limit};
 pub use super::request::{CreateRequest, LogOptions, Source, check_limit};
 pub use super::shutdown::{shutdown, stop_containers_detached, wait_creates};
 pub use super::start::start;

@@ -19,11 +19,20 @@ use crate::sys::process::{ExitInfo, Watched};
 /// outside its PID namespace) before the exit is reported anyway.
 pub(super) const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The init process a monitor task watches, or how it ended before this
+/// monitor could watch it.
+pub(super) enum Init {
+    /// Running (or a zombie): its end comes through the pidfd.
+    Watch(Rc<Watched>),
+    /// Gone already: reaped by the image before a live upgrade (its status
+    /// recorded), or ended while no monitor watched ([`ExitInfo::UNKNOWN`]).
+    Ended(ExitInfo),
+}
+
 /// Starts the tasks that watch a container: its OOM kills and its init.
-/// No init means it ended while no monitor watched: its exit is reported
-/// (once its pipes, if a previous monitor passed them on, are drained) as
-/// unknown.
-pub(super) fn watch(pod: &Rc<Pod>, c: &Rc<Container>, init: Option<Rc<Watched>>) {
+/// An init that ended already has its exit reported once its pipes (if a
+/// previous monitor passed them on) are drained.
+pub(super) fn watch(pod: &Rc<Pod>, c: &Rc<Container>, init: Init) {
     let oom_task = c
         .cgroup
         .as_ref()
@@ -67,18 +76,18 @@ fn report_oom(pod: &Pod, c: &Container) {
 async fn monitor(
     pod: Rc<Pod>,
     c: Rc<Container>,
-    init: Option<Rc<Watched>>,
+    init: Init,
     oom_task: Option<reactor::TaskId>,
 ) {
     let status = match &init {
-        Some(init) => match init.wait().await {
+        Init::Watch(init) => match init.wait().await {
             Ok(s) => s,
             Err(e) => {
                 log::error!("container {}: waiting for pid {}: {e}", c.id, init.pid());
                 ExitInfo::UNKNOWN
             }
         },
-        None => ExitInfo::UNKNOWN,
+        Init::Ended(status) => *status,
     };
     record_exit(&c, status);
     if let Some(t) = oom_task {
@@ -116,11 +125,13 @@ async fn monitor(
 fn record_exit(c: &Container, status: ExitInfo) {
     let mut st = c.state.borrow_mut();
     st.process = None;
-    st.finished_at = Some(SystemTime::now());
+    // An exit recorded before an upgrade keeps its time and OOM verdict.
+    st.finished_at.get_or_insert_with(SystemTime::now);
     st.exit = Some(status);
     // Killed by SIGKILL while its cgroup counted a new OOM kill: the OOM
     // killer did it.
-    st.oom_killed = status.signal == Some(libc::SIGKILL)
+    st.oom_killed = st.oom_killed
+        || status.signal == Some(libc::SIGKILL)
         && c.cgroup
             .as_ref()
             .and_then(CgroupPaths::oom_kills)

@@ -11,6 +11,7 @@
 use super::adopt::{self, Claimed};
 use super::container::{Container, Settings};
 use super::request::CreateRequest;
+use super::state::record::ExecRecord;
 use super::state::{ContainerRecord, ExitRecord, LogRecord, PodRecord, SCHEMA_VERSION, pidstat};
 use super::{Pod, PodConfig};
 use crate::logs::driver::DriverKind;
@@ -75,6 +76,46 @@ pub(super) fn record(c: &Container) -> ContainerRecord {
 pub(super) fn save(pod: &Pod, c: &Container) {
     if let Err(e) = pod.store.save_container(&record(c)) {
         log::error!("container {}: its state record was not written: {e}", c.id);
+    }
+}
+
+/// Before a live upgrade (reaping held): the record of every container
+/// whose init was reaped but whose exit is not recorded yet (its monitor
+/// task waits for the log), so the new image reports the real exit.
+pub fn save_pending_exits(pod: &Pod) {
+    for c in pod.list() {
+        let pending = {
+            let st = c.state.borrow();
+            st.exit.is_some() && st.status != super::Status::Stopped
+        };
+        if pending {
+            save(pod, &c);
+        }
+    }
+}
+
+/// Records a running exec (its directory goes, with the record, when it
+/// ends), so that a monitor after a crash kills it: its client is gone.
+pub(super) fn save_exec(pod: &Pod, container: &str, exec_id: &str, pid: i32, terminal: bool) {
+    let pid_start_time = match pidstat::start_time(pid) {
+        Ok(t) => t,
+        Err(e) => {
+            log::warn!("container {container}: {exec_id}: no start time for pid {pid}: {e}");
+            return;
+        }
+    };
+    let r = ExecRecord {
+        version: SCHEMA_VERSION,
+        exec_id: exec_id.to_owned(),
+        container: container.to_owned(),
+        pid,
+        pid_start_time,
+        terminal,
+        started_at: std::time::SystemTime::now(),
+        exit: None,
+    };
+    if let Err(e) = pod.store.save_exec(&r) {
+        log::warn!("container {container}: {exec_id}: its record was not written: {e}");
     }
 }
 

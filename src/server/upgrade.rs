@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use super::accept::Connections;
 use crate::pod::fdstore::{self, Role};
-use crate::pod::{Container, Pod};
+use crate::pod::{Container, Pod, lifecycle};
 use crate::reactor::{self, ops, sync};
 use crate::sys::reexec::{self, Passed};
 
@@ -45,7 +45,11 @@ pub async fn upgrade(pod: &Rc<Pod>, h: Handover<'_>) {
     h.conns.abort_all();
     // Let the aborted connections' drops run (their execs are killed).
     ops::sleep(Duration::from_millis(1)).await;
-    crate::pod::lifecycle::wait_creates(pod).await;
+    lifecycle::wait_creates(pod).await;
+    // From here on every exit waits, unreaped, for the new image (the
+    // creates needed their runtime reaped: they come first).
+    crate::sys::process::hold_reaping();
+    lifecycle::save_pending_exits(pod);
     let mut held: Vec<(String, OwnedFd)> = Vec::new();
     for c in pod.list() {
         held.extend(park(&c).await);

@@ -35,6 +35,23 @@ thread_local! {
     /// While a runtime `create` runs, a new container init may already be our
     /// child before we know its pid: strays are not reaped then.
     static CLAIMS_PENDING: Cell<usize> = const { Cell::new(0) };
+    /// Set for good once a live upgrade begins: no exit is reaped any
+    /// more, so each one is still there, with its status, for the new image.
+    static HOLD_REAPING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Stops every `wait` from reaping (for good: the process is about to exec
+/// itself). An exit that happens from now on stays a zombie, which the new
+/// image, still the parent, reaps with its real status.
+pub fn hold_reaping() {
+    HOLD_REAPING.with(|h| h.set(true));
+}
+
+/// Waits forever once reaping is held.
+async fn unless_held() {
+    if HOLD_REAPING.with(Cell::get) {
+        std::future::pending::<()>().await;
+    }
 }
 
 /// How a process ended.
@@ -154,9 +171,11 @@ impl Watched {
             if let Some(s) = self.status.get() {
                 return Ok(s);
             }
+            unless_held().await;
             if !self.child {
                 // Readable once it exited; its parent (not us) reaps it.
                 ops::readable(self.pidfd.as_fd()).await?;
+                unless_held().await;
                 self.status.set(Some(ExitInfo::UNKNOWN));
                 return Ok(ExitInfo::UNKNOWN);
             }
@@ -243,7 +262,7 @@ impl Drop for PendingClaim {
 /// Reaps exited children that nobody watches, so no zombie stays. Called on
 /// SIGCHLD. Reads our own children list from procfs (no blocking I/O).
 pub fn reap_strays() {
-    if CLAIMS_PENDING.with(Cell::get) > 0 {
+    if CLAIMS_PENDING.with(Cell::get) > 0 || HOLD_REAPING.with(Cell::get) {
         return;
     }
     let me = std::process::id();

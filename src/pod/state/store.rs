@@ -91,20 +91,15 @@ impl Store {
     }
 
     /// Writes an exec's `state.json` in its directory, which the exec made.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "the exec start writes it once records are synced off the loop: an fsync is milliseconds"
-        )
-    )]
     pub fn save_exec(&self, r: &ExecRecord) -> Result<(), StateError> {
         let (dir, path) = self.container_dir(&r.container)?;
         let execs = files::open_subdir(&dir, &path, EXECS)?;
         let path = path.join(EXECS);
         component(&path, &r.exec_id)?;
         let dir = files::open_subdir(&execs, &path, &r.exec_id)?;
-        self.write(&dir, &path.join(&r.exec_id), RECORD, r)
+        // Not fsynced: it only tells a monitor after a crash which exec to
+        // kill, and a power cut kills the exec with everything else.
+        self.write_as(&dir, &path.join(&r.exec_id), RECORD, r, Durability::Cached)
     }
 
     /// Removes the container's record (durably) before its directory goes,
@@ -148,6 +143,17 @@ impl Store {
         name: &str,
         r: &T,
     ) -> Result<(), StateError> {
+        self.write_as(dir, dir_path, name, r, Durability::Synced)
+    }
+
+    fn write_as<T: serde::Serialize>(
+        &self,
+        dir: &OwnedFd,
+        dir_path: &Path,
+        name: &str,
+        r: &T,
+        durability: Durability,
+    ) -> Result<(), StateError> {
         let bytes = record::encode(&dir_path.join(name), r)?;
         let mut fill = |f: &mut File| (self.writer)(f, &bytes);
         files::write_atomic_with(
@@ -155,7 +161,7 @@ impl Store {
             dir_path,
             name,
             PRIVATE_FILE,
-            Durability::Synced,
+            durability,
             &mut fill,
         )?;
         Ok(())
