@@ -46,6 +46,8 @@ const WINDOW: Duration = Duration::from_secs(1);
 /// Time for the flooding container to get going before the first window.
 const RAMP_UP: Duration = Duration::from_millis(200);
 const GOAL_MEDIAN: Duration = Duration::from_millis(50);
+/// How long the flooding container runs on after the upgrade window.
+const TAIL: Duration = Duration::from_millis(300);
 /// Longest one call may take before it counts as broken.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest an upgrade may take before the bench gives up.
@@ -188,6 +190,9 @@ fn round(server: &Server, rootfs: &Path, i: usize, started: &mut String) -> Resu
         upgrade = Some(reexec(&server.socket, started)?);
         Ok(())
     })?;
+    // Records stamped after the window tell a log that went on from one
+    // that stopped; the tail gives them time to come.
+    thread::sleep(TAIL);
     // The exec closed `c`.
     server.client(CALL_TIMEOUT)?.delete(&id, true)?;
     let log = server.log_path(&id);
