@@ -33,21 +33,37 @@ impl Server {
     /// Starts `podmon serve` for pod `name` under `dir` and returns once it
     /// answers a call.
     pub fn start(dir: &Path, name: &str) -> io::Result<Server> {
+        Server::start_with(dir, name, &podmon_bin(), true)
+    }
+
+    /// As [`Server::start`], with another podmon binary (an older build to
+    /// compare with). `kill_on_exit` passes `--kill-on-exit`, which builds
+    /// from before issue 10 do not know (they stop their containers on
+    /// SIGTERM anyway).
+    pub fn start_with(
+        dir: &Path,
+        name: &str,
+        bin: &Path,
+        kill_on_exit: bool,
+    ) -> io::Result<Server> {
         let state_dir = dir.join("state");
         let log_dir = dir.join("logs");
         let socket = dir.join("pod.sock");
         let server_log = dir.join("server.log");
-        let child = Command::new(podmon_bin())
-            .arg("serve")
+        let mut cmd = Command::new(bin);
+        cmd.arg("serve")
             .args(["--pod", name, "--runtime", RUNC])
             .arg("--socket")
             .arg(&socket)
             .arg("--state-dir")
             .arg(&state_dir)
             .arg("--log-dir")
-            .arg(&log_dir)
+            .arg(&log_dir);
+        if kill_on_exit {
             // SIGTERM at the end stops the containers, as stop() expects.
-            .arg("--kill-on-exit")
+            cmd.arg("--kill-on-exit");
+        }
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(fs::File::create(&server_log)?)
             .stderr(fs::File::create(&server_log)?.try_clone()?)
