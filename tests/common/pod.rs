@@ -340,10 +340,18 @@ fn passing_fds(fds: &[(String, std::os::fd::OwnedFd)], args: &[String]) -> Comma
 
 impl Pod {
     /// SIGKILLs the server, as a crash would: nothing of it runs after.
+    /// Returns once its listener is gone too: the kernel tears a dead
+    /// process's io_uring down a little later, and until then a pending
+    /// poll keeps the socket taking connections that nobody answers.
     pub fn crash(&mut self) -> Option<ExitStatus> {
         let mut child = self.child.take()?;
         let _ = child.kill();
-        child.wait().ok()
+        let status = child.wait().ok();
+        let end = Instant::now() + Duration::from_secs(5);
+        while UnixStream::connect(&self.socket).is_ok() && Instant::now() < end {
+            thread::sleep(Duration::from_millis(10));
+        }
+        status
     }
 
     /// Starts a new server on the same directories and socket with `opts`
