@@ -565,7 +565,10 @@ fn read_until_stopped_many_times_loses_and_repeats_nothing() {
         }
         writer.join().unwrap();
         eprintln!("{b:?}: {reads} reads, {stops} stops ({late_stops} after waiting)");
-        assert!(late_stops > 50, "the stops hardly ever won: {late_stops}");
+        // How often a late stop wins depends on the machine's load (9 of
+        // 4117 on a busy one): at least one must, or the cancel of a read
+        // already in the kernel went untested.
+        assert!(late_stops > 0, "no stop won after the read was submitted");
         assert_eq!(got.len(), COUNT as usize * 4, "bytes lost or repeated");
         for (i, c) in got.chunks_exact(4).enumerate() {
             let v = u32::from_le_bytes(c.try_into().unwrap());

@@ -136,3 +136,42 @@ fn sighup_upgrades_in_place() {
     pod.kill("sleeper", "KILL");
     assert_eq!(pod.wait("sleeper")["exitCode"], json!(137));
 }
+
+#[test]
+fn an_exit_while_the_monitor_upgrades_keeps_its_code() {
+    let pod = Pod::start("upgrade-exit");
+    pod.run("quick", &["sleep", "1000"]);
+    let pid = pod.get("quick")["pid"].as_i64().expect("pid") as i32;
+    let before = started_at(&pod);
+    // Stopped, the monitor cannot see the exit before it is told to
+    // upgrade: both reach it at once when it goes on, and whichever it
+    // handles first, the exit code is the real one.
+    // SAFETY: plain kill(2) on our own child and on the container's init.
+    unsafe {
+        libc::kill(pod.pid as i32, libc::SIGSTOP);
+        libc::kill(pid, libc::SIGKILL);
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    // SAFETY: as above.
+    unsafe {
+        libc::kill(pod.pid as i32, libc::SIGHUP);
+        libc::kill(pod.pid as i32, libc::SIGCONT);
+    }
+    let end = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = pod.cli(&["--json", "pod"]);
+        let now: Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+        if out.status.success() && now["startedAt"] != before {
+            break;
+        }
+        assert!(
+            Instant::now() < end,
+            "no upgrade:\n{}",
+            pod.server_log_text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let w = pod.wait("quick");
+    assert_eq!(w["exitCode"], json!(137), "{w}");
+    assert_eq!(w["signal"], json!("SIGKILL"), "{w}");
+}
