@@ -214,7 +214,7 @@ fn measure_podmon(server: &Server, rootfs: &Path, cmd: &[String], id: &str) -> R
     let reply = c.wait(id)?;
     let elapsed = t0.elapsed();
     let cpu = procfs::cpu_time(server.pid())? - cpu0;
-    if reply.exit_code != 0 {
+    if reply.exit_code != Some(0) {
         return Err(format!(
             "the generator container exited with {:?}: {}",
             Some(reply.exit_code),

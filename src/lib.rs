@@ -8,10 +8,12 @@
 //! below it (`cli` uses `proto`, `varlink` and `sys` alone).
 //!
 //! - `server/`: `podmon serve`: the directories and the state lock
-//!   (`lock.rs`), the listener (`socket.rs`, or socket activation), accepting
+//!   (`lock.rs`), the listener (`socket.rs`, or the descriptors the service
+//!   manager passes, and the notifications sent back: `activation.rs`), accepting
 //!   within the connection bound (`accept.rs`), the peer check that gives each
 //!   connection its role (`access.rs`), one task per connection with its
-//!   buffers bounded (`conn.rs`), signals, the pod's shutdown.
+//!   buffers bounded (`conn.rs`), signals, the pod's shutdown, and the live
+//!   upgrade that hands the pod to a new image of itself (`upgrade.rs`).
 //! - `api/`: the `io.podmon.Pod` methods: one handler file per method, the one
 //!   dispatch table (`mod.rs`), the mapping of the pod to wire types (`map.rs`)
 //!   and of pod errors to Varlink errors, replies with `more` (`replier.rs`).
@@ -19,8 +21,14 @@
 //!   `request.rs`, printing in `output.rs`, terminals in `term.rs`).
 //! - `pod/`: the domain: containers and their status rules (`status.rs`),
 //!   one file per operation (`create`, `start`, `kill`, `wait`, `delete`,
-//!   `shutdown`, `monitor`), execs (`exec/`), events, the stdin slot, and
-//!   the range of every parameter (`limits.rs`).
+//!   `shutdown`, `monitor`), the exit requests a Shutdown call leaves for
+//!   the server (`exit.rs`), execs (`exec/`), events (`events.rs`: numbered,
+//!   one ring shared by every watcher) and their journal on disk
+//!   (`journal.rs`), the stdin slot, the range of every parameter
+//!   (`limits.rs`), and the state on disk: the records and their store
+//!   (`state/`), kept current by the operations through `persist.rs`, from
+//!   which a new monitor re-adopts the containers (`adopt.rs`) with the
+//!   descriptors the service manager's store kept (`fdstore.rs`).
 //! - `session/`: exec and attach streaming over an upgraded connection.
 //! - `oci/`: the runtime driver (`driver.rs`, the one place the runtime is
 //!   run, behind the `Driver` trait), its command lines (`argv.rs`), what it
@@ -29,7 +37,8 @@
 //!   codec (`cri.rs`), drivers (`driver.rs`), rate limit and drop markers
 //!   (`ratelimit.rs`, `drops.rs`), reading back (`reader.rs`), the fan-out to
 //!   attached clients (`hub.rs`), the files in the log directory, never
-//!   through a planted link, and their rotation (`logfile.rs`).
+//!   through a planted link, and their rotation (`logfile.rs`), and parking
+//!   the pipes without losing a byte for an upgrade (`park.rs`).
 //! - `cgroups/`: finding a container's cgroups, v1 and v2 statistics, OOM.
 //! - `proto/`: the contract as types: every method's request and reply
 //!   (the `Method` trait), records, errors, the upgrade frame codec
@@ -40,7 +49,11 @@
 //! - `sys/`: child processes and reaping (`process.rs`), the console socket
 //!   and pty size, signal names, the signalfd, timestamps (`time.rs`), system
 //!   errors with operation, path and errno (`error.rs`), files written
-//!   without following links (`files.rs`), our own usage.
+//!   (atomically, durably if asked) and read back without following links
+//!   (`files.rs`), our own usage, and systemd's protocols: passed
+//!   descriptors (`listen_fds.rs`), sd_notify and the file-descriptor store
+//!   (`sdnotify.rs`), and the exec of our own binary with named
+//!   descriptors (`reexec.rs`).
 //! - `reactor/`: the event loop: io_uring ring or epoll, the executor, the
 //!   operations that own their buffers while the kernel does (`ops.rs`).
 //!

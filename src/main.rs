@@ -25,6 +25,7 @@ fn main() {
                     read_only_uids: a.access.read_only_uid.clone(),
                     read_only_gids: a.access.read_only_gid.clone(),
                 },
+                kill_on_exit: a.kill_on_exit,
             };
             match podmon::server::serve(cfg) {
                 Ok(()) => 0,

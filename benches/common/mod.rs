@@ -5,6 +5,7 @@
 //! Each bench uses only part of this module, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod crilog;
 pub mod procfs;
 pub mod server;
 pub mod stats;

@@ -15,7 +15,8 @@ use super::varlink::Client;
 use super::{RUNC, podmon_bin};
 
 /// How long the server may take to answer on its socket, and to exit after
-/// SIGTERM (it stops its containers first: runc kill, wait, delete).
+/// SIGTERM (started with --kill-on-exit, it stops its containers first:
+/// runc kill, wait, delete).
 const START_TIMEOUT: Duration = Duration::from_secs(15);
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -32,19 +33,37 @@ impl Server {
     /// Starts `podmon serve` for pod `name` under `dir` and returns once it
     /// answers a call.
     pub fn start(dir: &Path, name: &str) -> io::Result<Server> {
+        Server::start_with(dir, name, &podmon_bin(), true)
+    }
+
+    /// As [`Server::start`], with another podmon binary (an older build to
+    /// compare with). `kill_on_exit` passes `--kill-on-exit`, which builds
+    /// from before issue 10 do not know (they stop their containers on
+    /// SIGTERM anyway).
+    pub fn start_with(
+        dir: &Path,
+        name: &str,
+        bin: &Path,
+        kill_on_exit: bool,
+    ) -> io::Result<Server> {
         let state_dir = dir.join("state");
         let log_dir = dir.join("logs");
         let socket = dir.join("pod.sock");
         let server_log = dir.join("server.log");
-        let child = Command::new(podmon_bin())
-            .arg("serve")
+        let mut cmd = Command::new(bin);
+        cmd.arg("serve")
             .args(["--pod", name, "--runtime", RUNC])
             .arg("--socket")
             .arg(&socket)
             .arg("--state-dir")
             .arg(&state_dir)
             .arg("--log-dir")
-            .arg(&log_dir)
+            .arg(&log_dir);
+        if kill_on_exit {
+            // SIGTERM at the end stops the containers, as stop() expects.
+            cmd.arg("--kill-on-exit");
+        }
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(fs::File::create(&server_log)?)
             .stderr(fs::File::create(&server_log)?.try_clone()?)
@@ -118,7 +137,7 @@ impl Server {
         fs::read_to_string(&self.server_log).unwrap_or_default()
     }
 
-    /// SIGTERM (the server stops its containers), then waits; SIGKILL if it
+    /// SIGTERM (the server, with --kill-on-exit, stops its containers), then waits; SIGKILL if it
     /// does not exit in time. Errors say the server misbehaved.
     pub fn stop(&mut self) -> io::Result<()> {
         let Some(mut child) = self.child.take() else {

@@ -75,6 +75,28 @@ impl Client {
     }
 }
 
+/// Shorthands for the monitor-level calls of the upgrade bench.
+impl Client {
+    /// `org.varlink.service.GetInfo`: the cheapest call the server answers
+    /// (no pod state, no /proc or cgroup reads), so a probe measures the
+    /// socket's availability and nothing else.
+    pub fn get_info(&mut self) -> Result<(), ClientError> {
+        self.0
+            .call("org.varlink.service.GetInfo", serde_json::json!({}))
+            .map(drop)
+    }
+
+    pub fn get_pod(&mut self) -> Result<proto::GetPodReply, ClientError> {
+        self.call(&proto::GetPod {})
+    }
+
+    /// Asks for a live upgrade; the reply comes before the exec, which then
+    /// closes this connection.
+    pub fn reexec(&mut self) -> Result<(), ClientError> {
+        self.call(&proto::Reexec {}).map(drop)
+    }
+}
+
 /// A reply as the JSON the server sent, for messages that show it.
 pub fn json<T: serde::Serialize>(reply: &T) -> serde_json::Value {
     serde_json::Value::Object(proto::call::to_map(reply))

@@ -69,7 +69,7 @@ pub fn container_info(c: &Container) -> proto::ContainerInfo {
         log_bytes_dropped: counters.bytes_dropped,
         log_error: counters.error,
         log_rate_limit: c.log.limit().map(limit_to_wire),
-        exit_code: st.exit.map(|e| e.exit_code()),
+        exit_code: st.exit.and_then(|e| e.known_code()),
         signal: st.exit.and_then(|e| e.signal_name()),
         oom_killed: st.oom_killed,
         exit_reason: st.exit.map(|e| exit_reason(e, st.oom_killed).to_owned()),
@@ -86,7 +86,7 @@ pub fn event(e: Event) -> proto::Event {
         EventKind::Created => proto::EventDetail::Created,
         EventKind::Started => proto::EventDetail::Started,
         EventKind::Exited { exit, oom_killed } => proto::EventDetail::Exited {
-            exit_code: exit.exit_code(),
+            exit_code: exit.known_code(),
             signal: exit.signal_name(),
             oom_killed,
         },
@@ -103,6 +103,7 @@ pub fn event(e: Event) -> proto::Event {
         },
     };
     proto::Event {
+        seq: e.seq,
         id: e.id,
         timestamp: rfc3339_nanos(e.at),
         detail,

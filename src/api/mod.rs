@@ -12,11 +12,13 @@ mod kill_container;
 mod list_containers;
 mod map;
 mod read_logs;
+mod reexec;
 mod reopen_log;
 mod replier;
 mod replies;
 mod resize;
 mod set_log_rate_limit;
+mod shutdown;
 mod start_container;
 mod stats;
 mod wait_container;
@@ -175,6 +177,7 @@ fn parameter(field: Field) -> &'static str {
         Field::TimeoutSeconds => "timeoutSeconds",
         Field::MaxOutput => "maxOutput",
         Field::User => "user",
+        Field::Timeout => "timeout",
     }
 }
 
@@ -239,6 +242,8 @@ dispatch_table! {
     Stats => stats, ReadOnly,
     GetPod => get_pod, ReadOnly,
     WatchEvents => watch_events, ReadOnly,
+    Shutdown => shutdown, Full,
+    Reexec => reexec, Full,
 }
 
 impl Method {

@@ -15,7 +15,7 @@ use crate::varlink::{Call, Reply, VarlinkError};
 /// How long writing one reply may take. Replies are written one at a time
 /// (the next is made only when the last is out), so a client that stops
 /// reading holds at most one reply plus what its stream's own bound allows
-/// (10000 events, 4 MiB of output); after this long the connection is
+/// (a cursor into the shared event journal, 4 MiB of output); after this long the connection is
 /// given up, so it cannot hold the monitor's resources forever either.
 pub const SEND_STALL: Duration = Duration::from_secs(30);
 

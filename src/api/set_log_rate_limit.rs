@@ -15,7 +15,7 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
     if let Some(l) = &limit {
         lifecycle::check_limit(l)?;
     }
-    c.log.set_limit(limit);
+    lifecycle::set_log_limit(pod, &c, limit);
     r.reply(params::encode(&proto::ContainerReply {
         container: map::container_info(&c),
     }))

@@ -20,7 +20,7 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         reason: exit
             .map_or("Error", |e| crate::pod::exit_reason(e, oom_killed))
             .to_owned(),
-        exit_code: exit.map_or(-1, |e| e.exit_code()),
+        exit_code: exit.and_then(|e| e.known_code()),
         signal: exit.and_then(|e| e.signal_name()),
         container: map::container_info(&c),
     };

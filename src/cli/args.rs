@@ -73,6 +73,9 @@ pub enum ClientCommand {
     Events {
         /// Only this container's events.
         id: Option<String>,
+        /// First the kept events after this seq (0: every kept one).
+        #[arg(long, value_name = "SEQ")]
+        since: Option<u64>,
     },
     /// Show a summary of the pod and its monitor.
     Pod,
@@ -91,6 +94,22 @@ pub enum ClientCommand {
         cols: u16,
         /// Rows.
         rows: u16,
+    },
+    /// Live upgrade: the monitor execs the podmon binary on disk in place
+    /// (same pid, containers and logs kept); waits until the new one serves.
+    Upgrade {
+        /// Seconds to wait for the upgraded monitor to answer.
+        #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+        timeout: u64,
+    },
+    /// Make the monitor exit; the containers keep running unless --kill.
+    Shutdown {
+        /// Stop and delete every container first (SIGTERM, then SIGKILL).
+        #[arg(long)]
+        kill: bool,
+        /// Seconds between SIGTERM and SIGKILL with --kill (0 to 3600; default 10).
+        #[arg(long, value_name = "SECONDS", requires = "kill")]
+        timeout: Option<u64>,
     },
 }
 
@@ -266,6 +285,10 @@ pub struct ServeArgs {
     /// killer ended it (as conmon's oom files).
     #[arg(long, value_name = "DIR")]
     pub oom_dir: Option<PathBuf>,
+    /// On SIGTERM or SIGINT, stop and delete the pod's containers (SIGTERM,
+    /// SIGKILL after 10 s) before exiting; without it they keep running.
+    #[arg(long)]
+    pub kill_on_exit: bool,
     /// Who may connect besides root (repeatable; peers are checked by SO_PEERCRED).
     #[command(flatten)]
     pub access: AccessArgs,
@@ -304,8 +327,11 @@ impl ClientCommand {
             ClientCommand::Exec(args) => Some(&args.id),
             ClientCommand::Logs(args) => Some(&args.id),
             ClientCommand::SetLogLimit(args) => Some(&args.id),
-            ClientCommand::Stats { id, .. } | ClientCommand::Events { id } => id.as_deref(),
-            ClientCommand::Ps | ClientCommand::Pod => None,
+            ClientCommand::Stats { id, .. } | ClientCommand::Events { id, .. } => id.as_deref(),
+            ClientCommand::Ps
+            | ClientCommand::Pod
+            | ClientCommand::Shutdown { .. }
+            | ClientCommand::Upgrade { .. } => None,
         }
     }
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::output::{self, ContainerView};
 use super::request::{Plan, Request, plan};
-use super::{ClientCommand, errors, events, interactive, logs, stats};
+use super::{ClientCommand, errors, events, interactive, logs, reexec, stats};
 use crate::proto::{self, call};
 use crate::varlink::client::{Client, ClientError};
 
@@ -27,7 +27,8 @@ pub fn run_client(cmd: ClientCommand, socket: &Path, json: bool) -> anyhow::Resu
         Plan::Attach { id, stdin } => return interactive::attach(id, stdin, socket),
         Plan::Logs(args) => return logs::run(args, socket, json),
         Plan::Stats { id, watch } => return stats::run(id, watch, socket, json),
-        Plan::Events { id } => return events::run(id, socket, json),
+        Plan::Events { id, since } => return events::run(id, since, socket, json),
+        Plan::Upgrade { timeout } => return reexec::run(socket, timeout, json),
     };
     // A terminal container's pty starts at our window's size.
     if let Request::Create(create) = &mut req
@@ -102,12 +103,16 @@ fn execute(
             if json {
                 json_line(out, &reply)?;
             } else {
-                writeln!(out, "{}", reply.exit_code)?;
+                match reply.exit_code {
+                    Some(code) => writeln!(out, "{code}")?,
+                    // No code to print: say why instead of making one up.
+                    None => writeln!(out, "unknown ({})", reply.reason)?,
+                }
                 if let Some(note) = output::signal_note(reply.signal.as_deref()) {
                     writeln!(err, "{note}")?;
                 }
             }
-            Ok(output::exit_status(Some(i64::from(reply.exit_code))))
+            Ok(output::exit_status(reply.exit_code.map(i64::from)))
         }
         Request::State(r) => {
             let reply = call::call(client, &r)?;
@@ -141,6 +146,7 @@ fn execute(
         Request::Delete(r) => quiet(&call::call(client, &r)?, json, out),
         Request::ReopenLog(r) => quiet(&call::call(client, &r)?, json, out),
         Request::Resize(r) => quiet(&call::call(client, &r)?, json, out),
+        Request::Shutdown(r) => quiet(&call::call(client, &r)?, json, out),
     }
 }
 

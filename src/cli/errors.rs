@@ -10,8 +10,8 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use crate::proto::errors::{
-    ContainerExists, InvalidState, InvalidValue, NoSuchContainer, PermissionDenied, ProtoError,
-    RuntimeError, SystemError, WatcherTooSlow,
+    ContainerExists, EventsExpired, InvalidState, InvalidValue, NoSuchContainer, PermissionDenied,
+    ProtoError, RuntimeError, SystemError, WatcherTooSlow,
 };
 use crate::varlink::client::ClientError;
 use crate::varlink::message;
@@ -79,6 +79,14 @@ pub fn describe_varlink(name: &str, parameters: &Map<String, Value>) -> String {
             "the monitor cut off this watcher: it fell too far behind and events were lost"
                 .to_owned()
         }
+        n if n == EventsExpired::ERROR => format!(
+            "the events after that seq are no longer kept: the oldest is {} (use --since {} or more)",
+            s("oldest"),
+            parameters
+                .get("oldest")
+                .and_then(Value::as_u64)
+                .map_or(0, |o| o.saturating_sub(1))
+        ),
         message::INVALID_PARAMETER => format!("invalid parameter: {}", s("parameter")),
         message::METHOD_NOT_FOUND => format!(
             "the monitor does not know method {} (is it an older version?)",
@@ -196,6 +204,10 @@ mod tests {
         );
         assert!(
             varlink("io.podmon.Pod.WatcherTooSlow", json!({"dropped": true})).contains("watcher")
+        );
+        assert!(
+            varlink("io.podmon.Pod.EventsExpired", json!({"oldest": 10001}))
+                .contains("--since 10000")
         );
         assert_eq!(
             varlink(

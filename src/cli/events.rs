@@ -14,15 +14,17 @@ use crate::varlink::client::{Client, ClientError, Mode};
 use anyhow::{Context, anyhow};
 
 /// The `WatchEvents` parameters.
-pub fn events_request(id: Option<&str>) -> proto::WatchEvents {
+pub fn events_request(id: Option<&str>, since: Option<u64>) -> proto::WatchEvents {
     proto::WatchEvents {
         id: id.map(str::to_owned),
+        since,
     }
 }
 
 /// The lines for one `WatchEvents` reply: `state <id> <status>` per
 /// container of the first (snapshot) reply, then one line per event:
-/// `<timestamp> <kind> <id> [exit=N] [signal=S] [oom] [exec=E] [dropped=N]`.
+/// `<seq> <timestamp> <kind> <id> [exit=N] [signal=S] [oom] [exec=E]
+/// [dropped=N]` (the seq first, to pass to `--since` later).
 pub fn event_lines(reply: &WatchEventsReply) -> Vec<String> {
     let mut lines = Vec::new();
     for c in reply.containers.iter().flatten() {
@@ -30,9 +32,18 @@ pub fn event_lines(reply: &WatchEventsReply) -> Vec<String> {
     }
     if let Some(e) = &reply.event {
         let kind = serde_json::to_value(e.detail.kind()).unwrap_or_default();
-        let mut line = format!("{} {} {}", e.timestamp, kind.as_str().unwrap_or("?"), e.id);
-        let exit = |line: &mut String, code: i32, signal: &Option<String>| {
-            line.push_str(&format!(" exit={code}"));
+        let mut line = format!(
+            "{} {} {} {}",
+            e.seq,
+            e.timestamp,
+            kind.as_str().unwrap_or("?"),
+            e.id
+        );
+        let exit = |line: &mut String, code: Option<i32>, signal: &Option<String>| {
+            match code {
+                Some(code) => line.push_str(&format!(" exit={code}")),
+                None => line.push_str(" exit=unknown"),
+            }
             if let Some(signal) = signal {
                 line.push_str(&format!(" signal={signal}"));
             }
@@ -54,7 +65,7 @@ pub fn event_lines(reply: &WatchEventsReply) -> Vec<String> {
                 exit_code,
                 signal,
             } => {
-                exit(&mut line, *exit_code, signal);
+                exit(&mut line, Some(*exit_code), signal);
                 line.push_str(&format!(" exec={exec_id}"));
             }
             EventDetail::LogDropped { bytes_dropped } => {
@@ -72,10 +83,10 @@ pub fn event_lines(reply: &WatchEventsReply) -> Vec<String> {
 
 /// Runs `podmon events` until interrupted (or until the monitor ends the
 /// call).
-pub fn run(id: Option<&str>, socket: &Path, json: bool) -> anyhow::Result<i32> {
+pub fn run(id: Option<&str>, since: Option<u64>, socket: &Path, json: bool) -> anyhow::Result<i32> {
     let describe = |err: ClientError| anyhow!(errors::describe(&err, socket));
     let mut conn = Client::connect(socket).map_err(describe)?;
-    call::send(&mut conn, &events_request(id), Mode::More).map_err(describe)?;
+    call::send(&mut conn, &events_request(id, since), Mode::More).map_err(describe)?;
     let stdout = io::stdout();
     let mut out = stdout.lock();
     loop {
@@ -204,26 +215,30 @@ mod tests {
             vec!["state a running", "state b stopped"]
         );
         let exited = obj(json!({"event": {
-            "kind": "exited", "id": "a", "timestamp": "2024-05-01T10:00:00.5Z",
+            "seq": 7, "kind": "exited", "id": "a", "timestamp": "2024-05-01T10:00:00.5Z",
             "exitCode": 137, "signal": "SIGKILL", "oomKilled": true
         }}));
         assert_eq!(
             event_lines(&exited),
-            vec!["2024-05-01T10:00:00.5Z exited a exit=137 signal=SIGKILL oom"]
+            vec!["7 2024-05-01T10:00:00.5Z exited a exit=137 signal=SIGKILL oom"]
         );
         let exec = obj(
-            json!({"event": {"kind": "execExited", "id": "a", "timestamp": "t",
+            json!({"event": {"seq": 8, "kind": "execExited", "id": "a", "timestamp": "t",
             "exitCode": 0, "oomKilled": false, "execId": "e1"}}),
         );
-        assert_eq!(event_lines(&exec), vec!["t execExited a exit=0 exec=e1"]);
+        assert_eq!(event_lines(&exec), vec!["8 t execExited a exit=0 exec=e1"]);
         let dropped = obj(
-            json!({"event": {"kind": "logDropped", "id": "a", "timestamp": "t", "bytesDropped": 4096}}),
+            json!({"event": {"seq": 9, "kind": "logDropped", "id": "a", "timestamp": "t", "bytesDropped": 4096}}),
         );
-        assert_eq!(event_lines(&dropped), vec!["t logDropped a dropped=4096"]);
+        assert_eq!(event_lines(&dropped), vec!["9 t logDropped a dropped=4096"]);
         assert!(event_lines(&obj(json!({"containers": []}))).is_empty());
         assert_eq!(
-            call::wire(&events_request(Some("a"))),
+            call::wire(&events_request(Some("a"), None)),
             ("io.podmon.Pod.WatchEvents", json!({"id": "a"}))
+        );
+        assert_eq!(
+            call::wire(&events_request(None, Some(41))),
+            ("io.podmon.Pod.WatchEvents", json!({"since": 41}))
         );
     }
 

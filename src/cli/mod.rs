@@ -8,6 +8,7 @@ mod events;
 mod interactive;
 mod logs;
 mod output;
+mod reexec;
 mod request;
 mod size;
 mod stats;

@@ -35,6 +35,8 @@ pub enum Request {
     ReopenLog(proto::ReopenLog),
     /// `resize`
     Resize(proto::Resize),
+    /// `shutdown`
+    Shutdown(proto::Shutdown),
 }
 
 impl Request {
@@ -54,6 +56,7 @@ impl Request {
             Request::SetLogLimit(_) => proto::SetLogRateLimit::METHOD,
             Request::ReopenLog(_) => proto::ReopenLog::METHOD,
             Request::Resize(_) => proto::Resize::METHOD,
+            Request::Shutdown(_) => proto::Shutdown::METHOD,
         }
     }
 }
@@ -82,10 +85,17 @@ pub enum Plan<'a> {
         /// Refresh until interrupted.
         watch: bool,
     },
+    /// `upgrade`
+    Upgrade {
+        /// How long to wait for the new image.
+        timeout: std::time::Duration,
+    },
     /// `events`
     Events {
         /// One container's events, or every one's.
         id: Option<&'a str>,
+        /// Replay the kept events after this seq first.
+        since: Option<u64>,
     },
 }
 
@@ -118,6 +128,15 @@ pub fn plan(cmd: &ClientCommand) -> anyhow::Result<Plan<'_>> {
             width: *cols,
             height: *rows,
         }),
+        ClientCommand::Shutdown { kill, timeout } => Request::Shutdown(proto::Shutdown {
+            kill_containers: kill.then_some(true),
+            timeout: timeout.map(|t| fit(t, "timeout")).transpose()?,
+        }),
+        ClientCommand::Upgrade { timeout } => {
+            return Ok(Plan::Upgrade {
+                timeout: std::time::Duration::from_secs(*timeout),
+            });
+        }
         ClientCommand::Exec(args) => return Ok(Plan::Exec(args)),
         ClientCommand::Attach { id, no_stdin } => {
             return Ok(Plan::Attach {
@@ -132,7 +151,12 @@ pub fn plan(cmd: &ClientCommand) -> anyhow::Result<Plan<'_>> {
                 watch: *watch,
             });
         }
-        ClientCommand::Events { id } => return Ok(Plan::Events { id: id.as_deref() }),
+        ClientCommand::Events { id, since } => {
+            return Ok(Plan::Events {
+                id: id.as_deref(),
+                since: *since,
+            });
+        }
     }))
 }
 
@@ -247,6 +271,7 @@ mod tests {
             Request::SetLogLimit(r) => wire(&r),
             Request::ReopenLog(r) => wire(&r),
             Request::Resize(r) => wire(&r),
+            Request::Shutdown(r) => wire(&r),
         }
     }
 
@@ -432,6 +457,23 @@ mod tests {
             ("io.podmon.Pod.GetPod", json!({}))
         );
         assert_eq!(
+            sent(&ClientCommand::Shutdown {
+                kill: false,
+                timeout: None
+            }),
+            ("io.podmon.Pod.Shutdown", json!({}))
+        );
+        assert_eq!(
+            sent(&ClientCommand::Shutdown {
+                kill: true,
+                timeout: Some(2)
+            }),
+            (
+                "io.podmon.Pod.Shutdown",
+                json!({"killContainers": true, "timeout": 2})
+            )
+        );
+        assert_eq!(
             wire(&crate::cli::interactive::attach_request("a", true)),
             ("io.podmon.Pod.Attach", json!({"id": "a", "stdin": true}))
         );
@@ -440,8 +482,15 @@ mod tests {
     #[test]
     fn streaming_subcommands_build_their_own_requests() {
         assert_eq!(
-            plan(&ClientCommand::Events { id: None }).unwrap(),
-            Plan::Events { id: None }
+            plan(&ClientCommand::Events {
+                id: None,
+                since: Some(3)
+            })
+            .unwrap(),
+            Plan::Events {
+                id: None,
+                since: Some(3)
+            }
         );
     }
 }

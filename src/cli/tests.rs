@@ -318,7 +318,20 @@ fn streaming_subcommands() {
             watch: true
         }
     );
-    assert_eq!(client(&["events"]), ClientCommand::Events { id: None });
+    assert_eq!(
+        client(&["events"]),
+        ClientCommand::Events {
+            id: None,
+            since: None
+        }
+    );
+    assert_eq!(
+        client(&["events", "--since", "12"]),
+        ClientCommand::Events {
+            id: None,
+            since: Some(12)
+        }
+    );
     assert_eq!(client(&["events", "web"]).id(), Some("web"));
     assert_eq!(client(&["pod"]), ClientCommand::Pod);
     assert_eq!(client(&["pod"]).id(), None);

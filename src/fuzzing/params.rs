@@ -44,6 +44,8 @@ methods!(
     Stats,
     GetPod,
     WatchEvents,
+    Shutdown,
+    Reexec,
 );
 
 /// The first byte picks the method, the rest is the JSON of its

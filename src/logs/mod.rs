@@ -8,13 +8,15 @@
 //! makes the hand-over visible in the types. When the filling buffer is full
 //! the pumps stop reading, so the container's writes block instead of data
 //! being lost. Exit detection and the API never wait for any of this: they
-//! are other tasks on the same loop.
+//! are other tasks on the same loop. For a live upgrade, `LogSink::park`
+//! (park.rs) stops the pumps without losing a byte and hands the pipes back.
 
 pub mod cri;
 pub mod driver;
 pub mod drops;
 pub mod hub;
 pub mod logfile;
+mod park;
 pub mod ratelimit;
 pub mod reader;
 #[cfg(test)]
@@ -32,7 +34,8 @@ use drops::Ledger;
 use crate::logs::cri::Stream;
 use crate::logs::hub::Hub;
 use crate::logs::ratelimit::{Bucket, Limit, Policy};
-use crate::reactor::{self, ops, sync::Notify};
+use crate::reactor::sync::{Either, Notify, select};
+use crate::reactor::{self, ops};
 use crate::sys::error::SysError;
 use crate::sys::time::Timestamp;
 use driver::{LogDriver, RecordFormat};
@@ -94,6 +97,8 @@ pub struct LogSink {
     /// Live output for attached clients, before any rate limiting.
     pub hub: Hub,
     on_drop: RefCell<Option<DropHook>>,
+    /// The pumps' stop signal, for `park`.
+    parking: park::Parking,
 }
 
 fn stream_index(s: Stream) -> usize {
@@ -126,13 +131,19 @@ impl LogSink {
             notify: Notify::default(),
             hub: Hub::default(),
             on_drop: RefCell::new(None),
+            parking: park::Parking::new(pipes.len()),
         });
         let format = driver.formatter();
-        for (stream, fd) in pipes {
+        for (i, (stream, fd)) in pipes.into_iter().enumerate() {
             if let Err(e) = rustix::pipe::fcntl_setpipe_size(&fd, pipe_max_size()) {
                 log::debug!("F_SETPIPE_SZ: {e}");
             }
-            reactor::spawn(pump(sink.clone(), format.clone(), stream, fd));
+            let p = Pipe {
+                stream,
+                fd,
+                index: i,
+            };
+            reactor::spawn(pump(sink.clone(), format.clone(), p));
         }
         reactor::spawn(writer(sink.clone(), driver));
         sink
@@ -325,43 +336,50 @@ fn marker(
     format.format(stream, ts, m.text(stream).as_bytes(), out);
 }
 
-async fn pump(sink: Rc<LogSink>, format: Rc<dyn RecordFormat>, stream: Stream, pipe: OwnedFd) {
+/// A pipe a pump reads: which stream, and which of the sink's pumps.
+struct Pipe {
+    stream: Stream,
+    fd: OwnedFd,
+    index: usize,
+}
+
+async fn pump(sink: Rc<LogSink>, format: Rc<dyn RecordFormat>, pipe: Pipe) {
+    let Pipe { stream, index, .. } = pipe;
     let mut buf = Vec::with_capacity(READ_CHUNK);
-    loop {
+    let parked = loop {
+        let parking = &sink.parking;
         sink.notify
-            .wait_until(|| (sink.fill.borrow().len() < HIGH_WATER).then_some(()))
+            .wait_until(|| {
+                (parking.is_raised() || sink.fill.borrow().len() < HIGH_WATER).then_some(())
+            })
             .await;
-        let want = budget(&sink).await;
+        if parking.is_raised() {
+            break true;
+        }
+        let want = match select(budget(&sink), parking.stop(index)).await {
+            Either::Left(want) => want,
+            Either::Right(()) => break true,
+        };
         buf.clear();
-        let (r, b) = ops::read(pipe.as_fd(), buf, want).await;
+        let stop = parking.stop(index);
+        let (r, b) = ops::read_until(pipe.fd.as_fd(), buf, want, stop).await;
         buf = b;
         match r {
-            Ok(0) => break,
-            Ok(n) => {
-                sink.bytes_read.set(sink.bytes_read.get() + n as u64);
-                if sink.hub.has_subscribers() {
-                    sink.hub.publish(stream, &buf);
-                }
-                let keep = admit(&sink, stream, &buf[..n]);
-                let ts = Timestamp::now();
-                let mut fill = sink.fill.borrow_mut();
-                if keep > 0 {
-                    marker(&sink, &*format, stream, &ts, &mut fill, false);
-                    format.format(stream, &ts, &buf[..keep], &mut fill);
-                }
-                drop(fill);
-                sink.wake();
-            }
+            Ok(0) => break false,
+            Ok(n) => take_chunk(&sink, &*format, stream, &buf[..n]),
+            // Parking: nothing was read, the bytes wait in the pipe.
+            Err(e) if ops::is_stopped(&e) => break true,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             // A pty master reads EIO once the terminal's last user closed it.
-            Err(e) if e.raw_os_error() == Some(libc::EIO) => break,
+            Err(e) if e.raw_os_error() == Some(libc::EIO) => break false,
             Err(e) => {
                 log::warn!("reading container output: {e}");
-                break;
+                break false;
             }
         }
-    }
+    };
     {
+        // At the end, and at parking too: the ledger does not outlive us.
         let ts = Timestamp::now();
         marker(
             &sink,
@@ -372,10 +390,34 @@ async fn pump(sink: Rc<LogSink>, format: Rc<dyn RecordFormat>, stream: Stream, p
             true,
         );
     }
-    sink.open_streams.set(sink.open_streams.get() - 1);
-    if sink.open_streams.get() == 0 {
-        sink.hub.close();
+    if parked {
+        // The stream goes on in the next image: neither closed nor ended.
+        sink.parking.pump_ended(index, Some((stream, pipe.fd)));
+    } else {
+        sink.parking.pump_ended(index, None);
+        sink.open_streams.set(sink.open_streams.get() - 1);
+        if sink.open_streams.get() == 0 {
+            sink.hub.close();
+        }
     }
+    sink.wake();
+}
+
+/// Publishes, rate-limits and formats a chunk just read into `fill`.
+fn take_chunk(sink: &LogSink, format: &dyn RecordFormat, stream: Stream, chunk: &[u8]) {
+    sink.bytes_read
+        .set(sink.bytes_read.get() + chunk.len() as u64);
+    if sink.hub.has_subscribers() {
+        sink.hub.publish(stream, chunk);
+    }
+    let keep = admit(sink, stream, chunk);
+    let ts = Timestamp::now();
+    let mut fill = sink.fill.borrow_mut();
+    if keep > 0 {
+        marker(sink, format, stream, &ts, &mut fill, false);
+        format.format(stream, &ts, &chunk[..keep], &mut fill);
+    }
+    drop(fill);
     sink.wake();
 }
 
@@ -388,7 +430,10 @@ async fn writer(sink: Rc<LogSink>, mut driver: Box<dyn LogDriver>) {
             .wait_until(|| {
                 if !sink.fill.borrow().is_empty() || sink.reopen.get().is_some() {
                     Some(false)
-                } else if sink.open_streams.get() == 0 {
+                } else if sink.open_streams.get() == 0
+                    || (sink.parking.is_raised() && sink.parking.all_stopped())
+                {
+                    // Every stream ended, or parked (and all of it written).
                     Some(true)
                 } else {
                     None

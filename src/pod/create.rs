@@ -4,24 +4,22 @@
 //!
 //! A create runs as a task of its own (`detach`): a client that hangs up
 //! cannot stop it halfway. It ends with the container in the pod's table
-//! (listed, deleted at shutdown) or rolled back: no runtime record, no
-//! directory, no reservation.
+//! (listed, and deleted at shutdown when the monitor stops its containers)
+//! or rolled back: no runtime record, no directory, no reservation.
 
-use std::cell::RefCell;
 use std::os::fd::AsFd;
 use std::path::Path;
 use std::rc::Rc;
 use std::time::SystemTime;
 
-use super::container::Container;
+use super::container::{Container, Parts};
 use super::detach::detached;
 use super::events::{Event, EventKind};
 use super::request::{self, CreateRequest};
 use super::status::State;
 use super::stdin::StdinSlot;
 use super::stdio::ProcessStdio;
-use super::{Pod, PodError, Status, bundle, monitor};
-use crate::cgroups::CgroupPaths;
+use super::{Pod, PodError, Status, bundle, monitor, persist};
 use crate::logs::LogSink;
 use crate::logs::cri::Stream;
 use crate::logs::driver::{CriFile, Discard, DriverKind, LogDriver};
@@ -71,6 +69,16 @@ async fn create_now(pod: &Rc<Pod>, req: CreateRequest) -> Result<Rc<Container>, 
         return Err(PodError::ContainerExists(id));
     }
     let dir = pod.config.state_dir.join("containers").join(&id);
+    // A directory with a record is a container this monitor could not
+    // re-adopt (a record it cannot read, say): not ours to remove. One
+    // without is what a create that never finished left.
+    if dir.join(super::state::store::RECORD).exists() {
+        log::warn!(
+            "container {id}: {} holds a record this monitor did not adopt: create refused",
+            dir.display()
+        );
+        return Err(PodError::ContainerExists(id));
+    }
     let _ = std::fs::remove_dir_all(&dir);
     let mut mkdir = std::fs::DirBuilder::new();
     std::os::unix::fs::DirBuilderExt::mode(mkdir.recursive(true), 0o700);
@@ -163,6 +171,7 @@ async fn create_in(
         mut stdio,
     } = run_create(pod, req, dir, &bundle).await?;
     let pid = init.pid();
+    keep_fds(pod, id, &stdio, pty.as_deref());
     let outputs = [
         stdio.stdout.take().map(|fd| (Stream::Stdout, fd)),
         stdio.stderr.take().map(|fd| (Stream::Stderr, fd)),
@@ -183,13 +192,14 @@ async fn create_in(
         }
     };
     let init = Rc::new(init);
-    let container = Rc::new(Container {
+    let settings = persist::settings(pod, req, pid);
+    let container = Container::assemble(Parts {
         id: id.clone(),
         bundle,
         dir: dir.to_owned(),
         created_at: SystemTime::now(),
         log,
-        state: RefCell::new(State {
+        state: State {
             status: Status::Created,
             process: Some(init.clone()),
             started_at: None,
@@ -197,26 +207,38 @@ async fn create_in(
             exit: None,
             oom_killed: false,
             starting: false,
-        }),
-        changed: Default::default(),
+        },
         stdin: StdinSlot::new(stdio.stdin.take(), req.stdin_once),
         pty,
-        oom_reported: Default::default(),
-        dropped_before_start: Default::default(),
-        oom_base: cgroup
-            .as_ref()
-            .and_then(CgroupPaths::oom_kills)
-            .unwrap_or(0),
         cgroup,
+        settings,
     });
-    container.oom_reported.set(container.oom_base);
     pod.containers
         .borrow_mut()
         .insert(id.clone(), container.clone());
-    monitor::watch(pod, &container, init);
+    persist::save(pod, &container);
+    monitor::watch(pod, &container, monitor::Init::Watch(init));
     pod.events.emit(Event::new(EventKind::Created, id));
     log::info!("created container {id} (pid {pid})");
     Ok(container)
+}
+
+/// Hands the container's pipe ends (or its pty master) to the service
+/// manager's store, before the log takes them.
+fn keep_fds(pod: &Pod, id: &str, stdio: &ProcessStdio, pty: Option<&std::os::fd::OwnedFd>) {
+    use super::fdstore::{self, Role};
+    let fds: Vec<(Role, std::os::fd::BorrowedFd<'_>)> = match pty {
+        Some(master) => vec![(Role::Pty, master.as_fd())],
+        None => [
+            (Role::Output(Stream::Stdout), stdio.stdout.as_ref()),
+            (Role::Output(Stream::Stderr), stdio.stderr.as_ref()),
+            (Role::Stdin, stdio.stdin.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(role, fd)| fd.map(|fd| (role, fd.as_fd())))
+        .collect(),
+    };
+    fdstore::keep(pod, id, &fds);
 }
 
 /// Turns the log's dropped bytes into `logDropped` events.

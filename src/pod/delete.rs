@@ -9,7 +9,7 @@ use super::events::{Event, EventKind};
 use super::monitor::DRAIN_TIMEOUT;
 use super::status::Operation;
 use super::wait::wait;
-use super::{Pod, PodError};
+use super::{Pod, PodError, persist};
 use crate::reactor::sync;
 use crate::sys::error::SysError;
 
@@ -45,6 +45,8 @@ pub(super) async fn delete_now(pod: &Pod, id: &str, force: bool) -> Result<(), P
         }
     }
     pod.containers.borrow_mut().remove(id);
+    persist::remove(pod, id);
+    super::fdstore::forget(pod, id);
     if let Err(e) = std::fs::remove_dir_all(&c.dir) {
         log::warn!("removing {}: {e}", c.dir.display());
     }

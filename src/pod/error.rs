@@ -49,6 +49,8 @@ pub enum Field {
     MaxOutput,
     /// An exec's uid and gid.
     User,
+    /// The grace between SIGTERM and SIGKILL when the monitor stops.
+    Timeout,
 }
 
 impl Field {
@@ -75,6 +77,7 @@ impl Field {
             Field::TimeoutSeconds => "timeout",
             Field::MaxOutput => "output limit",
             Field::User => "user",
+            Field::Timeout => "shutdown timeout",
         }
     }
 }

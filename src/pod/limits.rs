@@ -65,6 +65,14 @@ pub const TIMEOUT_MAX_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
 /// Default and largest ExecSync output kept per stream: 16 MiB (replies
 /// carry it as JSON text; longer output is what `Exec` streams).
 pub const MAX_OUTPUT: u64 = 16 << 20;
+/// Default seconds between SIGTERM and SIGKILL when the monitor stops the
+/// pod's containers on its way out (`--kill-on-exit`, `Shutdown`): the
+/// grace the monitor has always given; an engine that wants the kubelet's
+/// 30 s, or any other, passes `timeout`.
+pub const SHUTDOWN_TIMEOUT_DEFAULT: i64 = 10;
+/// Longest grace `Shutdown` accepts: one hour. The call's reply waits for
+/// it, and a monitor that waits longer to exit looks hung.
+pub const SHUTDOWN_TIMEOUT_MAX: i64 = 3600;
 /// The uid/gid `(uid_t)-1`, which setresuid reads as "unchanged".
 pub const ID_UNCHANGED: u32 = u32::MAX;
 
@@ -217,6 +225,18 @@ pub fn timeout(t: Option<f64>) -> Result<Option<Duration>, PodError> {
         ));
     }
     Ok(Some(Duration::from_secs_f64(t)))
+}
+
+/// Shutdown's `timeout`: 0 ..= [`SHUTDOWN_TIMEOUT_MAX`] whole seconds,
+/// default [`SHUTDOWN_TIMEOUT_DEFAULT`] (0 sends SIGKILL at once).
+pub fn shutdown_timeout(t: Option<i64>) -> Result<Duration, PodError> {
+    let t = in_range(
+        Field::Timeout,
+        t.unwrap_or(SHUTDOWN_TIMEOUT_DEFAULT),
+        0,
+        SHUTDOWN_TIMEOUT_MAX,
+    )?;
+    Ok(Duration::from_secs(t as u64))
 }
 
 /// ExecSync's `maxOutput`: 0 ..= [`MAX_OUTPUT`], default [`MAX_OUTPUT`].

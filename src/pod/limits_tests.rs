@@ -320,3 +320,20 @@ fn exec_specs_are_checked() {
 fn ids_are_checked_before_lookup() {
     assert_eq!(create(|r| r.id = "../x".into()), Some(Field::Id));
 }
+
+#[test]
+fn shutdown_timeouts_are_whole_seconds_up_to_an_hour() {
+    use std::time::Duration;
+    assert_eq!(
+        shutdown_timeout(None).unwrap(),
+        Duration::from_secs(SHUTDOWN_TIMEOUT_DEFAULT as u64)
+    );
+    assert_eq!(shutdown_timeout(Some(0)).unwrap(), Duration::ZERO);
+    assert_eq!(
+        shutdown_timeout(Some(SHUTDOWN_TIMEOUT_MAX)).unwrap(),
+        Duration::from_secs(3600)
+    );
+    for bad in [-1, SHUTDOWN_TIMEOUT_MAX + 1, i64::MIN, i64::MAX] {
+        assert_eq!(field(shutdown_timeout(Some(bad))), Some(Field::Timeout));
+    }
+}

@@ -3,22 +3,29 @@
 //! per operation; the runtime is reached through [`Driver`] only, so the
 //! operations run against a fake runtime in the unit tests.
 
+pub mod adopt;
 mod bundle;
 mod container;
 mod create;
 mod delete;
 mod detach;
 mod error;
+mod event;
 pub mod events;
 pub mod exec;
+mod exit;
+pub mod fdstore;
 pub mod id;
+pub mod journal;
 mod kill;
 pub mod lifecycle;
 pub mod limits;
 mod monitor;
+mod persist;
 mod request;
 mod shutdown;
 mod start;
+pub mod state;
 mod status;
 mod stdin;
 mod stdio;
@@ -31,8 +38,10 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::rc::Rc;
 
+pub use adopt::open_state;
 pub use container::{Container, exit_reason};
 pub use error::{Field, PodError};
+pub use exit::ExitRequest;
 pub use status::{Operation, Status};
 
 use crate::oci::driver::Driver;
@@ -53,6 +62,8 @@ pub struct PodConfig {
     pub exit_dir: Option<PathBuf>,
     /// Where `<id>` files mark containers the OOM killer ended, when set.
     pub oom_dir: Option<PathBuf>,
+    /// The service manager, for its file-descriptor store (or none).
+    pub notifier: Rc<crate::sys::sdnotify::Notifier>,
 }
 
 /// The pod's containers plus the ids being created right now.
@@ -63,6 +74,12 @@ pub struct Pod {
     reserved: RefCell<HashSet<String>>,
     /// Woken when a create ends (its reservation goes), for the shutdown.
     reserved_changed: crate::reactor::sync::Notify,
+    /// How the monitor was asked to exit, once it was (see [`ExitRequest`]).
+    exit: RefCell<Option<ExitRequest>>,
+    /// Shutdown calls that will request the exit once they are done.
+    exit_claims: std::cell::Cell<usize>,
+    /// Woken when `exit` or `exit_claims` change, for the server's main task.
+    exit_changed: crate::reactor::sync::Notify,
     /// The event stream.
     pub events: events::Events,
     /// Execs running now, by exec id.
@@ -71,28 +88,40 @@ pub struct Pod {
     pub started_at: std::time::SystemTime,
     /// Runs the OCI runtime.
     driver: Rc<dyn Driver>,
+    /// The records in the state directory.
+    store: state::Store,
 }
 
 impl Pod {
-    /// An empty pod that drives `config.runtime`.
-    pub fn new(config: PodConfig) -> Rc<Pod> {
+    /// An empty pod that drives `config.runtime`, its events journaled in
+    /// the state directory (which must exist): numbering goes on after the
+    /// journal's last event.
+    pub fn new(config: PodConfig) -> Result<Rc<Pod>, journal::JournalError> {
         let driver = Rc::new(config.runtime.clone());
         Pod::with_driver(config, driver)
     }
 
     /// An empty pod whose runtime operations go to `driver` (a fake one in
     /// tests; `config.runtime` then only names it).
-    pub fn with_driver(config: PodConfig, driver: Rc<dyn Driver>) -> Rc<Pod> {
-        Rc::new(Pod {
+    pub fn with_driver(
+        config: PodConfig,
+        driver: Rc<dyn Driver>,
+    ) -> Result<Rc<Pod>, journal::JournalError> {
+        let events = events::Events::open(&config.state_dir)?;
+        Ok(Rc::new(Pod {
             driver,
+            store: state::Store::new(config.state_dir.clone()),
             config,
             containers: RefCell::new(BTreeMap::new()),
             reserved: RefCell::new(HashSet::new()),
             reserved_changed: Default::default(),
-            events: Default::default(),
+            exit: RefCell::new(None),
+            exit_claims: Default::default(),
+            exit_changed: Default::default(),
+            events,
             execs: Default::default(),
             started_at: std::time::SystemTime::now(),
-        })
+        }))
     }
 
     /// Looks a container up. An id that no container could have is

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use super::container::Container;
 use super::events::{Event, EventKind};
-use super::{Pod, Status};
+use super::{Pod, Status, persist};
 use crate::cgroups::CgroupPaths;
 use crate::cgroups::oom::OomWatch;
 use crate::reactor::{self, sync};
@@ -19,8 +19,20 @@ use crate::sys::process::{ExitInfo, Watched};
 /// outside its PID namespace) before the exit is reported anyway.
 pub(super) const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Starts the tasks that watch a new container: its OOM kills and its init.
-pub(super) fn watch(pod: &Rc<Pod>, c: &Rc<Container>, init: Rc<Watched>) {
+/// The init process a monitor task watches, or how it ended before this
+/// monitor could watch it.
+pub(super) enum Init {
+    /// Running (or a zombie): its end comes through the pidfd.
+    Watch(Rc<Watched>),
+    /// Gone already: reaped by the image before a live upgrade (its status
+    /// recorded), or ended while no monitor watched ([`ExitInfo::UNKNOWN`]).
+    Ended(ExitInfo),
+}
+
+/// Starts the tasks that watch a container: its OOM kills and its init.
+/// An init that ended already has its exit reported once its pipes (if a
+/// previous monitor passed them on) are drained.
+pub(super) fn watch(pod: &Rc<Pod>, c: &Rc<Container>, init: Init) {
     let oom_task = c
         .cgroup
         .as_ref()
@@ -61,18 +73,16 @@ fn report_oom(pod: &Pod, c: &Container) {
 
 /// Waits for the init process to exit, then for its output to reach the
 /// log, then records the exit and tells the waiters.
-async fn monitor(
-    pod: Rc<Pod>,
-    c: Rc<Container>,
-    init: Rc<Watched>,
-    oom_task: Option<reactor::TaskId>,
-) {
-    let status = match init.wait().await {
-        Ok(s) => s,
-        Err(e) => {
-            log::error!("container {}: waiting for pid {}: {e}", c.id, init.pid());
-            ExitInfo::UNKNOWN
-        }
+async fn monitor(pod: Rc<Pod>, c: Rc<Container>, init: Init, oom_task: Option<reactor::TaskId>) {
+    let status = match &init {
+        Init::Watch(init) => match init.wait().await {
+            Ok(s) => s,
+            Err(e) => {
+                log::error!("container {}: waiting for pid {}: {e}", c.id, init.pid());
+                ExitInfo::UNKNOWN
+            }
+        },
+        Init::Ended(status) => *status,
     };
     record_exit(&c, status);
     if let Some(t) = oom_task {
@@ -83,10 +93,18 @@ async fn monitor(
     c.changed
         .wait_until(|| (!c.state.borrow().starting).then_some(()))
         .await;
-    log::info!("container {} exited: {}", c.id, status.exit_code());
+    match status.known_code() {
+        Some(code) => log::info!("container {} exited: {code}", c.id),
+        None => log::warn!(
+            "container {} ended while no monitor was its parent: its exit code is not known",
+            c.id
+        ),
+    }
     drain(&c).await;
     write_exit_files(&pod, &c, status);
     c.state.borrow_mut().status = Status::Stopped;
+    // On disk before anyone hears of the exit.
+    persist::save(&pod, &c);
     c.changed.notify_all();
     let oom_killed = c.state.borrow().oom_killed;
     pod.events.emit(Event::new(
@@ -102,15 +120,17 @@ async fn monitor(
 fn record_exit(c: &Container, status: ExitInfo) {
     let mut st = c.state.borrow_mut();
     st.process = None;
-    st.finished_at = Some(SystemTime::now());
+    // An exit recorded before an upgrade keeps its time and OOM verdict.
+    st.finished_at.get_or_insert_with(SystemTime::now);
     st.exit = Some(status);
     // Killed by SIGKILL while its cgroup counted a new OOM kill: the OOM
     // killer did it.
-    st.oom_killed = status.signal == Some(libc::SIGKILL)
-        && c.cgroup
-            .as_ref()
-            .and_then(CgroupPaths::oom_kills)
-            .is_some_and(|n| n > c.oom_base);
+    st.oom_killed = st.oom_killed
+        || status.signal == Some(libc::SIGKILL)
+            && c.cgroup
+                .as_ref()
+                .and_then(CgroupPaths::oom_kills)
+                .is_some_and(|n| n > c.oom_base);
 }
 
 /// Waits for the pipes to close and everything to be written. Only a pipe
@@ -137,8 +157,10 @@ async fn drain(c: &Container) {
 }
 
 /// The exit-code and OOM files, where the pod is configured to write them.
+/// An exit whose code is not known gets no exit file: none is made up.
 fn write_exit_files(pod: &Pod, c: &Container, status: ExitInfo) {
     if let Some(dir) = &pod.config.exit_dir
+        && status.known_code().is_some()
         && let Err(e) = write_atomically(dir, &c.id, &status.exit_code().to_string())
     {
         log::error!("container {}: exit file: {e}", c.id);

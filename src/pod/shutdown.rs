@@ -1,48 +1,54 @@
-//! Stopping the pod with its monitor: no container outlives it.
+//! Ending the monitor: either stopping the pod with it (SIGTERM to every
+//! container, SIGKILL after a grace, delete all, remove the pod's cgroups)
+//! or leaving the containers running, their records in the state directory
+//! for a later monitor. Which one is the engine's choice (`--kill-on-exit`,
+//! `Shutdown(killContainers)`); the journal is flushed either way.
 
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::time::Duration;
 
 use super::Pod;
 use super::delete::delete_now;
+use super::detach::detached;
 use super::wait::wait;
 use crate::reactor::sync;
 
-/// How long containers get to exit after SIGTERM when the monitor stops.
-const STOP_GRACE: Duration = Duration::from_secs(10);
+/// How long the monitor waits at exit for the last events to be journaled.
+const JOURNAL_FLUSH: Duration = Duration::from_secs(5);
 
-/// Stops the pod: SIGTERM to every container still alive, SIGKILL after a
-/// grace period, then deletes them all from the runtime, so no container
-/// outlives its monitor (its output pipes would break) and no cgroup stays.
-pub async fn shutdown(pod: &Pod) {
-    // A create still running (its client may be gone) ends first, with its
-    // container in the table or rolled back: it is then stopped like the rest.
-    let creating = pod
-        .reserved_changed
-        .wait_until(|| pod.reserved.borrow().is_empty().then_some(()));
-    if sync::timeout(pod.config.runtime.timeout + STOP_GRACE, creating)
-        .await
-        .is_none()
-    {
-        log::warn!(
-            "creates still running at shutdown: {:?}",
-            pod.reserved.borrow()
-        );
+/// Everything the monitor does on its way out: stops and deletes the
+/// containers with `kill_containers` (see [`stop_containers`]), else leaves
+/// them as they are; then flushes the event journal.
+pub async fn shutdown(pod: &Pod, kill_containers: bool, grace: Duration) {
+    if kill_containers {
+        stop_containers(pod, grace).await;
+    } else {
+        leave_containers(pod).await;
     }
+    flush_journal(pod).await;
+}
+
+/// Stops the pod: SIGTERM to every container still alive, SIGKILL after
+/// `grace`, then deletes them all from the runtime, and removes the pod's
+/// cgroups, so no container and no cgroup outlives the call. Creates in
+/// flight end first. Safe to call twice (the second finds nothing).
+pub async fn stop_containers(pod: &Pod, grace: Duration) {
+    creates_done(pod, pod.config.runtime.timeout + grace).await;
     let all = pod.list();
     for c in &all {
         if let Some(p) = c.state.borrow().process.clone() {
             let _ = p.signal(libc::SIGTERM);
         }
     }
-    let deadline = std::time::Instant::now() + STOP_GRACE;
+    let deadline = std::time::Instant::now() + grace;
     for c in &all {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         if sync::timeout(left, wait(pod, &c.id)).await.is_none() {
             log::warn!(
-                "container {} ignored SIGTERM for {}s: SIGKILL",
+                "container {} ignored SIGTERM for {:?}: SIGKILL",
                 c.id,
-                STOP_GRACE.as_secs()
+                grace
             );
             if let Some(p) = c.state.borrow().process.clone() {
                 let _ = p.signal(libc::SIGKILL);
@@ -55,6 +61,63 @@ pub async fn shutdown(pod: &Pod) {
         }
     }
     remove_pod_cgroups(&pod.config.name);
+}
+
+/// [`stop_containers`] as a task of its own: a Shutdown whose client hangs
+/// up does not leave the pod half stopped.
+pub async fn stop_containers_detached(pod: &Rc<Pod>, grace: Duration) {
+    let pod = pod.clone();
+    detached(async move { stop_containers(&pod, grace).await }).await
+}
+
+/// Leaves every container as it is: running ones keep running (the kernel
+/// reparents them when the monitor is gone) and their records stay in
+/// `STATE/containers/`, for a new monitor on the same state directory.
+/// Creates in flight end first, so their records are written too.
+async fn leave_containers(pod: &Pod) {
+    creates_done(pod, pod.config.runtime.timeout).await;
+    let ids: Vec<String> = pod.list().iter().map(|c| c.id.clone()).collect();
+    log::info!(
+        "exiting without stopping the pod's containers: {} left as they are{}, their records kept in {}",
+        ids.len(),
+        if ids.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", ids.join(", "))
+        },
+        pod.config.state_dir.join("containers").display()
+    );
+}
+
+/// Before a live upgrade hands the pod over: the creates in flight end
+/// (within the runtime's deadline), so every container has its record.
+pub async fn wait_creates(pod: &Pod) {
+    creates_done(pod, pod.config.runtime.timeout).await;
+}
+
+/// Waits (at most `limit`) until no create is running: one whose client is
+/// gone still ends, with its container in the table or rolled back.
+async fn creates_done(pod: &Pod, limit: Duration) {
+    let creating = pod
+        .reserved_changed
+        .wait_until(|| pod.reserved.borrow().is_empty().then_some(()));
+    if sync::timeout(limit, creating).await.is_none() {
+        log::warn!(
+            "creates still running at shutdown: {:?}",
+            pod.reserved.borrow()
+        );
+    }
+}
+
+/// The last events (the deletes', and any before them) are in the journal
+/// before the monitor exits, unless the disk stays full that long.
+async fn flush_journal(pod: &Pod) {
+    if sync::timeout(JOURNAL_FLUSH, pod.events.flushed())
+        .await
+        .is_none()
+    {
+        log::warn!("event journal: events not yet written at exit are lost");
+    }
 }
 
 /// Removes the pod's parent cgroups (`/podmon/<pod>` in every hierarchy),

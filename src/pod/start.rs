@@ -11,7 +11,7 @@ use super::create::emit_dropped;
 use super::detach::detached;
 use super::events::{Event, EventKind};
 use super::status::Operation;
-use super::{Pod, PodError, Status};
+use super::{Pod, PodError, Status, persist};
 
 /// Starts a created container's process; runs to its end even if the
 /// caller stops waiting.
@@ -45,6 +45,8 @@ async fn start_now(pod: &Pod, id: &str) -> Result<Rc<Container>, PodError> {
         }
     }
     if result.is_ok() {
+        // Running, or exited already (the monitor writes the exit next).
+        persist::save(pod, &c);
         pod.events.emit(Event::new(EventKind::Started, id));
     }
     let held = c.dropped_before_start.take();

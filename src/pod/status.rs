@@ -4,7 +4,7 @@
 use std::rc::Rc;
 use std::time::SystemTime;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::PodError;
 use crate::sys::process::{ExitInfo, Watched};
@@ -29,7 +29,7 @@ pub struct State {
 }
 
 /// Lifecycle state, as the OCI runtime spec names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Created by the runtime; the process waits to be started.

@@ -23,6 +23,11 @@ impl StdinSlot {
         })
     }
 
+    /// The write end, lent or not (for handing it over at an upgrade).
+    pub fn fd(&self) -> Option<Rc<OwnedFd>> {
+        self.fd.borrow().clone()
+    }
+
     /// Lends stdin to a client if nobody has it.
     pub fn lend(self: &Rc<Self>) -> Option<(Rc<OwnedFd>, StdinLease)> {
         if self.lent.get() {

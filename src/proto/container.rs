@@ -224,8 +224,10 @@ pub struct WaitContainer {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WaitContainerReply {
-    /// 128+N when signal N killed it.
-    pub exit_code: i32,
+    /// 128+N when signal N killed it; none when it ended while no monitor
+    /// was its parent (reason "MonitorDown").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
     /// The killing signal, if one did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signal: Option<String>,

@@ -43,6 +43,13 @@ pub struct WatcherTooSlow {
     pub dropped: bool,
 }
 
+/// `since` names an event older than the oldest the journal still keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventsExpired {
+    /// The oldest event kept: `since` must be at least one less.
+    pub oldest: u64,
+}
+
 /// A per-connection bound was exceeded; the connection is closed after it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LimitExceeded {
@@ -141,6 +148,7 @@ pub struct PermissionDenied {
 
 proto_error!(
     WatcherTooSlow,
+    EventsExpired,
     LimitExceeded,
     NoSuchContainer,
     ContainerExists,

@@ -47,6 +47,8 @@ impl EventKind {
 /// cannot look for an exit code on an `execStarted`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
+    /// Its number: strictly increasing, across restarts of the monitor.
+    pub seq: u64,
     /// The container.
     pub id: String,
     /// When, RFC 3339 UTC with nanoseconds.
@@ -70,8 +72,10 @@ pub enum EventDetail {
     Started,
     /// The init process exited.
     Exited {
-        /// 128+N when signal N killed it.
-        exit_code: i32,
+        /// 128+N when signal N killed it; none when it ended while no
+        /// monitor was its parent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
         /// The killing signal, if one did.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         signal: Option<String>,
@@ -127,6 +131,9 @@ pub struct WatchEvents {
     /// Only this container's events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// First the kept events after this seq, then live ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<u64>,
 }
 
 /// The first reply carries the state, every later one an event.
@@ -135,6 +142,10 @@ pub struct WatchEventsReply {
     /// The current state (first reply only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub containers: Option<Vec<ContainerInfo>>,
+    /// The seq of the last event before the state was taken (first reply
+    /// only): what to pass as `since` to go on from this state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
     /// An event (every later reply).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<Event>,

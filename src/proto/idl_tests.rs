@@ -231,7 +231,9 @@ fn methods(idl: &Idl, out: &mut Vec<String>) -> BTreeSet<String> {
         Resize,
         Stats,
         GetPod,
-        WatchEvents
+        WatchEvents,
+        Shutdown,
+        Reexec
     )
 }
 
@@ -244,6 +246,7 @@ fn errors(idl: &Idl, out: &mut Vec<String>) -> BTreeSet<String> {
     }
     each!(
         WatcherTooSlow,
+        EventsExpired,
         LimitExceeded,
         NoSuchContainer,
         ContainerExists,
@@ -297,6 +300,7 @@ fn types(idl: &Idl, out: &mut Vec<String>) -> BTreeSet<String> {
 /// it; and the same without the optional fields.
 fn event_samples() -> Vec<Event> {
     let ev = |detail| Event {
+        seq: 1,
         id: "a".into(),
         timestamp: "t".into(),
         detail,
@@ -306,12 +310,12 @@ fn event_samples() -> Vec<Event> {
         ev(EventDetail::Created),
         ev(EventDetail::Started),
         ev(EventDetail::Exited {
-            exit_code: 137,
+            exit_code: Some(137),
             signal: signal(),
             oom_killed: false,
         }),
         ev(EventDetail::Exited {
-            exit_code: 0,
+            exit_code: Some(0),
             signal: None,
             oom_killed: true,
         }),

@@ -26,6 +26,8 @@ use std::time::{Duration, Instant};
 use rustix::event::epoll::{self, CreateFlags, Event, EventData, EventFlags};
 use rustix::io::Errno;
 
+use super::select::{Either, select};
+
 /// A task waiting for readiness of one descriptor.
 struct Waiter {
     fd: RawFd,
@@ -391,10 +393,29 @@ fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
 /// `ops::read` on epoll: read(2) at once, wait for EPOLLIN on EAGAIN.
 pub(crate) async fn read(
     fd: BorrowedFd<'_>,
-    mut buf: Vec<u8>,
+    buf: Vec<u8>,
     max: usize,
 ) -> (io::Result<usize>, Vec<u8>) {
+    read_until(fd, buf, max, std::future::pending()).await
+}
+
+/// `ops::read_until` on epoll: read(2) happens only after readiness, on
+/// this thread, so racing the wait for readiness against `stop` cannot
+/// lose data; a `stop` that wins leaves every byte in the descriptor.
+pub(crate) async fn read_until(
+    fd: BorrowedFd<'_>,
+    mut buf: Vec<u8>,
+    max: usize,
+    stop: impl Future<Output = ()>,
+) -> (io::Result<usize>, Vec<u8>) {
     coop().await;
+    let mut stop = std::pin::pin!(stop);
+    let stopped = || io::Error::from_raw_os_error(libc::ECANCELED);
+    // The same rule as on io_uring: a stop that is due already reads nothing.
+    let due = std::future::poll_fn(|cx| Poll::Ready(stop.as_mut().poll(cx).is_ready())).await;
+    if due {
+        return (Err(stopped()), buf);
+    }
     if let Err(e) = set_nonblocking(fd) {
         return (Err(e), buf);
     }
@@ -410,8 +431,11 @@ pub(crate) async fn read(
                 return (Ok(n), buf);
             }
             Err(Errno::AGAIN) => {
-                if let Err(e) = ready(fd, EventFlags::IN).await {
-                    return (Err(e), buf);
+                match select(ready(fd, EventFlags::IN), stop.as_mut()).await {
+                    Either::Left(Ok(())) => {}
+                    Either::Left(Err(e)) => return (Err(e), buf),
+                    // `stop` is not polled again once it has resolved.
+                    Either::Right(()) => return (Err(stopped()), buf),
                 }
             }
             Err(Errno::INTR) => {}

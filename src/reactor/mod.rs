@@ -10,6 +10,7 @@ mod epoll;
 mod executor;
 pub mod ops;
 mod ring;
+mod select;
 pub mod sync;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -3,7 +3,8 @@
 //! Each operation takes its buffer by value and gives it back with the
 //! result: while the kernel uses the memory, no one else can. Dropping an
 //! operation's future cancels it; the ring keeps the buffer until the kernel
-//! confirms, then frees it.
+//! confirms, then frees it. Whatever a dropped read had read by then is
+//! lost: to stop reading without losing a byte, use `read_until`.
 //!
 //! On the epoll backend each function hands over to its readiness-based
 //! twin in `epoll.rs` first thing; the io_uring code below is unchanged.
@@ -80,14 +81,17 @@ fn take_buf(owned: Owned) -> Vec<u8> {
 /// Reads at most `max` bytes into the spare capacity of `buf` (after its
 /// current length); returns the byte count (0 at end of file) and the
 /// buffer with its length grown by that count.
-pub async fn read(
-    fd: BorrowedFd<'_>,
-    mut buf: Vec<u8>,
-    max: usize,
-) -> (io::Result<usize>, Vec<u8>) {
+pub async fn read(fd: BorrowedFd<'_>, buf: Vec<u8>, max: usize) -> (io::Result<usize>, Vec<u8>) {
     if backend::is_epoll() {
         return epoll::read(fd, buf, max).await;
     }
+    let start = buf.len();
+    let (res, owned) = submit_read(fd, buf, max).await;
+    finish_read(res, owned, start)
+}
+
+/// Submits an IORING_OP_READ into the spare capacity of `buf`.
+fn submit_read(fd: BorrowedFd<'_>, mut buf: Vec<u8>, max: usize) -> Op {
     let start = buf.len();
     let room = (buf.capacity() - start).min(max).min(u32::MAX as usize) as u32;
     // SAFETY: the pointer is into `buf`'s heap allocation, which moves into
@@ -96,8 +100,13 @@ pub async fn read(
     let entry = opcode::Read::new(types::Fd(fd.as_raw_fd()), ptr, room)
         .offset(u64::MAX)
         .build();
-    // SAFETY: `ptr` points into `buf`, owned by the slot until completion.
-    let (res, owned) = unsafe { Op::submit(entry, Owned::Buf(buf)) }.await;
+    // SAFETY: `ptr` points into `buf`, owned by the slot until completion;
+    // the caller borrows `fd` for as long as it awaits the op.
+    unsafe { Op::submit(entry, Owned::Buf(buf)) }
+}
+
+/// The buffer of a completed read, its length grown by what was read.
+fn finish_read(res: i32, owned: Owned, start: usize) -> (io::Result<usize>, Vec<u8>) {
     let mut buf = take_buf(owned);
     let r = result(res);
     if let Ok(n) = r {
@@ -105,6 +114,67 @@ pub async fn read(
         unsafe { buf.set_len(start + n) };
     }
     (r, buf)
+}
+
+/// Whether an error from [`read_until`] means it was stopped (nothing was
+/// read, and the next read gets the bytes this one would have).
+pub fn is_stopped(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::ECANCELED)
+}
+
+/// Like `read`, but gives up once `stop` resolves, without losing a byte:
+/// it ends either with the data it read (`Ok`, even if `stop` resolved
+/// meanwhile) or with ECANCELED (see [`is_stopped`]) and nothing consumed,
+/// so the bytes stay in the descriptor for whoever reads it next. Dropping
+/// a `read` instead may discard data the kernel already read.
+///
+/// A `stop` that is ready at the first poll stops before anything is read.
+/// On io_uring a later `stop` cancels the read in the kernel and waits for
+/// its own completion, which says which of the two happened.
+pub async fn read_until(
+    fd: BorrowedFd<'_>,
+    buf: Vec<u8>,
+    max: usize,
+    stop: impl Future<Output = ()>,
+) -> (io::Result<usize>, Vec<u8>) {
+    if backend::is_epoll() {
+        return epoll::read_until(fd, buf, max, stop).await;
+    }
+    let start = buf.len();
+    let mut stop = std::pin::pin!(stop);
+    let mut buf = Some(buf);
+    let mut op: Option<Op> = None;
+    let mut cancelled = false;
+    let done = std::future::poll_fn(|cx| {
+        let Some(op) = op.as_mut() else {
+            if stop.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+            let submitted = op.insert(submit_read(fd, buf.take().expect("buffer"), max));
+            // Registers the waker; the kernel sees the read at the next turn.
+            return Pin::new(submitted).poll(cx).map(Some);
+        };
+        if let Poll::Ready(done) = Pin::new(&mut *op).poll(cx) {
+            return Poll::Ready(Some(done));
+        }
+        if !cancelled && stop.as_mut().poll(cx).is_ready() {
+            cancelled = true;
+            ring::cancel(op.key.expect("op in flight"));
+        }
+        Poll::Pending
+    })
+    .await;
+    let stopped = || io::Error::from_raw_os_error(libc::ECANCELED);
+    match done {
+        None => (Err(stopped()), buf.take().expect("buffer")),
+        // A cancelled read that had not started is -ECANCELED; one that was
+        // blocked on an io-wq worker is interrupted (-EINTR): neither read.
+        Some((res, owned)) if cancelled && (res == -libc::ECANCELED || res == -libc::EINTR) => {
+            let (_, buf) = finish_read(0, owned, start);
+            (Err(stopped()), buf)
+        }
+        Some((res, owned)) => finish_read(res, owned, start),
+    }
 }
 
 /// Refuses a start offset past the end of the buffer, the same way on both
@@ -241,18 +311,22 @@ pub async fn accept(fd: BorrowedFd<'_>) -> io::Result<std::os::fd::OwnedFd> {
     if backend::is_epoll() {
         return epoll::accept(fd).await;
     }
-    let entry = opcode::Accept::new(
-        types::Fd(fd.as_raw_fd()),
-        std::ptr::null_mut(),
-        std::ptr::null_mut(),
-    )
-    .flags(libc::SOCK_CLOEXEC)
-    .build();
-    // SAFETY: no memory is passed to the kernel.
-    let (res, _) = unsafe { Op::submit(entry, Owned::Nothing) }.await;
-    let fd = result(res)? as i32;
-    // SAFETY: the kernel returned a new descriptor that nobody else owns.
-    Ok(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+    // Readiness, then accept4(2) at once: dropping this future (an
+    // acceptor stopped for a live upgrade) never takes a connection off
+    // the backlog that nobody then serves, as a cancelled IORING_OP_ACCEPT
+    // that completed could.
+    let fl = rustix::fs::fcntl_getfl(fd)?;
+    if !fl.contains(rustix::fs::OFlags::NONBLOCK) {
+        rustix::fs::fcntl_setfl(fd, fl | rustix::fs::OFlags::NONBLOCK)?;
+    }
+    loop {
+        match rustix::net::accept_with(fd, rustix::net::SocketFlags::CLOEXEC) {
+            Ok(sock) => return Ok(sock),
+            Err(rustix::io::Errno::AGAIN) => readable(fd).await?,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// Waits until `fd` is readable (or hung up); used for pidfds, which become

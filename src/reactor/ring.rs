@@ -210,6 +210,27 @@ pub(crate) fn orphan(key: usize) {
     });
 }
 
+/// Asks the kernel to cancel the operation in `key` while its future keeps
+/// waiting: unlike `orphan`, the slot stays live, so the operation's own
+/// completion (its data, if it finished first, or -ECANCELED) still reaches
+/// the waiting future. Nothing comes of cancelling a completed operation.
+pub(crate) fn cancel(key: usize) {
+    with(|ring| {
+        let live = ring.slots[key]
+            .as_ref()
+            .is_some_and(|s| matches!(s.state, SlotState::Waiting(_)));
+        if !live {
+            return;
+        }
+        // The key cannot be reused before this is submitted: completions
+        // are only reaped in `turn`, after it submits what is queued.
+        let cancel = opcode::AsyncCancel::new(key as u64)
+            .build()
+            .user_data(IGNORED);
+        push_entry(ring, &cancel);
+    });
+}
+
 /// Submits what is queued, waits for at least one completion if `wait`,
 /// and dispatches every completion to its slot.
 pub(crate) fn turn(wait: bool) -> io::Result<()> {

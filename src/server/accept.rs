@@ -28,8 +28,39 @@ pub const MAX_CONNECTIONS: usize = 512;
 /// Back-off after an accept error that is not about descriptors.
 const BACKOFF: Duration = Duration::from_millis(100);
 
+/// The connections being served, so that a live upgrade can end them all
+/// (their handlers' guards then kill the execs they ran) before the exec.
+#[derive(Default)]
+pub struct Connections {
+    tasks: std::cell::RefCell<std::collections::HashMap<u64, reactor::TaskId>>,
+    next: Cell<u64>,
+}
+
+impl Connections {
+    fn add(&self, task: reactor::TaskId) -> u64 {
+        let key = self.next.get();
+        self.next.set(key + 1);
+        self.tasks.borrow_mut().insert(key, task);
+        key
+    }
+
+    /// Ends every connection: its task is dropped, and with it the
+    /// socket (the client reads end of file) and what the call held.
+    pub fn abort_all(&self) {
+        let tasks: Vec<reactor::TaskId> = self.tasks.borrow_mut().drain().map(|(_, t)| t).collect();
+        for t in tasks {
+            reactor::abort(t);
+        }
+    }
+}
+
 /// Accepts connections forever, one task each.
-pub async fn accept_loop(pod: Rc<Pod>, listener: OwnedFd, access: AccessConfig) {
+pub async fn accept_loop(
+    pod: Rc<Pod>,
+    listener: Rc<OwnedFd>,
+    access: AccessConfig,
+    conns: Rc<Connections>,
+) {
     let open = Rc::new(Cell::new(0usize));
     let mut shed = Shedding::new();
     loop {
@@ -46,10 +77,16 @@ pub async fn accept_loop(pod: Rc<Pod>, listener: OwnedFd, access: AccessConfig) 
                 match access::check(&access, &sock) {
                     Ok(role) => {
                         let pod = pod.clone();
-                        reactor::spawn(async move {
+                        let key = Rc::new(Cell::new(None::<u64>));
+                        let (mine, registry) = (key.clone(), conns.clone());
+                        let task = reactor::spawn(async move {
                             let _slot = slot;
                             conn::serve(pod, sock, role).await;
+                            if let Some(k) = mine.get() {
+                                registry.tasks.borrow_mut().remove(&k);
+                            }
                         });
+                        key.set(Some(conns.add(task)));
                     }
                     Err(who) => {
                         reactor::spawn(async move {

@@ -3,21 +3,28 @@
 
 mod accept;
 pub mod access;
+mod activation;
 mod conn;
 mod lock;
 mod socket;
+mod upgrade;
 
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::Duration;
 
 use crate::oci::runtime::Runtime;
-use crate::pod::{Pod, PodConfig};
+use crate::pod::{ExitRequest, Pod, PodConfig, limits};
+use crate::reactor::sync::{Either, select};
 use crate::reactor::{self, ops};
 use crate::sys::files::{self, FileError, PRIVATE_DIR};
+use crate::sys::reexec;
+use crate::sys::sdnotify::{Notifier, State};
 use crate::sys::sigwatch::SignalWatch;
 use access::AccessConfig;
+use activation::{Activation, ActivationError};
 use lock::LockError;
 use socket::{BoundSocket, SocketError};
 
@@ -42,6 +49,9 @@ pub struct ServeConfig {
     pub oom_dir: Option<PathBuf>,
     /// Who may connect, and with which role.
     pub access: AccessConfig,
+    /// On SIGTERM or SIGINT, stop and delete the pod's containers before
+    /// exiting; without it they are left running (the engine's choice).
+    pub kill_on_exit: bool,
 }
 
 /// Why the monitor could not start (it never panics for these).
@@ -71,35 +81,22 @@ pub enum ServeError {
     /// The socket could not be set up.
     #[error(transparent)]
     Socket(#[from] SocketError),
+    /// The descriptors passed by the service manager are unusable.
+    #[error(transparent)]
+    Activation(#[from] ActivationError),
     /// Process setup (subreaper, signals) failed.
     #[error("{0}: {1}")]
     Setup(&'static str, io::Error),
     /// The event loop could not run.
     #[error(transparent)]
     Loop(#[from] reactor::RunError),
+    /// The event journal in the state directory could not be read.
+    #[error("event journal: {0}")]
+    Journal(#[from] crate::pod::journal::JournalError),
 }
 
 /// Entries in the io_uring submission queue.
 const RING_ENTRIES: u32 = 256;
-
-/// A listening socket passed by systemd-style socket activation, if any.
-fn activated_listener() -> Option<OwnedFd> {
-    let pid: u32 = std::env::var("LISTEN_PID").ok()?.parse().ok()?;
-    let fds: i32 = std::env::var("LISTEN_FDS").ok()?.parse().ok()?;
-    if pid != std::process::id() || fds < 1 {
-        return None;
-    }
-    // SAFETY: only the environment-variable edits; single-threaded at start-up.
-    unsafe {
-        std::env::remove_var("LISTEN_PID");
-        std::env::remove_var("LISTEN_FDS");
-        std::env::remove_var("LISTEN_FDNAMES");
-    }
-    // SAFETY: by the socket activation protocol, fd 3 is ours and open.
-    let fd = unsafe { OwnedFd::from_raw_fd(3) };
-    let _ = rustix::io::fcntl_setfd(&fd, rustix::io::FdFlags::CLOEXEC);
-    Some(fd)
-}
 
 /// The directories of the pod, created with their modes (or checked),
 /// and the state directory locked; returns the lock, held until exit.
@@ -145,19 +142,38 @@ fn prepare_dirs(cfg: &ServeConfig, activated: bool) -> Result<lock::StateLock, S
     Ok(held)
 }
 
-/// Runs the monitor until SIGTERM or SIGINT, then stops and deletes the
-/// pod's containers: none outlives its monitor.
+/// Runs the monitor until SIGTERM or SIGINT or a `Shutdown` call, then
+/// exits, stopping and deleting the pod's containers only when asked to
+/// (`--kill-on-exit`, `Shutdown(killContainers: true)`).
 pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
+    // First, before anything opens a descriptor or reads the environment.
+    let Activation {
+        listener: activated,
+        // A previous monitor's container descriptors, by name, for the
+        // re-adoption of its containers.
+        inherited,
+    } = Activation::from_env()?;
+    // Set when this process exec'd itself (a live upgrade): the path of
+    // the socket it had bound and now passed as "varlink".
+    let taken_over = std::env::var_os(reexec::SOCKET_VAR)
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from);
+    if let Err(e) = reexec::remember_image() {
+        log::warn!("{e}: live upgrades will fail");
+    }
+    let notifier = Rc::new(Notifier::from_env().unwrap_or_else(|e| {
+        log::warn!("{e}: not notifying the service manager");
+        Notifier::none()
+    }));
     rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
         .map_err(|e| ServeError::Setup("PR_SET_CHILD_SUBREAPER", e.into()))?;
     reactor::init(RING_ENTRIES).map_err(reactor::RunError::from)?;
-    let activated = activated_listener();
     let _lock = prepare_dirs(&cfg, activated.is_some())?;
     let runtime = Runtime::locate(cfg.runtime.as_deref(), cfg.state_dir.join("runtime"))?
         .with_timeout(cfg.runtime_timeout);
     // An activated socket keeps the mode its service manager gave it.
     let (listener, bound): (OwnedFd, Option<BoundSocket>) = match activated {
-        Some(fd) => (fd, None),
+        Some(fd) => (fd, taken_over.as_deref().and_then(BoundSocket::taken_over)),
         None => {
             let (fd, b) = socket::bind(&cfg.socket, &cfg.access)?;
             (fd, Some(b))
@@ -171,21 +187,35 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         log_dir: cfg.log_dir.clone(),
         exit_dir: cfg.exit_dir.clone(),
         oom_dir: cfg.oom_dir.clone(),
-    });
-    log::info!(
-        "pod {} serving on {} with {}",
+        notifier: notifier.clone(),
+    })?;
+    let claimed = crate::pod::open_state(&pod);
+    let serving = format!(
+        "pod {} serving on {}",
         cfg.pod,
         bound
             .as_ref()
             .map_or(Path::new("an activated socket"), BoundSocket::path)
             .display(),
-        pod.config.runtime.path.display()
     );
+    log::info!("{serving} with {}", pod.config.runtime.path.display());
+    // Ready once the socket is bound: connections queue from now on. A
+    // newline (in a path) would end the STATUS= assignment early.
+    let status = serving.replace('\n', " ");
+    activation::tell(&notifier, &[State::Ready, State::Status(&status)]);
+    let kill_on_exit = cfg.kill_on_exit;
+    let socket = bound.as_ref().map(|b| b.path().to_owned());
     let result = reactor::run(async move {
-        let acceptor = reactor::spawn(accept::accept_loop(pod.clone(), listener, cfg.access));
-        handle_signals(signals).await;
-        reactor::abort(acceptor);
-        crate::pod::lifecycle::shutdown(&pod).await;
+        let running = Running {
+            pod,
+            listener: Rc::new(listener),
+            socket,
+            notifier,
+            conns: Default::default(),
+        };
+        running
+            .serve(claimed, inherited, signals, kill_on_exit, cfg.access)
+            .await;
         reactor::stop();
     });
     if let Some(b) = bound {
@@ -194,7 +224,115 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     result.map_err(Into::into)
 }
 
-async fn handle_signals(mut signals: SignalWatch) {
+/// Waits for the first of SIGTERM/SIGINT and an exit request (a Shutdown
+/// call), then for every Shutdown still running to end; returns how to
+/// exit. A signal stops accepting at once and asks for the exit
+/// `--kill-on-exit` says. Signals are read (strays reaped) to the end.
+/// The monitor once set up: what its main task needs until the exit.
+struct Running {
+    pod: Rc<Pod>,
+    listener: Rc<OwnedFd>,
+    /// The socket's path when this monitor bound it.
+    socket: Option<PathBuf>,
+    notifier: Rc<Notifier>,
+    conns: Rc<accept::Connections>,
+}
+
+impl Running {
+    /// Re-adopts, serves until an exit is asked for, and exits that way.
+    async fn serve(
+        self,
+        claimed: Vec<crate::pod::adopt::Claimed>,
+        inherited: crate::sys::listen_fds::ListenFds,
+        signals: SignalWatch,
+        kill_on_exit: bool,
+        access: AccessConfig,
+    ) {
+        let pod = &self.pod;
+        // Connections queue in the listener's backlog meanwhile.
+        crate::pod::adopt::adopt(pod, claimed, inherited).await;
+        let acceptor = reactor::spawn(accept::accept_loop(
+            pod.clone(),
+            self.listener.clone(),
+            access,
+            self.conns.clone(),
+        ));
+        match until_exit(pod, signals, kill_on_exit, acceptor).await {
+            ExitRequest::Stop {
+                kill_containers,
+                grace,
+            } => {
+                let status = if kill_containers {
+                    "stopping the pod's containers"
+                } else {
+                    "exiting, leaving the pod's containers running"
+                };
+                activation::tell(&self.notifier, &[State::Stopping, State::Status(status)]);
+                reactor::abort(acceptor);
+                crate::pod::lifecycle::shutdown(pod, kill_containers, grace).await;
+            }
+            ExitRequest::Reexec => {
+                activation::tell(
+                    &self.notifier,
+                    &[State::Status("upgrading: exec'ing the binary on disk")],
+                );
+                reactor::abort(acceptor);
+                upgrade::upgrade(
+                    pod,
+                    upgrade::Handover {
+                        listener: &self.listener,
+                        socket: self.socket.as_deref(),
+                        conns: &self.conns,
+                    },
+                )
+                .await;
+            }
+        }
+    }
+}
+
+async fn until_exit(
+    pod: &Pod,
+    mut signals: SignalWatch,
+    kill_on_exit: bool,
+    acceptor: reactor::TaskId,
+) -> ExitRequest {
+    let first = select(handle_signals(&mut signals), pod.exit_requested()).await;
+    reactor::spawn(async move {
+        loop {
+            let sig = handle_signals(&mut signals).await;
+            log::info!("signal {sig}: already exiting");
+        }
+    });
+    match first {
+        Either::Left(libc::SIGHUP) => {
+            log::info!("SIGHUP: upgrading (exec'ing the binary on disk)");
+            reactor::abort(acceptor);
+            pod.request_exit(ExitRequest::Reexec);
+            pod.exit_requested().await
+        }
+        Either::Left(sig) => {
+            if kill_on_exit {
+                log::info!("signal {sig}: stopping the pod's containers and exiting");
+            } else {
+                log::info!(
+                    "signal {sig}: exiting, leaving the pod's containers running (--kill-on-exit would stop them)"
+                );
+            }
+            reactor::abort(acceptor);
+            pod.request_exit(ExitRequest::Stop {
+                kill_containers: kill_on_exit,
+                grace: Duration::from_secs(limits::SHUTDOWN_TIMEOUT_DEFAULT.unsigned_abs()),
+            });
+            pod.exit_requested().await
+        }
+        Either::Right(request) => request,
+    }
+}
+
+/// Reads signals until SIGTERM or SIGINT, which it returns: SIGCHLD reaps
+/// strays, SIGHUP is ignored.
+async fn handle_signals(signals: &mut SignalWatch) -> i32 {
     loop {
         let got = match signals.next().await {
             Ok(s) => s,
@@ -207,11 +345,11 @@ async fn handle_signals(mut signals: SignalWatch) {
         for sig in got {
             match sig {
                 libc::SIGCHLD => crate::sys::process::reap_strays(),
-                libc::SIGHUP => log::info!("SIGHUP ignored"),
-                _ => {
-                    log::info!("signal {sig}: stopping the pod's containers and exiting");
-                    return;
-                }
+                libc::SIGHUP => match crate::sys::reexec::check_image() {
+                    Ok(_) => return sig,
+                    Err(e) => log::error!("SIGHUP: no upgrade: {e}"),
+                },
+                _ => return sig,
             }
         }
     }

@@ -91,6 +91,16 @@ fn file_id(m: &std::fs::Metadata) -> FileId {
 }
 
 impl BoundSocket {
+    /// The socket this monitor bound before it exec'd itself (a live
+    /// upgrade), taken over as if bound now: removed at exit if still ours.
+    pub fn taken_over(path: &Path) -> Option<BoundSocket> {
+        let m = std::fs::symlink_metadata(path).ok()?;
+        Some(BoundSocket {
+            path: path.to_owned(),
+            id: file_id(&m),
+        })
+    }
+
     /// The socket's path.
     pub fn path(&self) -> &Path {
         &self.path
@@ -123,15 +133,29 @@ fn clear(path: &Path) -> Result<(), SocketError> {
             kind: kind_name(kind),
         });
     }
-    match UnixStream::connect(path) {
-        Ok(_) => Err(SocketError::InUse(path.to_owned())),
-        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-            log::info!("removing the stale socket {}", path.display());
-            std::fs::remove_file(path).map_err(io_err("removing the stale socket", path))
+    // A monitor killed a moment ago may still have its listener open for
+    // some milliseconds (the kernel tears its io_uring down afterwards,
+    // and a pending poll holds the socket): a socket that still takes
+    // connections is asked again for a while before it counts as in use.
+    let end = std::time::Instant::now() + STALE_GRACE;
+    loop {
+        match UnixStream::connect(path) {
+            Ok(_) if std::time::Instant::now() < end => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Ok(_) => return Err(SocketError::InUse(path.to_owned())),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                log::info!("removing the stale socket {}", path.display());
+                return std::fs::remove_file(path)
+                    .map_err(io_err("removing the stale socket", path));
+            }
+            Err(e) => return Err(io_err("connecting to the old socket", path)(e)),
         }
-        Err(e) => Err(io_err("connecting to the old socket", path)(e)),
     }
 }
+
+/// How long a socket that takes connections may be a dying monitor's.
+const STALE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn kind_name(t: FileType) -> &'static str {
     match t {

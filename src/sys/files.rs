@@ -7,6 +7,10 @@
 //! A symbolic link planted at the temporary name is removed (the link, never
 //! its target) and the create retried once; one planted at the final name is
 //! replaced by the rename, which does not follow it either.
+//!
+//! A write can be made durable too ([`Durability::Synced`]: fsync of the
+//! file before the rename, of the directory after it), and a small file
+//! podmon wrote is read back the same careful way ([`read_small`]).
 
 use std::io::Write;
 use std::os::fd::OwnedFd;
@@ -48,6 +52,25 @@ pub enum FileError {
         /// What it is instead.
         kind: &'static str,
     },
+    /// A file read back is not a regular file (a link is never followed,
+    /// and a FIFO would block the loop).
+    #[error("{} is not a regular file but a {kind}", path.display())]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead.
+        kind: &'static str,
+    },
+    /// A file read back is larger than anything podmon writes there.
+    #[error("{} has {size} bytes, more than the {max} podmon would write", path.display())]
+    TooLarge {
+        /// The path.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+        /// The most podmon reads.
+        max: u64,
+    },
     /// The directory belongs to another user, who could swap what is in it.
     #[error("{} is owned by uid {owner}, not by this monitor's uid {ours}", path.display())]
     NotOwned {
@@ -76,6 +99,9 @@ impl From<FileError> for SysError {
             FileError::Io { op, path, source } => SysError::at(*op, path, source),
             FileError::NotADirectory { path, .. } | FileError::NotOwned { path, .. } => {
                 SysError::other("checking the directory", &e).with_path(path)
+            }
+            FileError::NotAFile { path, .. } | FileError::TooLarge { path, .. } => {
+                SysError::other("checking the file", &e).with_path(path)
             }
         }
     }
@@ -113,15 +139,7 @@ pub fn open_dir(path: &Path) -> Result<OwnedFd, FileError> {
         }
         Err(e) => return Err(FileError::io("opening", path, e)),
     };
-    let st = rustix::fs::fstat(&fd).map_err(|e| FileError::io("stat", path, e))?;
-    let ours = rustix::process::geteuid().as_raw();
-    if st.st_uid != ours {
-        return Err(FileError::NotOwned {
-            path: path.to_owned(),
-            owner: st.st_uid,
-            ours,
-        });
-    }
+    check_owner(&fd, path)?;
     Ok(fd)
 }
 
@@ -200,6 +218,18 @@ fn create_new(dir: &OwnedFd, dir_path: &Path, name: &str, mode: u32) -> Result<O
     Ok(fd)
 }
 
+/// Whether a finished write must outlive a power cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// The page cache is enough: readers on this boot see the whole file
+    /// or none (exit and OOM files, which a reboot makes moot anyway).
+    Cached,
+    /// The file is fsynced before the rename and the directory after it,
+    /// so after a power cut the name holds the old contents or the new,
+    /// never an empty or partial file (the state a new monitor re-adopts).
+    Synced,
+}
+
 /// Writes `bytes` to `name` in the directory `dir` (whose path `dir_path`
 /// is for messages) atomically: a new temporary file `.NAME.tmp`, then a
 /// rename, so readers see the whole file or none, and no link is followed.
@@ -210,18 +240,143 @@ pub fn write_atomic(
     bytes: &[u8],
     mode: u32,
 ) -> Result<(), FileError> {
-    let tmp = format!(".{name}.tmp");
+    let mut fill = |f: &mut std::fs::File| f.write_all(bytes);
+    write_atomic_with(dir, dir_path, name, mode, Durability::Cached, &mut fill)
+}
+
+/// The temporary name [`write_atomic`] writes `name` under before the
+/// rename: a reader of the directory skips (or removes) such leftovers.
+pub fn temp_name(name: &str) -> String {
+    format!(".{name}.tmp")
+}
+
+/// [`write_atomic`] with the contents produced by `fill` (which writes
+/// them into the new temporary file) and the given durability. A failure
+/// of `fill` or of the rename removes the temporary file.
+pub fn write_atomic_with(
+    dir: &OwnedFd,
+    dir_path: &Path,
+    name: &str,
+    mode: u32,
+    durability: Durability,
+    fill: &mut dyn FnMut(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<(), FileError> {
+    let tmp = temp_name(name);
     let tmp_path = dir_path.join(&tmp);
-    let fd = create_new(dir, dir_path, &tmp, mode)?;
-    let written = std::fs::File::from(fd).write_all(bytes);
-    if let Err(e) = written {
+    let mut file = std::fs::File::from(create_new(dir, dir_path, &tmp, mode)?);
+    let written = fill(&mut file).map_err(|e| FileError::io("writing", &tmp_path, e));
+    let synced = written.and_then(|()| match durability {
+        Durability::Cached => Ok(()),
+        Durability::Synced => file
+            .sync_all()
+            .map_err(|e| FileError::io("syncing", &tmp_path, e)),
+    });
+    drop(file);
+    if let Err(e) = synced {
         let _ = rustix::fs::unlinkat(dir, &tmp, AtFlags::empty());
-        return Err(FileError::io("writing", &tmp_path, e));
+        return Err(e);
     }
     rustix::fs::renameat(dir, &tmp, dir, name).map_err(|e| {
         let _ = rustix::fs::unlinkat(dir, &tmp, AtFlags::empty());
         FileError::io("renaming", &dir_path.join(name), e)
-    })
+    })?;
+    if durability == Durability::Synced {
+        sync_dir(dir, dir_path)?;
+    }
+    Ok(())
+}
+
+/// Makes the names in directory `dir` (a rename, an unlink) durable.
+pub fn sync_dir(dir: &OwnedFd, dir_path: &Path) -> Result<(), FileError> {
+    rustix::fs::fsync(dir).map_err(|e| FileError::io("syncing", dir_path, e))
+}
+
+/// Opens the directory `name` inside `dir` (at `dir_path`) with
+/// [`open_dir`]'s checks, relative to `dir`'s descriptor: a link planted
+/// at any component below an already-checked directory is not followed.
+pub fn open_subdir(dir: &OwnedFd, dir_path: &Path, name: &str) -> Result<OwnedFd, FileError> {
+    let path = dir_path.join(name);
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = match rustix::fs::openat(dir, name, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(e) if e == rustix::io::Errno::LOOP || e == rustix::io::Errno::NOTDIR => {
+            let t = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+                .map(|st| FileType::from_raw_mode(st.st_mode))
+                .unwrap_or(FileType::Unknown);
+            return Err(FileError::NotADirectory {
+                path,
+                kind: kind(t),
+            });
+        }
+        Err(e) => return Err(FileError::io("opening", &path, e)),
+    };
+    check_owner(&fd, &path)?;
+    Ok(fd)
+}
+
+/// Checks that the open directory `fd` belongs to us.
+fn check_owner(fd: &OwnedFd, path: &Path) -> Result<(), FileError> {
+    let st = rustix::fs::fstat(fd).map_err(|e| FileError::io("stat", path, e))?;
+    let ours = rustix::process::geteuid().as_raw();
+    if st.st_uid != ours {
+        return Err(FileError::NotOwned {
+            path: path.to_owned(),
+            owner: st.st_uid,
+            ours,
+        });
+    }
+    Ok(())
+}
+
+/// Reads all of `name` in `dir` (at `dir_path`), never through a link,
+/// and only a regular file of at most `max` bytes: what podmon wrote
+/// itself and reads back, whatever was planted in its place.
+pub fn read_small(
+    dir: &OwnedFd,
+    dir_path: &Path,
+    name: &str,
+    max: u64,
+) -> Result<Vec<u8>, FileError> {
+    use std::io::Read;
+    let path = dir_path.join(name);
+    // NONBLOCK: a FIFO planted there opens without waiting for a writer.
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let fd = match rustix::fs::openat(dir, name, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::LOOP) => {
+            return Err(FileError::NotAFile {
+                path,
+                kind: kind(FileType::Symlink),
+            });
+        }
+        Err(e) => return Err(FileError::io("opening", &path, e)),
+    };
+    let st = rustix::fs::fstat(&fd).map_err(|e| FileError::io("stat", &path, e))?;
+    let t = FileType::from_raw_mode(st.st_mode);
+    if t != FileType::RegularFile {
+        return Err(FileError::NotAFile {
+            path,
+            kind: kind(t),
+        });
+    }
+    let size = st.st_size as u64;
+    if size > max {
+        return Err(FileError::TooLarge { path, size, max });
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    // One byte more than allowed tells a file that grew since the fstat.
+    std::fs::File::from(fd)
+        .take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| FileError::io("reading", &path, e))?;
+    if bytes.len() as u64 > max {
+        return Err(FileError::TooLarge {
+            path,
+            size: bytes.len() as u64,
+            max,
+        });
+    }
+    Ok(bytes)
 }
 
 /// [`write_atomic`] into the directory at `dir`, opened for this write
@@ -261,6 +416,58 @@ mod tests {
         assert_eq!(m.permissions().mode() & 0o7777, 0o600);
         assert_eq!(std::fs::read_to_string(d.join("c1")).unwrap(), "137");
         assert!(!d.join(".c1.tmp").exists());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn synced_writes_and_reads_back_follow_no_link() {
+        let d = scratch("synced");
+        let fd = ensure_dir(&d, 0o700, None).unwrap().fd;
+        let mut fill = |f: &mut std::fs::File| f.write_all(b"{}");
+        write_atomic_with(&fd, &d, "r", 0o600, Durability::Synced, &mut fill).unwrap();
+        assert_eq!(read_small(&fd, &d, "r", 2).unwrap(), b"{}");
+        let e = read_small(&fd, &d, "r", 1).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                FileError::TooLarge {
+                    size: 2,
+                    max: 1,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        // A failing fill leaves no temporary file and no file.
+        let mut fail = |_: &mut std::fs::File| Err(std::io::Error::other("stop"));
+        let e = write_atomic_with(&fd, &d, "s", 0o600, Durability::Synced, &mut fail);
+        assert!(e.unwrap_err().to_string().starts_with("writing "));
+        assert!(!d.join(".s.tmp").exists() && !d.join("s").exists());
+        // A link or a FIFO is not read (the FIFO would block).
+        std::os::unix::fs::symlink(d.join("r"), d.join("link")).unwrap();
+        let e = read_small(&fd, &d, "link", 64).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        rustix::fs::mkfifoat(&fd, "fifo", Mode::from_raw_mode(0o600)).unwrap();
+        let e = read_small(&fd, &d, "fifo", 64).unwrap_err();
+        assert!(
+            e.to_string().contains("not a regular file but a fifo"),
+            "{e}"
+        );
+        // A subdirectory is opened relative to its parent, not through a link.
+        std::fs::create_dir(d.join("sub")).unwrap();
+        std::os::unix::fs::symlink(d.join("sub"), d.join("sublink")).unwrap();
+        open_subdir(&fd, &d, "sub").unwrap();
+        let e = open_subdir(&fd, &d, "sublink").unwrap_err();
+        assert!(
+            matches!(
+                e,
+                FileError::NotADirectory {
+                    kind: "symbolic link",
+                    ..
+                }
+            ),
+            "{e}"
+        );
         std::fs::remove_dir_all(&d).unwrap();
     }
 

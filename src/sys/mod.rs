@@ -1,12 +1,17 @@
 //! The system underneath the pod: child processes and their reaping, the
 //! console socket that brings a pty master, signal names and the signalfd,
-//! the monitor's own resource figures, and the files it writes without
-//! following links (`files`).
+//! the monitor's own resource figures, the files it writes without
+//! following links (`files`), and the service manager's protocols: the
+//! descriptors it passes (`listen_fds`) and the notifications and
+//! descriptor store it is sent (`sdnotify`).
 
 pub mod console;
 pub mod error;
 pub mod files;
+pub mod listen_fds;
 pub mod process;
+pub mod reexec;
+pub mod sdnotify;
 pub mod selfstat;
 pub mod signal;
 pub mod sigwatch;

@@ -35,6 +35,23 @@ thread_local! {
     /// While a runtime `create` runs, a new container init may already be our
     /// child before we know its pid: strays are not reaped then.
     static CLAIMS_PENDING: Cell<usize> = const { Cell::new(0) };
+    /// Set for good once a live upgrade begins: no exit is reaped any
+    /// more, so each one is still there, with its status, for the new image.
+    static HOLD_REAPING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Stops every `wait` from reaping (for good: the process is about to exec
+/// itself). An exit that happens from now on stays a zombie, which the new
+/// image, still the parent, reaps with its real status.
+pub fn hold_reaping() {
+    HOLD_REAPING.with(|h| h.set(true));
+}
+
+/// Waits forever once reaping is held.
+async fn unless_held() {
+    if HOLD_REAPING.with(Cell::get) {
+        std::future::pending::<()>().await;
+    }
 }
 
 /// How a process ended.
@@ -53,6 +70,12 @@ impl ExitInfo {
         code: None,
         signal: None,
     };
+
+    /// The exit code when the status is known (`UNKNOWN` has none: a
+    /// process that ended while no monitor was its parent).
+    pub fn known_code(&self) -> Option<i32> {
+        (self.code.is_some() || self.signal.is_some()).then(|| self.exit_code())
+    }
 
     /// The shell convention engines expect: the code, or 128+signal.
     pub fn exit_code(&self) -> i32 {
@@ -78,6 +101,10 @@ impl ExitInfo {
 pub struct Watched {
     pid: i32,
     pidfd: OwnedFd,
+    /// Our child: `wait` reaps it and learns its status. A process adopted
+    /// from a monitor that died is not (it was re-parented away): its end
+    /// is seen through the pidfd, its status is nobody's to read.
+    child: bool,
     /// The exit status once reaped, so every `wait` gets it.
     status: Cell<Option<ExitInfo>>,
 }
@@ -92,8 +119,32 @@ impl Watched {
         Ok(Watched {
             pid,
             pidfd,
+            child: true,
             status: Cell::new(None),
         })
+    }
+
+    /// Starts watching `pid`, a process a previous monitor (or this one
+    /// before an exec of itself) watched: `child` says whether it is still
+    /// ours. The caller checks afterwards, through /proc, that the pid still
+    /// names the process it recorded: the pidfd pins whatever the pid named
+    /// when it was opened.
+    pub fn adopt(pid: i32, child: bool) -> io::Result<Watched> {
+        if child {
+            return Watched::open(pid);
+        }
+        let p = Pid::from_raw(pid).ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+        Ok(Watched {
+            pid,
+            pidfd: pidfd_open(p, PidfdFlags::empty())?,
+            child: false,
+            status: Cell::new(None),
+        })
+    }
+
+    /// Whether `wait` can learn the exit status (it is our child).
+    pub fn is_child(&self) -> bool {
+        self.child
     }
 
     /// The pid.
@@ -119,6 +170,14 @@ impl Watched {
         loop {
             if let Some(s) = self.status.get() {
                 return Ok(s);
+            }
+            unless_held().await;
+            if !self.child {
+                // Readable once it exited; its parent (not us) reaps it.
+                ops::readable(self.pidfd.as_fd()).await?;
+                unless_held().await;
+                self.status.set(Some(ExitInfo::UNKNOWN));
+                return Ok(ExitInfo::UNKNOWN);
             }
             match waitid(
                 WaitId::PidFd(self.pidfd.as_fd()),
@@ -147,7 +206,7 @@ impl Watched {
 
 impl Drop for Watched {
     fn drop(&mut self) {
-        if self.reaped() {
+        if self.reaped() || !self.child {
             return;
         }
         // Nobody waits for it any more: the stray reaper takes it over. It
@@ -203,7 +262,7 @@ impl Drop for PendingClaim {
 /// Reaps exited children that nobody watches, so no zombie stays. Called on
 /// SIGCHLD. Reads our own children list from procfs (no blocking I/O).
 pub fn reap_strays() {
-    if CLAIMS_PENDING.with(Cell::get) > 0 {
+    if CLAIMS_PENDING.with(Cell::get) > 0 || HOLD_REAPING.with(Cell::get) {
         return;
     }
     let me = std::process::id();

@@ -41,7 +41,7 @@ impl SignalWatch {
             return Err(io::Error::from_raw_os_error(r));
         }
         // SAFETY: `set` is initialised; -1 asks for a new descriptor.
-        let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC) };
+        let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -55,17 +55,29 @@ impl SignalWatch {
 
     /// Waits for the next signals; returns their numbers (several may have
     /// arrived; equal pending signals merge into one, as always).
+    ///
+    /// Cancel-safe: it waits for readiness and then reads at once, so a
+    /// caller that drops it (a `select` another branch won) loses no
+    /// signal and no buffer.
     pub async fn next(&mut self) -> io::Result<Vec<i32>> {
-        let buf = std::mem::take(&mut self.buf);
-        let (r, mut buf) = ops::read(self.fd.as_fd(), buf, usize::MAX).await;
-        let n = r?;
         let size = std::mem::size_of::<libc::signalfd_siginfo>();
-        let signos = buf[..n]
-            .chunks_exact(size)
-            .map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]]) as i32)
-            .collect();
-        buf.clear();
-        self.buf = buf;
-        Ok(signos)
+        loop {
+            ops::readable(self.fd.as_fd()).await?;
+            self.buf.clear();
+            self.buf.reserve(size * 8);
+            let spare = &mut self.buf.spare_capacity_mut()[..size * 8];
+            let n = match rustix::io::read(&self.fd, spare) {
+                Ok((init, _)) => init.len(),
+                Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            // SAFETY: read(2) initialised the first `n` spare bytes.
+            unsafe { self.buf.set_len(n) };
+            return Ok(self
+                .buf
+                .chunks_exact(size)
+                .map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]]) as i32)
+                .collect());
+        }
     }
 }

@@ -19,6 +19,8 @@ fn umask_000_still_gives_a_0600_socket_and_0700_directories() {
     let cdir = pod.state_dir.join("containers/c1");
     assert_eq!(mode_of(&cdir), 0o700, "container directory");
     assert_eq!(mode_of(&cdir.join("config.json")), 0o600, "config.json");
+    assert_eq!(mode_of(&cdir.join("state.json")), 0o600, "state.json");
+    assert_eq!(mode_of(&pod.state_dir.join("pod.json")), 0o600, "pod.json");
     // Exit files say nothing secret: 0644, whatever the umask.
     assert_eq!(mode_of(&pod.exit_dir.join("c1")), 0o644, "exit file");
     // No socket staging directory is left next to the socket.

@@ -145,6 +145,7 @@ fn a_read_only_peer_may_look_but_not_touch() {
         (EXEC, json!({"id": "c1", "command": ["true"]})),
         (ATTACH, id.clone()),
         (RESIZE, json!({"id": "c1", "width": 80, "height": 24})),
+        (SHUTDOWN, json!({"killContainers": true})),
     ];
     for (method, params) in denied {
         p.denied(method, params);

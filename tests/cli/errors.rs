@@ -64,6 +64,14 @@ fn check_unknown_ids(pod: &Pod) {
     );
     let out = pod.cli(&["state", "ghost"]);
     assert_eq!(out.stderr, "podmon: no such container: ghost\n");
+    // A seq no event has had yet.
+    let out = pod.cli(&["events", "--since", "999999"]);
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert!(
+        out.stderr
+            .starts_with("podmon: invalid value for since: 999999 is after"),
+        "{out:?}"
+    );
 }
 
 /// No monitor at the socket path (given, through PODMON_SOCKET, stale, or

@@ -1,7 +1,7 @@
 //! The `podmon` command line as a person uses it, against a real
 //! `podmon serve` with runc: exec (exit codes, streams, timeouts, piped
 //! stdin, a pty), attach with the detach keys, logs, stats, pod, events,
-//! and the messages and exit statuses of mistakes.
+//! shutdown, and the messages and exit statuses of mistakes.
 //!
 //! Terminals are real pseudo-terminals opened here (openpty), with the
 //! podmon client as the session leader whose controlling terminal is the
@@ -15,5 +15,6 @@ mod errors;
 mod exec;
 mod logs;
 mod pty;
+mod shutdown;
 mod stats;
 mod support;

@@ -104,21 +104,30 @@ fn check_events(pod: &Pod) {
         got.iter()
             .position(|l| {
                 let w: Vec<&str> = l.split_whitespace().collect();
-                w.len() >= 3 && w[1] == kind && w[2] == "c2"
+                w.len() >= 4 && w[2] == kind && w[3] == "c2"
             })
             .unwrap_or_else(|| panic!("no {kind} c2 line: {got:?}"))
     };
     let (created, started, exited) = (find("created"), find("started"), find("exited"));
     assert!(created < started && started < exited, "in order: {got:?}");
     assert!(got[exited].ends_with(" exit=4"), "{got:?}");
+    let mut seqs = vec![];
     for i in [created, started, exited] {
-        let ts = got[i].split_whitespace().next().unwrap();
+        let w: Vec<&str> = got[i].split_whitespace().collect();
+        let seq: u64 = w[0]
+            .parse()
+            .unwrap_or_else(|e| panic!("event line starts with its seq ({e}): {:?}", got[i]));
+        seqs.push(seq);
         assert!(
-            is_rfc3339_nano_utc(ts),
-            "event line starts with its time: {:?}",
+            is_rfc3339_nano_utc(w[1]),
+            "the seq is followed by the event's time: {:?}",
             got[i]
         );
     }
+    assert!(
+        seqs.windows(2).all(|p| p[0] < p[1]),
+        "seqs in order: {got:?}"
+    );
     assert_eq!(err, "", "events wrote nothing on stderr");
 }
 

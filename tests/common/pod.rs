@@ -25,6 +25,16 @@ pub struct PodOptions {
     pub env: Vec<(String, String)>,
     /// The runtime instead of runc (a wrapper script, see `wrapper_runtime`).
     pub runtime: Option<PathBuf>,
+    /// Start without `--kill-on-exit`, so SIGTERM leaves the containers
+    /// running. By default the harness passes it: a test's containers go
+    /// with its server at `stop`, `restart` and drop (which also cleans
+    /// the runtime up whatever the server did).
+    pub leave_containers: bool,
+    /// Descriptors passed as `LISTEN_FDS` (fd 3 on), named in
+    /// `LISTEN_FDNAMES`, as a service manager gives its file-descriptor
+    /// store back to a restarted service (with `--socket` still bound by
+    /// podmon itself, since none of them is named "varlink").
+    pub passed_fds: Vec<(String, std::os::fd::OwnedFd)>,
 }
 
 /// The environment the server gets on top of the test's: the reactor
@@ -137,6 +147,9 @@ impl Pod {
             "--exit-dir".into(),
             self.exit_dir.display().to_string(),
         ];
+        if !opts.leave_containers {
+            serve_args.push("--kill-on-exit".into());
+        }
         let mut cmd = if opts.socket_activated {
             // systemd-socket-activate passes on only a few variables of its own.
             let level = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
@@ -152,6 +165,10 @@ impl Pod {
                 .arg(podmon_bin())
                 .args(&serve_args);
             c
+        } else if !opts.passed_fds.is_empty() {
+            serve_args.push("--socket".into());
+            serve_args.push(self.socket.display().to_string());
+            passing_fds(&opts.passed_fds, &serve_args)
         } else {
             serve_args.push("--socket".into());
             serve_args.push(self.socket.display().to_string());
@@ -215,8 +232,9 @@ impl Pod {
         }
     }
 
-    /// Stops the server with SIGTERM (SIGKILL after 20 s: podmon gives
-    /// containers that ignore SIGTERM 10 s before it kills them); returns its exit status.
+    /// Stops the server with SIGTERM (SIGKILL after 20 s: with
+    /// `--kill-on-exit` podmon gives containers that ignore SIGTERM 10 s
+    /// before it kills them); returns its exit status.
     pub fn stop(&mut self) -> Option<ExitStatus> {
         let mut child = self.child.take()?;
         // SAFETY: plain kill(2) on our own child's pid.
@@ -235,10 +253,144 @@ impl Pod {
     }
 }
 
+impl Pod {
+    /// Waits at most `within` for the server to exit by itself (after a
+    /// Shutdown call): its exit status, or None if it still runs then.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let end = Instant::now() + within;
+        loop {
+            let child = self.child.as_mut()?;
+            if let Ok(Some(st)) = child.try_wait() {
+                self.child = None;
+                return Some(st);
+            }
+            if Instant::now() >= end {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Removes the pod's parent cgroups (`podmon/NAME` in every
+    /// hierarchy), which a monitor that exits without `--kill-on-exit`
+    /// leaves behind; a test that deletes such containers itself calls it.
+    pub fn remove_pod_cgroups(&self) {
+        let Ok(roots) = fs::read_dir("/sys/fs/cgroup") else {
+            return;
+        };
+        let mut all = vec![PathBuf::from("/sys/fs/cgroup")];
+        all.extend(roots.flatten().map(|e| e.path()));
+        for root in all {
+            let _ = fs::remove_dir(root.join("podmon").join(&self.name));
+        }
+    }
+
+    /// Whether any hierarchy still has the pod's parent cgroup.
+    pub fn pod_cgroups_left(&self) -> Vec<PathBuf> {
+        let Ok(roots) = fs::read_dir("/sys/fs/cgroup") else {
+            return vec![];
+        };
+        let mut all = vec![PathBuf::from("/sys/fs/cgroup")];
+        all.extend(roots.flatten().map(|e| e.path()));
+        all.into_iter()
+            .map(|root| root.join("podmon").join(&self.name))
+            .filter(|d| d.is_dir())
+            .collect()
+    }
+}
+
+/// `podmon serve ARGS` with `fds` at 3, 4, … and LISTEN_* naming them:
+/// `sh` sets LISTEN_PID to its own pid and execs podmon in its place, as
+/// a service manager does after fork.
+fn passing_fds(fds: &[(String, std::os::fd::OwnedFd)], args: &[String]) -> Command {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let names: Vec<&str> = fds.iter().map(|(n, _)| n.as_str()).collect();
+    let script = format!(
+        "export LISTEN_PID=$$ LISTEN_FDS={} LISTEN_FDNAMES={}; exec \"$0\" \"$@\"",
+        fds.len(),
+        names.join(":")
+    );
+    let raw: Vec<i32> = fds.iter().map(|(_, fd)| fd.as_raw_fd()).collect();
+    let mut c = Command::new("/bin/sh");
+    c.arg("-c").arg(script).arg(podmon_bin()).args(args);
+    // SAFETY: only fcntl and dup2 (async-signal-safe) run in the child
+    // between fork and exec, on descriptors the parent keeps open.
+    unsafe {
+        c.pre_exec(move || {
+            let mut high = Vec::with_capacity(raw.len());
+            for fd in &raw {
+                let h = libc::fcntl(*fd, libc::F_DUPFD, 200);
+                if h < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                high.push(h);
+            }
+            for (i, h) in high.iter().enumerate() {
+                if libc::dup2(*h, 3 + i as i32) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::close(*h);
+            }
+            Ok(())
+        })
+    };
+    c
+}
+
+impl Pod {
+    /// SIGKILLs the server, as a crash would: nothing of it runs after.
+    /// Returns once its listener is gone too: the kernel tears a dead
+    /// process's io_uring down a little later, and until then a pending
+    /// poll keeps the socket taking connections that nobody answers.
+    pub fn crash(&mut self) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
+        let _ = child.kill();
+        let status = child.wait().ok();
+        let end = Instant::now() + Duration::from_secs(5);
+        while UnixStream::connect(&self.socket).is_ok() && Instant::now() < end {
+            thread::sleep(Duration::from_millis(10));
+        }
+        status
+    }
+
+    /// Starts a new server on the same directories and socket with `opts`
+    /// (the last one's log moves to `server.log.old`).
+    pub fn serve_again(&mut self, opts: &PodOptions) {
+        assert!(self.child.is_none(), "the server still runs");
+        let _ = fs::rename(&self.server_log, self.dir.join("server.log.old"));
+        let mut cmd = self.serve_command(opts);
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+        self.pid = child.id();
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    /// The last server's log, before a restart moved it.
+    pub fn old_server_log_text(&self) -> String {
+        fs::read_to_string(self.dir.join("server.log.old")).unwrap_or_default()
+    }
+
+    /// Stops the server with SIGTERM (which, with the default options,
+    /// deletes its containers) and
+    /// starts a new one on the same directories and socket, with default
+    /// options; the old server's log moves to `server.log.old`. Returns
+    /// the old server's exit status.
+    pub fn restart(&mut self) -> Option<ExitStatus> {
+        let status = self.stop();
+        self.serve_again(&PodOptions::default());
+        status
+    }
+}
+
 impl Drop for Pod {
     fn drop(&mut self) {
         let status = self.stop();
         let leftovers = cleanup_runtime(runc(), &self.state_dir.join("runtime"));
+        // A server that left its containers (or died) left their parent too.
+        self.remove_pod_cgroups();
         if thread::panicking() {
             eprintln!(
                 "--- pod {}: server exit {status:?}, runc leftovers {leftovers:?}, dir kept: {}\n--- server log:\n{}--- end of server log",

@@ -4,8 +4,10 @@
 mod common;
 
 mod basics;
+mod exit;
 mod limits;
 mod signals;
+mod state;
 
 use common::*;
 

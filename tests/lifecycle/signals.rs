@@ -1,5 +1,6 @@
 //! Signals: KillContainer (by name, number, --all), bundles whose process
-//! ends on SIGTERM, no zombies left, and SIGTERM to the monitor itself.
+//! ends on SIGTERM, no zombies left, and SIGTERM to the monitor itself
+//! with `--kill-on-exit` (without it: `exit.rs`).
 
 use crate::common::*;
 use crate::runc_list;
@@ -177,8 +178,9 @@ fn no_zombie_children_afterwards() {
     );
 }
 
+/// With `--kill-on-exit` (which the harness passes unless told otherwise).
 #[test]
-fn sigterm_to_monitor_stops_and_deletes_containers() {
+fn sigterm_with_kill_on_exit_stops_and_deletes_containers() {
     let mut pod = Pod::start("stop-mon");
     let c = pod.run("s", &["sleep", "100"]);
     let pid = c["pid"].as_u64().unwrap() as u32;
@@ -203,4 +205,8 @@ fn sigterm_to_monitor_stops_and_deletes_containers() {
         left
     );
     assert!(!pod.socket.exists(), "socket file left behind");
+    let records = pod.state_dir.join("containers");
+    let kept: Vec<_> = std::fs::read_dir(&records).unwrap().flatten().collect();
+    assert!(kept.is_empty(), "records left: {kept:?}");
+    assert_eq!(pod.pod_cgroups_left(), Vec::<std::path::PathBuf>::new());
 }

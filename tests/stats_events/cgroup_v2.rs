@@ -46,6 +46,7 @@ impl NsPod {
             .arg(dir.join("exits"))
             .arg("--socket")
             .arg(&socket)
+            .arg("--kill-on-exit")
             .env("RUST_LOG", "info")
             .env_remove("LISTEN_FDS")
             .env_remove("LISTEN_PID")

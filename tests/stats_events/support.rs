@@ -145,9 +145,11 @@ pub fn assert_event_shape(e: &Value) {
         e["timestamp"].as_str().is_some_and(is_rfc3339_nano_utc),
         "event timestamp: {e}"
     );
+    assert!(e["seq"].as_u64().is_some_and(|s| s > 0), "event seq: {e}");
     // The fields of `type Event(...)` in the IDL (idl_type_fields("Event")
     // would find `type EventKind` first).
     let fields = [
+        "seq",
         "kind",
         "id",
         "timestamp",

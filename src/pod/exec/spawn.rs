@@ -85,6 +85,7 @@ async fn spawn_now(
         process: process.clone(),
     };
     log::debug!("container {id}: {exec_id} started (pid {})", process.pid());
+    super::super::persist::save_exec(pod, id, &exec_id, process.pid(), spec.terminal);
     pod.events.emit(Event::new(
         EventKind::ExecStarted {
             exec_id: exec_id.clone(),

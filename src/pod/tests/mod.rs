@@ -2,9 +2,11 @@
 //! rules (what created / running / stopped containers allow) as the
 //! operations apply them, and what the operations ask of the runtime.
 
+mod exit;
 mod fake;
 mod hangup;
 mod ids;
+mod records;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -21,7 +23,7 @@ use crate::oci::runtime::Runtime;
 use crate::reactor::{self, Backend};
 
 /// Runs `body` on a fresh reactor thread (epoll: no io_uring needed).
-fn on_reactor<F, Fut>(body: F)
+pub(crate) fn on_reactor<F, Fut>(body: F)
 where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = ()> + 'static,
@@ -65,9 +67,12 @@ fn pod() -> (Rc<Pod>, Rc<FakeRuntime>, PathBuf) {
         log_dir: dir.join("logs"),
         exit_dir: None,
         oom_dir: None,
+        notifier: Rc::new(crate::sys::sdnotify::Notifier::none()),
     };
+    std::fs::create_dir_all(&config.state_dir).expect("mkdir state");
     let fake = Rc::new(FakeRuntime::default());
-    (Pod::with_driver(config, fake.clone()), fake, bundle)
+    let pod = Pod::with_driver(config, fake.clone()).expect("the event journal opens");
+    (pod, fake, bundle)
 }
 
 fn request(id: &str, bundle: &std::path::Path) -> CreateRequest {
