@@ -92,8 +92,15 @@ fn flood_does_not_starve_quiet_container_or_api() {
         .windows(2)
         .map(|p| ts_secs(&p[1].ts) - ts_secs(&p[0].ts))
         .collect();
+    // Bunched lines (held back behind the flood) would show gaps near 0.
+    // One late read on a loaded machine makes one long gap and one short
+    // one after it (0.17 s then 0.03 s was seen): that is not bunching.
+    let mut sorted = gaps.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    let short = gaps.iter().filter(|&&g| g < 0.05).count();
     assert!(
-        gaps.iter().all(|&g| (0.05..0.25).contains(&g)),
+        (0.08..0.15).contains(&median) && short <= 1 && gaps.iter().all(|&g| g < 0.3),
         "the quiet lines were not read as written (gaps in s: {gaps:?})"
     );
     pod.kill("flood", "SIGKILL");
