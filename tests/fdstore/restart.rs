@@ -1,5 +1,5 @@
 //! A monitor killed with SIGKILL while its container writes a counter
-//! every 10 ms, and a new one started with what the played service
+//! every 30 ms (between two values), and a new one started with what the played service
 //! manager kept in its file-descriptor store: the new monitor re-adopts
 //! the container (running), reads its pipes on, and the log holds every
 //! counter value once. The container's end is reported as `MonitorDown`
@@ -12,8 +12,12 @@ use std::time::Duration;
 use crate::common::*;
 use crate::manager::Manager;
 
-/// Counter values the container writes before it exits.
-const COUNT: u32 = 300;
+/// Counter values the container writes before it exits, one every 30 ms.
+const COUNT: u32 = 150;
+/// The monitor is killed once this value is in the log: between two
+/// values it has nothing read and not yet written (output in its memory
+/// when it is killed is lost: README, "Restarts and upgrades").
+const KILL_AFTER: u32 = 40;
 
 fn notify_opts(m: &Manager) -> PodOptions {
     PodOptions {
@@ -61,7 +65,18 @@ fn a_crashed_monitor_hands_its_pipes_over_through_the_fd_store() {
         format!("i=0; while [ $i -lt {COUNT} ]; do echo $i; i=$((i+1)); sleep 0.01; done; exit 3");
     pod.run("counter", &["sh", "-c", &script]);
     let fds = stored(&m, "counter");
-    std::thread::sleep(Duration::from_millis(700));
+    // Polled every millisecond: the kill lands well inside the 30 ms
+    // before the next value.
+    let end = std::time::Instant::now() + Duration::from_secs(20);
+    while !counted(&std::fs::read_to_string(pod.log_path("counter")).unwrap_or_default())
+        .contains(&KILL_AFTER)
+    {
+        assert!(
+            std::time::Instant::now() < end,
+            "{KILL_AFTER} never reached the log"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
     pod.crash();
     // The container writes on into the pipes nobody reads.
     std::thread::sleep(Duration::from_millis(300));
