@@ -358,8 +358,10 @@ pub fn spawn_in_new(
 ) -> Result<i32, SysError> {
     let flags = kinds.iter().fold(0, |f, k| f | k.clone_flag());
     let cexe = cstring(exe)?;
+    // argv[0] names the program for ps, not /proc/self/exe.
+    let argv0 = CString::new("podmon").expect("no NUL");
     let cargs: Vec<CString> =
-        std::iter::once(Ok(cexe.clone()))
+        std::iter::once(Ok(argv0))
             .chain(args.iter().map(|a| {
                 CString::new(a.as_str()).map_err(|_| SysError::other("argument with NUL", a))
             }))

@@ -53,6 +53,22 @@ pub fn open(
     spec.validate()?;
     let sb = make(spec, pod, state_dir)?;
     write_record(state_dir, &sb.record)?;
+    log::info!(
+        "pod namespaces: {} (init {:?})",
+        sb.record
+            .namespaces
+            .iter()
+            .map(|n| format!(
+                "{}={}",
+                n.kind,
+                n.path
+                    .as_deref()
+                    .map_or("host".into(), |p| p.display().to_string())
+            ))
+            .collect::<Vec<_>>()
+            .join(" "),
+        sb.record.init_pid
+    );
     Ok(Some(Rc::new(sb)))
 }
 
