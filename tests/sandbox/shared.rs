@@ -124,7 +124,12 @@ fn bundle_joins_with_join_pod_and_is_left_untouched() {
     // container, from a container created without joining (own net).
     let dir = pod.dir.join("callers-bundle");
     std::fs::create_dir_all(&dir).unwrap();
-    std::os::unix::fs::symlink(rootfs(), dir.join("rootfs")).unwrap();
+    // A real directory: runc refuses a rootfs that is a symlink.
+    let made = std::process::Command::new(project_dir().join("scripts/make-rootfs"))
+        .arg(dir.join("rootfs"))
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
     pod.create_with(
         "tmpl",
         &["sh", "-c", "readlink /proc/self/ns/net"],
