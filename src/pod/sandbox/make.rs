@@ -31,6 +31,11 @@ pub fn open(
     if let Some(record) = read_record(state_dir) {
         match adopt(&record, state_dir) {
             Ok(sb) => {
+                if !spec.namespaces.is_empty() && !same_kinds(spec, &record) {
+                    log::warn!(
+                        "--namespaces differs from the recorded sandbox: the recorded one is kept (it ends with the pod)"
+                    );
+                }
                 log::info!("re-adopted the pod's sandbox (init {:?})", record.init_pid);
                 return Ok(Some(Rc::new(sb)));
             }
@@ -70,6 +75,15 @@ pub fn open(
         sb.record.init_pid
     );
     Ok(Some(Rc::new(sb)))
+}
+
+/// Whether the record has the kinds `spec` asks for.
+fn same_kinds(spec: &SandboxSpec, record: &SandboxRecord) -> bool {
+    let mut asked: Vec<&str> = spec.namespaces.iter().map(|(k, _)| k.name()).collect();
+    let mut have: Vec<&str> = record.namespaces.iter().map(|n| n.kind.as_str()).collect();
+    asked.sort_unstable();
+    have.sort_unstable();
+    asked == have
 }
 
 /// The record a previous monitor wrote, if there is a readable one.
