@@ -158,3 +158,29 @@ fn bundle_joins_with_join_pod_and_is_left_untouched() {
     assert_eq!(std::fs::read(dir.join("config.json")).unwrap(), text);
     shutdown_kill(&mut pod);
 }
+
+#[test]
+fn init_death_is_noticed_and_the_pins_stay_usable() {
+    let (mut pod, base) = sandboxed("initdeath", "net", &[]);
+    let stats = pod.call(STATS, json!({})).ok();
+    let init = stats["init"]["pid"].as_u64().expect("init in Stats") as u32;
+    assert!(stats["init"]["rssBytes"].as_u64().unwrap() > 0, "{stats}");
+    let (_, before) = run_to_end(&pod, "a", "readlink /proc/self/ns/net", json!({}));
+    // SAFETY: a signal to the pod's init, a process of this test's making.
+    unsafe { libc::kill(init as i32, libc::SIGKILL) };
+    assert!(
+        eventually(Duration::from_secs(5), || {
+            pod.server_log_text().contains("before the pod")
+        }),
+        "no error logged: {}",
+        pod.server_log_text()
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || proc_state(init).is_none()),
+        "the dead init is left a zombie"
+    );
+    let (_, after) = run_to_end(&pod, "b", "readlink /proc/self/ns/net", json!({}));
+    assert_eq!(before, after, "the pinned netns outlives its init");
+    shutdown_kill(&mut pod);
+    assert_eq!(mounts_under(&base), Vec::<String>::new());
+}
