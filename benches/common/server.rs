@@ -46,18 +46,6 @@ impl Server {
         bin: &Path,
         kill_on_exit: bool,
     ) -> io::Result<Server> {
-        Server::start_extra(dir, name, bin, kill_on_exit, &[])
-    }
-
-    /// As [`Server::start_with`], with more arguments to `podmon serve`.
-    #[allow(dead_code)] // not every bench uses it
-    pub fn start_extra(
-        dir: &Path,
-        name: &str,
-        bin: &Path,
-        kill_on_exit: bool,
-        extra: &[String],
-    ) -> io::Result<Server> {
         let state_dir = dir.join("state");
         let log_dir = dir.join("logs");
         let socket = dir.join("pod.sock");
@@ -75,7 +63,6 @@ impl Server {
             // SIGTERM at the end stops the containers, as stop() expects.
             cmd.arg("--kill-on-exit");
         }
-        cmd.args(extra);
         let child = cmd
             .stdin(Stdio::null())
             .stdout(fs::File::create(&server_log)?)
