@@ -28,7 +28,10 @@
 //!   (`limits.rs`), and the state on disk: the records and their store
 //!   (`state/`), kept current by the operations through `persist.rs`, from
 //!   which a new monitor re-adopts the containers (`adopt.rs`) with the
-//!   descriptors the service manager's store kept (`fdstore.rs`).
+//!   descriptors the service manager's store kept (`fdstore.rs`); the
+//!   pod's shared namespaces, their pins and the pod's init, PID 1 of a
+//!   pod pid namespace, which is podmon's own binary in a hidden mode
+//!   (`sandbox/`).
 //! - `session/`: exec and attach streaming over an upgraded connection.
 //! - `oci/`: the runtime driver (`driver.rs`, the one place the runtime is
 //!   run, behind the `Driver` trait), its command lines (`argv.rs`), what it
@@ -46,7 +49,8 @@
 //! - `varlink/`: Varlink itself, sans IO (framing, messages, typed
 //!   parameters, `org.varlink.service`), and the one blocking client the CLI,
 //!   the tests and the benches share (`client/`).
-//! - `sys/`: child processes and reaping (`process.rs`), the console socket
+//! - `sys/`: child processes and reaping (`process.rs`), namespaces (kinds,
+//!   namespaced sysctls, lo up, pins, the clone into new ones: `ns.rs`), the console socket
 //!   and pty size, signal names, the signalfd, timestamps (`time.rs`), system
 //!   errors with operation, path and errno (`error.rs`), files written
 //!   (atomically, durably if asked) and read back without following links

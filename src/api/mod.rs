@@ -178,6 +178,7 @@ fn parameter(field: Field) -> &'static str {
         Field::MaxOutput => "maxOutput",
         Field::User => "user",
         Field::Timeout => "timeout",
+        Field::JoinPod => "joinPod",
     }
 }
 

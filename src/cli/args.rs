@@ -253,6 +253,13 @@ pub struct CreateArgs {
     /// What happens beyond the rate limit: block (default) or drop.
     #[arg(long, value_name = "POLICY", value_parser = ["block", "drop"], requires = "log_rate")]
     pub log_policy: Option<String>,
+    /// A kind of the pod's shared namespaces (net, ipc, uts, pid) this
+    /// container gets a new one of instead of joining (repeatable).
+    #[arg(long = "own-ns", value_name = "KIND")]
+    pub own_ns: Vec<String>,
+    /// Join the pod's shared namespaces (with --bundle; a --rootfs container always does).
+    #[arg(long, requires = "bundle")]
+    pub join_pod: bool,
     /// Command and arguments to run, after `--` (with --rootfs).
     #[arg(last = true, value_name = "CMD", conflicts_with = "bundle")]
     pub command: Vec<String>,
@@ -289,6 +296,22 @@ pub struct ServeArgs {
     /// SIGKILL after 10 s) before exiting; without it they keep running.
     #[arg(long)]
     pub kill_on_exit: bool,
+    /// Namespaces the pod's containers share, made and pinned by the
+    /// monitor: net,ipc,uts[,pid]; each also as KIND=host (the host's) or
+    /// KIND=/path (an existing pinned one). Default: none shared.
+    #[arg(long, value_name = "KINDS")]
+    pub namespaces: Option<String>,
+    /// Sysctl KEY=VALUE written in the pod's new namespaces (repeatable);
+    /// only namespaced ones (net.*, kernel.shm*, kernel.msg*, kernel.sem,
+    /// fs.mqueue.*, kernel.hostname/domainname) are accepted.
+    #[arg(long = "sysctl", value_name = "KEY=VALUE")]
+    pub sysctl: Vec<String>,
+    /// Host name of the pod's new UTS namespace.
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+    /// Base directory of the namespace pins (BASE/netns/POD ...).
+    #[arg(long, value_name = "DIR", default_value = "/run/podmon/ns")]
+    pub ns_base: PathBuf,
     /// Who may connect besides root (repeatable; peers are checked by SO_PEERCRED).
     #[command(flatten)]
     pub access: AccessArgs,

@@ -232,6 +232,8 @@ fn create(args: &CreateArgs) -> anyhow::Result<proto::CreateContainer> {
         // Set by run_client from our window's size.
         width: None,
         height: None,
+        own_namespaces: list(&args.own_ns),
+        join_pod: args.join_pod.then_some(true),
     })
 }
 

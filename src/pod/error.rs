@@ -51,6 +51,8 @@ pub enum Field {
     User,
     /// The grace between SIGTERM and SIGKILL when the monitor stops.
     Timeout,
+    /// A bundle container's joining of the pod's namespaces.
+    JoinPod,
 }
 
 impl Field {
@@ -78,6 +80,7 @@ impl Field {
             Field::MaxOutput => "output limit",
             Field::User => "user",
             Field::Timeout => "shutdown timeout",
+            Field::JoinPod => "joinPod",
         }
     }
 }

@@ -38,6 +38,8 @@ fn rootfs_request() -> CreateRequest {
         stdin_once: false,
         terminal: false,
         console_size: None,
+        own_namespaces: vec![],
+        join_pod: false,
     }
 }
 

@@ -23,6 +23,7 @@ pub mod limits;
 mod monitor;
 mod persist;
 mod request;
+pub mod sandbox;
 mod shutdown;
 mod start;
 pub mod state;
@@ -90,6 +91,8 @@ pub struct Pod {
     driver: Rc<dyn Driver>,
     /// The records in the state directory.
     store: state::Store,
+    /// The pod's shared namespaces and their init, when it has them.
+    sandbox: RefCell<Option<Rc<sandbox::Sandbox>>>,
 }
 
 impl Pod {
@@ -121,6 +124,7 @@ impl Pod {
             events,
             execs: Default::default(),
             started_at: std::time::SystemTime::now(),
+            sandbox: RefCell::new(None),
         }))
     }
 
@@ -133,6 +137,16 @@ impl Pod {
             .get(id)
             .cloned()
             .ok_or_else(|| PodError::NoSuchContainer(id.to_owned()))
+    }
+
+    /// The pod's sandbox, if it has one.
+    pub fn sandbox(&self) -> Option<Rc<sandbox::Sandbox>> {
+        self.sandbox.borrow().clone()
+    }
+
+    /// Gives the pod the sandbox made (or re-adopted) at start.
+    pub fn set_sandbox(&self, sb: Option<Rc<sandbox::Sandbox>>) {
+        *self.sandbox.borrow_mut() = sb;
     }
 
     /// Every container, ordered by id.

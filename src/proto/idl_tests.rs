@@ -260,7 +260,7 @@ fn errors(idl: &Idl, out: &mut Vec<String>) -> BTreeSet<String> {
 
 /// The named records and enums (`Event` apart: see [`check_event`]).
 fn types(idl: &Idl, out: &mut Vec<String>) -> BTreeSet<String> {
-    let records: [(&str, Checker); 10] = [
+    let records: [(&str, Checker); 12] = [
         ("LogRateLimit", check::<LogRateLimit>),
         ("LogRecord", check::<LogRecord>),
         ("ContainerInfo", check::<ContainerInfo>),
@@ -271,6 +271,8 @@ fn types(idl: &Idl, out: &mut Vec<String>) -> BTreeSet<String> {
         ("LogStats", check::<LogStats>),
         ("ContainerStats", check::<ContainerStats>),
         ("MonitorStats", check::<MonitorStats>),
+        ("PodInit", check::<PodInit>),
+        ("PodNamespace", check::<PodNamespace>),
     ];
     let enums: [(&str, EnumChecker); 4] = [
         ("ContainerStatus", check_enum::<ContainerStatus>),

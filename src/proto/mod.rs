@@ -39,7 +39,7 @@ pub use logs::{LogRecord, ReadLogs, ReadLogsReply, ReopenLog, SetLogRateLimit};
 pub use shutdown::{Reexec, Shutdown};
 pub use stats::{
     BlockIoStats, ContainerStats, CpuStats, GetPod, GetPodReply, LogStats, MemoryStats,
-    MonitorStats, PidsStats, Stats, StatsReply,
+    MonitorStats, PidsStats, PodInit, PodNamespace, Stats, StatsReply,
 };
 pub use user::parse_user;
 

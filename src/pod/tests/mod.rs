@@ -87,6 +87,8 @@ fn request(id: &str, bundle: &std::path::Path) -> CreateRequest {
         stdin_once: false,
         terminal: false,
         console_size: None,
+        own_namespaces: vec![],
+        join_pod: false,
     }
 }
 
