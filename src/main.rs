@@ -26,6 +26,7 @@ fn main() {
                     read_only_gids: a.access.read_only_gid.clone(),
                 },
                 kill_on_exit: a.kill_on_exit,
+                netns: a.netns.clone(),
             };
             match podmon::server::serve(cfg) {
                 Ok(()) => 0,

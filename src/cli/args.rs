@@ -289,6 +289,10 @@ pub struct ServeArgs {
     /// SIGKILL after 10 s) before exiting; without it they keep running.
     #[arg(long)]
     pub kill_on_exit: bool,
+    /// An existing network namespace (a pinned file such as
+    /// /run/netns/NAME) that RunInPod and PortForward use as the pod's.
+    #[arg(long, value_name = "PATH", hide = true)]
+    pub netns: Option<PathBuf>,
     /// Who may connect besides root (repeatable; peers are checked by SO_PEERCRED).
     #[command(flatten)]
     pub access: AccessArgs,
