@@ -158,7 +158,7 @@ pub fn spawn_in(
         reset_signals()?;
         for &(fd, kind) in &namespaces {
             // SAFETY: setns is async-signal-safe and only reads `fd`, which
-            // the parent keeps open (not close-on-exec until the exec).
+            // the parent keeps open; close-on-exec closes it only at the exec.
             if unsafe { libc::setns(fd, kind) } != 0 {
                 return Err(io::Error::last_os_error());
             }
