@@ -122,3 +122,37 @@ fn a_pod_without_a_network_namespace_says_so() {
     let (reply, _s, _) = forward(&pod, 80);
     assert_eq!(reply.err(NO_NAMESPACE)["namespace"], json!("net"));
 }
+
+/// Pids whose command line is exactly `argv`.
+fn pids_running(argv: &[&str]) -> Vec<u32> {
+    let want: Vec<u8> = argv
+        .iter()
+        .flat_map(|a| [a.as_bytes(), b"\0"].concat())
+        .collect();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == want))
+        .collect()
+}
+
+#[test]
+fn a_client_that_hangs_up_takes_its_program_with_it() {
+    let ns = NetNs::new();
+    let pod = pod_in("podnet-hangup", &ns);
+    let argv = ["sleep", "1234.5"];
+    let mut c = pod.client();
+    c.send(RUN_IN_POD, json!({ "command": argv }));
+    let start = std::time::Instant::now();
+    while pids_running(&argv).is_empty() {
+        assert!(start.elapsed() < LONG, "the program never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drop(c);
+    while !pids_running(&argv).is_empty() {
+        assert!(start.elapsed() < LONG, "the program outlived its caller");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    pod.client().call(GET_POD, json!({})).ok();
+}
