@@ -38,6 +38,7 @@ fn main() {
                     hostname: a.hostname.clone(),
                     base: a.ns_base.clone(),
                 },
+                netns: a.netns.clone(),
             };
             match podmon::server::serve(cfg) {
                 Ok(()) => 0,

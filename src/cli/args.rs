@@ -102,6 +102,9 @@ pub enum ClientCommand {
         #[arg(long, value_name = "SECONDS", default_value_t = 30)]
         timeout: u64,
     },
+    /// Forward local TCP connections to a port in the pod's network
+    /// namespace (each one a PortForward call); runs until interrupted.
+    PortForward(PortForwardArgs),
     /// Make the monitor exit; the containers keep running unless --kill.
     Shutdown {
         /// Stop and delete every container first (SIGTERM, then SIGKILL).
@@ -111,6 +114,33 @@ pub enum ClientCommand {
         #[arg(long, value_name = "SECONDS", requires = "kill")]
         timeout: Option<u64>,
     },
+}
+
+/// Arguments of `podmon port-forward`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+pub struct PortForwardArgs {
+    /// Local address to listen on (repeatable, or comma-separated);
+    /// default 127.0.0.1 and ::1.
+    #[arg(long, value_name = "ADDR", value_delimiter = ',')]
+    pub address: Vec<std::net::IpAddr>,
+    /// LOCAL:POD ports (LOCAL 0 or empty: any free port), or POD alone
+    /// for the same port on both sides.
+    #[arg(value_name = "LOCAL:POD", value_parser = parse_ports)]
+    pub ports: (u16, u16),
+}
+
+/// `LOCAL:POD`, `:POD` or `POD`; the pod's port must not be 0.
+fn parse_ports(s: &str) -> Result<(u16, u16), String> {
+    let port = |p: &str| p.parse::<u16>().map_err(|e| format!("{p:?}: {e}"));
+    let (local, pod) = match s.split_once(':') {
+        Some(("", pod)) => (0, port(pod)?),
+        Some((local, pod)) => (port(local)?, port(pod)?),
+        None => (port(s)?, port(s)?),
+    };
+    if pod == 0 {
+        return Err("the pod's port must be 1 to 65535".into());
+    }
+    Ok((local, pod))
 }
 
 /// Arguments of `podmon exec`.
@@ -312,6 +342,10 @@ pub struct ServeArgs {
     /// Base directory of the namespace pins (BASE/netns/POD ...).
     #[arg(long, value_name = "DIR", default_value = "/run/podmon/ns")]
     pub ns_base: PathBuf,
+    /// An existing network namespace (a pinned file such as
+    /// /run/netns/NAME) that RunInPod and PortForward use as the pod's.
+    #[arg(long, value_name = "PATH", hide = true)]
+    pub netns: Option<PathBuf>,
     /// Who may connect besides root (repeatable; peers are checked by SO_PEERCRED).
     #[command(flatten)]
     pub access: AccessArgs,
@@ -354,6 +388,7 @@ impl ClientCommand {
             ClientCommand::Ps
             | ClientCommand::Pod
             | ClientCommand::Shutdown { .. }
+            | ClientCommand::PortForward(_)
             | ClientCommand::Upgrade { .. } => None,
         }
     }

@@ -8,6 +8,7 @@ mod events;
 mod interactive;
 mod logs;
 mod output;
+mod port_forward;
 mod reexec;
 mod request;
 mod size;

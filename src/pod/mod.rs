@@ -21,8 +21,11 @@ mod kill;
 pub mod lifecycle;
 pub mod limits;
 mod monitor;
+pub mod netns;
 mod persist;
+pub mod port_forward;
 mod request;
+pub mod run_in_pod;
 pub mod sandbox;
 mod shutdown;
 mod start;
@@ -65,6 +68,9 @@ pub struct PodConfig {
     pub oom_dir: Option<PathBuf>,
     /// The service manager, for its file-descriptor store (or none).
     pub notifier: Rc<crate::sys::sdnotify::Notifier>,
+    /// An existing network namespace the pod joins (`serve --netns`), for
+    /// RunInPod and PortForward; see [`netns::pod_netns`].
+    pub netns: Option<PathBuf>,
 }
 
 /// The pod's containers plus the ids being created right now.

@@ -233,7 +233,9 @@ fn methods(idl: &Idl, out: &mut Vec<String>) -> BTreeSet<String> {
         GetPod,
         WatchEvents,
         Shutdown,
-        Reexec
+        Reexec,
+        RunInPod,
+        PortForward
     )
 }
 
@@ -254,7 +256,9 @@ fn errors(idl: &Idl, out: &mut Vec<String>) -> BTreeSet<String> {
         InvalidState,
         RuntimeError,
         SystemError,
-        PermissionDenied
+        PermissionDenied,
+        NoNamespace,
+        ConnectionRefused
     )
 }
 

@@ -6,6 +6,7 @@
 //! ring cannot be created.
 
 mod backend;
+mod connect;
 mod epoll;
 mod executor;
 pub mod ops;

@@ -34,7 +34,7 @@ impl Op {
     /// is dropped (a dropped op is cancelled before its fd can be reused by
     /// the caller only if the caller keeps the fd open; podmon keeps fds in
     /// `Rc`s held by the task that owns the op).
-    unsafe fn submit(entry: io_uring::squeue::Entry, owned: Owned) -> Op {
+    pub(super) unsafe fn submit(entry: io_uring::squeue::Entry, owned: Owned) -> Op {
         // SAFETY: forwarded from this function's contract.
         let key = unsafe { ring::submit(entry, owned) };
         Op { key: Some(key) }
@@ -327,6 +327,13 @@ pub async fn accept(fd: BorrowedFd<'_>) -> io::Result<std::os::fd::OwnedFd> {
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// Connects the non-blocking stream socket `fd` to `addr` (an
+/// IORING_OP_CONNECT, or connect(2) and a wait for writability on epoll);
+/// ECONNREFUSED and the like come back as the error.
+pub async fn connect(fd: BorrowedFd<'_>, addr: std::net::SocketAddr) -> io::Result<()> {
+    super::connect::connect(fd, addr).await
 }
 
 /// Waits until `fd` is readable (or hung up); used for pidfds, which become

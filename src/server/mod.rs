@@ -54,6 +54,8 @@ pub struct ServeConfig {
     /// On SIGTERM or SIGINT, stop and delete the pod's containers before
     /// exiting; without it they are left running (the engine's choice).
     pub kill_on_exit: bool,
+    /// A pinned network namespace the pod joins (`--netns`), if any.
+    pub netns: Option<PathBuf>,
     /// The pod's shared namespaces, as given on the command line.
     pub sandbox: SandboxOptions,
 }
@@ -211,6 +213,10 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     let taken_over = std::env::var_os(reexec::SOCKET_VAR)
         .filter(|p| !p.is_empty())
         .map(PathBuf::from);
+    // Before anything could switch namespaces: PortForward's way back.
+    if let Err(e) = crate::sys::netns::remember_own() {
+        log::warn!("{e}: PortForward will fail");
+    }
     if let Err(e) = reexec::remember_image() {
         log::warn!("{e}: live upgrades will fail");
     }
@@ -243,6 +249,7 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         exit_dir: cfg.exit_dir.clone(),
         oom_dir: cfg.oom_dir.clone(),
         notifier: notifier.clone(),
+        netns: cfg.netns.clone(),
     })?;
     let claimed = crate::pod::open_state(&pod);
     pod.set_sandbox(sandbox);
