@@ -7,6 +7,7 @@
 mod common;
 
 mod pid;
+mod podnet;
 mod shared;
 
 use common::*;
