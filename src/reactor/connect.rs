@@ -7,7 +7,7 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 
 use io_uring::{opcode, types};
 
-use super::ops::Op;
+use super::op::Op;
 use super::ring::Owned;
 use super::{backend, epoll};
 

@@ -9,6 +9,7 @@ mod backend;
 mod connect;
 mod epoll;
 mod executor;
+mod op;
 pub mod ops;
 mod ring;
 mod select;
