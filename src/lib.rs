@@ -24,12 +24,19 @@
 //!   `shutdown`, `monitor`), the exit requests a Shutdown call leaves for
 //!   the server (`exit.rs`), execs (`exec/`), events (`events.rs`: numbered,
 //!   one ring shared by every watcher) and their journal on disk
-//!   (`journal.rs`), the stdin slot, the range of every parameter
+//!   (`journal.rs`), the stdin slot, the pod's network namespace
+//!   (`netns.rs`, the one place that finds it) for RunInPod
+//!   (`run_in_pod.rs`) and PortForward's connection (`port_forward.rs`), the range of every parameter
 //!   (`limits.rs`), and the state on disk: the records and their store
 //!   (`state/`), kept current by the operations through `persist.rs`, from
 //!   which a new monitor re-adopts the containers (`adopt.rs`) with the
-//!   descriptors the service manager's store kept (`fdstore.rs`).
-//! - `session/`: exec and attach streaming over an upgraded connection.
+//!   descriptors the service manager's store kept (`fdstore.rs`); the
+//!   pod's shared namespaces, their pins and the pod's init, PID 1 of a
+//!   pod pid namespace, which is podmon's own binary in a hidden mode
+//!   (`sandbox/`); RunInPod and PortForward in the pod's network namespace
+//!   (`run_in_pod.rs`, `port_forward.rs`, found by `netns.rs`).
+//! - `session/`: exec and attach streaming over an upgraded connection,
+//!   and PortForward's raw byte copy (`forward.rs`).
 //! - `oci/`: the runtime driver (`driver.rs`, the one place the runtime is
 //!   run, behind the `Driver` trait), its command lines (`argv.rs`), what it
 //!   prints (`output.rs`), finding it (`runtime.rs`), config.json (`spec.rs`).
@@ -46,7 +53,9 @@
 //! - `varlink/`: Varlink itself, sans IO (framing, messages, typed
 //!   parameters, `org.varlink.service`), and the one blocking client the CLI,
 //!   the tests and the benches share (`client/`).
-//! - `sys/`: child processes and reaping (`process.rs`), the console socket
+//! - `sys/`: child processes and reaping (`process.rs`), namespaces (kinds,
+//!   namespaced sysctls, lo up, pins, the clone into new ones: `ns.rs`; a
+//!   socket made inside one, a program started in one: `netns.rs`), the console socket
 //!   and pty size, signal names, the signalfd, timestamps (`time.rs`), system
 //!   errors with operation, path and errno (`error.rs`), files written
 //!   (atomically, durably if asked) and read back without following links
@@ -55,7 +64,8 @@
 //!   (`sdnotify.rs`), and the exec of our own binary with named
 //!   descriptors (`reexec.rs`).
 //! - `reactor/`: the event loop: io_uring ring or epoll, the executor, the
-//!   operations that own their buffers while the kernel does (`ops.rs`).
+//!   operations that own their buffers while the kernel does (`ops.rs`;
+//!   `connect.rs` for `ops::connect` on both backends).
 //!
 //! # The path of a request
 //!

@@ -5,6 +5,12 @@ use clap::Parser;
 use podmon::cli::{self, Cli, Command};
 
 fn main() {
+    // The pod's init (cloned into the pod's namespaces by the monitor):
+    // not a subcommand of the help, never typed by a user.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(podmon::server::POD_INIT_ARG) {
+        std::process::exit(podmon::server::run_pod_init(&args[1..]));
+    }
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Serve(ref a) => {
@@ -26,6 +32,13 @@ fn main() {
                     read_only_gids: a.access.read_only_gid.clone(),
                 },
                 kill_on_exit: a.kill_on_exit,
+                sandbox: podmon::server::SandboxOptions {
+                    namespaces: a.namespaces.clone(),
+                    sysctls: a.sysctl.clone(),
+                    hostname: a.hostname.clone(),
+                    base: a.ns_base.clone(),
+                },
+                netns: a.netns.clone(),
             };
             match podmon::server::serve(cfg) {
                 Ok(()) => 0,

@@ -46,6 +46,17 @@ impl Server {
         bin: &Path,
         kill_on_exit: bool,
     ) -> io::Result<Server> {
+        Server::start_args(dir, name, bin, kill_on_exit, &[])
+    }
+
+    /// As [`Server::start_with`], with more arguments to `podmon serve`.
+    pub fn start_args(
+        dir: &Path,
+        name: &str,
+        bin: &Path,
+        kill_on_exit: bool,
+        extra: &[&str],
+    ) -> io::Result<Server> {
         let state_dir = dir.join("state");
         let log_dir = dir.join("logs");
         let socket = dir.join("pod.sock");
@@ -63,6 +74,7 @@ impl Server {
             // SIGTERM at the end stops the containers, as stop() expects.
             cmd.arg("--kill-on-exit");
         }
+        cmd.args(extra);
         let child = cmd
             .stdin(Stdio::null())
             .stdout(fs::File::create(&server_log)?)

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use super::{HandlerError, Replier, decode, invalid, map};
 use crate::logs::driver::{DriverKind, Rotation};
 use crate::pod::lifecycle::{self, CreateRequest, LogOptions, Source};
+use crate::pod::sandbox::NsKind;
 use crate::pod::{Pod, limits};
 use crate::proto;
 use crate::varlink::{Call, params};
@@ -62,7 +63,28 @@ fn request(p: proto::CreateContainer) -> Result<CreateRequest, HandlerError> {
             pids_max: p.pids_max,
         },
     };
+    let own_namespaces = p
+        .own_namespaces
+        .unwrap_or_default()
+        .iter()
+        .map(|k| {
+            NsKind::parse(k).ok_or_else(|| {
+                invalid(
+                    "ownNamespaces",
+                    format!("unknown kind {k:?} (net, ipc, uts, pid)"),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if p.join_pod.is_some() && matches!(source, Source::Rootfs { .. }) {
+        return Err(invalid(
+            "joinPod",
+            "only with bundle; rootfs containers always join",
+        ));
+    }
     Ok(CreateRequest {
+        own_namespaces,
+        join_pod: p.join_pod.unwrap_or(false),
         id: p.id,
         source,
         log,

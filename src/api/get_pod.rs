@@ -39,6 +39,8 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         stopped,
         memory_bytes: memory,
         monitor: map::monitor_stats(),
+        init: map::pod_init(pod),
+        namespaces: map::pod_namespaces(pod),
     };
     r.reply(params::encode(&out)).await?;
     Ok(())

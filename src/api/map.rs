@@ -126,6 +126,31 @@ pub fn monitor_stats() -> proto::MonitorStats {
     }
 }
 
+/// The pod's init and its memory, read now, when the pod has one.
+pub fn pod_init(pod: &crate::pod::Pod) -> Option<proto::PodInit> {
+    let sb = pod.sandbox()?;
+    let init = sb.init.as_ref()?;
+    Some(proto::PodInit {
+        pid: u32::try_from(init.pid()).unwrap_or(0),
+        rss_bytes: sb.init_rss(),
+    })
+}
+
+/// The namespaces the pod's containers share, when it shares any.
+pub fn pod_namespaces(pod: &crate::pod::Pod) -> Option<Vec<proto::PodNamespace>> {
+    let sb = pod.sandbox()?;
+    Some(
+        sb.record
+            .namespaces
+            .iter()
+            .map(|n| proto::PodNamespace {
+                kind: n.kind.clone(),
+                path: n.path.as_ref().map(|p| p.display().to_string()),
+            })
+            .collect(),
+    )
+}
+
 /// One container's numbers, read now.
 pub fn container_stats(c: &Container) -> proto::ContainerStats {
     let cg = c

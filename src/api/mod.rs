@@ -11,12 +11,14 @@ mod get_pod;
 mod kill_container;
 mod list_containers;
 mod map;
+mod port_forward;
 mod read_logs;
 mod reexec;
 mod reopen_log;
 mod replier;
 mod replies;
 mod resize;
+mod run_in_pod;
 mod set_log_rate_limit;
 mod shutdown;
 mod start_container;
@@ -132,6 +134,12 @@ pub fn pod_error(e: PodError) -> VarlinkError {
             }
             VarlinkError::new(name("RuntimeError"), p)
         }
+        PodError::NoNamespace(namespace) => proto::errors::NoNamespace { namespace }.into_varlink(),
+        PodError::ConnectionRefused { port, message } => proto::errors::ConnectionRefused {
+            port: i64::from(port),
+            message,
+        }
+        .into_varlink(),
         PodError::System(e) => {
             let mut p = json!({ "message": e.to_string(), "operation": e.operation });
             if let Some(path) = &e.path {
@@ -178,6 +186,9 @@ fn parameter(field: Field) -> &'static str {
         Field::MaxOutput => "maxOutput",
         Field::User => "user",
         Field::Timeout => "timeout",
+        Field::JoinPod => "joinPod",
+        Field::Namespaces => "namespaces",
+        Field::Port => "port",
     }
 }
 
@@ -244,12 +255,14 @@ dispatch_table! {
     WatchEvents => watch_events, ReadOnly,
     Shutdown => shutdown, Full,
     Reexec => reexec, Full,
+    RunInPod => run_in_pod, Full,
+    PortForward => port_forward, Full,
 }
 
 impl Method {
     /// Methods that can take the connection over with `upgrade`.
     fn upgrades(self) -> bool {
-        matches!(self, Method::Exec | Method::Attach)
+        matches!(self, Method::Exec | Method::Attach | Method::PortForward)
     }
 
     fn from_member(member: &str) -> Option<Method> {

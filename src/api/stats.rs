@@ -18,10 +18,12 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         return Err(VarlinkError::expected_more().into());
     }
     let monitor = map::monitor_stats();
+    let init = map::pod_init(pod);
     let Some((last, rest)) = targets.split_last() else {
         r.reply(params::encode(&StatsReply {
             stats: None,
             monitor,
+            init,
         }))
         .await?;
         return Ok(());
@@ -30,12 +32,14 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         let out = StatsReply {
             stats: Some(map::container_stats(c)),
             monitor: monitor.clone(),
+            init: init.clone(),
         };
         r.reply_continues(params::encode(&out)).await?;
     }
     let out = StatsReply {
         stats: Some(map::container_stats(last)),
         monitor,
+        init,
     };
     r.reply(params::encode(&out)).await?;
     Ok(())

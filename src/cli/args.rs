@@ -102,6 +102,9 @@ pub enum ClientCommand {
         #[arg(long, value_name = "SECONDS", default_value_t = 30)]
         timeout: u64,
     },
+    /// Forward local TCP connections to a port in the pod's network
+    /// namespace (each one a PortForward call); runs until interrupted.
+    PortForward(PortForwardArgs),
     /// Make the monitor exit; the containers keep running unless --kill.
     Shutdown {
         /// Stop and delete every container first (SIGTERM, then SIGKILL).
@@ -111,6 +114,33 @@ pub enum ClientCommand {
         #[arg(long, value_name = "SECONDS", requires = "kill")]
         timeout: Option<u64>,
     },
+}
+
+/// Arguments of `podmon port-forward`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+pub struct PortForwardArgs {
+    /// Local address to listen on (repeatable, or comma-separated);
+    /// default 127.0.0.1 and ::1.
+    #[arg(long, value_name = "ADDR", value_delimiter = ',')]
+    pub address: Vec<std::net::IpAddr>,
+    /// LOCAL:POD ports (LOCAL 0 or empty: any free port), or POD alone
+    /// for the same port on both sides.
+    #[arg(value_name = "LOCAL:POD", value_parser = parse_ports)]
+    pub ports: (u16, u16),
+}
+
+/// `LOCAL:POD`, `:POD` or `POD`; the pod's port must not be 0.
+fn parse_ports(s: &str) -> Result<(u16, u16), String> {
+    let port = |p: &str| p.parse::<u16>().map_err(|e| format!("{p:?}: {e}"));
+    let (local, pod) = match s.split_once(':') {
+        Some(("", pod)) => (0, port(pod)?),
+        Some((local, pod)) => (port(local)?, port(pod)?),
+        None => (port(s)?, port(s)?),
+    };
+    if pod == 0 {
+        return Err("the pod's port must be 1 to 65535".into());
+    }
+    Ok((local, pod))
 }
 
 /// Arguments of `podmon exec`.
@@ -253,6 +283,13 @@ pub struct CreateArgs {
     /// What happens beyond the rate limit: block (default) or drop.
     #[arg(long, value_name = "POLICY", value_parser = ["block", "drop"], requires = "log_rate")]
     pub log_policy: Option<String>,
+    /// A kind of the pod's shared namespaces (net, ipc, uts, pid) this
+    /// container gets a new one of instead of joining (repeatable).
+    #[arg(long = "own-ns", value_name = "KIND")]
+    pub own_ns: Vec<String>,
+    /// Join the pod's shared namespaces (with --bundle; a --rootfs container always does).
+    #[arg(long, requires = "bundle")]
+    pub join_pod: bool,
     /// Command and arguments to run, after `--` (with --rootfs).
     #[arg(last = true, value_name = "CMD", conflicts_with = "bundle")]
     pub command: Vec<String>,
@@ -289,6 +326,26 @@ pub struct ServeArgs {
     /// SIGKILL after 10 s) before exiting; without it they keep running.
     #[arg(long)]
     pub kill_on_exit: bool,
+    /// Namespaces the pod's containers share, made and pinned by the
+    /// monitor: net,ipc,uts[,pid]; each also as KIND=host (the host's) or
+    /// KIND=/path (an existing pinned one). Default: none shared.
+    #[arg(long, value_name = "KINDS")]
+    pub namespaces: Option<String>,
+    /// Sysctl KEY=VALUE written in the pod's new namespaces (repeatable);
+    /// only namespaced ones (net.*, kernel.shm*, kernel.msg*, kernel.sem,
+    /// fs.mqueue.*, kernel.hostname/domainname) are accepted.
+    #[arg(long = "sysctl", value_name = "KEY=VALUE")]
+    pub sysctl: Vec<String>,
+    /// Host name of the pod's new UTS namespace.
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+    /// Base directory of the namespace pins (BASE/netns/POD ...).
+    #[arg(long, value_name = "DIR", default_value = "/run/podmon/ns")]
+    pub ns_base: PathBuf,
+    /// An existing network namespace (a pinned file such as
+    /// /run/netns/NAME) that RunInPod and PortForward use as the pod's.
+    #[arg(long, value_name = "PATH", hide = true)]
+    pub netns: Option<PathBuf>,
     /// Who may connect besides root (repeatable; peers are checked by SO_PEERCRED).
     #[command(flatten)]
     pub access: AccessArgs,
@@ -331,6 +388,7 @@ impl ClientCommand {
             ClientCommand::Ps
             | ClientCommand::Pod
             | ClientCommand::Shutdown { .. }
+            | ClientCommand::PortForward(_)
             | ClientCommand::Upgrade { .. } => None,
         }
     }

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::output::{self, ContainerView};
 use super::request::{Plan, Request, plan};
-use super::{ClientCommand, errors, events, interactive, logs, reexec, stats};
+use super::{ClientCommand, errors, events, interactive, logs, port_forward, reexec, stats};
 use crate::proto::{self, call};
 use crate::varlink::client::{Client, ClientError};
 
@@ -29,6 +29,7 @@ pub fn run_client(cmd: ClientCommand, socket: &Path, json: bool) -> anyhow::Resu
         Plan::Stats { id, watch } => return stats::run(id, watch, socket, json),
         Plan::Events { id, since } => return events::run(id, since, socket, json),
         Plan::Upgrade { timeout } => return reexec::run(socket, timeout, json),
+        Plan::PortForward(args) => return port_forward::run(args, socket),
     };
     // A terminal container's pty starts at our window's size.
     if let Request::Create(create) = &mut req

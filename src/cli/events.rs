@@ -140,7 +140,7 @@ pub fn format_pod(r: &GetPodReply) -> String {
     if let Some(fds) = r.monitor.open_fds {
         mon.push(format!("{fds} open fds"));
     }
-    let rows = [
+    let mut rows = vec![
         ("name", r.name.clone()),
         ("version", r.version.clone()),
         ("started", output::short_time(&r.started_at)),
@@ -156,6 +156,17 @@ pub fn format_pod(r: &GetPodReply) -> String {
         ("pod memory", human_bytes(r.memory_bytes)),
         ("monitor", mon.join(", ")),
     ];
+    if let Some(init) = &r.init {
+        let rss = init.rss_bytes.map(|b| format!(", rss {}", human_bytes(b)));
+        rows.push((
+            "pod init",
+            format!("pid {}{}", init.pid, rss.unwrap_or_default()),
+        ));
+    }
+    for n in r.namespaces.iter().flatten() {
+        let path = n.path.clone().unwrap_or_else(|| "host".into());
+        rows.push(("namespace", format!("{} {path}", n.kind)));
+    }
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
     rows.iter()
         .map(|(k, v)| format!("{:<width$} {v}\n", format!("{k}:")))

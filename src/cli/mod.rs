@@ -8,6 +8,7 @@ mod events;
 mod interactive;
 mod logs;
 mod output;
+mod port_forward;
 mod reexec;
 mod request;
 mod size;
@@ -45,7 +46,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the monitor of one pod, serving its Varlink API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Client subcommands, flattened so they appear as `podmon create` etc.
     #[command(flatten)]
     Client(ClientCommand),

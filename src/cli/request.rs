@@ -90,6 +90,8 @@ pub enum Plan<'a> {
         /// How long to wait for the new image.
         timeout: std::time::Duration,
     },
+    /// `port-forward`
+    PortForward(&'a super::args::PortForwardArgs),
     /// `events`
     Events {
         /// One container's events, or every one's.
@@ -138,6 +140,7 @@ pub fn plan(cmd: &ClientCommand) -> anyhow::Result<Plan<'_>> {
             });
         }
         ClientCommand::Exec(args) => return Ok(Plan::Exec(args)),
+        ClientCommand::PortForward(args) => return Ok(Plan::PortForward(args)),
         ClientCommand::Attach { id, no_stdin } => {
             return Ok(Plan::Attach {
                 id,
@@ -232,6 +235,8 @@ fn create(args: &CreateArgs) -> anyhow::Result<proto::CreateContainer> {
         // Set by run_client from our window's size.
         width: None,
         height: None,
+        own_namespaces: list(&args.own_ns),
+        join_pod: args.join_pod.then_some(true),
     })
 }
 

@@ -46,6 +46,8 @@ methods!(
     WatchEvents,
     Shutdown,
     Reexec,
+    RunInPod,
+    PortForward,
 );
 
 /// The first byte picks the method, the rest is the JSON of its

@@ -47,6 +47,10 @@ pub struct SimpleSpec {
     pub terminal: bool,
     /// The pty's initial size (columns, rows), with `terminal`.
     pub console_size: Option<(u16, u16)>,
+    /// The pod's shared namespaces this container joins, by OCI type
+    /// ("network" ...): a path to join, or `None` for the host's (no entry,
+    /// so the runtime keeps its own). Kinds not listed get new ones.
+    pub joins: Vec<(String, Option<PathBuf>)>,
 }
 
 /// Why no config could be built or written.
@@ -132,21 +136,27 @@ pub fn build_spec(s: &SimpleSpec) -> Result<Spec, SpecError> {
         resources = resources.pids(LinuxPidsBuilder::default().limit(limit).build()?);
     }
     let linux = LinuxBuilder::default()
-        .namespaces(namespaces()?)
+        .namespaces(namespaces(&s.joins)?)
         .resources(resources.build()?)
         .cgroups_path(PathBuf::from(&s.cgroups_path))
         .masked_paths(strings(MASKED_PATHS))
         .readonly_paths(strings(READONLY_PATHS))
         .build()?;
 
-    Ok(SpecBuilder::default()
+    let mut spec = SpecBuilder::default()
         .version(oci_spec::runtime::VERSION)
         .root(root)
         .process(process)
         .hostname(&s.hostname)
         .mounts(mounts()?)
         .linux(linux)
-        .build()?)
+        .build()?;
+    // A shared UTS namespace has the pod's host name: the runtime would set
+    // the container's in it (or refuse one without a UTS namespace).
+    if s.joins.iter().any(|(t, _)| t == "uts") {
+        spec.set_hostname(None);
+    }
+    Ok(spec)
 }
 
 /// Writes `config.json` into `bundle` (creating it) via a temp file and a
@@ -217,17 +227,27 @@ fn default_capabilities() -> Result<oci_spec::runtime::LinuxCapabilities, OciSpe
         .build()
 }
 
-fn namespaces() -> Result<Vec<LinuxNamespace>, OciSpecError> {
-    [
-        LinuxNamespaceType::Pid,
-        LinuxNamespaceType::Network,
-        LinuxNamespaceType::Ipc,
-        LinuxNamespaceType::Uts,
-        LinuxNamespaceType::Mount,
-    ]
-    .into_iter()
-    .map(|typ| LinuxNamespaceBuilder::default().typ(typ).build())
-    .collect()
+/// New pid, network, IPC, UTS and mount namespaces, but for the kinds in
+/// `joins`: those join the path given, or (no path) are left out, so the
+/// container stays in the host's.
+fn namespaces(joins: &[(String, Option<PathBuf>)]) -> Result<Vec<LinuxNamespace>, OciSpecError> {
+    let mut out = Vec::new();
+    for (typ, name) in [
+        (LinuxNamespaceType::Pid, "pid"),
+        (LinuxNamespaceType::Network, "network"),
+        (LinuxNamespaceType::Ipc, "ipc"),
+        (LinuxNamespaceType::Uts, "uts"),
+        (LinuxNamespaceType::Mount, "mount"),
+    ] {
+        let mut b = LinuxNamespaceBuilder::default().typ(typ);
+        match joins.iter().find(|(t, _)| t == name) {
+            None => {}
+            Some((_, Some(path))) => b = b.path(path.clone()),
+            Some((_, None)) => continue,
+        }
+        out.push(b.build()?);
+    }
+    Ok(out)
 }
 
 /// (destination, type, source, options) as in `runc spec`.
@@ -370,6 +390,7 @@ mod tests {
             cgroups_path: "/podmon/pod1/c1".into(),
             terminal: false,
             console_size: None,
+            joins: vec![],
         }
     }
 
@@ -431,6 +452,26 @@ mod tests {
         assert_eq!(
             devices[8],
             json!({"allow": true, "type": "c", "major": 136, "access": "rwm"})
+        );
+    }
+
+    #[test]
+    fn pod_namespaces_joined() {
+        let mut s = simple();
+        s.joins = vec![
+            ("network".into(), Some("/run/podmon/ns/netns/p".into())),
+            ("uts".into(), Some("/run/podmon/ns/utsns/p".into())),
+            ("ipc".into(), None),
+        ];
+        let v = to_json(&s);
+        let ns = v["linux"]["namespaces"].as_array().unwrap();
+        let types: Vec<&str> = ns.iter().map(|n| n["type"].as_str().unwrap()).collect();
+        assert_eq!(types, ["pid", "network", "uts", "mount"]);
+        assert_eq!(ns[1]["path"], "/run/podmon/ns/netns/p");
+        assert!(ns[0].get("path").is_none());
+        assert!(
+            v.get("hostname").is_none(),
+            "the pod's uts has the pod's name"
         );
     }
 

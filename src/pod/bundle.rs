@@ -31,7 +31,17 @@ pub(super) fn prepare(pod: &Pod, dir: &Path, req: &CreateRequest) -> Result<Path
                     format!("{} has no config.json", b.display()),
                 ));
             }
-            Ok(b)
+            if !req.join_pod {
+                return Ok(b);
+            }
+            let Some(sb) = pod.sandbox() else {
+                return Err(PodError::invalid(
+                    Field::JoinPod,
+                    "the pod shares no namespaces (serve --namespaces)",
+                ));
+            };
+            super::sandbox::join_bundle(&b, dir, &sb.joins(&req.own_namespaces))?;
+            Ok(dir.to_owned())
         }
         Source::Rootfs { .. } => {
             let built = spec::build_spec(&simple_spec(pod, req)?).map_err(spec_error)?;
@@ -77,6 +87,10 @@ fn simple_spec(pod: &Pod, req: &CreateRequest) -> Result<spec::SimpleSpec, PodEr
         cgroups_path: format!("/podmon/{}/{}", pod.config.name, req.id),
         terminal: req.terminal,
         console_size: req.console_size,
+        joins: pod
+            .sandbox()
+            .map(|sb| sb.joins(&req.own_namespaces))
+            .unwrap_or_default(),
     })
 }
 

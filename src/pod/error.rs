@@ -51,6 +51,12 @@ pub enum Field {
     User,
     /// The grace between SIGTERM and SIGKILL when the monitor stops.
     Timeout,
+    /// A bundle container's joining of the pod's namespaces.
+    JoinPod,
+    /// The namespaces RunInPod joins.
+    Namespaces,
+    /// The port PortForward connects to.
+    Port,
 }
 
 impl Field {
@@ -78,6 +84,9 @@ impl Field {
             Field::MaxOutput => "output limit",
             Field::User => "user",
             Field::Timeout => "shutdown timeout",
+            Field::JoinPod => "joinPod",
+            Field::Namespaces => "namespaces",
+            Field::Port => "port",
         }
     }
 }
@@ -115,6 +124,18 @@ pub enum PodError {
     /// podmon itself failed (files, processes).
     #[error(transparent)]
     System(#[from] SysError),
+    /// The pod has no namespace of this kind ("net", "ipc", ...).
+    #[error("the pod has no {0} namespace")]
+    NoNamespace(String),
+    /// Nothing in the pod's network namespace accepted a connection to
+    /// this port, on 127.0.0.1 or ::1.
+    #[error("connecting to port {port} in the pod: {message}")]
+    ConnectionRefused {
+        /// The port.
+        port: u16,
+        /// What each address said.
+        message: String,
+    },
 }
 
 impl PodError {

@@ -275,6 +275,39 @@ pub fn check_exec(spec: &super::exec::ExecSpec) -> Result<(), PodError> {
     Ok(())
 }
 
+/// The namespaces RunInPod may name (the pod may not have them all).
+pub const NAMESPACES: &[&str] = &["net", "ipc", "uts", "pid"];
+
+/// RunInPod's `namespaces`: default `["net"]`; each one of [`NAMESPACES`],
+/// at least one, none twice.
+pub fn namespaces(list: Option<Vec<String>>) -> Result<Vec<String>, PodError> {
+    let list = list.unwrap_or_else(|| vec!["net".to_owned()]);
+    if list.is_empty() {
+        return Err(PodError::invalid(Field::Namespaces, "names no namespace"));
+    }
+    for (i, n) in list.iter().enumerate() {
+        if !NAMESPACES.contains(&n.as_str()) {
+            let known = NAMESPACES.join(", ");
+            return Err(PodError::invalid(
+                Field::Namespaces,
+                format!("unknown namespace {n:?} (known: {known})"),
+            ));
+        }
+        if list[..i].contains(n) {
+            return Err(PodError::invalid(Field::Namespaces, format!("{n} twice")));
+        }
+    }
+    Ok(list)
+}
+
+/// PortForward's `port`: 1 ..= 65535.
+pub fn port(p: i64) -> Result<u16, PodError> {
+    u16::try_from(p)
+        .ok()
+        .filter(|&p| p != 0)
+        .ok_or_else(|| PodError::invalid(Field::Port, format!("{p} is not in 1..=65535")))
+}
+
 #[cfg(test)]
 #[path = "limits_tests.rs"]
 mod tests;

@@ -38,6 +38,8 @@ fn rootfs_request() -> CreateRequest {
         stdin_once: false,
         terminal: false,
         console_size: None,
+        own_namespaces: vec![],
+        join_pod: false,
     }
 }
 
@@ -335,5 +337,24 @@ fn shutdown_timeouts_are_whole_seconds_up_to_an_hour() {
     );
     for bad in [-1, SHUTDOWN_TIMEOUT_MAX + 1, i64::MIN, i64::MAX] {
         assert_eq!(field(shutdown_timeout(Some(bad))), Some(Field::Timeout));
+    }
+}
+
+#[test]
+fn namespaces_default_to_net_and_are_known_and_distinct() {
+    let v = |l: &[&str]| Some(l.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    assert_eq!(namespaces(None).unwrap(), ["net"]);
+    assert_eq!(namespaces(v(&["net", "uts"])).unwrap(), ["net", "uts"]);
+    for bad in [v(&[]), v(&["mnt"]), v(&["net", "net"])] {
+        assert_eq!(field(namespaces(bad)), Some(Field::Namespaces));
+    }
+}
+
+#[test]
+fn ports_are_1_to_65535() {
+    assert_eq!(port(1).unwrap(), 1);
+    assert_eq!(port(65535).unwrap(), 65535);
+    for bad in [0, -1, 65536, i64::MAX] {
+        assert_eq!(field(port(bad)), Some(Field::Port));
     }
 }

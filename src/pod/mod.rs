@@ -21,8 +21,12 @@ mod kill;
 pub mod lifecycle;
 pub mod limits;
 mod monitor;
+pub mod netns;
 mod persist;
+pub mod port_forward;
 mod request;
+pub mod run_in_pod;
+pub mod sandbox;
 mod shutdown;
 mod start;
 pub mod state;
@@ -64,6 +68,9 @@ pub struct PodConfig {
     pub oom_dir: Option<PathBuf>,
     /// The service manager, for its file-descriptor store (or none).
     pub notifier: Rc<crate::sys::sdnotify::Notifier>,
+    /// An existing network namespace the pod joins (`serve --netns`), for
+    /// RunInPod and PortForward; see [`netns::pod_netns`].
+    pub netns: Option<PathBuf>,
 }
 
 /// The pod's containers plus the ids being created right now.
@@ -90,6 +97,8 @@ pub struct Pod {
     driver: Rc<dyn Driver>,
     /// The records in the state directory.
     store: state::Store,
+    /// The pod's shared namespaces and their init, when it has them.
+    sandbox: RefCell<Option<Rc<sandbox::Sandbox>>>,
 }
 
 impl Pod {
@@ -121,6 +130,7 @@ impl Pod {
             events,
             execs: Default::default(),
             started_at: std::time::SystemTime::now(),
+            sandbox: RefCell::new(None),
         }))
     }
 
@@ -133,6 +143,16 @@ impl Pod {
             .get(id)
             .cloned()
             .ok_or_else(|| PodError::NoSuchContainer(id.to_owned()))
+    }
+
+    /// The pod's sandbox, if it has one.
+    pub fn sandbox(&self) -> Option<Rc<sandbox::Sandbox>> {
+        self.sandbox.borrow().clone()
+    }
+
+    /// Gives the pod the sandbox made (or re-adopted) at start.
+    pub fn set_sandbox(&self, sb: Option<Rc<sandbox::Sandbox>>) {
+        *self.sandbox.borrow_mut() = sb;
     }
 
     /// Every container, ordered by id.

@@ -62,6 +62,11 @@ pub struct CreateRequest {
     pub terminal: bool,
     /// The pty's initial size (columns, rows), with `terminal`.
     pub console_size: Option<(u16, u16)>,
+    /// Kinds of the pod's namespaces this container gets new ones of.
+    pub own_namespaces: Vec<crate::sys::ns::NsKind>,
+    /// A bundle container that joins the pod's namespaces (rootfs ones
+    /// always do).
+    pub join_pod: bool,
 }
 
 /// Checks the values that need no file system against the ranges of

@@ -23,6 +23,11 @@ const JOURNAL_FLUSH: Duration = Duration::from_secs(5);
 pub async fn shutdown(pod: &Pod, kill_containers: bool, grace: Duration) {
     if kill_containers {
         stop_containers(pod, grace).await;
+        // The containers are gone: the pod's namespaces go with the pod.
+        if let Some(sb) = pod.sandbox() {
+            sb.close().await;
+            pod.set_sandbox(None);
+        }
     } else {
         leave_containers(pod).await;
     }

@@ -188,6 +188,14 @@ pub struct CreateContainer {
     /// `width`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<u16>,
+    /// Kinds ("net", "ipc", "uts", "pid") of the pod's namespaces this
+    /// container does not join: it gets a new one of each.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub own_namespaces: Option<Vec<String>>,
+    /// With 'bundle': join the pod's namespaces (a copy of config.json is
+    /// edited, never the caller's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join_pod: Option<bool>,
 }
 
 /// StartContainer.

@@ -146,6 +146,22 @@ pub struct PermissionDenied {
     pub reason: String,
 }
 
+/// The pod has no namespace of this kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoNamespace {
+    /// "net", "ipc", "uts" or "pid".
+    pub namespace: String,
+}
+
+/// Nothing accepted PortForward's connection on 127.0.0.1 or ::1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionRefused {
+    /// The port asked for.
+    pub port: i64,
+    /// What each address said.
+    pub message: String,
+}
+
 proto_error!(
     WatcherTooSlow,
     EventsExpired,
@@ -157,4 +173,6 @@ proto_error!(
     RuntimeError,
     SystemError,
     PermissionDenied,
+    NoNamespace,
+    ConnectionRefused,
 );

@@ -233,7 +233,9 @@ fn methods(idl: &Idl, out: &mut Vec<String>) -> BTreeSet<String> {
         GetPod,
         WatchEvents,
         Shutdown,
-        Reexec
+        Reexec,
+        RunInPod,
+        PortForward
     )
 }
 
@@ -254,13 +256,15 @@ fn errors(idl: &Idl, out: &mut Vec<String>) -> BTreeSet<String> {
         InvalidState,
         RuntimeError,
         SystemError,
-        PermissionDenied
+        PermissionDenied,
+        NoNamespace,
+        ConnectionRefused
     )
 }
 
 /// The named records and enums (`Event` apart: see [`check_event`]).
 fn types(idl: &Idl, out: &mut Vec<String>) -> BTreeSet<String> {
-    let records: [(&str, Checker); 10] = [
+    let records: [(&str, Checker); 12] = [
         ("LogRateLimit", check::<LogRateLimit>),
         ("LogRecord", check::<LogRecord>),
         ("ContainerInfo", check::<ContainerInfo>),
@@ -271,6 +275,8 @@ fn types(idl: &Idl, out: &mut Vec<String>) -> BTreeSet<String> {
         ("LogStats", check::<LogStats>),
         ("ContainerStats", check::<ContainerStats>),
         ("MonitorStats", check::<MonitorStats>),
+        ("PodInit", check::<PodInit>),
+        ("PodNamespace", check::<PodNamespace>),
     ];
     let enums: [(&str, EnumChecker); 4] = [
         ("ContainerStatus", check_enum::<ContainerStatus>),

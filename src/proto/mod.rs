@@ -15,6 +15,7 @@ pub mod events;
 pub mod exec;
 pub mod frame;
 pub mod logs;
+pub mod podnet;
 pub mod shutdown;
 pub mod stats;
 pub mod user;
@@ -36,10 +37,11 @@ pub use container::{
 pub use events::{Event, EventDetail, WatchEvents, WatchEventsReply};
 pub use exec::{Attach, AttachReply, Exec, ExecReply, ExecSync, ExecSyncReply, Resize};
 pub use logs::{LogRecord, ReadLogs, ReadLogsReply, ReopenLog, SetLogRateLimit};
+pub use podnet::{PortForward, RunInPod};
 pub use shutdown::{Reexec, Shutdown};
 pub use stats::{
     BlockIoStats, ContainerStats, CpuStats, GetPod, GetPodReply, LogStats, MemoryStats,
-    MonitorStats, PidsStats, Stats, StatsReply,
+    MonitorStats, PidsStats, PodInit, PodNamespace, Stats, StatsReply,
 };
 pub use user::parse_user;
 

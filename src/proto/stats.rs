@@ -128,6 +128,31 @@ pub struct StatsReply {
     pub stats: Option<ContainerStats>,
     /// The monitor's own footprint.
     pub monitor: MonitorStats,
+    /// The pod's init, when the pod has new namespaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<PodInit>,
+}
+
+/// The pod's init: PID 1 of the pod's namespaces.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodInit {
+    /// Its pid, in the monitor's pid namespace.
+    pub pid: u32,
+    /// Resident memory in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rss_bytes: Option<u64>,
+}
+
+/// One namespace the pod's containers share.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodNamespace {
+    /// "net", "ipc", "uts" or "pid".
+    pub kind: String,
+    /// The path containers join; absent for the host's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 }
 
 /// GetPod: a summary of the pod.
@@ -159,6 +184,12 @@ pub struct GetPodReply {
     pub memory_bytes: u64,
     /// The monitor's own footprint.
     pub monitor: MonitorStats,
+    /// The pod's init, when the pod has new namespaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<PodInit>,
+    /// The namespaces the pod's containers share, when it shares any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespaces: Option<Vec<PodNamespace>>,
 }
 
 method! {

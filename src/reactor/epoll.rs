@@ -544,6 +544,12 @@ pub(crate) async fn readable(fd: BorrowedFd<'_>) -> io::Result<()> {
     ready(fd, EventFlags::IN).await
 }
 
+/// Waits for EPOLLOUT: a non-blocking connect that finished.
+pub(crate) async fn writable(fd: BorrowedFd<'_>) -> io::Result<()> {
+    coop().await;
+    ready(fd, EventFlags::OUT).await
+}
+
 /// `ops::sleep` on epoll: an entry in the timer map, from the first poll
 /// (as an io_uring timeout counts from its submission).
 pub(crate) fn sleep(d: Duration) -> Sleep {

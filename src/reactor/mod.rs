@@ -6,8 +6,10 @@
 //! ring cannot be created.
 
 mod backend;
+mod connect;
 mod epoll;
 mod executor;
+mod op;
 pub mod ops;
 mod ring;
 mod select;

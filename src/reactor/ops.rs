@@ -13,7 +13,7 @@ use std::future::Future;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::Duration;
 
 use io_uring::{opcode, types};
@@ -21,47 +21,7 @@ use io_uring::{opcode, types};
 use super::ring::{self, Owned};
 use super::{backend, epoll};
 
-/// An operation in flight; resolves to the raw result and the memory it owned.
-#[must_use = "an operation does nothing unless awaited"]
-pub struct Op {
-    key: Option<usize>,
-}
-
-impl Op {
-    /// # Safety
-    /// As for `ring::submit`: pointers in `entry` point into `owned`, and the
-    /// file descriptor stays open until the operation completes or the `Op`
-    /// is dropped (a dropped op is cancelled before its fd can be reused by
-    /// the caller only if the caller keeps the fd open; podmon keeps fds in
-    /// `Rc`s held by the task that owns the op).
-    unsafe fn submit(entry: io_uring::squeue::Entry, owned: Owned) -> Op {
-        // SAFETY: forwarded from this function's contract.
-        let key = unsafe { ring::submit(entry, owned) };
-        Op { key: Some(key) }
-    }
-}
-
-impl Future for Op {
-    type Output = (i32, Owned);
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let key = self.key.expect("Op polled after completion");
-        match ring::poll_slot(key, cx.waker()) {
-            Some(done) => {
-                self.key = None;
-                Poll::Ready(done)
-            }
-            None => Poll::Pending,
-        }
-    }
-}
-
-impl Drop for Op {
-    fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            ring::orphan(key);
-        }
-    }
-}
+pub(super) use super::op::Op;
 
 fn result(res: i32) -> io::Result<usize> {
     if res < 0 {
@@ -327,6 +287,13 @@ pub async fn accept(fd: BorrowedFd<'_>) -> io::Result<std::os::fd::OwnedFd> {
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// Connects the non-blocking stream socket `fd` to `addr` (an
+/// IORING_OP_CONNECT, or connect(2) and a wait for writability on epoll);
+/// ECONNREFUSED and the like come back as the error.
+pub async fn connect(fd: BorrowedFd<'_>, addr: std::net::SocketAddr) -> io::Result<()> {
+    super::connect::connect(fd, addr).await
 }
 
 /// Waits until `fd` is readable (or hung up); used for pidfds, which become

@@ -27,6 +27,9 @@ pub enum Owned {
     /// alive while the kernel reads it.
     #[allow(dead_code)]
     Timespec(Box<types::Timespec>),
+    /// A socket address a connect reads: kept alive, never read back.
+    #[allow(dead_code)]
+    Addr(Box<libc::sockaddr_storage>),
 }
 
 enum SlotState {

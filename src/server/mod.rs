@@ -16,10 +16,12 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::oci::runtime::Runtime;
+use crate::pod::sandbox::{SandboxError, SandboxSpec};
 use crate::pod::{ExitRequest, Pod, PodConfig, limits};
 use crate::reactor::sync::{Either, select};
 use crate::reactor::{self, ops};
 use crate::sys::files::{self, FileError, PRIVATE_DIR};
+use crate::sys::ns;
 use crate::sys::reexec;
 use crate::sys::sdnotify::{Notifier, State};
 use crate::sys::sigwatch::SignalWatch;
@@ -52,6 +54,54 @@ pub struct ServeConfig {
     /// On SIGTERM or SIGINT, stop and delete the pod's containers before
     /// exiting; without it they are left running (the engine's choice).
     pub kill_on_exit: bool,
+    /// A pinned network namespace the pod joins (`--netns`), if any.
+    pub netns: Option<PathBuf>,
+    /// The pod's shared namespaces, as given on the command line.
+    pub sandbox: SandboxOptions,
+}
+
+/// `--namespaces`, `--sysctl`, `--hostname`, `--ns-base` as typed; parsed
+/// and checked by [`serve`] before anything starts.
+#[derive(Debug, Clone, Default)]
+pub struct SandboxOptions {
+    /// `net,ipc,uts[,pid]`, each also `KIND=host` or `KIND=/path`.
+    pub namespaces: Option<String>,
+    /// `KEY=VALUE` entries.
+    pub sysctls: Vec<String>,
+    /// The host name of a new UTS namespace.
+    pub hostname: Option<String>,
+    /// The pins' base directory.
+    pub base: PathBuf,
+}
+
+impl SandboxOptions {
+    /// The checked sandbox spec.
+    fn spec(&self) -> Result<SandboxSpec, SandboxError> {
+        let spec = SandboxSpec {
+            namespaces: match &self.namespaces {
+                Some(s) => ns::parse_namespaces(s)?,
+                None => Vec::new(),
+            },
+            sysctls: self
+                .sysctls
+                .iter()
+                .map(|s| ns::parse_sysctl(s))
+                .collect::<Result<_, _>>()?,
+            hostname: self.hostname.clone(),
+            base: self.base.clone(),
+        };
+        spec.validate()?;
+        Ok(spec)
+    }
+}
+
+/// The first argument of the pod's init mode (see [`run_pod_init`]).
+pub const POD_INIT_ARG: &str = crate::pod::sandbox::init::INIT_ARG;
+
+/// The pod's init mode of the binary: the monitor clones it into the pod's
+/// new namespaces; it sets them up and holds them, reaping, until SIGTERM.
+pub fn run_pod_init(args: &[String]) -> i32 {
+    crate::pod::sandbox::init::run(args)
 }
 
 /// Why the monitor could not start (it never panics for these).
@@ -90,6 +140,9 @@ pub enum ServeError {
     /// The event loop could not run.
     #[error(transparent)]
     Loop(#[from] reactor::RunError),
+    /// The pod's namespaces could not be made (or an option was refused).
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
     /// The event journal in the state directory could not be read.
     #[error("event journal: {0}")]
     Journal(#[from] crate::pod::journal::JournalError),
@@ -146,6 +199,8 @@ fn prepare_dirs(cfg: &ServeConfig, activated: bool) -> Result<lock::StateLock, S
 /// exits, stopping and deleting the pod's containers only when asked to
 /// (`--kill-on-exit`, `Shutdown(killContainers: true)`).
 pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
+    // Refused options end the start before anything is made.
+    let sandbox_spec = cfg.sandbox.spec()?;
     // First, before anything opens a descriptor or reads the environment.
     let Activation {
         listener: activated,
@@ -158,6 +213,10 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     let taken_over = std::env::var_os(reexec::SOCKET_VAR)
         .filter(|p| !p.is_empty())
         .map(PathBuf::from);
+    // Before anything could switch namespaces: PortForward's way back.
+    if let Err(e) = crate::sys::netns::remember_own() {
+        log::warn!("{e}: PortForward will fail");
+    }
     if let Err(e) = reexec::remember_image() {
         log::warn!("{e}: live upgrades will fail");
     }
@@ -171,6 +230,8 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     let _lock = prepare_dirs(&cfg, activated.is_some())?;
     let runtime = Runtime::locate(cfg.runtime.as_deref(), cfg.state_dir.join("runtime"))?
         .with_timeout(cfg.runtime_timeout);
+    // The pod's namespaces, made (or re-adopted) before the socket is bound.
+    let sandbox = crate::pod::sandbox::open(&sandbox_spec, &cfg.pod, &cfg.state_dir)?;
     // An activated socket keeps the mode its service manager gave it.
     let (listener, bound): (OwnedFd, Option<BoundSocket>) = match activated {
         Some(fd) => (fd, taken_over.as_deref().and_then(BoundSocket::taken_over)),
@@ -188,8 +249,10 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         exit_dir: cfg.exit_dir.clone(),
         oom_dir: cfg.oom_dir.clone(),
         notifier: notifier.clone(),
+        netns: cfg.netns.clone(),
     })?;
     let claimed = crate::pod::open_state(&pod);
+    pod.set_sandbox(sandbox);
     let serving = format!(
         "pod {} serving on {}",
         cfg.pod,
@@ -251,6 +314,9 @@ impl Running {
         let pod = &self.pod;
         // Connections queue in the listener's backlog meanwhile.
         crate::pod::adopt::adopt(pod, claimed, inherited).await;
+        if let Some(sb) = pod.sandbox() {
+            reactor::spawn(sb.watch_init());
+        }
         let acceptor = reactor::spawn(accept::accept_loop(
             pod.clone(),
             self.listener.clone(),

@@ -3,6 +3,7 @@
 //! see `proto::frame`). The api sends the same output as `more` replies to
 //! clients that cannot upgrade.
 
+mod forward;
 mod pipes;
 
 use std::future::Future;
@@ -10,6 +11,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::rc::Rc;
 
+pub use forward::forward;
 pub use pipes::PipeMerge;
 
 use crate::logs::cri::Stream;

@@ -9,6 +9,8 @@ pub mod console;
 pub mod error;
 pub mod files;
 pub mod listen_fds;
+pub mod netns;
+pub mod ns;
 pub mod process;
 pub mod reexec;
 pub mod sdnotify;

@@ -391,7 +391,7 @@ struct KernelSigaction {
 /// The dispositions are set with the raw system call: the C library's
 /// `sigaction` refuses its own reserved signals (32, 33), which a podmon
 /// started by `posix_spawn` inherits as ignored and would pass on.
-fn reset_signals() -> io::Result<()> {
+pub(crate) fn reset_signals() -> io::Result<()> {
     let dfl = KernelSigaction {
         handler: 0,
         flags: 0,

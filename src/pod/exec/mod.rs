@@ -26,7 +26,7 @@ use crate::sys::process::{ExitInfo, Watched};
 
 pub use crate::sys::process::kill_tree;
 pub use spawn::spawn_exec;
-pub use sync::exec_sync;
+pub use sync::{ExecSyncResult, Pipes, exec_sync, run_to_end};
 
 /// How long an exec's pipes may stay open after it exited (held by a
 /// background child) before its output is returned anyway.

@@ -2,6 +2,7 @@
 //! kill it (and what it started) after a timeout.
 
 use std::cell::{Cell, RefCell};
+use std::os::fd::{AsFd, OwnedFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -10,7 +11,7 @@ use crate::pod::{Pod, PodError};
 use crate::reactor::sync::Notify;
 use crate::reactor::{ops, sync};
 use crate::sys::error::SysError;
-use crate::sys::process::{Captured, ExitInfo, capture};
+use crate::sys::process::{Captured, ExitInfo, Watched, capture};
 
 /// What ExecSync returns.
 #[derive(Debug)]
@@ -41,11 +42,43 @@ pub async fn exec_sync(
 ) -> Result<ExecSyncResult, PodError> {
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     let mut exec = spawn_exec(pod, id, spec, false, deadline).await?;
+    let (out_fd, err_fd) = (exec.stdout.take(), exec.stderr.take());
+    let what = format!("container {id}: {}", exec.exec_id);
+    let pipes = Pipes {
+        stdout: out_fd,
+        stderr: err_fd,
+        stdin: None,
+    };
+    let res = run_to_end(&exec.process, pipes, deadline, cap, &what).await?;
+    exited_event(pod, id, &exec.exec_id, res.status);
+    Ok(res)
+}
+
+/// The pipes of a process being run to its end.
+pub struct Pipes {
+    /// Its stdout (read end).
+    pub stdout: Option<OwnedFd>,
+    /// Its stderr (read end).
+    pub stderr: Option<OwnedFd>,
+    /// Its stdin (write end) and what to write there before closing it.
+    pub stdin: Option<(OwnedFd, Vec<u8>)>,
+}
+
+/// Waits for `process` to end while reading both pipes up to `cap` (and
+/// feeding its stdin); kills its tree at `deadline`. Pipes a background
+/// child keeps open are given up [`PIPE_GRACE`] after the exit (`what`
+/// names the process in the log line that says so).
+pub async fn run_to_end(
+    process: &Rc<Watched>,
+    pipes: Pipes,
+    deadline: Option<Instant>,
+    cap: usize,
+    what: &str,
+) -> Result<ExecSyncResult, PodError> {
     let (out, err) = (
         RefCell::new(Captured::default()),
         RefCell::new(Captured::default()),
     );
-    let process = exec.process.clone();
     let timed_out = Cell::new(false);
     let exited = Cell::new(false);
     let exit_notify = Notify::default();
@@ -59,7 +92,7 @@ pub async fn exec_sync(
                     Some(s) => s,
                     None => {
                         timed_out.set(true);
-                        kill_tree(&process);
+                        kill_tree(process);
                         process.wait().await
                     }
                 }
@@ -67,38 +100,46 @@ pub async fn exec_sync(
         };
         exited.set(true);
         exit_notify.notify_all();
-        status.map_err(|e| PodError::from(SysError::io("waiting for the exec", &e)))
+        status.map_err(|e| PodError::from(SysError::io("waiting for the process", &e)))
     };
-    let (out_fd, err_fd) = (exec.stdout.take(), exec.stderr.take());
+    let Pipes {
+        stdout: out_fd,
+        stderr: err_fd,
+        stdin,
+    } = pipes;
     let reading = async {
         let both = sync::join(
+            sync::join(
+                async {
+                    if let Some(fd) = out_fd {
+                        capture(fd, cap, &out).await;
+                    }
+                },
+                async {
+                    if let Some(fd) = err_fd {
+                        capture(fd, cap, &err).await;
+                    }
+                },
+            ),
             async {
-                if let Some(fd) = out_fd {
-                    capture(fd, cap, &out).await;
-                }
-            },
-            async {
-                if let Some(fd) = err_fd {
-                    capture(fd, cap, &err).await;
+                if let Some((fd, bytes)) = stdin {
+                    // A process that does not read it all gets EPIPE here.
+                    let _ = ops::write_all(fd.as_fd(), bytes).await;
                 }
             },
         );
-        // A background child may hold the pipes open after the exec
+        // A background child may hold the pipes open after the process
         // exited: then return what was read after a grace period.
         let grace = async {
             exit_notify.wait_until(|| exited.get().then_some(())).await;
             ops::sleep(PIPE_GRACE).await;
         };
         if let sync::Either::Right(()) = sync::select(both, grace).await {
-            log::info!(
-                "container {id}: {} left its output open; returning what was read",
-                exec.exec_id
-            );
+            log::info!("{what} left its output open; returning what was read");
         }
     };
     let (status, ()) = sync::join(waiting, reading).await;
     let status = status?;
-    exited_event(pod, id, &exec.exec_id, status);
     let (out, err) = (out.into_inner(), err.into_inner());
     Ok(ExecSyncResult {
         status,

@@ -68,6 +68,7 @@ fn pod() -> (Rc<Pod>, Rc<FakeRuntime>, PathBuf) {
         exit_dir: None,
         oom_dir: None,
         notifier: Rc::new(crate::sys::sdnotify::Notifier::none()),
+        netns: None,
     };
     std::fs::create_dir_all(&config.state_dir).expect("mkdir state");
     let fake = Rc::new(FakeRuntime::default());
@@ -87,6 +88,8 @@ fn request(id: &str, bundle: &std::path::Path) -> CreateRequest {
         stdin_once: false,
         terminal: false,
         console_size: None,
+        own_namespaces: vec![],
+        join_pod: false,
     }
 }
 
