@@ -81,6 +81,13 @@ pub async fn stop_containers_detached(pod: &Rc<Pod>, grace: Duration) {
 /// Creates in flight end first, so their records are written too.
 async fn leave_containers(pod: &Pod) {
     creates_done(pod, pod.config.runtime.timeout).await;
+    // What the logs read is written before the exit (what is still in a
+    // pipe stays there, for a monitor the service manager hands it to).
+    for c in pod.list() {
+        if sync::timeout(JOURNAL_FLUSH, c.log.park()).await.is_none() {
+            log::warn!("container {}: its log did not settle before the exit", c.id);
+        }
+    }
     let ids: Vec<String> = pod.list().iter().map(|c| c.id.clone()).collect();
     log::info!(
         "exiting without stopping the pod's containers: {} left as they are{}, their records kept in {}",

@@ -349,14 +349,7 @@ pub async fn capture(fd: OwnedFd, cap: usize, into: &RefCell<Captured>) {
         buf = b;
         match r {
             Ok(0) => return,
-            Ok(_) => {
-                let mut c = into.borrow_mut();
-                let room = cap.saturating_sub(c.bytes.len());
-                if buf.len() > room {
-                    c.truncated = true;
-                }
-                c.bytes.extend_from_slice(&buf[..buf.len().min(room)]);
-            }
+            Ok(_) => keep(into, cap, &buf),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
                 log::debug!("reading a child's output: {e}");
@@ -364,6 +357,43 @@ pub async fn capture(fd: OwnedFd, cap: usize, into: &RefCell<Captured>) {
             }
         }
     }
+}
+
+/// As [`capture`], until the future `stop()` makes resolves: a read the
+/// kernel completed meanwhile is kept (`ops::read_until`), so stopping
+/// loses nothing that was read.
+async fn capture_until<S: std::future::Future<Output = ()>>(
+    fd: std::os::fd::BorrowedFd<'_>,
+    cap: usize,
+    into: &RefCell<Captured>,
+    mut stop: impl FnMut() -> S,
+) {
+    let mut buf = Vec::with_capacity(64 * 1024);
+    loop {
+        buf.clear();
+        let (r, b) = ops::read_until(fd, buf, usize::MAX, stop()).await;
+        buf = b;
+        match r {
+            Ok(0) => return,
+            Ok(_) => keep(into, cap, &buf),
+            Err(e) if ops::is_stopped(&e) => return,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                log::debug!("reading a child's output: {e}");
+                return;
+            }
+        }
+    }
+}
+
+/// Adds `buf` to what was captured, up to `cap`.
+fn keep(into: &RefCell<Captured>, cap: usize, buf: &[u8]) {
+    let mut c = into.borrow_mut();
+    let room = cap.saturating_sub(c.bytes.len());
+    if buf.len() > room {
+        c.truncated = true;
+    }
+    c.bytes.extend_from_slice(&buf[..buf.len().min(room)]);
 }
 
 /// The only environment variable a child gets: podmon's own `PATH`, or
@@ -555,16 +585,24 @@ pub async fn wait_reading(
     deadline: Instant,
 ) -> (Option<io::Result<ExitInfo>>, Vec<u8>) {
     let captured = RefCell::new(Captured::default());
-    let dup = stderr.as_ref().and_then(|fd| fd.try_clone().ok());
+    // Read while it runs; stopped (not dropped: a dropped read may lose
+    // what the kernel already read) once it exited, the rest read below.
+    let exited = Cell::new(false);
+    let exit = sync::Notify::default();
     let reading = async {
-        capture_opt(dup, &captured).await;
-        std::future::pending::<std::convert::Infallible>().await
+        if let Some(fd) = &stderr {
+            let stop = || exit.wait_until(|| exited.get().then_some(()));
+            capture_until(fd.as_fd(), OUTPUT_CAP, &captured, stop).await;
+        }
     };
     let left = deadline.saturating_duration_since(Instant::now());
-    let status = match sync::select(sync::timeout(left, process.wait()), reading).await {
-        sync::Either::Left(status) => status,
-        sync::Either::Right(never) => match never {},
+    let waiting = async {
+        let status = sync::timeout(left, process.wait()).await;
+        exited.set(true);
+        exit.notify_all();
+        status
     };
+    let (status, ()) = sync::join(waiting, reading).await;
     let mut bytes = captured.into_inner().bytes;
     if let Some(fd) = &stderr {
         let room = OUTPUT_CAP.saturating_sub(bytes.len());

@@ -94,6 +94,15 @@ fn restarted_monitor_reuses_the_pins() {
         "c",
         &["sh", "-c", "readlink /proc/self/ns/net; exec sleep 1000"],
     );
+    // Its line is in the log before the monitor goes (no fd store keeps
+    // its pipe for the next one).
+    assert!(
+        eventually(Duration::from_secs(10), || !stdout_lines(
+            &std::fs::read_to_string(pod.log_path("c")).unwrap_or_default()
+        )
+        .is_empty()),
+        "c printed nothing"
+    );
     // Plain SIGTERM: the containers and the sandbox stay.
     pod.stop();
     assert_eq!(mounts_under(&base).len(), 2);
