@@ -22,16 +22,6 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         size: None,
     };
     let res = exec::exec_sync(pod, &p.id, &spec, timeout, cap).await?;
-    let (exit_code, signal) = map::exit(res.status);
-    let out = proto::ExecSyncReply {
-        exit_code,
-        signal,
-        stdout: String::from_utf8_lossy(&res.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&res.stderr).into_owned(),
-        stdout_truncated: res.stdout_truncated,
-        stderr_truncated: res.stderr_truncated,
-        timed_out: res.timed_out,
-    };
-    r.reply(params::encode(&out)).await?;
+    r.reply(params::encode(&map::exec_sync_reply(&res))).await?;
     Ok(())
 }

@@ -197,3 +197,18 @@ pub fn container_stats(c: &Container) -> proto::ContainerStats {
         },
     }
 }
+
+/// ExecSync's reply (also RunInPod's) from what the process did; output as
+/// text, invalid UTF-8 replaced.
+pub fn exec_sync_reply(res: &crate::pod::exec::ExecSyncResult) -> proto::ExecSyncReply {
+    let (exit_code, signal) = exit(res.status);
+    proto::ExecSyncReply {
+        exit_code,
+        signal,
+        stdout: String::from_utf8_lossy(&res.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&res.stderr).into_owned(),
+        stdout_truncated: res.stdout_truncated,
+        stderr_truncated: res.stderr_truncated,
+        timed_out: res.timed_out,
+    }
+}

@@ -78,7 +78,9 @@ pub fn claim(previous: Loaded) -> Vec<Claimed> {
         .map(|record| {
             let init = match (record.status, record.pid, record.pid_start_time) {
                 (Status::Stopped, _, _) => None,
-                (_, Some(pid), Some(start)) => watch_recorded(&record.id, pid, start),
+                (_, Some(pid), Some(start)) => {
+                    watch_recorded(&format!("container {}", record.id), pid, start)
+                }
                 _ => None,
             };
             Claimed { record, init }
@@ -87,14 +89,14 @@ pub fn claim(previous: Loaded) -> Vec<Claimed> {
 }
 
 /// The watch on `pid` if it is still the process started at `start`.
-fn watch_recorded(id: &str, pid: i32, start: u64) -> Option<Watched> {
+fn watch_recorded(what: &str, pid: i32, start: u64) -> Option<Watched> {
     let same = |s: &pidstat::ProcStat| s.start_time == start;
     let before = pidstat::stat(pid).ok().filter(same)?;
     let me = rustix::process::getpid().as_raw_nonzero().get();
     let w = match Watched::adopt(pid, before.ppid == me) {
         Ok(w) => w,
         Err(e) => {
-            log::warn!("container {id}: pid {pid} could not be watched: {e}");
+            log::warn!("{what}: pid {pid} could not be watched: {e}");
             return None;
         }
     };
@@ -106,10 +108,7 @@ fn watch_recorded(id: &str, pid: i32, start: u64) -> Option<Watched> {
 /// An exec a previous monitor ran has lost its client (every exec ends
 /// with its connection): it is killed, if it still runs.
 fn kill_orphan_exec(pid: i32, start: u64, exec_id: &str) {
-    if pidstat::stat(pid).is_ok_and(|s| s.start_time == start)
-        && let Ok(w) = Watched::adopt(pid, false)
-        && pidstat::stat(pid).is_ok_and(|s| s.start_time == start)
-    {
+    if let Some(w) = watch_recorded(exec_id, pid, start) {
         log::warn!("{exec_id} (pid {pid}) of a previous monitor lost its client: killing it");
         let _ = w.signal(libc::SIGKILL);
     }
