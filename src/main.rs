@@ -37,6 +37,8 @@ fn main() {
                     sysctls: a.sysctl.clone(),
                     hostname: a.hostname.clone(),
                     base: a.ns_base.clone(),
+                    uid_maps: a.uid_map.clone(),
+                    gid_maps: a.gid_map.clone(),
                 },
                 netns: a.netns.clone(),
             };

@@ -67,13 +67,17 @@ fn request(p: proto::CreateContainer) -> Result<CreateRequest, HandlerError> {
         .own_namespaces
         .unwrap_or_default()
         .iter()
-        .map(|k| {
-            NsKind::parse(k).ok_or_else(|| {
-                invalid(
-                    "ownNamespaces",
-                    format!("unknown kind {k:?} (net, ipc, uts, pid)"),
-                )
-            })
+        .map(|k| match NsKind::parse(k) {
+            // Its own would need maps of its own: the pod's apply.
+            Some(NsKind::User) => Err(invalid(
+                "ownNamespaces",
+                "a container cannot have a user namespace of its own: it shares the pod's maps",
+            )),
+            Some(kind) => Ok(kind),
+            None => Err(invalid(
+                "ownNamespaces",
+                format!("unknown kind {k:?} (net, ipc, uts, pid)"),
+            )),
         })
         .collect::<Result<Vec<_>, _>>()?;
     if p.join_pod.is_some() && matches!(source, Source::Rootfs { .. }) {

@@ -327,8 +327,8 @@ pub struct ServeArgs {
     #[arg(long)]
     pub kill_on_exit: bool,
     /// Namespaces the pod's containers share, made and pinned by the
-    /// monitor: net,ipc,uts[,pid]; each also as KIND=host (the host's) or
-    /// KIND=/path (an existing pinned one). Default: none shared.
+    /// monitor: net,ipc,uts[,pid][,user]; each also as KIND=host (the
+    /// host's) or KIND=/path (an existing pinned one). Default: none shared.
     #[arg(long, value_name = "KINDS")]
     pub namespaces: Option<String>,
     /// Sysctl KEY=VALUE written in the pod's new namespaces (repeatable);
@@ -339,11 +339,19 @@ pub struct ServeArgs {
     /// Host name of the pod's new UTS namespace.
     #[arg(long, value_name = "NAME")]
     pub hostname: Option<String>,
+    /// A uid mapping of the pod's user namespace, CONTAINER:HOST:SIZE
+    /// (repeatable; one must map container uid 0).
+    #[arg(long = "uid-map", value_name = "C:H:N")]
+    pub uid_map: Vec<String>,
+    /// A gid mapping of the pod's user namespace, as --uid-map.
+    #[arg(long = "gid-map", value_name = "C:H:N")]
+    pub gid_map: Vec<String>,
     /// Base directory of the namespace pins (BASE/netns/POD ...).
     #[arg(long, value_name = "DIR", default_value = "/run/podmon/ns")]
     pub ns_base: PathBuf,
     /// An existing network namespace (a pinned file such as
-    /// /run/netns/NAME) that RunInPod and PortForward use as the pod's.
+    /// /run/netns/NAME) the pod joins: the older spelling of
+    /// --namespaces net=PATH (giving both is an error).
     #[arg(long, value_name = "PATH", hide = true)]
     pub netns: Option<PathBuf>,
     /// Who may connect besides root (repeatable; peers are checked by SO_PEERCRED).

@@ -11,14 +11,15 @@ use std::path::{Path, PathBuf};
 use oci_spec::OciSpecError;
 use oci_spec::runtime::{
     Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxDeviceCgroup,
-    LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxMemoryBuilder, LinuxNamespace,
-    LinuxNamespaceBuilder, LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, Mount,
-    MountBuilder, PosixRlimitBuilder, PosixRlimitType, ProcessBuilder, RootBuilder, Spec,
-    SpecBuilder, UserBuilder,
+    LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxIdMapping, LinuxIdMappingBuilder,
+    LinuxMemoryBuilder, LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType,
+    LinuxPidsBuilder, LinuxResourcesBuilder, Mount, MountBuilder, PosixRlimitBuilder,
+    PosixRlimitType, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
 };
 use thiserror::Error;
 
 use crate::sys::files;
+use crate::sys::idmap::{IdMap, IdMaps};
 
 /// PATH given to containers whose env has none (same as `runc spec`/Docker).
 pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -51,6 +52,9 @@ pub struct SimpleSpec {
     /// ("network" ...): a path to join, or `None` for the host's (no entry,
     /// so the runtime keeps its own). Kinds not listed get new ones.
     pub joins: Vec<(String, Option<PathBuf>)>,
+    /// The id maps of the pod's user namespace, when `joins` has it: runc
+    /// needs them repeated in the config of a container that joins it.
+    pub id_maps: Option<IdMaps>,
 }
 
 /// Why no config could be built or written.
@@ -135,7 +139,13 @@ pub fn build_spec(s: &SimpleSpec) -> Result<Spec, SpecError> {
     if let Some(limit) = s.pids_max {
         resources = resources.pids(LinuxPidsBuilder::default().limit(limit).build()?);
     }
-    let linux = LinuxBuilder::default()
+    let mut linux = LinuxBuilder::default();
+    if let Some(m) = &s.id_maps {
+        linux = linux
+            .uid_mappings(oci_maps(&m.uid)?)
+            .gid_mappings(oci_maps(&m.gid)?);
+    }
+    let linux = linux
         .namespaces(namespaces(&s.joins)?)
         .resources(resources.build()?)
         .cgroups_path(PathBuf::from(&s.cgroups_path))
@@ -247,7 +257,28 @@ fn namespaces(joins: &[(String, Option<PathBuf>)]) -> Result<Vec<LinuxNamespace>
         }
         out.push(b.build()?);
     }
+    if let Some((_, Some(path))) = joins.iter().find(|(t, _)| t == "user") {
+        out.push(
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::User)
+                .path(path.clone())
+                .build()?,
+        );
+    }
     Ok(out)
+}
+
+/// Id maps as the OCI config's `uidMappings` / `gidMappings`.
+fn oci_maps(maps: &[IdMap]) -> Result<Vec<LinuxIdMapping>, OciSpecError> {
+    maps.iter()
+        .map(|m| {
+            LinuxIdMappingBuilder::default()
+                .container_id(m.container_id)
+                .host_id(m.host_id)
+                .size(m.size)
+                .build()
+        })
+        .collect()
 }
 
 /// (destination, type, source, options) as in `runc spec`.
@@ -391,6 +422,7 @@ mod tests {
             terminal: false,
             console_size: None,
             joins: vec![],
+            id_maps: None,
         }
     }
 
@@ -473,6 +505,25 @@ mod tests {
             v.get("hostname").is_none(),
             "the pod's uts has the pod's name"
         );
+    }
+
+    #[test]
+    fn pod_user_namespace_joined_with_its_maps() {
+        let mut s = simple();
+        s.joins = vec![("user".into(), Some("/ns/userns/p".into()))];
+        s.id_maps = Some(IdMaps {
+            uid: vec![IdMap::parse("uid", "0:100000:65536").unwrap()],
+            gid: vec![IdMap::parse("gid", "0:200000:1000").unwrap()],
+        });
+        let v = to_json(&s);
+        let ns = v["linux"]["namespaces"].as_array().unwrap();
+        assert_eq!(ns.last().unwrap()["type"], "user");
+        assert_eq!(ns.last().unwrap()["path"], "/ns/userns/p");
+        assert_eq!(
+            v["linux"]["uidMappings"],
+            serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}])
+        );
+        assert_eq!(v["linux"]["gidMappings"][0]["size"], 1000);
     }
 
     #[test]

@@ -40,7 +40,8 @@ pub(super) fn prepare(pod: &Pod, dir: &Path, req: &CreateRequest) -> Result<Path
                     "the pod shares no namespaces (serve --namespaces)",
                 ));
             };
-            super::sandbox::join_bundle(&b, dir, &sb.joins(&req.own_namespaces))?;
+            let own = &req.own_namespaces;
+            super::sandbox::join_bundle(&b, dir, &sb.joins(own), sb.id_maps(own))?;
             Ok(dir.to_owned())
         }
         Source::Rootfs { .. } => {
@@ -91,6 +92,9 @@ fn simple_spec(pod: &Pod, req: &CreateRequest) -> Result<spec::SimpleSpec, PodEr
             .sandbox()
             .map(|sb| sb.joins(&req.own_namespaces))
             .unwrap_or_default(),
+        id_maps: pod
+            .sandbox()
+            .and_then(|sb| sb.id_maps(&req.own_namespaces).cloned()),
     })
 }
 

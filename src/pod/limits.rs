@@ -275,10 +275,8 @@ pub fn check_exec(spec: &super::exec::ExecSpec) -> Result<(), PodError> {
     Ok(())
 }
 
-/// The namespaces RunInPod may name (the pod may not have them all). Not
-/// "pid": a program enters a PID namespace only as a child forked after
-/// setns, which the spawn does not do yet.
-pub const NAMESPACES: &[&str] = &["net", "ipc", "uts"];
+/// The namespaces RunInPod may name (the pod may not have them all).
+pub const NAMESPACES: &[&str] = &["net", "ipc", "uts", "pid"];
 
 /// RunInPod's `namespaces`: default `["net"]`; each one of [`NAMESPACES`],
 /// at least one, none twice.

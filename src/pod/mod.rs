@@ -68,9 +68,6 @@ pub struct PodConfig {
     pub oom_dir: Option<PathBuf>,
     /// The service manager, for its file-descriptor store (or none).
     pub notifier: Rc<crate::sys::sdnotify::Notifier>,
-    /// An existing network namespace the pod joins (`serve --netns`), for
-    /// RunInPod and PortForward; see [`netns::pod_netns`].
-    pub netns: Option<PathBuf>,
 }
 
 /// The pod's containers plus the ids being created right now.

@@ -1,10 +1,10 @@
 //! Where the pod's namespaces are, for what runs "in the pod" without
 //! being a container: RunInPod's host programs and PortForward's sockets.
 //!
-//! The pod's sandbox (`podmon serve --namespaces ...`: the namespaces the
-//! monitor made and pinned, or joined as `KIND=/path`) comes first; else
-//! `podmon serve --netns PATH`, an existing pinned network namespace (made
-//! by `ip netns add`, or by the engine as CRI-O's pinns does). A kind the
+//! They are the pod's sandbox (`podmon serve --namespaces ...`: the
+//! namespaces the monitor made and pinned, or joined as `KIND=/path`, such
+//! as a network namespace `ip netns add` made or an engine pinned; the
+//! older `--netns PATH` is `net=PATH`). A kind the
 //! pod shares with the host (`KIND=host`) has no file: nothing runs "in
 //! the pod" there that would not run on the host.
 
@@ -20,12 +20,11 @@ pub fn pod_netns(pod: &Pod) -> Option<PathBuf> {
 /// The file of the pod's namespace of `kind` ("net", "ipc", "uts", "pid"),
 /// if it has one.
 pub fn pod_namespace(pod: &Pod, kind: &str) -> Option<PathBuf> {
-    let from_sandbox = pod.sandbox().and_then(|sb| {
+    pod.sandbox().and_then(|sb| {
         sb.record
             .namespaces
             .iter()
             .find(|n| n.kind == kind)
             .and_then(|n| n.path.clone())
-    });
-    from_sandbox.or_else(|| (kind == "net").then(|| pod.config.netns.clone()).flatten())
+    })
 }

@@ -148,7 +148,7 @@ pub struct PodInit {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodNamespace {
-    /// "net", "ipc", "uts" or "pid".
+    /// "net", "ipc", "uts", "pid" or "user".
     pub kind: String,
     /// The path containers join; absent for the host's.
     #[serde(default, skip_serializing_if = "Option::is_none")]

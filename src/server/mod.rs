@@ -21,7 +21,8 @@ use crate::pod::{ExitRequest, Pod, PodConfig, limits};
 use crate::reactor::sync::{Either, select};
 use crate::reactor::{self, ops};
 use crate::sys::files::{self, FileError, PRIVATE_DIR};
-use crate::sys::ns;
+use crate::sys::idmap::{self, IdMaps};
+use crate::sys::ns::{self, NsChoice, NsKind, NsOptionError};
 use crate::sys::reexec;
 use crate::sys::sdnotify::{Notifier, State};
 use crate::sys::sigwatch::SignalWatch;
@@ -54,7 +55,8 @@ pub struct ServeConfig {
     /// On SIGTERM or SIGINT, stop and delete the pod's containers before
     /// exiting; without it they are left running (the engine's choice).
     pub kill_on_exit: bool,
-    /// A pinned network namespace the pod joins (`--netns`), if any.
+    /// A pinned network namespace the pod joins (`--netns`, the older
+    /// spelling of `--namespaces net=PATH`), if any.
     pub netns: Option<PathBuf>,
     /// The pod's shared namespaces, as given on the command line.
     pub sandbox: SandboxOptions,
@@ -72,16 +74,28 @@ pub struct SandboxOptions {
     pub hostname: Option<String>,
     /// The pins' base directory.
     pub base: PathBuf,
+    /// `--uid-map` entries, `C:H:N`.
+    pub uid_maps: Vec<String>,
+    /// `--gid-map` entries.
+    pub gid_maps: Vec<String>,
 }
 
 impl SandboxOptions {
-    /// The checked sandbox spec.
-    fn spec(&self) -> Result<SandboxSpec, SandboxError> {
+    /// The checked sandbox spec; `netns` (the older `--netns PATH`) is
+    /// `net=PATH`.
+    fn spec(&self, netns: Option<&Path>) -> Result<SandboxSpec, SandboxError> {
+        let mut namespaces = match &self.namespaces {
+            Some(s) => ns::parse_namespaces(s)?,
+            None => Vec::new(),
+        };
+        if let Some(p) = netns {
+            if namespaces.iter().any(|(k, _)| *k == NsKind::Net) {
+                return Err(NsOptionError::Twice("net").into());
+            }
+            namespaces.push((NsKind::Net, NsChoice::Join(p.to_owned())));
+        }
         let spec = SandboxSpec {
-            namespaces: match &self.namespaces {
-                Some(s) => ns::parse_namespaces(s)?,
-                None => Vec::new(),
-            },
+            namespaces,
             sysctls: self
                 .sysctls
                 .iter()
@@ -89,9 +103,23 @@ impl SandboxOptions {
                 .collect::<Result<_, _>>()?,
             hostname: self.hostname.clone(),
             base: self.base.clone(),
+            id_maps: self.id_maps()?,
         };
         spec.validate()?;
         Ok(spec)
+    }
+}
+
+impl SandboxOptions {
+    /// The parsed id maps: none when neither option is given.
+    fn id_maps(&self) -> Result<Option<IdMaps>, NsOptionError> {
+        if self.uid_maps.is_empty() && self.gid_maps.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(IdMaps {
+            uid: idmap::parse_all("uid", &self.uid_maps)?,
+            gid: idmap::parse_all("gid", &self.gid_maps)?,
+        }))
     }
 }
 
@@ -200,7 +228,7 @@ fn prepare_dirs(cfg: &ServeConfig, activated: bool) -> Result<lock::StateLock, S
 /// (`--kill-on-exit`, `Shutdown(killContainers: true)`).
 pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     // Refused options end the start before anything is made.
-    let sandbox_spec = cfg.sandbox.spec()?;
+    let sandbox_spec = cfg.sandbox.spec(cfg.netns.as_deref())?;
     // First, before anything opens a descriptor or reads the environment.
     let Activation {
         listener: activated,
@@ -249,7 +277,6 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         exit_dir: cfg.exit_dir.clone(),
         oom_dir: cfg.oom_dir.clone(),
         notifier: notifier.clone(),
-        netns: cfg.netns.clone(),
     })?;
     let claimed = crate::pod::open_state(&pod);
     pod.set_sandbox(sandbox);

@@ -8,9 +8,11 @@
 pub mod console;
 pub mod error;
 pub mod files;
+pub mod idmap;
 pub mod listen_fds;
 pub mod netns;
 pub mod ns;
+pub mod nsspawn;
 pub mod process;
 pub mod reexec;
 pub mod sdnotify;

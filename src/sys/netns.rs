@@ -154,6 +154,7 @@ pub fn spawn_in(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let namespaces: Vec<(RawFd, libc::c_int)> = cmd.namespaces.to_vec();
+    let pid_ns = namespaces.iter().any(|&(_, k)| k == libc::CLONE_NEWPID);
     let hook = move || {
         reset_signals()?;
         for &(fd, kind) in &namespaces {
@@ -163,10 +164,14 @@ pub fn spawn_in(
                 return Err(io::Error::last_os_error());
             }
         }
+        if pid_ns {
+            fork_into_pid_namespace()?;
+        }
         Ok(())
     };
-    // SAFETY: the hook calls only async-signal-safe functions (setns and
-    // `reset_signals`, whose own SAFETY comment says so) and allocates nothing.
+    // SAFETY: the hook calls only async-signal-safe functions (setns, raw
+    // clone/wait/exit in `fork_into_pid_namespace`, and `reset_signals`,
+    // whose own SAFETY comment says so) and allocates nothing.
     unsafe { c.pre_exec(hook) };
     let mut child = c.spawn()?;
     let watched = Watched::open(child.id() as i32)?;
@@ -181,6 +186,48 @@ pub fn spawn_in(
         .map(OwnedFd::from)
         .expect("piped stderr");
     Ok((watched, out, err))
+}
+
+/// In the child between fork and exec, after `setns(CLONE_NEWPID)`: that
+/// places only this process's children in the pod's pid namespace, so it
+/// forks once more. The grandchild returns and runs the program; this
+/// process stays outside as its stand-in: it closes every descriptor (so
+/// the caller's pipes see the program's end, not ours), waits for it and
+/// ends the same way, its exit code or its signal. It is in the program's
+/// process group, so a kill of the group ends both.
+fn fork_into_pid_namespace() -> io::Result<()> {
+    // SAFETY: clone without CLONE_VM and with a null stack is a raw fork,
+    // async-signal-safe (glibc's fork runs atfork handlers; this does not).
+    let pid = unsafe { libc::syscall(libc::SYS_clone, libc::SIGCHLD as libc::c_ulong, 0, 0, 0, 0) };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid == 0 {
+        return Ok(());
+    }
+    let pid = pid as libc::pid_t;
+    // SAFETY: raw system calls on our own descriptors, child and pid; every
+    // path ends in _exit or in death by the program's own signal.
+    unsafe {
+        libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32);
+        let mut status = 0;
+        loop {
+            let r = libc::waitpid(pid, &mut status, 0);
+            if r == pid {
+                break;
+            }
+            if r < 0 && *libc::__errno_location() != libc::EINTR {
+                libc::_exit(127);
+            }
+        }
+        if libc::WIFSIGNALED(status) {
+            let sig = libc::WTERMSIG(status);
+            libc::signal(sig, libc::SIG_DFL);
+            libc::kill(libc::getpid(), sig);
+            libc::_exit(128 + sig);
+        }
+        libc::_exit(libc::WEXITSTATUS(status))
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,7 @@
 //! Linux namespaces for the pod's sandbox: their kinds, the namespaced
 //! sysctls, bringing `lo` up, setting the host name, pinning a namespace
-//! with a bind mount of `/proc/PID/ns/X` (pinns' layout), and starting a
-//! child in new namespaces with `clone(2)`, so the monitor itself never
-//! enters them.
+//! with a bind mount of `/proc/PID/ns/X` (pinns' layout). Starting a
+//! child in new namespaces is `nsspawn.rs`.
 
 use std::ffi::CString;
 use std::io;
@@ -23,6 +22,9 @@ pub enum NsKind {
     Uts,
     /// Process ids (`shareProcessNamespace`).
     Pid,
+    /// User and group ids (`--uid-map`, `--gid-map`): made first, it owns
+    /// the other new namespaces of the pod.
+    User,
 }
 
 impl NsKind {
@@ -33,6 +35,7 @@ impl NsKind {
             NsKind::Ipc => "ipc",
             NsKind::Uts => "uts",
             NsKind::Pid => "pid",
+            NsKind::User => "user",
         }
     }
 
@@ -43,6 +46,7 @@ impl NsKind {
             NsKind::Ipc => "ipc",
             NsKind::Uts => "uts",
             NsKind::Pid => "pid",
+            NsKind::User => "user",
         }
     }
 
@@ -54,16 +58,18 @@ impl NsKind {
             NsKind::Ipc => "ipcns",
             NsKind::Uts => "utsns",
             NsKind::Pid => "pidns",
+            NsKind::User => "userns",
         }
     }
 
     /// The `CLONE_NEW*` flag.
-    fn clone_flag(self) -> libc::c_int {
+    pub(crate) fn clone_flag(self) -> libc::c_int {
         match self {
             NsKind::Net => libc::CLONE_NEWNET,
             NsKind::Ipc => libc::CLONE_NEWIPC,
             NsKind::Uts => libc::CLONE_NEWUTS,
             NsKind::Pid => libc::CLONE_NEWPID,
+            NsKind::User => libc::CLONE_NEWUSER,
         }
     }
 
@@ -74,6 +80,7 @@ impl NsKind {
             "ipc" => NsKind::Ipc,
             "uts" => NsKind::Uts,
             "pid" => NsKind::Pid,
+            "user" => NsKind::User,
             _ => return None,
         })
     }
@@ -94,7 +101,7 @@ pub enum NsChoice {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NsOptionError {
     /// An unknown namespace kind in `--namespaces`.
-    #[error("unknown namespace kind {0:?} (net, ipc, uts, pid)")]
+    #[error("unknown namespace kind {0:?} (net, ipc, uts, pid, user)")]
     UnknownKind(String),
     /// A kind named twice.
     #[error("namespace kind {0} given twice")]
@@ -125,6 +132,23 @@ pub enum NsOptionError {
     /// A sysctl key with characters that are no sysctl's.
     #[error("sysctl key {0:?} is not a sysctl name")]
     SysctlKey(String),
+    /// A user namespace (new or joined) without both id maps.
+    #[error(
+        "a user namespace needs --uid-map and --gid-map (CONTAINER:HOST:SIZE), each mapping container id 0"
+    )]
+    UserWithoutMaps,
+    /// `user=/path`: the pod's new namespaces would belong to the host's
+    /// user namespace, which the containers in the joined one cannot enter.
+    #[error(
+        "user=PATH is not supported: give user (a new one, with --uid-map/--gid-map) or user=host"
+    )]
+    JoinUser,
+    /// Id maps without a user namespace to apply them to.
+    #[error("--uid-map and --gid-map need a user namespace (--namespaces ...,user)")]
+    MapsWithoutUser,
+    /// A malformed or inconsistent id map.
+    #[error(transparent)]
+    IdMap(#[from] crate::sys::idmap::IdMapError),
 }
 
 /// Parses `--namespaces`: comma-separated kinds, each `kind`, `kind=host`
@@ -271,7 +295,7 @@ pub fn pin_path(base: &Path, kind: NsKind, pod: &str) -> PathBuf {
     base.join(kind.pin_dir()).join(pod)
 }
 
-fn cstring(p: &Path) -> Result<CString, SysError> {
+pub(crate) fn cstring(p: &Path) -> Result<CString, SysError> {
     CString::new(p.as_os_str().as_bytes())
         .map_err(|_| SysError::other("path with NUL", p.display()).with_path(p))
 }
@@ -344,69 +368,6 @@ pub fn is_namespace_file(path: &Path) -> bool {
     // SAFETY: a NUL-terminated path and a buffer of the right type.
     let rc = unsafe { libc::statfs(c.as_ptr(), &mut st) };
     rc == 0 && st.f_type as i64 == NSFS_MAGIC
-}
-
-/// Starts `exe args` as a child of ours in new namespaces of `kinds`, with
-/// `keep` as its fd 3, stdin on /dev/null and every other descriptor
-/// closed. It is `clone(2)` and not fork-then-unshare so that with a pid
-/// namespace the child itself is its PID 1. Returns the child's pid.
-pub fn spawn_in_new(
-    exe: &Path,
-    args: &[String],
-    kinds: &[NsKind],
-    keep: &OwnedFd,
-) -> Result<i32, SysError> {
-    let flags = kinds.iter().fold(0, |f, k| f | k.clone_flag());
-    let cexe = cstring(exe)?;
-    // argv[0] names the program for ps, not /proc/self/exe.
-    let argv0 = CString::new("podmon").expect("no NUL");
-    let cargs: Vec<CString> =
-        std::iter::once(Ok(argv0))
-            .chain(args.iter().map(|a| {
-                CString::new(a.as_str()).map_err(|_| SysError::other("argument with NUL", a))
-            }))
-            .collect::<Result<_, _>>()?;
-    let mut argv: Vec<*const libc::c_char> = cargs.iter().map(|c| c.as_ptr()).collect();
-    argv.push(std::ptr::null());
-    let path_var = CString::new(format!("PATH={}", crate::sys::process::DEFAULT_PATH))
-        .expect("no NUL in the default PATH");
-    let envp = [path_var.as_ptr(), std::ptr::null()];
-    let null = crate::sys::process::devnull().map_err(|e| SysError::io("opening /dev/null", &e))?;
-    let (keep_fd, null_fd) = (keep.as_raw_fd(), null.as_raw_fd());
-    // SAFETY: clone without CLONE_VM and with a null stack behaves like
-    // fork: the child gets a copy of our memory. podmon is single-threaded,
-    // and the child calls only async-signal-safe functions (raw system
-    // calls, dup2, close_range, execve, _exit) on data prepared above.
-    let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            (flags | libc::SIGCHLD) as libc::c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
-        )
-    };
-    if pid < 0 {
-        return Err(SysError::io("clone", &io::Error::last_os_error()));
-    }
-    if pid == 0 {
-        // SAFETY: in the child, see above; every pointer is valid (our copy
-        // of the parent's memory) and execve or _exit ends the child.
-        unsafe {
-            let _ = crate::sys::process::reset_signals();
-            libc::dup2(null_fd, 0);
-            if keep_fd == 3 {
-                libc::fcntl(3, libc::F_SETFD, 0);
-            } else {
-                libc::dup2(keep_fd, 3);
-            }
-            libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32);
-            libc::execve(cexe.as_ptr(), argv.as_ptr(), envp.as_ptr());
-            libc::_exit(127);
-        }
-    }
-    Ok(pid as i32)
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ pub const STATS: &str = <proto::Stats as Method>::METHOD;
 pub const GET_POD: &str = <proto::GetPod as Method>::METHOD;
 pub const WATCH_EVENTS: &str = <proto::WatchEvents as Method>::METHOD;
 pub const SHUTDOWN: &str = <proto::Shutdown as Method>::METHOD;
+pub const RUN_IN_POD: &str = <proto::RunInPod as Method>::METHOD;
 
 pub const EVENTS_EXPIRED: &str = <errors::EventsExpired as ProtoError>::ERROR;
 pub const NO_SUCH_CONTAINER: &str = <errors::NoSuchContainer as ProtoError>::ERROR;

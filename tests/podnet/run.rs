@@ -115,6 +115,43 @@ fn parameters_are_checked_and_missing_namespaces_named() {
 }
 
 #[test]
+fn the_older_netns_option_is_net_path_and_not_both() {
+    let ns = NetNs::new();
+    let pod = Pod::start_with(
+        "podnet-old",
+        PodOptions {
+            extra_args: vec!["--netns".into(), ns.path().display().to_string()],
+            ..PodOptions::default()
+        },
+    );
+    let got = pod.call(GET_POD, json!({})).ok();
+    assert_eq!(
+        got["namespaces"],
+        json!([{"kind": "net", "path": ns.path().display().to_string()}])
+    );
+    let r = run_in_pod(&pod, json!({ "command": ["cat", "/proc/net/dev"] })).ok();
+    assert_eq!(interfaces(r["stdout"].as_str().unwrap()), ["lo"], "{r}");
+    let dir = test_base().join(format!("podnet-both.{}", std::process::id()));
+    let out = std::process::Command::new(podmon_bin())
+        .args(["serve", "--pod", "both", "--namespaces", "net"])
+        .arg("--netns")
+        .arg(ns.path())
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .arg("--socket")
+        .arg(dir.join("s.sock"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("namespace kind net given twice"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_pod_without_a_network_namespace_says_so() {
     let pod = Pod::start("podnet-none");
     let e = run_in_pod(&pod, json!({ "command": ["true"] })).err(NO_NAMESPACE);

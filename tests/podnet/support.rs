@@ -13,7 +13,6 @@ use serde_json::{Value, json};
 use crate::common::*;
 
 pub const IP: &str = "/usr/sbin/ip";
-pub const RUN_IN_POD: &str = "io.podmon.Pod.RunInPod";
 pub const PORT_FORWARD: &str = "io.podmon.Pod.PortForward";
 pub const NO_NAMESPACE: &str = "io.podmon.Pod.NoNamespace";
 pub const CONNECTION_REFUSED: &str = "io.podmon.Pod.ConnectionRefused";
@@ -63,12 +62,15 @@ fn run_ok(c: &mut Command) {
     assert!(st.success(), "{c:?}: {st}");
 }
 
-/// A pod whose monitor joins `ns`.
+/// A pod whose monitor joins `ns` (`--namespaces net=PATH`).
 pub fn pod_in(name: &str, ns: &NetNs) -> Pod {
     Pod::start_with(
         name,
         PodOptions {
-            extra_args: vec!["--netns".into(), ns.path().display().to_string()],
+            extra_args: vec![
+                "--namespaces".into(),
+                format!("net={}", ns.path().display()),
+            ],
             ..PodOptions::default()
         },
     )

@@ -9,6 +9,7 @@ mod common;
 mod pid;
 mod podnet;
 mod shared;
+mod user;
 
 use common::*;
 use serde_json::{Value, json};

@@ -68,3 +68,37 @@ fn pod_pid_namespace_is_shared_and_reaped() {
     assert!(!proc_alive(init), "the init outlived Shutdown");
     assert_eq!(mounts_under(&base), Vec::<String>::new());
 }
+
+#[test]
+fn run_in_pod_enters_the_pod_pid_namespace() {
+    let (mut pod, _base) = sandboxed("pidns-run", "net,pid", &[]);
+    let init = get_pod(&pod)["init"]["pid"].as_u64().unwrap() as u32;
+    let pod_ns = std::fs::read_link(format!("/proc/{init}/ns/pid")).unwrap();
+    let run = |script: &str| {
+        pod.call(
+            RUN_IN_POD,
+            json!({"command": ["sh", "-c", script], "namespaces": ["pid", "net"]}),
+        )
+        .ok()
+    };
+    // The host's /proc still (no mount namespace is joined): NSpid lists
+    // the pid here and the pid in the pod's namespace.
+    let r = run("readlink /proc/self/ns/pid; grep NSpid /proc/self/status");
+    assert_eq!(r["exitCode"], 0, "{r}");
+    let out = r["stdout"].as_str().unwrap();
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next().map(std::path::PathBuf::from),
+        Some(pod_ns.clone()),
+        "{r}"
+    );
+    let nspid: Vec<&str> = lines.next().unwrap().split_whitespace().skip(1).collect();
+    assert_eq!(nspid.len(), 2, "a pid here and one in the pod: {out}");
+    assert_ne!(nspid[1], "1", "the pod's init is 1, not the program");
+    // The stand-in passes the program's end on: its code, its signal.
+    assert_eq!(run("exit 7")["exitCode"], 7);
+    let killed = run("kill -9 $$");
+    assert_eq!(killed["exitCode"], 137, "{killed}");
+    assert_eq!(killed["signal"], "SIGKILL", "{killed}");
+    shutdown_kill(&mut pod);
+}

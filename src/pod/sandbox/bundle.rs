@@ -10,20 +10,23 @@ use serde_json::{Value, json};
 
 use crate::pod::{Field, PodError};
 use crate::sys::error::SysError;
+use crate::sys::idmap::{IdMap, IdMaps};
 
 /// Writes `dir/config.json`: the caller's `bundle/config.json` with the
 /// namespaces of `joins` (OCI type, path or `None` for the host's) in
-/// place of its own entries of those types, and an absolute root path.
+/// place of its own entries of those types, the pod's id maps in place of
+/// its own when it joins the pod's user namespace, and an absolute root.
 pub fn join_bundle(
     bundle: &Path,
     dir: &Path,
     joins: &[(String, Option<PathBuf>)],
+    id_maps: Option<&IdMaps>,
 ) -> Result<(), PodError> {
     let src = bundle.join("config.json");
     let text = std::fs::read(&src).map_err(|e| SysError::at("reading", &src, &e))?;
     let mut v: Value = serde_json::from_slice(&text)
         .map_err(|e| PodError::invalid(Field::Bundle, format!("{}: {e}", src.display())))?;
-    edit(&mut v, bundle, joins).map_err(|e| PodError::invalid(Field::Bundle, e))?;
+    edit(&mut v, bundle, joins, id_maps).map_err(|e| PodError::invalid(Field::Bundle, e))?;
     let out =
         serde_json::to_vec_pretty(&v).map_err(|e| SysError::other("encoding config.json", e))?;
     let dst = dir.join("config.json");
@@ -32,7 +35,12 @@ pub fn join_bundle(
 }
 
 /// The edit itself, on the JSON value (pure, for the tests).
-fn edit(v: &mut Value, bundle: &Path, joins: &[(String, Option<PathBuf>)]) -> Result<(), String> {
+fn edit(
+    v: &mut Value,
+    bundle: &Path,
+    joins: &[(String, Option<PathBuf>)],
+    id_maps: Option<&IdMaps>,
+) -> Result<(), String> {
     let root = v
         .pointer_mut("/root/path")
         .ok_or("config.json has no root.path")?;
@@ -61,6 +69,11 @@ fn edit(v: &mut Value, bundle: &Path, joins: &[(String, Option<PathBuf>)]) -> Re
             list.push(json!({"type": t, "path": p.display().to_string()}));
         }
     }
+    if let Some(m) = id_maps {
+        let l = linux.as_object_mut().ok_or("linux is not an object")?;
+        l.insert("uidMappings".into(), oci_maps(&m.uid));
+        l.insert("gidMappings".into(), oci_maps(&m.gid));
+    }
     // The pod's UTS namespace has the pod's host name (see oci::spec).
     if joins.iter().any(|(t, _)| t == "uts")
         && let Some(o) = v.as_object_mut()
@@ -68,6 +81,13 @@ fn edit(v: &mut Value, bundle: &Path, joins: &[(String, Option<PathBuf>)]) -> Re
         o.remove("hostname");
     }
     Ok(())
+}
+
+/// Id maps in the OCI config's spelling (`containerID`, `hostID`).
+fn oci_maps(maps: &[IdMap]) -> Value {
+    maps.iter()
+        .map(|m| json!({"containerID": m.container_id, "hostID": m.host_id, "size": m.size}))
+        .collect()
 }
 
 #[cfg(test)]
@@ -88,7 +108,7 @@ mod tests {
             ("uts".into(), Some(PathBuf::from("/ns/utsns/p"))),
             ("ipc".into(), None),
         ];
-        edit(&mut v, Path::new("/b"), &joins).unwrap();
+        edit(&mut v, Path::new("/b"), &joins, None).unwrap();
         assert_eq!(v["root"]["path"], "/b/rootfs");
         assert!(v.get("hostname").is_none());
         assert_eq!(
@@ -100,8 +120,21 @@ mod tests {
             ])
         );
         let mut abs = json!({"root": {"path": "/r"}});
-        edit(&mut abs, Path::new("/b"), &[]).unwrap();
+        edit(&mut abs, Path::new("/b"), &[], None).unwrap();
         assert_eq!(abs["root"]["path"], "/r");
-        assert!(edit(&mut json!({}), Path::new("/b"), &[]).is_err());
+        assert!(edit(&mut json!({}), Path::new("/b"), &[], None).is_err());
+        let maps = IdMaps {
+            uid: vec![IdMap::parse("uid", "0:100000:65536").unwrap()],
+            gid: vec![IdMap::parse("gid", "0:200000:65536").unwrap()],
+        };
+        let mut u = json!({"root": {"path": "/r"}, "linux": {"uidMappings": [{"containerID": 0, "hostID": 1, "size": 1}]}});
+        let joins = vec![("user".into(), Some(PathBuf::from("/ns/userns/p")))];
+        edit(&mut u, Path::new("/b"), &joins, Some(&maps)).unwrap();
+        assert_eq!(
+            u["linux"]["uidMappings"],
+            json!([{"containerID": 0, "hostID": 100000, "size": 65536}])
+        );
+        assert_eq!(u["linux"]["gidMappings"][0]["hostID"], 200000);
+        assert_eq!(u["linux"]["namespaces"][0]["type"], "user");
     }
 }

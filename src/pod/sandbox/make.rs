@@ -14,7 +14,9 @@ use super::init::InitArgs;
 use super::{PodNamespace, RECORD, Sandbox, SandboxError, SandboxRecord, SandboxSpec};
 use crate::pod::state::pidstat;
 use crate::sys::error::SysError;
+use crate::sys::idmap::IdMaps;
 use crate::sys::ns::{self, NsChoice, NsKind};
+use crate::sys::nsspawn;
 use crate::sys::process::Watched;
 
 /// How long the init may take to say it is ready.
@@ -154,7 +156,7 @@ fn make(spec: &SandboxSpec, pod: &str, state_dir: &Path) -> Result<Sandbox, Sand
             sysctls: spec.sysctls.clone(),
             hostname: spec.hostname.clone(),
         };
-        let w = start_init(&args, &new)?;
+        let w = start_init(&args, &new, spec.id_maps.as_ref())?;
         for kind in &new {
             let target = ns::pin_path(&spec.base, *kind, pod);
             if let Err(e) = pin_fresh(w.pid(), *kind, &target) {
@@ -191,6 +193,7 @@ fn make(spec: &SandboxSpec, pod: &str, state_dir: &Path) -> Result<Sandbox, Sand
             namespaces,
             init_pid,
             init_start_time,
+            id_maps: spec.id_maps.clone(),
         },
         init,
         closing: Cell::new(false),
@@ -226,11 +229,15 @@ fn reap_blocking(init: &Watched) {
 
 /// Clones the init into new namespaces of `kinds` and waits (up to
 /// [`READY_DEADLINE`]) for its "ok" on the ready pipe.
-fn start_init(args: &InitArgs, kinds: &[NsKind]) -> Result<Watched, SandboxError> {
+fn start_init(
+    args: &InitArgs,
+    kinds: &[NsKind],
+    maps: Option<&IdMaps>,
+) -> Result<Watched, SandboxError> {
     let (rd, wr) = crate::sys::process::pipe().map_err(|e| SysError::io("pipe", &e))?;
     // /proc/self/exe: this very image, even if the file on disk changed.
     let exe = PathBuf::from("/proc/self/exe");
-    let pid = ns::spawn_in_new(&exe, &args.to_args(), kinds, &wr)?;
+    let pid = nsspawn::spawn_in_new(&exe, &args.to_args(), kinds, &wr, maps)?;
     drop(wr);
     let w = Watched::open(pid).map_err(|e| SysError::io("pidfd_open", &e))?;
     match read_ready(&rd) {

@@ -1,5 +1,5 @@
 //! The pod's sandbox: the namespaces its containers share (network, IPC,
-//! UTS and, if asked, pid), made by the monitor at start, pinned under a
+//! UTS and, if asked, pid and user), made by the monitor at start, pinned under a
 //! base directory in pinns' layout (`BASE/netns/POD` ...) and held by the
 //! pod's init, a child of the monitor in those namespaces (`init.rs`).
 //!
@@ -27,6 +27,7 @@ pub use make::open;
 
 use crate::reactor::sync;
 use crate::sys::error::SysError;
+use crate::sys::idmap::{self, IdMaps};
 use crate::sys::ns::{self, NsChoice, NsOptionError};
 use crate::sys::process::Watched;
 
@@ -48,6 +49,8 @@ pub struct SandboxSpec {
     pub hostname: Option<String>,
     /// Where the pins go (`BASE/netns/POD` ...).
     pub base: PathBuf,
+    /// The uid and gid maps of the pod's user namespace, if it has one.
+    pub id_maps: Option<IdMaps>,
 }
 
 impl SandboxSpec {
@@ -70,7 +73,19 @@ impl SandboxSpec {
         if self.hostname.is_some() && !new.contains(&NsKind::Uts) {
             return Err(NsOptionError::HostnameWithoutUts);
         }
-        Ok(())
+        let user = match self.namespaces.iter().find(|(k, _)| *k == NsKind::User) {
+            Some((_, NsChoice::Join(_))) => return Err(NsOptionError::JoinUser),
+            Some((_, NsChoice::New)) => true,
+            _ => false,
+        };
+        match &self.id_maps {
+            Some(_) if !user => Err(NsOptionError::MapsWithoutUser),
+            Some(m) if !idmap::maps_root(&m.uid) || !idmap::maps_root(&m.gid) => {
+                Err(NsOptionError::UserWithoutMaps)
+            }
+            None if user => Err(NsOptionError::UserWithoutMaps),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -117,6 +132,10 @@ pub struct SandboxRecord {
     pub init_pid: Option<i32>,
     /// Its start time (`/proc/PID/stat` field 22), naming it with the pid.
     pub init_start_time: Option<u64>,
+    /// The maps of the pod's user namespace, which a container joining it
+    /// must repeat in its config (runc checks them against the namespace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_maps: Option<IdMaps>,
 }
 
 /// The live sandbox of the pod.
@@ -145,6 +164,16 @@ impl Sandbox {
                 (!own.contains(&k)).then(|| (k.oci_type().to_owned(), n.path.clone()))
             })
             .collect()
+    }
+
+    /// The maps a container joining the pod's user namespace gives the
+    /// runtime; none when the pod has none (or the container its own).
+    pub fn id_maps(&self, own: &[NsKind]) -> Option<&IdMaps> {
+        let joined = self
+            .joins(own)
+            .iter()
+            .any(|(t, p)| t == NsKind::User.oci_type() && p.is_some());
+        joined.then_some(self.record.id_maps.as_ref()).flatten()
     }
 
     /// The init's resident memory in bytes, read now.
@@ -216,6 +245,7 @@ mod tests {
                 .collect(),
             hostname: None,
             base: "/run/podmon/ns".into(),
+            id_maps: None,
         }
     }
 
@@ -258,6 +288,7 @@ mod tests {
                 ],
                 init_pid: None,
                 init_start_time: None,
+                id_maps: None,
             },
             init: None,
             closing: Cell::new(false),

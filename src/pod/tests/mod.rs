@@ -68,7 +68,6 @@ fn pod() -> (Rc<Pod>, Rc<FakeRuntime>, PathBuf) {
         exit_dir: None,
         oom_dir: None,
         notifier: Rc::new(crate::sys::sdnotify::Notifier::none()),
-        netns: None,
     };
     std::fs::create_dir_all(&config.state_dir).expect("mkdir state");
     let fake = Rc::new(FakeRuntime::default());
