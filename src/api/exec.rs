@@ -7,10 +7,11 @@ use std::rc::Rc;
 
 use super::{HandlerError, Replier, decode, invalid, map, user};
 use crate::pod::exec::{self, ExecSpec};
-use crate::pod::{Pod, limits};
+use crate::pod::{Pod, PodError, limits};
 use crate::proto::{self, ExecReply};
 use crate::reactor::{ops, sync};
 use crate::session::{self, End, Input, Output, PipeMerge};
+use crate::sys::error::SysError;
 use crate::sys::process::{ExitInfo, Watched};
 use crate::varlink::{Call, VarlinkError, params};
 
@@ -37,7 +38,14 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         terminal: p.terminal.unwrap_or(false),
         size: limits::console_size(p.width, p.height, p.terminal.unwrap_or(false))?,
     };
-    let mut e = exec::spawn_exec(pod, &id, &spec, interactive || text.is_some(), None).await?;
+    let started = exec::spawn_exec(pod, &id, &spec, interactive || text.is_some(), None).await;
+    let mut e = match started {
+        Ok(e) => e,
+        Err(err) => match err.not_executable() {
+            Some((code, message)) => return not_started(r, code, message).await,
+            None => return Err(err.into()),
+        },
+    };
     let process = e.process.clone();
     let first = ExecReply {
         exec_id: Some(e.exec_id.clone()),
@@ -90,6 +98,43 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         log::debug!("container {id}: the client of {} left", e.exec_id);
     }
     drop(e);
+    Ok(())
+}
+
+/// A command that could not be started (missing: 127, not executable:
+/// 126) ends like one that ran: the runtime's words on stderr, then that
+/// exit code, through the same streams as any exec's output.
+async fn not_started(r: &mut Replier<'_>, code: i32, message: &str) -> Result<(), HandlerError> {
+    let sys = |op, e: &std::io::Error| PodError::from(SysError::io(op, e));
+    let (rd, wr) = crate::sys::process::pipe().map_err(|e| sys("pipe", &e))?;
+    let text = format!("{message}\n").into_bytes();
+    if let (Err(err), _) = ops::write_all(wr.as_fd(), text).await {
+        return Err(sys("writing to a pipe", &err).into());
+    }
+    drop(wr);
+    let output = Output::Pipes(PipeMerge::new(None, Some(rd)));
+    let exit = ExitInfo {
+        code: Some(code),
+        signal: None,
+    };
+    if r.upgrade_requested() {
+        r.reply(params::encode(&ExecReply::default())).await?;
+        let (sock, io) = r.take_upgrade().expect("upgrade requested");
+        let input = Input {
+            stdin: None,
+            on_stdin_eof: None,
+            pty: None,
+        };
+        let ended = std::future::ready(exit);
+        session::run_upgraded(sock, io.leftover, io.pending, output, input, ended).await;
+    } else {
+        r.reply_continues(params::encode(&ExecReply::default()))
+            .await?;
+        let replies = super::replies::replies::<ExecReply>(r, output, std::future::ready(exit));
+        if let End::Exited(exit) = replies.await {
+            r.reply(params::encode(&last(exit))).await?;
+        }
+    }
     Ok(())
 }
 

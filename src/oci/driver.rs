@@ -61,6 +61,16 @@ pub struct RuntimeFailure {
 }
 
 impl RuntimeFailure {
+    /// For an `exec` the runtime could not start because the command is
+    /// missing (127) or cannot be executed (126): the code a shell,
+    /// docker, podman and CRI give it. Other failures are the runtime's.
+    pub fn not_executable(&self) -> Option<i32> {
+        if self.command != "exec" {
+            return None;
+        }
+        output::not_executable(&self.message)
+    }
+
     /// Adds what the runtime wrote to its stderr (for `create` and `exec`
     /// the pipe it shares with the new process, which only the pod reads).
     pub fn with_stderr(mut self, stderr: &[u8]) -> RuntimeFailure {

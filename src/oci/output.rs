@@ -191,6 +191,33 @@ pub fn parse_pid_file(contents: &[u8]) -> Result<i32, ParseError> {
         .ok_or_else(bad)
 }
 
+/// The shell's code for a runtime's message about a process it could not
+/// start: 127 when the command does not exist, 126 when it exists but
+/// cannot be executed. runc says `exec: "CMD": executable file not found
+/// in $PATH`, `exec: "/P": stat /P: no such file or directory` or `exec:
+/// "/P": permission denied`; crun `executable file `CMD` not found` or
+/// `exec container process `/P`: Permission denied`. None for the rest.
+pub fn not_executable(message: &str) -> Option<i32> {
+    let m = message.to_ascii_lowercase();
+    let about_exec = m.contains("start container process: exec:")
+        || m.contains("executable file")
+        || m.contains("exec container process");
+    if !about_exec {
+        return None;
+    }
+    if m.contains("not found") || m.contains("no such file or directory") {
+        Some(127)
+    } else if m.contains("permission denied")
+        || m.contains("is a directory")
+        || m.contains("exec format error")
+        || m.contains("not a directory")
+    {
+        Some(126)
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,5 +444,41 @@ time="2026-11-23T13:25:35Z" level=error msg="runc: \"kill\" requires a minimum o
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn not_executable_codes() {
+        let runc = |t: &str| {
+            format!("exec failed: unable to start container process: exec: {t} (exit status 255)")
+        };
+        assert_eq!(
+            not_executable(&runc(r#""nosuch": executable file not found in $PATH"#)),
+            Some(127)
+        );
+        assert_eq!(
+            not_executable(&runc(
+                r#""/no/such": stat /no/such: no such file or directory"#
+            )),
+            Some(127)
+        );
+        assert_eq!(
+            not_executable(&runc(r#""/etc": permission denied"#)),
+            Some(126)
+        );
+        assert_eq!(
+            not_executable(
+                "executable file `nosuch` not found in $PATH: No such file or directory"
+            ),
+            Some(127)
+        );
+        assert_eq!(
+            not_executable("exec container process `/etc/passwd`: Permission denied"),
+            Some(126)
+        );
+        assert_eq!(not_executable("container not running"), None);
+        assert_eq!(
+            not_executable("open /run/runc/x/state.json: no such file or directory"),
+            None
+        );
     }
 }

@@ -139,6 +139,16 @@ pub enum PodError {
 }
 
 impl PodError {
+    /// The shell's exit code (127 missing, 126 not executable) and the
+    /// runtime's words, when this is an exec whose command could not be
+    /// started: callers report that as the command's end, not an error.
+    pub fn not_executable(&self) -> Option<(i32, &str)> {
+        match self {
+            PodError::Runtime(f) => f.not_executable().map(|c| (c, f.message.as_str())),
+            _ => None,
+        }
+    }
+
     pub(super) fn invalid(field: Field, reason: impl std::fmt::Display) -> PodError {
         PodError::InvalidValue {
             field,

@@ -94,8 +94,16 @@ pub async fn run_in_pod(
         namespaces: &raw,
     };
     let program = std::path::Path::new(&spec.command[0]);
-    let (process, out, err) =
-        netns::spawn_in(&cmd, stdin).map_err(|e| SysError::at("running", program, &e))?;
+    let (process, out, err) = match netns::spawn_in(&cmd, stdin) {
+        Ok(started) => started,
+        Err(e) => {
+            let msg = format!("{}: {e}", program.display());
+            return match shell_code(&e) {
+                Some(code) => Ok(ExecSyncResult::not_started(code, &msg)),
+                None => Err(SysError::at("running", program, &e).into()),
+            };
+        }
+    };
     drop(files);
     let process = Rc::new(process);
     let _reaper = Reaper(process.clone());
@@ -111,6 +119,17 @@ pub async fn run_in_pod(
     };
     let what = format!("RunInPod pid {}", process.pid());
     run_to_end(&process, pipes, deadline, cap, &what).await
+}
+
+/// The shell's code for a program that could not be started: 127 when
+/// it does not exist, 126 when it cannot be executed; none for failures
+/// of our own (a namespace that could not be joined, no memory).
+fn shell_code(e: &std::io::Error) -> Option<i32> {
+    match e.raw_os_error()? {
+        libc::ENOENT => Some(127),
+        libc::EACCES | libc::ENOEXEC | libc::EISDIR | libc::ENOTDIR => Some(126),
+        _ => None,
+    }
 }
 
 fn open_plain(path: &std::path::Path) -> Result<OwnedFd, SysError> {

@@ -59,20 +59,43 @@ fn exec_errors() {
     assert_eq!(e["id"], json!("nope"));
     unknown_over_an_upgraded_connection(&pod);
 
-    // A binary that does not exist: the runtime's error names it.
+    // A binary that does not exist ends with 127, one that cannot be
+    // executed (a directory, a file without x) with 126, as in a shell and
+    // in CRI; stderr has the runtime's words, which name it.
     run_idle(&pod, "c1");
-    for bin in ["/no/such-binary-xyz", "no-such-cmd-xyz"] {
-        let e = exec_sync_reply(&pod, "c1", &[bin], json!({})).err(RUNTIME_ERROR);
-        let name = bin.rsplit('/').next().unwrap();
+    for (bin, code) in [
+        ("/no/such-binary-xyz", 127),
+        ("no-such-cmd-xyz", 127),
+        ("/etc", 126),
+        ("/etc/passwd", 126),
+    ] {
+        let r = exec_sync(&pod, "c1", &[bin], json!({}));
+        assert_eq!(r["exitCode"], json!(code), "{bin}: {r}");
         assert!(
-            e["message"].as_str().is_some_and(|m| m.contains(name)),
-            "RuntimeError message does not name {bin}: {e}"
+            r["stderr"].as_str().is_some_and(|m| m.contains(bin)),
+            "stderr does not name {bin}: {r}"
         );
-        assert_eq!(e["command"], json!("exec"), "{e}");
-        assert!(
-            e["runtime"].as_str().is_some_and(|r| r.contains("runc")),
-            "{e}"
-        );
+        // The streaming Exec ends the same way.
+        let mut cl = pod.client();
+        let replies: Vec<serde_json::Value> = cl
+            .call_more(EXEC, json!({ "id": "c1", "command": [bin] }))
+            .iter()
+            .map(|r| r.ok())
+            .collect();
+        let last = replies.last().unwrap();
+        assert_eq!(last["exitCode"], json!(code), "{bin}: {replies:?}");
+        let err: String = replies
+            .iter()
+            .filter_map(|p| p["stderr"].as_str())
+            .collect();
+        assert!(err.contains(bin), "{bin}: {replies:?}");
+        // And the CLI exits with it, both ways it runs an exec.
+        for mode in [&["exec"][..], &["exec", "-i"][..]] {
+            let args: Vec<&str> = mode.iter().copied().chain(["c1", "--", bin]).collect();
+            let out = pod.cli(&args);
+            assert_eq!(out.code(), code, "{args:?}: {out:?}");
+            assert!(out.stderr.contains(bin), "{args:?}: {out:?}");
+        }
     }
     assert!(
         wait_until(Duration::from_secs(2), || exec_dirs(&pod, "c1").is_empty()),

@@ -76,12 +76,18 @@ fn exit_codes_output_stdin_timeouts_and_missing_programs() {
     assert_eq!(r["timedOut"], json!(true), "{r}");
     assert_eq!(r["exitCode"], json!(137), "{r}");
     assert!(t.elapsed() < std::time::Duration::from_secs(10));
-    // A program that is not there: SystemError naming it, with ENOENT.
-    for bin in ["no-such-cmd-xyz", "/no/such-binary-xyz"] {
-        let e = run_in_pod(&pod, json!({ "command": [bin] })).err(SYSTEM_ERROR);
-        assert_eq!(e["errno"], json!(libc::ENOENT), "{e}");
-        assert_eq!(e["operation"], json!("running"), "{e}");
-        assert_eq!(e["path"], json!(bin), "{e}");
+    // A program that is not there ends with 127, one that cannot be
+    // executed with 126, as in a shell; stderr names it.
+    for (bin, code) in [
+        ("no-such-cmd-xyz", 127),
+        ("/no/such-binary-xyz", 127),
+        ("/etc", 126),
+        ("/etc/passwd", 126),
+    ] {
+        let r = run_in_pod(&pod, json!({ "command": [bin] })).ok();
+        assert_eq!(r["exitCode"], json!(code), "{bin}: {r}");
+        let stderr = r["stderr"].as_str().unwrap();
+        assert!(stderr.starts_with(&format!("{bin}: ")), "{bin}: {r}");
     }
 }
 

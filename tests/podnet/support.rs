@@ -16,7 +16,6 @@ pub const IP: &str = "/usr/sbin/ip";
 pub const PORT_FORWARD: &str = "io.podmon.Pod.PortForward";
 pub const NO_NAMESPACE: &str = "io.podmon.Pod.NoNamespace";
 pub const CONNECTION_REFUSED: &str = "io.podmon.Pod.ConnectionRefused";
-pub const SYSTEM_ERROR: &str = "io.podmon.Pod.SystemError";
 
 static N: AtomicUsize = AtomicUsize::new(0);
 

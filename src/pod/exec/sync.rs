@@ -30,6 +30,24 @@ pub struct ExecSyncResult {
     pub timed_out: bool,
 }
 
+impl ExecSyncResult {
+    /// A command that could not be started: the shell's code (127 missing,
+    /// 126 not executable) and the runtime's words on stderr.
+    pub fn not_started(code: i32, message: &str) -> ExecSyncResult {
+        ExecSyncResult {
+            status: ExitInfo {
+                code: Some(code),
+                signal: None,
+            },
+            stdout: Vec::new(),
+            stderr: format!("{message}\n").into_bytes(),
+            stdout_truncated: false,
+            stderr_truncated: false,
+            timed_out: false,
+        }
+    }
+}
+
 /// Runs a command to completion in container `id`; kills it (and what it
 /// started) after `timeout`, counted from the call: a runtime that takes
 /// that long to start it is killed and the call fails naming the timeout.
@@ -41,7 +59,13 @@ pub async fn exec_sync(
     cap: usize,
 ) -> Result<ExecSyncResult, PodError> {
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-    let mut exec = spawn_exec(pod, id, spec, false, deadline).await?;
+    let mut exec = match spawn_exec(pod, id, spec, false, deadline).await {
+        Ok(e) => e,
+        Err(e) => match e.not_executable() {
+            Some((code, message)) => return Ok(ExecSyncResult::not_started(code, message)),
+            None => return Err(e),
+        },
+    };
     let (out_fd, err_fd) = (exec.stdout.take(), exec.stderr.take());
     let what = format!("container {id}: {}", exec.exec_id);
     let pipes = Pipes {
