@@ -123,7 +123,7 @@ impl CriFile {
 
     /// Moves the file aside (`ID.log` becomes `ID.log.1`, and so on, see
     /// [`LogDir::rotate`]) and starts a new one, which must not exist yet.
-    /// Runs between two whole buffers, so no record is split or lost. It
+    /// Runs between two whole records, so no record is split or lost. It
     /// runs on the loop: its cost is bounded by the rotated files that
     /// exist, at most `logMaxFiles` (which the pod bounds to 32).
     fn rotate(&mut self) -> io::Result<()> {
@@ -150,33 +150,21 @@ impl LogDriver for CriFile {
     fn write(&mut self, buf: Vec<u8>) -> Pin<Box<dyn Future<Output = WriteResult> + '_>> {
         Box::pin(async move {
             let mut buf = buf;
-            let mut done = 0;
-            while done < buf.len() {
-                let (r, b) = ops::write_offloaded(self.fd.as_fd(), buf, done).await;
-                buf = b;
-                match r {
-                    Ok(0) => {
-                        buf.drain(..done);
-                        return (Err(io::ErrorKind::WriteZero.into()), buf);
-                    }
-                    Ok(n) => {
-                        done += n;
-                        self.size += n as u64;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        buf.drain(..done);
-                        return (Err(e), buf);
-                    }
+            // Whole records up to the limit, a rotation, the rest: a file
+            // passes logMaxSize by less than one record.
+            while let Some(cut) = self.rotation_cut(&buf) {
+                let rest = buf.split_off(cut);
+                let (r, mut b) = self.write_all(buf).await;
+                if let Err(e) = r {
+                    b.extend_from_slice(&rest);
+                    return (Err(e), b);
                 }
+                if let Err(e) = self.rotate() {
+                    return (Err(e), rest);
+                }
+                buf = rest;
             }
-            buf.clear();
-            if self.rotation.max_size.is_some_and(|m| self.size >= m)
-                && let Err(e) = self.rotate()
-            {
-                return (Err(e), buf);
-            }
-            (Ok(()), buf)
+            self.write_all(buf).await
         })
     }
 
@@ -192,6 +180,57 @@ impl LogDriver for CriFile {
 
     fn generation(&self) -> u64 {
         self.generation
+    }
+}
+
+impl CriFile {
+    /// Where to rotate in `buf`, if the file reaches logMaxSize in it: just
+    /// after the record that reaches the limit (0: the file is there
+    /// already). None while all of `buf` fits below the limit.
+    fn rotation_cut(&self, buf: &[u8]) -> Option<usize> {
+        let max = self.rotation.max_size?;
+        if buf.is_empty() {
+            return None;
+        }
+        let room = max.saturating_sub(self.size);
+        if room == 0 {
+            return Some(0);
+        }
+        if (buf.len() as u64) < room {
+            return None;
+        }
+        // The byte that reaches the limit is at room - 1; its record ends
+        // at the next newline (every CRI record ends with one).
+        let at = (room - 1) as usize;
+        Some(memchr::memchr(b'\n', &buf[at..]).map_or(buf.len(), |i| at + i + 1))
+    }
+
+    /// Writes all of `buf` at the end of the file; on error the buffer
+    /// comes back holding what was not written.
+    async fn write_all(&mut self, buf: Vec<u8>) -> WriteResult {
+        let mut buf = buf;
+        let mut done = 0;
+        while done < buf.len() {
+            let (r, b) = ops::write_offloaded(self.fd.as_fd(), buf, done).await;
+            buf = b;
+            match r {
+                Ok(0) => {
+                    buf.drain(..done);
+                    return (Err(io::ErrorKind::WriteZero.into()), buf);
+                }
+                Ok(n) => {
+                    done += n;
+                    self.size += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    buf.drain(..done);
+                    return (Err(e), buf);
+                }
+            }
+        }
+        buf.clear();
+        (Ok(()), buf)
     }
 }
 

@@ -20,6 +20,8 @@ mod park;
 pub mod ratelimit;
 pub mod reader;
 #[cfg(test)]
+mod rotation_tests;
+#[cfg(test)]
 mod tests;
 
 use std::cell::{Cell, RefCell};
