@@ -24,7 +24,15 @@ fn record_size(r: &LogRecord) -> usize {
 /// without it one reply of at most [`MAX_ONE_REPLY`] bytes.
 pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(), HandlerError> {
     let p: proto::ReadLogs = decode(call)?;
-    let c = pod.get(&p.id)?;
+    // A deleted container's log stays readable by id (never followed).
+    let (live, finished) = match pod.get(&p.id) {
+        Ok(c) => (Some(c), None),
+        Err(e @ PodError::NoSuchContainer(_)) => match pod.deleted_logs.get(&p.id) {
+            Some(path) => (None, Some(path)),
+            None => return Err(e.into()),
+        },
+        Err(e) => return Err(e.into()),
+    };
     let follow = p.follow.unwrap_or(false);
     if follow && !r.more() {
         return Err(VarlinkError::expected_more().into());
@@ -39,8 +47,12 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         since,
         follow,
     };
-    let mut reader = Reader::open(c.log.clone(), &q)
-        .map_err(|e| PodError::System(SysError::io("opening the log", &e)))?;
+    let opened = match (&live, &finished) {
+        (Some(c), _) => Reader::open(c.log.clone(), &q),
+        (None, Some(path)) => Reader::open_finished(path, &q),
+        (None, None) => Err(std::io::ErrorKind::NotFound.into()),
+    };
+    let mut reader = opened.map_err(|e| PodError::System(SysError::io("opening the log", &e)))?;
     let (mut all, mut size) = (Vec::new(), 0);
     loop {
         let batch = reader
@@ -72,7 +84,7 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
             all.extend(records);
         }
     }
-    if follow {
+    if follow && live.is_some() {
         // The log can be complete (its pipes closed) while the container
         // still runs: follow lasts until it has stopped.
         lifecycle::wait(pod, &p.id).await?;

@@ -72,6 +72,11 @@ pub trait LogDriver {
     /// How many times the file was rotated or reopened; readers that follow
     /// the file reopen it when this changes.
     fn generation(&self) -> u64;
+    /// How many of those were rotations (`ID.log` moved to `ID.log.1`):
+    /// a reader that missed some reads the files they made.
+    fn rotations(&self) -> u64 {
+        0
+    }
 }
 
 /// Rotation settings of a CRI log file.
@@ -94,6 +99,7 @@ pub struct CriFile {
     max_line: usize,
     rotation: Rotation,
     generation: u64,
+    rotations: u64,
 }
 
 impl CriFile {
@@ -118,6 +124,7 @@ impl CriFile {
             max_line,
             rotation,
             generation: 0,
+            rotations: 0,
         })
     }
 
@@ -130,6 +137,7 @@ impl CriFile {
         self.dir.rotate(&self.name, self.rotation.max_files)?;
         let (fd, size) = self.dir.open_append(&self.name, true)?;
         self.replace(fd, size);
+        self.rotations += 1;
         Ok(())
     }
 
@@ -180,6 +188,10 @@ impl LogDriver for CriFile {
 
     fn generation(&self) -> u64 {
         self.generation
+    }
+
+    fn rotations(&self) -> u64 {
+        self.rotations
     }
 }
 

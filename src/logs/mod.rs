@@ -94,6 +94,7 @@ pub struct LogSink {
     reopen_seq: Cell<u64>,
     reopen_result: RefCell<Option<(u64, Result<(), SysError>)>>,
     generation: Cell<u64>,
+    rotations: Cell<u64>,
     bytes_read: Cell<u64>,
     notify: Notify,
     /// Live output for attached clients, before any rate limiting.
@@ -129,6 +130,7 @@ impl LogSink {
             reopen_seq: Cell::new(0),
             reopen_result: RefCell::new(None),
             generation: Cell::new(0),
+            rotations: Cell::new(0),
             bytes_read: Cell::new(0),
             notify: Notify::default(),
             hub: Hub::default(),
@@ -191,6 +193,11 @@ impl LogSink {
     /// Changes whenever the file is rotated or reopened.
     pub fn generation(&self) -> u64 {
         self.generation.get()
+    }
+
+    /// How many of those changes were rotations.
+    pub fn rotations(&self) -> u64 {
+        self.rotations.get()
     }
 
     /// Whether every pipe reached end of file and everything is written.
@@ -461,6 +468,7 @@ async fn writer(sink: Rc<LogSink>, mut driver: Box<dyn LogDriver>) {
             *sink.reopen_result.borrow_mut() = Some((ticket, r));
         }
         sink.generation.set(driver.generation());
+        sink.rotations.set(driver.rotations());
         sink.wake();
     }
 }

@@ -1,10 +1,16 @@
-//! Reading a container's CRI log back: the last N records, those since a
-//! time, and following new ones as they are written, across rotations.
-//! File reads go through io_uring like everything else on the loop.
+//! Reading a container's CRI log back: the rotated files oldest first,
+//! then the current one; the last N records, those since a time, and
+//! following new ones as they are written, across rotations. File reads go
+//! through io_uring like everything else on the loop.
+//!
+//! The files are opened together when the read starts: rotation runs on
+//! the same loop, between awaits, so the set is consistent, and a file
+//! rotated while it is read is still the one open.
 
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::SystemTime;
 
@@ -67,13 +73,21 @@ fn take_records(pending: &mut Vec<u8>, since: Option<&str>, out: &mut Vec<OwnedR
 
 /// Reads records in batches; see [`Query`].
 pub struct Reader {
-    sink: Rc<LogSink>,
+    /// The live log; none for a deleted container's (a finished file).
+    sink: Option<Rc<LogSink>>,
+    /// The current file's path (`ID.log`).
+    path: PathBuf,
+    /// The file being read.
     fd: OwnedFd,
+    /// The files after it, oldest first; the last is the current one.
+    later: VecDeque<OwnedFd>,
     pending: Vec<u8>,
     since: Option<String>,
     tail: Option<usize>,
     follow: bool,
     generation: u64,
+    /// The sink's rotations when `generation` was taken.
+    rotations: u64,
     first: bool,
     buf: Vec<u8>,
 }
@@ -92,11 +106,31 @@ impl Reader {
                 "the container's log driver writes no file",
             )
         })?;
-        let fd = open_read(path)?;
+        let path = path.to_owned();
+        Reader::with(Some(sink), path, q)
+    }
+
+    /// Opens the log a deleted container left at `path` (its rotated files
+    /// too): read to its end, never followed.
+    pub fn open_finished(path: &Path, q: &Query) -> io::Result<Reader> {
+        let q = Query {
+            follow: false,
+            ..q.clone()
+        };
+        Reader::with(None, path.to_owned(), &q)
+    }
+
+    fn with(sink: Option<Rc<LogSink>>, path: PathBuf, q: &Query) -> io::Result<Reader> {
+        let mut files = rotated_files(&path)?;
+        files.push_back(open_read(&path)?);
+        let fd = files.pop_front().expect("the current file");
         Ok(Reader {
-            generation: sink.generation(),
+            generation: sink.as_ref().map_or(0, |s| s.generation()),
+            rotations: sink.as_ref().map_or(0, |s| s.rotations()),
             sink,
+            path,
             fd,
+            later: files,
             pending: Vec::new(),
             since: q
                 .since
@@ -118,6 +152,13 @@ impl Reader {
         buf.clear();
         self.buf = buf;
         take_records(&mut self.pending, self.since.as_deref(), out);
+        if n == 0
+            && let Some(next) = self.later.pop_front()
+        {
+            // A rotated file read to its end: on to the next one.
+            self.fd = next;
+            return Ok(true);
+        }
         Ok(n > 0)
     }
 
@@ -144,10 +185,13 @@ impl Reader {
                 return Ok(Some(last.into()));
             }
         }
+        let Some(sink) = self.sink.clone() else {
+            return self.finished_batch(out).await;
+        };
         loop {
-            let written = self.sink.counters().bytes_written;
-            let generation = self.sink.generation();
-            let drained = self.sink.is_drained();
+            let written = sink.counters().bytes_written;
+            let generation = sink.generation();
+            let drained = sink.is_drained();
             let more = self.read_some(&mut out).await?;
             if out.len() >= BATCH || (!out.is_empty() && !more) {
                 return Ok(Some(out));
@@ -159,18 +203,63 @@ impl Reader {
             if generation != self.generation {
                 // Rotated or reopened: the old file is final and read to
                 // its end; continue with the new one.
+                // The file we read was rotated; more rotations since made
+                // files that are ID.log.(n-1) .. ID.log.1 now (those still
+                // kept), then the current one.
+                let rotated = sink.rotations() - self.rotations;
                 self.generation = generation;
-                if let Some(p) = self.sink.path() {
-                    self.fd = open_read(p)?;
+                self.rotations = sink.rotations();
+                for n in (1..rotated).rev() {
+                    match open_read(&numbered(&self.path, n)) {
+                        Ok(fd) => self.later.push_back(fd),
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(e),
+                    }
                 }
+                self.later.push_back(open_read(&self.path)?);
+                self.fd = self.later.pop_front().expect("the current file");
                 continue;
             }
             if !self.follow || drained {
                 return Ok(if out.is_empty() { None } else { Some(out) });
             }
-            self.sink.changed(written, generation).await;
+            sink.changed(written, generation).await;
         }
     }
+
+    /// The next batch of a finished log: to the end of its last file.
+    async fn finished_batch(
+        &mut self,
+        mut out: Vec<OwnedRecord>,
+    ) -> io::Result<Option<Vec<OwnedRecord>>> {
+        loop {
+            let more = self.read_some(&mut out).await?;
+            if out.len() >= BATCH || !more {
+                return Ok(if out.is_empty() { None } else { Some(out) });
+            }
+        }
+    }
+}
+
+/// `path.N`, the name of the Nth rotated file.
+fn numbered(path: &Path, n: u64) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{n}"));
+    PathBuf::from(name)
+}
+
+/// The rotated files of the log at `path` (`path.1`, `path.2` ...) that
+/// exist, opened, oldest first; the first missing number ends the list.
+fn rotated_files(path: &Path) -> io::Result<VecDeque<OwnedFd>> {
+    let mut files = VecDeque::new();
+    for n in 1.. {
+        match open_read(&numbered(path, n)) {
+            Ok(fd) => files.push_front(fd),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(files)
 }
 
 #[cfg(test)]

@@ -216,6 +216,7 @@ async fn create_in(
     pod.containers
         .borrow_mut()
         .insert(id.clone(), container.clone());
+    pod.deleted_logs.forget(id);
     persist::save(pod, &container);
     monitor::watch(pod, &container, monitor::Init::Watch(init));
     pod.events.emit(Event::new(EventKind::Created, id));

@@ -45,6 +45,9 @@ pub(super) async fn delete_now(pod: &Pod, id: &str, force: bool) -> Result<(), P
         }
     }
     pod.containers.borrow_mut().remove(id);
+    if let Some(log) = c.log.path() {
+        pod.deleted_logs.remember(id, log);
+    }
     persist::remove(pod, id);
     super::fdstore::forget(pod, id);
     if let Err(e) = std::fs::remove_dir_all(&c.dir) {

@@ -8,6 +8,7 @@ mod bundle;
 mod container;
 mod create;
 mod delete;
+pub mod deleted_logs;
 mod detach;
 mod error;
 mod event;
@@ -96,6 +97,8 @@ pub struct Pod {
     store: state::Store,
     /// The pod's shared namespaces and their init, when it has them.
     sandbox: RefCell<Option<Rc<sandbox::Sandbox>>>,
+    /// The logs of deleted containers, still readable by id.
+    pub deleted_logs: deleted_logs::DeletedLogs,
 }
 
 impl Pod {
@@ -128,6 +131,7 @@ impl Pod {
             execs: Default::default(),
             started_at: std::time::SystemTime::now(),
             sandbox: RefCell::new(None),
+            deleted_logs: Default::default(),
         }))
     }
 

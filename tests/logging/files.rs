@@ -57,6 +57,13 @@ fn rotation_under_load_keeps_every_line_in_order() {
             base.display(),
             data.len()
         );
+        // And at most one record (about 90 bytes here) past it.
+        assert!(
+            data.len() as u64 <= max_size + 100,
+            "{}.{k} has {} bytes, more than a record over logMaxSize",
+            base.display(),
+            data.len()
+        );
         let recs = parse(&data);
         all.extend(recs);
     }

@@ -16,4 +16,5 @@ mod flood;
 mod links;
 mod rate_limit;
 mod read_logs;
+mod rotated;
 mod support;
