@@ -24,6 +24,7 @@ fn request(p: proto::CreateContainer) -> Result<CreateRequest, HandlerError> {
             max_size: p.log_max_size,
             max_files: p.log_max_files.unwrap_or(1),
         },
+        sync: p.log_sync.map(map::log_sync).unwrap_or_default(),
     };
     if log.driver == DriverKind::None && (p.log_max_size.is_some() || p.log_max_files.is_some()) {
         return Err(invalid("logDriver", "rotation needs the cri log driver"));

@@ -48,6 +48,17 @@ pub fn limit_from_wire(l: proto::LogRateLimit) -> Limit {
 }
 
 /// The log driver from the wire.
+/// The wire's log sync policy as the logs know it.
+pub fn log_sync(s: proto::LogSync) -> crate::logs::sync::LogSync {
+    use crate::logs::sync::LogSync;
+    match s {
+        proto::LogSync::Exit => LogSync::Exit,
+        proto::LogSync::Interval => LogSync::Interval,
+        proto::LogSync::Never => LogSync::Never,
+    }
+}
+
+/// The wire's log driver as the logs know it.
 pub fn driver(d: proto::LogDriver) -> DriverKind {
     match d {
         proto::LogDriver::Cri => DriverKind::Cri,

@@ -274,6 +274,9 @@ pub struct CreateArgs {
     /// Rotated log files to keep.
     #[arg(long, value_name = "N")]
     pub log_max_files: Option<u64>,
+    /// When the log goes to disk: exit (default), interval or never.
+    #[arg(long, value_name = "WHEN")]
+    pub log_sync: Option<String>,
     /// Log rate limit in bytes per second, e.g. 1M (needs --log-burst).
     #[arg(long, value_name = "SIZE", value_parser = parse_size_arg, requires = "log_burst")]
     pub log_rate: Option<u64>,

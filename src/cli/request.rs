@@ -229,6 +229,11 @@ fn create(args: &CreateArgs) -> anyhow::Result<proto::CreateContainer> {
             .log_max_files
             .map(|n| fit(n, "logMaxFiles"))
             .transpose()?,
+        log_sync: args
+            .log_sync
+            .as_deref()
+            .map(|d| wire_enum(d, "--log-sync"))
+            .transpose()?,
         stdin: args.stdin.then_some(true),
         stdin_once: args.stdin_once.then_some(true),
         terminal: args.terminal.then_some(true),

@@ -72,6 +72,11 @@ pub trait LogDriver {
     /// How many times the file was rotated or reopened; readers that follow
     /// the file reopen it when this changes.
     fn generation(&self) -> u64;
+    /// Writes what was written so far to disk (see `logs::sync`); a driver
+    /// that writes no file has nothing to do.
+    fn sync(&mut self) -> Pin<Box<dyn Future<Output = io::Result<()>> + '_>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
     /// How many of those were rotations (`ID.log` moved to `ID.log.1`):
     /// a reader that missed some reads the files they made.
     fn rotations(&self) -> u64 {
@@ -192,6 +197,10 @@ impl LogDriver for CriFile {
 
     fn rotations(&self) -> u64 {
         self.rotations
+    }
+
+    fn sync(&mut self) -> Pin<Box<dyn Future<Output = io::Result<()>> + '_>> {
+        Box::pin(super::sync::data_sync(self.fd.as_fd()))
     }
 }
 

@@ -21,6 +21,7 @@ pub mod ratelimit;
 pub mod reader;
 #[cfg(test)]
 mod rotation_tests;
+pub mod sync;
 #[cfg(test)]
 mod tests;
 
@@ -36,6 +37,7 @@ use drops::Ledger;
 use crate::logs::cri::Stream;
 use crate::logs::hub::Hub;
 use crate::logs::ratelimit::{Bucket, Limit, Policy};
+use crate::logs::sync::LogSync;
 use crate::reactor::sync::{Either, Notify, select};
 use crate::reactor::{self, ops};
 use crate::sys::error::SysError;
@@ -102,6 +104,15 @@ pub struct LogSink {
     on_drop: RefCell<Option<DropHook>>,
     /// The pumps' stop signal, for `park`.
     parking: park::Parking,
+    /// When the file goes to disk.
+    sync: LogSync,
+    /// Written since the last sync (for `LogSync::Interval`).
+    dirty: Cell<bool>,
+    /// A background sync is due (for `LogSync::Interval`).
+    sync_due: Cell<bool>,
+    /// The writer is done: every stream ended and, unless `Never`, the
+    /// file was synced.
+    finished: Cell<bool>,
 }
 
 fn stream_index(s: Stream) -> usize {
@@ -117,6 +128,7 @@ impl LogSink {
         driver: Box<dyn LogDriver>,
         pipes: Vec<(Stream, OwnedFd)>,
         limit: Option<Limit>,
+        sync: LogSync,
     ) -> Rc<LogSink> {
         let sink = Rc::new(LogSink {
             path: driver.path().map(ToOwned::to_owned),
@@ -136,6 +148,10 @@ impl LogSink {
             hub: Hub::default(),
             on_drop: RefCell::new(None),
             parking: park::Parking::new(pipes.len()),
+            sync,
+            dirty: Cell::new(false),
+            sync_due: Cell::new(false),
+            finished: Cell::new(false),
         });
         let format = driver.formatter();
         for (i, (stream, fd)) in pipes.into_iter().enumerate() {
@@ -150,6 +166,9 @@ impl LogSink {
             reactor::spawn(pump(sink.clone(), format.clone(), p));
         }
         reactor::spawn(writer(sink.clone(), driver));
+        if sync == LogSync::Interval {
+            reactor::spawn(interval_sync(sink.clone()));
+        }
         sink
     }
 
@@ -200,9 +219,12 @@ impl LogSink {
         self.rotations.get()
     }
 
-    /// Whether every pipe reached end of file and everything is written.
+    /// Whether every pipe reached end of file and everything is written
+    /// (and, unless `logSync` is `never`, on disk).
     pub fn is_drained(&self) -> bool {
-        self.open_streams.get() == 0 && self.idle()
+        self.open_streams.get() == 0
+            && self.idle()
+            && (self.sync == LogSync::Never || self.finished.get())
     }
 
     fn idle(&self) -> bool {
@@ -437,7 +459,10 @@ async fn writer(sink: Rc<LogSink>, mut driver: Box<dyn LogDriver>) {
         let done = sink
             .notify
             .wait_until(|| {
-                if !sink.fill.borrow().is_empty() || sink.reopen.get().is_some() {
+                if !sink.fill.borrow().is_empty()
+                    || sink.reopen.get().is_some()
+                    || sink.sync_due.get()
+                {
                     Some(false)
                 } else if sink.open_streams.get() == 0
                     || (sink.parking.is_raised() && sink.parking.all_stopped())
@@ -450,6 +475,9 @@ async fn writer(sink: Rc<LogSink>, mut driver: Box<dyn LogDriver>) {
             })
             .await;
         if done {
+            if sink.open_streams.get() == 0 {
+                finish(&sink, &mut *driver).await;
+            }
             return;
         }
         if !sink.fill.borrow().is_empty() {
@@ -467,9 +495,52 @@ async fn writer(sink: Rc<LogSink>, mut driver: Box<dyn LogDriver>) {
             });
             *sink.reopen_result.borrow_mut() = Some((ticket, r));
         }
+        if sink.sync_due.take() && sink.dirty.take() {
+            sync_log(&sink, &mut *driver, "background").await;
+        }
         sink.generation.set(driver.generation());
         sink.rotations.set(driver.rotations());
         sink.wake();
+    }
+}
+
+/// The end of the log: synced (unless `Never`), then `finished`, which
+/// `drained` waits for.
+async fn finish(sink: &LogSink, driver: &mut dyn LogDriver) {
+    if sink.sync != LogSync::Never {
+        sync_log(sink, driver, "final").await;
+    }
+    sink.finished.set(true);
+    sink.wake();
+}
+
+/// Syncs the file; a failure is logged (the data stays in the page cache
+/// and is written back later: nothing is lost unless the machine dies).
+async fn sync_log(sink: &LogSink, driver: &mut dyn LogDriver, which: &str) {
+    if let Err(e) = driver.sync().await {
+        let path = sink.path.as_deref().map(|p| p.display().to_string());
+        log::warn!("{which} sync of log {}: {e}", path.unwrap_or_default());
+    }
+}
+
+/// `LogSync::Interval`: while the writer writes, asks it for a sync at
+/// most once a second; sleeps on the sink while nothing is written (no
+/// wakeup while idle).
+async fn interval_sync(sink: Rc<LogSink>) {
+    loop {
+        sink.notify
+            .wait_until(|| (sink.dirty.get() || sink.finished.get()).then_some(()))
+            .await;
+        if sink.finished.get() {
+            return;
+        }
+        ops::sleep(drops::MARKER_INTERVAL).await;
+        sink.sync_due.set(true);
+        sink.wake();
+        // The writer clears `dirty` when it syncs; wait for that.
+        sink.notify
+            .wait_until(|| (!sink.sync_due.get() || sink.finished.get()).then_some(()))
+            .await;
     }
 }
 
@@ -482,6 +553,9 @@ async fn write_out(sink: &LogSink, driver: &mut dyn LogDriver, mut buf: Vec<u8>)
         buf = b;
         match r {
             Ok(()) => {
+                if len > 0 {
+                    sink.dirty.set(true);
+                }
                 let mut c = sink.counters.borrow_mut();
                 c.bytes_written += len;
                 if c.error.take().is_some() {

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use super::driver::{CriFile, CriFormat, LogDriver, RecordFormat, Rotation, WriteResult};
 use super::ratelimit::{Limit, Policy};
+use super::sync::LogSync;
 use super::{DEFAULT_MAX_LINE, LogSink, cri};
 use crate::logs::cri::Stream;
 use crate::reactor::{ops, tests::on_both};
@@ -80,7 +81,12 @@ fn markers_report_every_dropped_byte_on_both_streams() {
             policy: Policy::Drop,
         };
         let pipes = vec![(Stream::Stdout, out_r), (Stream::Stderr, err_r)];
-        let sink = LogSink::start(Box::new(Memory(log.clone())), pipes, Some(limit));
+        let sink = LogSink::start(
+            Box::new(Memory(log.clone())),
+            pipes,
+            Some(limit),
+            LogSync::Never,
+        );
         let hooked = Rc::new(Cell::new(0u64));
         let h = hooked.clone();
         sink.on_drop(Box::new(move |n| h.set(h.get() + n)));
@@ -177,7 +183,7 @@ fn a_parked_sink_hands_its_pipes_over_without_losing_a_byte() {
         let (out_r, out_w) = crate::sys::process::pipe().unwrap();
         let (err_r, err_w) = crate::sys::process::pipe().unwrap();
         let pipes = vec![(Stream::Stdout, out_r), (Stream::Stderr, err_r)];
-        let mut sink = LogSink::start(open(), pipes, None);
+        let mut sink = LogSink::start(open(), pipes, None, LogSync::Exit);
         const HANDOVERS: u64 = 30;
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let writer = flood(out_w, err_w, stop.clone());
@@ -207,7 +213,7 @@ fn a_parked_sink_hands_its_pipes_over_without_losing_a_byte() {
                 // The container goes on writing while no one reads.
                 ops::sleep(Duration::from_millis(10)).await;
             }
-            sink = LogSink::start(open(), pipes, None);
+            sink = LogSink::start(open(), pipes, None, LogSync::Exit);
         }
         let next = sink;
         ops::sleep(Duration::from_millis(20)).await;
@@ -246,7 +252,7 @@ fn parking_returns_only_open_pipes() {
         let (err_r, err_w) = crate::sys::process::pipe().unwrap();
         let log = Rc::new(RefCell::new(Vec::new()));
         let pipes = vec![(Stream::Stdout, out_r), (Stream::Stderr, err_r)];
-        let sink = LogSink::start(Box::new(Memory(log.clone())), pipes, None);
+        let sink = LogSink::start(Box::new(Memory(log.clone())), pipes, None, LogSync::Exit);
         let sub = sink.hub.subscribe();
         rustix::io::write(&err_w, b"last words\n").unwrap();
         drop(err_w);

@@ -213,7 +213,7 @@ fn restore(pod: &Pod, r: &ContainerRecord, alive: bool, passed: &mut ListenFds) 
             r.id
         );
     }
-    let log = LogSink::start(driver(r), pipes, r.log.limit);
+    let log = LogSink::start(driver(r), pipes, r.log.limit, r.log.sync);
     Container::assemble(Parts {
         id: r.id.clone(),
         bundle: r.bundle.clone(),

@@ -180,6 +180,7 @@ async fn create_in(
         driver,
         outputs.into_iter().flatten().collect(),
         req.log.limit,
+        req.log.sync,
     );
     report_drops(pod, id, &log);
     let cgroup = match crate::cgroups::locate::paths_for_pid(pid) {

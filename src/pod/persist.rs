@@ -37,6 +37,7 @@ pub(super) fn settings(pod: &Pod, req: &CreateRequest, pid: i32) -> Settings {
             max_line: req.log.max_line,
             max_size: req.log.rotation.max_size,
             max_files: req.log.rotation.max_files,
+            sync: req.log.sync,
         },
         stdin: req.stdin,
         stdin_once: req.stdin_once,

@@ -42,6 +42,8 @@ pub struct LogOptions {
     pub max_line: Option<usize>,
     /// Rotation of the CRI file.
     pub rotation: Rotation,
+    /// When the file goes to disk.
+    pub sync: crate::logs::sync::LogSync,
 }
 
 /// CreateContainer's input, validated for types but not yet for values.

@@ -60,6 +60,18 @@ pub enum LogDriver {
     None,
 }
 
+/// When a container's log file goes to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogSync {
+    /// When its output has ended (WaitContainer answers after that).
+    Exit,
+    /// Also about once a second while it writes.
+    Interval,
+    /// Never: the kernel writes it back when it will.
+    Never,
+}
+
 /// One container as the monitor sees it.
 ///
 /// Not `deny_unknown_fields`: a client keeps working when a newer server
@@ -171,6 +183,9 @@ pub struct CreateContainer {
     /// server's loop). A `u32` here, but the server refuses beyond 32.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_max_files: Option<u32>,
+    /// Default "exit".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_sync: Option<LogSync>,
     /// Keep stdin open for Attach.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stdin: Option<bool>,

@@ -278,10 +278,11 @@ fn types(idl: &Idl, out: &mut Vec<String>) -> BTreeSet<String> {
         ("PodInit", check::<PodInit>),
         ("PodNamespace", check::<PodNamespace>),
     ];
-    let enums: [(&str, EnumChecker); 4] = [
+    let enums: [(&str, EnumChecker); 5] = [
         ("ContainerStatus", check_enum::<ContainerStatus>),
         ("LogPolicy", check_enum::<LogPolicy>),
         ("LogDriver", check_enum::<LogDriver>),
+        ("LogSync", check_enum::<LogSync>),
         ("EventKind", check_enum::<EventKind>),
     ];
     for (name, f) in records {

@@ -32,7 +32,7 @@ pub use call::call;
 pub use container::{
     ContainerInfo, ContainerReply, ContainerStatus, CreateContainer, DeleteContainer, GetContainer,
     KillContainer, ListContainers, ListContainersReply, LogDriver, LogPolicy, LogRateLimit,
-    StartContainer, WaitContainer, WaitContainerReply,
+    LogSync, StartContainer, WaitContainer, WaitContainerReply,
 };
 pub use events::{Event, EventDetail, WatchEvents, WatchEventsReply};
 pub use exec::{Attach, AttachReply, Exec, ExecReply, ExecSync, ExecSyncReply, Resize};

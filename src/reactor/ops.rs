@@ -308,6 +308,23 @@ pub async fn readable(fd: BorrowedFd<'_>) -> io::Result<()> {
     result(res).map(|_| ())
 }
 
+/// `fdatasync(fd)` on an io-wq worker (IORING_OP_FSYNC with DATASYNC), so
+/// the loop goes on while the disk works. The epoll backend has no way to
+/// run it off the loop: there it is `Unsupported`, and the caller picks
+/// another way (see `logs::sync`).
+pub async fn fdatasync(fd: BorrowedFd<'_>) -> io::Result<()> {
+    if backend::is_epoll() {
+        return Err(io::ErrorKind::Unsupported.into());
+    }
+    let entry = opcode::Fsync::new(types::Fd(fd.as_raw_fd()))
+        .flags(types::FsyncFlags::DATASYNC)
+        .build();
+    // SAFETY: no memory is passed to the kernel; it holds its own
+    // reference to the file for the operation.
+    let (res, _) = unsafe { Op::submit(entry, Owned::Nothing) }.await;
+    result(res).map(|_| ())
+}
+
 /// Sleeps for `d` in the kernel (an io_uring timeout).
 pub async fn sleep(d: Duration) {
     if backend::is_epoll() {

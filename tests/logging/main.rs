@@ -18,3 +18,4 @@ mod rate_limit;
 mod read_logs;
 mod rotated;
 mod support;
+mod sync;

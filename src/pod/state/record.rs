@@ -113,6 +113,10 @@ pub struct LogRecord {
     pub max_size: Option<u64>,
     /// Rotated files kept.
     pub max_files: u32,
+    /// When the file goes to disk (records before it had none: the
+    /// default, `exit`).
+    #[serde(default)]
+    pub sync: crate::logs::sync::LogSync,
 }
 
 /// A container of the pod, its settings and where its life is.

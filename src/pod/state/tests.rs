@@ -48,6 +48,7 @@ fn record(id: &str) -> ContainerRecord {
             max_line: Some(4096),
             max_size: Some(1 << 20),
             max_files: 3,
+            sync: crate::logs::sync::LogSync::Interval,
         },
         stdin: true,
         stdin_once: false,
