@@ -142,9 +142,15 @@ impl Failure {
             _ => Value::Null,
         };
         let rendered = err.render().to_string();
-        // clap's first line is "error: WHAT"; the usage and tips follow.
-        let first = rendered.lines().next().unwrap_or_default();
-        let what = first.strip_prefix("error: ").unwrap_or(first).to_owned();
+        // clap says "error: WHAT" (on one or more lines), then after a
+        // blank line the usage and tips.
+        let what = rendered
+            .lines()
+            .take_while(|l| !l.trim().is_empty())
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let what = what.strip_prefix("error: ").unwrap_or(&what).to_owned();
         let mut parameters = json!({
             "kind": format!("{:?}", err.kind()),
             "message": what,
@@ -264,5 +270,11 @@ mod tests {
         assert_eq!(f.parameters["argument"], "--bogus");
         assert!(f.message.contains("--bogus"), "{}", f.message);
         assert!(!f.message.starts_with("error:"), "{}", f.message);
+        let err = crate::cli::Cli::try_parse_from(["podmon", "kill"]).unwrap_err();
+        let f = Failure::invalid_argument(&err);
+        assert_eq!(
+            f.message,
+            "the following required arguments were not provided: <ID>"
+        );
     }
 }
