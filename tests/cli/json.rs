@@ -91,8 +91,8 @@ fn stop(mut child: Child) {
     let _ = child.wait();
 }
 
-/// create, start, state, ps, pod, set-log-limit, reopen-log, kill, wait,
-/// delete: each one document, the reply of its call.
+/// create, start, state, ps, wait, pod, set-log-limit, reopen-log: each
+/// one document, the reply of its call.
 fn check_one_shot(pod: &Pod, r: &str) {
     let v = ok(
         pod,
@@ -356,4 +356,8 @@ fn json_contract() {
     check_streams(&pod);
     check_failures(&pod, &r);
     assert_eq!(ok(&pod, &["delete", "c2"]), json!({}));
+    // upgrade: the upgraded monitor's GetPod reply, same pid.
+    let v = ok(&pod, &["upgrade"]);
+    assert_eq!(v["monitor"]["pid"], pod.pid, "{v}");
+    assert_eq!(v["name"], pod.name, "{v}");
 }
