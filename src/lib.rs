@@ -5,7 +5,8 @@
 //! # Layout
 //!
 //! Dependencies point one way, down this list: a folder uses only folders
-//! below it (`cli` uses `proto`, `varlink` and `sys` alone).
+//! below it (`cli` uses `proto`, `varlink` and `sys`, and `oci`'s runtime
+//! lookup alone, so `--version` names the runtime `serve` would pick).
 //!
 //! - `server/`: `podmon serve`: the directories and the state lock
 //!   (`lock.rs`), the listener (`socket.rs`, or the descriptors the service
@@ -18,7 +19,9 @@
 //!   dispatch table (`mod.rs`), the mapping of the pod to wire types (`map.rs`)
 //!   and of pod errors to Varlink errors, replies with `more` (`replier.rs`).
 //! - `cli/`: the client subcommands of the `podmon` binary (typed requests in
-//!   `request.rs`, printing in `output.rs`, terminals in `term.rs`).
+//!   `request.rs`, printing in `output.rs`, failures for people and for
+//!   `--json` in `failure.rs`, terminals in `term.rs`), completions and man
+//!   pages (`generate.rs`).
 //! - `pod/`: the domain: containers and their status rules (`status.rs`),
 //!   one file per operation (`create`, `start`, `kill`, `wait`, `delete`,
 //!   `shutdown`, `monitor`), the exit requests a Shutdown call leaves for

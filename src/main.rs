@@ -1,8 +1,7 @@
 //! The podmon binary: a thin edge over the library. `podmon serve` runs a
 //! pod's monitor; every other subcommand is a client of a running one.
 
-use clap::Parser;
-use podmon::cli::{self, Cli, Command};
+use podmon::cli::{self, Command};
 
 fn main() {
     // The pod's init (cloned into the pod's namespaces by the monitor):
@@ -11,7 +10,11 @@ fn main() {
     if args.first().map(String::as_str) == Some(podmon::server::POD_INIT_ARG) {
         std::process::exit(podmon::server::run_pod_init(&args[1..]));
     }
-    let cli = Cli::parse();
+    // Completions and man pages for scripts/install: not a subcommand either.
+    if args.first().map(String::as_str) == Some(cli::generate::GENERATE_ARG) {
+        std::process::exit(cli::generate::run(&args[1..]));
+    }
+    let cli = cli::parse();
     let code = match cli.command {
         Command::Serve(ref a) => {
             env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
@@ -53,12 +56,7 @@ fn main() {
         Command::Client(ref cmd) => {
             env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
                 .init();
-            match cli.client_socket() {
-                Ok(sock) => {
-                    cli::run_client(cmd.clone(), sock, cli.json).unwrap_or_else(|e| cli::report(&e))
-                }
-                Err(e) => cli::report(&e),
-            }
+            cli::client_main(&cli, cmd)
         }
     };
     std::process::exit(code);

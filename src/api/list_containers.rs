@@ -4,28 +4,41 @@ use std::rc::Rc;
 
 use super::{HandlerError, Replier, decode, map};
 use crate::pod::Pod;
-use crate::proto::{self, ListContainersReply};
-use crate::varlink::{Call, VarlinkError, params};
+use crate::proto::{self, ContainerInfo, ListContainersReply};
+use crate::varlink::{Call, params};
 
-/// One reply per container with `more` (as io.systemd.Machine.List does);
-/// without `more` only when there is at most one container.
+/// With `more` one reply per container (as io.systemd.Machine.List does);
+/// without `more` one reply listing them all, so a plain call (varlinkctl
+/// without `--more`, a script) works whatever the number of containers.
 pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(), HandlerError> {
     let proto::ListContainers {} = decode(call)?;
-    let all = pod.list();
-    if all.len() > 1 && !r.more() {
-        return Err(VarlinkError::expected_more().into());
+    let all: Vec<ContainerInfo> = pod.list().iter().map(|c| map::container_info(c)).collect();
+    if !r.more() {
+        // The only container also as `container`, as this call answered
+        // before `containers` existed.
+        let reply = ListContainersReply {
+            container: (all.len() == 1).then(|| all[0].clone()),
+            containers: Some(all),
+        };
+        r.reply(params::encode(&reply)).await?;
+        return Ok(());
     }
     let one = |c| ListContainersReply {
-        container: Some(map::container_info(c)),
+        container: Some(c),
+        containers: None,
     };
-    let Some((last, rest)) = all.split_last() else {
-        r.reply(params::encode(&ListContainersReply { container: None }))
+    let mut all = all.into_iter().peekable();
+    if all.peek().is_none() {
+        r.reply(params::encode(&ListContainersReply::default()))
             .await?;
         return Ok(());
-    };
-    for c in rest {
-        r.reply_continues(params::encode(&one(c))).await?;
     }
-    r.reply(params::encode(&one(last))).await?;
+    while let Some(c) = all.next() {
+        if all.peek().is_some() {
+            r.reply_continues(params::encode(&one(c))).await?;
+        } else {
+            r.reply(params::encode(&one(c))).await?;
+        }
+    }
     Ok(())
 }

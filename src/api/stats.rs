@@ -4,43 +4,46 @@ use std::rc::Rc;
 
 use super::{HandlerError, Replier, decode, map};
 use crate::pod::Pod;
-use crate::proto::{self, StatsReply};
-use crate::varlink::{Call, VarlinkError, params};
+use crate::proto::{self, ContainerStats, StatsReply};
+use crate::varlink::{Call, params};
 
-/// One container's stats, or every container's with `more`.
+/// One container's stats; every container's, one reply each with `more`
+/// or all in one reply (`containers`) without it.
 pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(), HandlerError> {
     let p: proto::Stats = decode(call)?;
-    let targets = match &p.id {
-        Some(id) => vec![pod.get(id)?],
-        None => pod.list(),
-    };
-    if targets.len() > 1 && !r.more() {
-        return Err(VarlinkError::expected_more().into());
-    }
     let monitor = map::monitor_stats();
     let init = map::pod_init(pod);
-    let Some((last, rest)) = targets.split_last() else {
-        r.reply(params::encode(&StatsReply {
-            stats: None,
-            monitor,
-            init,
-        }))
-        .await?;
+    let reply = |stats, containers| StatsReply {
+        stats,
+        containers,
+        monitor: monitor.clone(),
+        init: init.clone(),
+    };
+    if let Some(id) = &p.id {
+        let stats = map::container_stats(&*pod.get(id)?);
+        r.reply(params::encode(&reply(Some(stats), None))).await?;
         return Ok(());
-    };
-    for c in rest {
-        let out = StatsReply {
-            stats: Some(map::container_stats(c)),
-            monitor: monitor.clone(),
-            init: init.clone(),
-        };
-        r.reply_continues(params::encode(&out)).await?;
     }
-    let out = StatsReply {
-        stats: Some(map::container_stats(last)),
-        monitor,
-        init,
-    };
-    r.reply(params::encode(&out)).await?;
+    let all: Vec<ContainerStats> = pod.list().iter().map(|c| map::container_stats(c)).collect();
+    if !r.more() {
+        // The only container also as `stats`, as this call answered
+        // before `containers` existed.
+        let only = (all.len() == 1).then(|| all[0].clone());
+        r.reply(params::encode(&reply(only, Some(all)))).await?;
+        return Ok(());
+    }
+    let mut all = all.into_iter().peekable();
+    if all.peek().is_none() {
+        r.reply(params::encode(&reply(None, None))).await?;
+        return Ok(());
+    }
+    while let Some(s) = all.next() {
+        let out = params::encode(&reply(Some(s), None));
+        if all.peek().is_some() {
+            r.reply_continues(out).await?;
+        } else {
+            r.reply(out).await?;
+        }
+    }
     Ok(())
 }

@@ -4,32 +4,57 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use anyhow::{Context, anyhow};
+use anyhow::Context;
 use serde::Serialize;
 
+use super::failure::Failure;
 use super::output::{self, ContainerView};
 use super::request::{Plan, Request, plan};
-use super::{ClientCommand, errors, events, interactive, logs, port_forward, reexec, stats};
+use super::{ClientCommand, events, interactive, logs, port_forward, reexec, stats};
 use crate::proto::{self, call};
 use crate::varlink::client::{Client, ClientError};
 
 /// Runs `cmd` against the monitor at `socket` and returns the process exit
 /// status: 0 on success, the container's exit code for `wait`.
 ///
+/// With `json` the output is one JSON document (the reply of the call
+/// made), or one per line for the commands that stream.
+///
 /// Failures come back as errors whose message is already readable (e.g.
-/// "no such container: web"); print them with [`report`], which also gives
-/// the exit status 1.
+/// "no such container: web") and that carry a [`Failure`] (the Varlink
+/// error name and parameters); print them with [`report`](super::report),
+/// which also gives the exit status.
 pub fn run_client(cmd: ClientCommand, socket: &Path, json: bool) -> anyhow::Result<i32> {
     // Streaming subcommands drive their connections themselves.
     let mut req = match plan(&cmd)? {
         Plan::Call(req) => req,
-        Plan::Exec(args) => return interactive::exec(args, socket, json),
-        Plan::Attach { id, stdin } => return interactive::attach(id, stdin, socket),
+        Plan::Exec(args) => {
+            if json && (args.interactive || args.tty) {
+                return Err(Failure::json_unsupported(
+                    "exec -i/-t",
+                    "an interactive session's output is the process's raw bytes; \
+                     without -i and -t, exec --json prints the ExecSync reply",
+                )
+                .into());
+            }
+            return interactive::exec(args, socket, json);
+        }
+        Plan::Attach { id, stdin } => {
+            if json {
+                return Err(Failure::json_unsupported(
+                    "attach",
+                    "it relays the container's raw output (and stdin); \
+                     use logs -f --json for records",
+                )
+                .into());
+            }
+            return interactive::attach(id, stdin, socket);
+        }
         Plan::Logs(args) => return logs::run(args, socket, json),
         Plan::Stats { id, watch } => return stats::run(id, watch, socket, json),
         Plan::Events { id, since } => return events::run(id, since, socket, json),
         Plan::Upgrade { timeout } => return reexec::run(socket, timeout, json),
-        Plan::PortForward(args) => return port_forward::run(args, socket),
+        Plan::PortForward(args) => return port_forward::run(args, socket, json),
     };
     // A terminal container's pty starts at our window's size.
     if let Request::Create(create) = &mut req
@@ -40,45 +65,37 @@ pub fn run_client(cmd: ClientCommand, socket: &Path, json: bool) -> anyhow::Resu
         create.width = Some(cols);
         create.height = Some(rows);
     }
-    let mut client =
-        Client::connect(socket).map_err(|err| anyhow!(errors::describe(&err, socket)))?;
+    let mut client = Client::connect(socket).map_err(|err| Failure::client(&err, socket))?;
     let stdout = io::stdout();
     let stderr = io::stderr();
     let mut out = stdout.lock();
     let mut err = stderr.lock();
     let code = execute(req, &mut client, json, &mut out, &mut err).map_err(|e| match e {
-        Failure::Call(call) => anyhow!(errors::describe(&call, socket)),
-        Failure::Output(io) => anyhow::Error::new(io).context("cannot write output"),
+        Stop::Call(call) => anyhow::Error::new(Failure::client(&call, socket)),
+        Stop::Output(io) => anyhow::Error::new(io).context("cannot write output"),
     })?;
     out.flush().context("cannot write output")?;
     Ok(code)
 }
 
-/// Prints `podmon: <message>` on stderr and returns the exit status for a
-/// failed command (1).
-pub fn report(err: &anyhow::Error) -> i32 {
-    eprintln!("podmon: {err:#}");
-    1
-}
-
 /// What stopped a subcommand after connecting.
 #[derive(Debug)]
-enum Failure {
+enum Stop {
     /// The call failed (error reply, broken connection, ...).
     Call(ClientError),
     /// Printing the result failed.
     Output(io::Error),
 }
 
-impl From<ClientError> for Failure {
+impl From<ClientError> for Stop {
     fn from(err: ClientError) -> Self {
-        Failure::Call(err)
+        Stop::Call(err)
     }
 }
 
-impl From<io::Error> for Failure {
+impl From<io::Error> for Stop {
     fn from(err: io::Error) -> Self {
-        Failure::Output(err)
+        Stop::Output(err)
     }
 }
 
@@ -94,7 +111,7 @@ fn execute(
     json: bool,
     out: &mut impl Write,
     err: &mut impl Write,
-) -> Result<i32, Failure> {
+) -> Result<i32, Stop> {
     match req {
         Request::Ps(r) => list(client, &r, json, out),
         Request::Create(r) => show_id(call::call(client, &*r)?, json, out),
@@ -152,7 +169,7 @@ fn execute(
 }
 
 /// Replies that print nothing but `--json`.
-fn quiet<T: Serialize>(reply: &T, json: bool, out: &mut impl Write) -> Result<i32, Failure> {
+fn quiet<T: Serialize>(reply: &T, json: bool, out: &mut impl Write) -> Result<i32, Stop> {
     if json {
         json_line(out, reply)?;
     }
@@ -160,7 +177,7 @@ fn quiet<T: Serialize>(reply: &T, json: bool, out: &mut impl Write) -> Result<i3
 }
 
 /// `create` and `start` print the container's id.
-fn show_id(reply: proto::ContainerReply, json: bool, out: &mut impl Write) -> Result<i32, Failure> {
+fn show_id(reply: proto::ContainerReply, json: bool, out: &mut impl Write) -> Result<i32, Stop> {
     if json {
         json_line(out, &reply)?;
     } else {
@@ -169,19 +186,22 @@ fn show_id(reply: proto::ContainerReply, json: bool, out: &mut impl Write) -> Re
     Ok(0)
 }
 
-/// `ps`: one reply per container with `more`.
+/// `ps`: one reply listing every container (without `more`); `--json`
+/// prints it as `{"containers": [...]}`.
 fn list(
     client: &mut Client,
     req: &proto::ListContainers,
     json: bool,
     out: &mut impl Write,
-) -> Result<i32, Failure> {
-    let mut containers = Vec::new();
-    call::call_more(client, req, |reply| containers.extend(reply.container))?;
+) -> Result<i32, Stop> {
+    let reply = call::call(client, req)?;
+    let containers = reply.containers.unwrap_or_default();
     if json {
-        for c in containers {
-            json_line(out, &proto::ListContainersReply { container: Some(c) })?;
-        }
+        let all = proto::ListContainersReply {
+            container: None,
+            containers: Some(containers),
+        };
+        json_line(out, &all)?;
     } else {
         let views: Vec<ContainerView> = containers.iter().map(ContainerView::from).collect();
         write!(out, "{}", output::format_table(&views))?;

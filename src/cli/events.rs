@@ -4,14 +4,14 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use super::errors;
+use super::failure::Failure;
 use super::output;
 use super::stats::human_bytes;
 use crate::proto::{
     self, ContainerReply, EventDetail, GetPodReply, LogPolicy, WatchEventsReply, call,
 };
 use crate::varlink::client::{Client, ClientError, Mode};
-use anyhow::{Context, anyhow};
+use anyhow::Context;
 
 /// The `WatchEvents` parameters.
 pub fn events_request(id: Option<&str>, since: Option<u64>) -> proto::WatchEvents {
@@ -84,7 +84,7 @@ pub fn event_lines(reply: &WatchEventsReply) -> Vec<String> {
 /// Runs `podmon events` until interrupted (or until the monitor ends the
 /// call).
 pub fn run(id: Option<&str>, since: Option<u64>, socket: &Path, json: bool) -> anyhow::Result<i32> {
-    let describe = |err: ClientError| anyhow!(errors::describe(&err, socket));
+    let describe = |err: ClientError| Failure::client(&err, socket);
     let mut conn = Client::connect(socket).map_err(describe)?;
     call::send(&mut conn, &events_request(id, since), Mode::More).map_err(describe)?;
     let stdout = io::stdout();

@@ -9,10 +9,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
-use anyhow::{Context, anyhow};
+use anyhow::Context;
 
 use super::ExecArgs;
-use super::errors;
+use super::failure::{Failure, names};
 use super::output::{self, exit_status};
 use super::term::{self, DetachKeys, RawMode};
 use super::upgrade::FrameReader;
@@ -58,7 +58,7 @@ pub fn exec_request(args: &ExecArgs, sync: bool) -> ExecRequest {
 
 /// Runs `podmon exec`; returns the command's exit code as our status.
 pub fn exec(args: &ExecArgs, socket: &Path, json: bool) -> anyhow::Result<i32> {
-    let describe = |err: ClientError| anyhow!(errors::describe(&err, socket));
+    let describe = |err: ClientError| Failure::client(&err, socket);
     let mut req = match exec_request(args, args.uses_sync(json)) {
         ExecRequest::Sync(req) => {
             let mut client = Client::connect(socket).map_err(describe)?;
@@ -120,7 +120,7 @@ pub fn print_exec_sync(
 /// Runs `podmon attach`; returns the container's exit code, or 0 after
 /// detaching with ctrl-p ctrl-q.
 pub fn attach(id: &str, want_stdin: bool, socket: &Path) -> anyhow::Result<i32> {
-    let describe = |err: ClientError| anyhow!(errors::describe(&err, socket));
+    let describe = |err: ClientError| Failure::client(&err, socket);
     // The container's terminal decides raw mode; asking first also fails
     // early and clearly for an unknown id.
     let mut client = Client::connect(socket).map_err(describe)?;
@@ -230,10 +230,18 @@ fn run_session(sock: UnixStream, leftover: Vec<u8>, opts: &Session) -> anyhow::R
     }
     match result? {
         Ended::Exit(code) => Ok(exit_status(Some(i64::from(code)))),
-        Ended::Error(message) => Err(anyhow!("{message}")),
-        Ended::Closed => Err(anyhow!(
-            "the monitor closed the connection before the exit code"
-        )),
+        Ended::Error(message) => Err(Failure::new(
+            names::SESSION_ERROR,
+            serde_json::json!({ "message": message }),
+            message,
+        )
+        .into()),
+        Ended::Closed => Err(Failure::new(
+            names::CONNECTION_CLOSED,
+            serde_json::json!({}),
+            "the monitor closed the connection before the exit code",
+        )
+        .into()),
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::LogsArgs;
-use super::errors;
+use super::failure::Failure;
 use super::output;
 use crate::proto::{self, call};
 use crate::sys::time::rfc3339_nanos;
@@ -122,10 +122,12 @@ impl LogPrinter {
     }
 }
 
-/// Runs `podmon logs`.
+/// Runs `podmon logs`. With `json`: one `{"records": [...]}` document
+/// with every record, or with `--follow` one such line per reply that has
+/// records (as they arrive).
 pub fn run(args: &LogsArgs, socket: &Path, json: bool) -> anyhow::Result<i32> {
     let req = logs_request(args, SystemTime::now())?;
-    let describe = |err: ClientError| anyhow!(errors::describe(&err, socket));
+    let describe = |err: ClientError| Failure::client(&err, socket);
     let mut conn = Client::connect(socket).map_err(describe)?;
     call::send(&mut conn, &req, Mode::More).map_err(describe)?;
     let stdout = io::stdout();
@@ -133,11 +135,25 @@ pub fn run(args: &LogsArgs, socket: &Path, json: bool) -> anyhow::Result<i32> {
     let mut out = io::BufWriter::new(stdout.lock());
     let mut err = io::BufWriter::new(stderr.lock());
     let mut printer = LogPrinter::new(args.timestamps);
+    let mut all = Vec::new();
     loop {
-        let (reply, continues) = call::next::<proto::ReadLogs>(&mut conn).map_err(describe)?;
-        if json {
-            writeln!(out, "{}", output::json_line(&call::to_map(&reply)))
+        let (mut reply, continues) = call::next::<proto::ReadLogs>(&mut conn).map_err(describe)?;
+        if json && !args.follow {
+            all.append(&mut reply.records);
+            if continues {
+                continue;
+            }
+            let doc = proto::ReadLogsReply { records: all };
+            writeln!(out, "{}", output::json_line(&call::to_map(&doc)))
+                .and_then(|()| out.flush())
                 .context("cannot write output")?;
+            return Ok(0);
+        } else if json {
+            // The last reply of a follow has no records: it only ends it.
+            if !reply.records.is_empty() {
+                writeln!(out, "{}", output::json_line(&call::to_map(&reply)))
+                    .context("cannot write output")?;
+            }
         } else {
             let mut last_stream: Option<&str> = None;
             for r in &reply.records {

@@ -13,13 +13,15 @@ use std::thread;
 use anyhow::{Context, anyhow};
 
 use super::args::PortForwardArgs;
-use super::errors;
+use super::failure::{self, Failure};
 use crate::proto::{self, call};
 use crate::varlink::client::Client;
 
 /// Binds every address, prints "Forwarding from ADDR:PORT -> POD" for
-/// each, then serves connections until the process is killed.
-pub fn run(args: &PortForwardArgs, socket: &Path) -> anyhow::Result<i32> {
+/// each (with `json` one `{"address": "ADDR:PORT", "port": POD}` line),
+/// then serves connections until the process is killed; a connection that
+/// fails is reported on stderr (as JSON with `json`) and the rest go on.
+pub fn run(args: &PortForwardArgs, socket: &Path, json: bool) -> anyhow::Result<i32> {
     let (local, pod) = args.ports;
     let defaults = args.address.is_empty();
     let addrs: Vec<IpAddr> = if defaults {
@@ -37,7 +39,10 @@ pub fn run(args: &PortForwardArgs, socket: &Path) -> anyhow::Result<i32> {
         match TcpListener::bind(SocketAddr::new(ip, port)) {
             Ok(l) => listeners.push(l),
             // The default ::1 is skipped where the host has no IPv6.
-            Err(e) if defaults && ip.is_ipv6() => eprintln!("podmon: not listening on {ip}: {e}"),
+            Err(e) if defaults && ip.is_ipv6() => {
+                let note = Failure::other(format!("not listening on {ip}: {e}"));
+                failure::print(&note, json, &mut io::stderr().lock());
+            }
             Err(e) => {
                 return Err(anyhow!(
                     "cannot listen on {}: {e}",
@@ -48,14 +53,20 @@ pub fn run(args: &PortForwardArgs, socket: &Path) -> anyhow::Result<i32> {
     }
     let mut out = io::stdout();
     for l in &listeners {
-        writeln!(out, "Forwarding from {} -> {pod}", l.local_addr()?)?;
+        let addr = l.local_addr()?;
+        if json {
+            let line = serde_json::json!({"address": addr.to_string(), "port": pod});
+            writeln!(out, "{line}")?;
+        } else {
+            writeln!(out, "Forwarding from {addr} -> {pod}")?;
+        }
     }
     out.flush().context("cannot write output")?;
     let handles: Vec<_> = listeners
         .into_iter()
         .map(|l| {
             let socket = socket.to_owned();
-            thread::spawn(move || accept_loop(l, &socket, pod))
+            thread::spawn(move || accept_loop(l, &socket, pod, json))
         })
         .collect();
     for h in handles {
@@ -64,18 +75,23 @@ pub fn run(args: &PortForwardArgs, socket: &Path) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-fn accept_loop(listener: TcpListener, socket: &Path, pod: u16) {
+fn accept_loop(listener: TcpListener, socket: &Path, pod: u16, json: bool) {
     for conn in listener.incoming() {
         match conn {
             Ok(tcp) => {
                 let socket: PathBuf = socket.to_owned();
                 thread::spawn(move || {
                     if let Err(e) = forward_one(tcp, &socket, pod) {
-                        eprintln!("podmon: port-forward to {pod}: {e:#}");
+                        let e = e.context(format!("port-forward to {pod}"));
+                        failure::print(&failure::of(&e), json, &mut io::stderr().lock());
                     }
                 });
             }
-            Err(e) => eprintln!("podmon: accepting: {e}"),
+            Err(e) => failure::print(
+                &Failure::other(format!("accepting: {e}")),
+                json,
+                &mut io::stderr().lock(),
+            ),
         }
     }
 }
@@ -83,11 +99,11 @@ fn accept_loop(listener: TcpListener, socket: &Path, pod: u16) {
 /// One local connection: a PortForward call with `upgrade`, then bytes
 /// both ways until both directions ended.
 fn forward_one(tcp: TcpStream, socket: &Path, pod: u16) -> anyhow::Result<()> {
-    let client = Client::connect(socket).map_err(|e| anyhow!(errors::describe(&e, socket)))?;
+    let client = Client::connect(socket).map_err(|e| Failure::client(&e, socket))?;
     let req = proto::PortForward {
         port: i64::from(pod),
     };
-    let (_, up) = call::upgrade(client, &req).map_err(|e| anyhow!(errors::describe(&e, socket)))?;
+    let (_, up) = call::upgrade(client, &req).map_err(|e| Failure::client(&e, socket))?;
     let (unix, leftover) = (up.stream, up.leftover);
     let (tcp2, unix2) = (tcp.try_clone()?, unix.try_clone()?);
     let down = thread::spawn(move || {

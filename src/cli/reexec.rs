@@ -7,9 +7,10 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::Context;
+use serde_json::json;
 
-use super::errors;
+use super::failure::{Failure, names};
 use super::output;
 use crate::proto::{self, call};
 use crate::varlink::client::Client;
@@ -17,9 +18,20 @@ use crate::varlink::client::Client;
 /// Pause between attempts to reach the upgraded monitor.
 const RETRY: Duration = Duration::from_millis(20);
 
-/// Runs the upgrade and prints the new monitor's version and pid.
+/// An upgrade that did not happen as asked.
+fn failed(message: String) -> anyhow::Error {
+    Failure::new(
+        names::UPGRADE_FAILED,
+        json!({ "message": message }),
+        message,
+    )
+    .into()
+}
+
+/// Runs the upgrade and prints the new monitor's version and pid (with
+/// `json`, its `GetPod` reply).
 pub fn run(socket: &Path, timeout: Duration, json: bool) -> anyhow::Result<i32> {
-    let describe = |e| anyhow!(errors::describe(&e, socket));
+    let describe = |e| Failure::client(&e, socket);
     let mut client = Client::connect(socket).map_err(describe)?;
     let before = call::call(&mut client, &proto::GetPod {}).map_err(describe)?;
     call::call(&mut client, &proto::Reexec {}).map_err(describe)?;
@@ -27,7 +39,10 @@ pub fn run(socket: &Path, timeout: Duration, json: bool) -> anyhow::Result<i32> 
     let end = Instant::now() + timeout;
     while call::call(&mut client, &proto::GetPod {}).is_ok() {
         if Instant::now() >= end {
-            bail!("the monitor did not exec within {}s", timeout.as_secs());
+            return Err(failed(format!(
+                "the monitor did not exec within {}s",
+                timeout.as_secs()
+            )));
         }
         std::thread::sleep(RETRY);
     }
@@ -36,10 +51,19 @@ pub fn run(socket: &Path, timeout: Duration, json: bool) -> anyhow::Result<i32> 
         match reply {
             Ok(p) if p.started_at != before.started_at => break p,
             Ok(_) | Err(_) if Instant::now() < end => std::thread::sleep(RETRY),
-            Ok(_) => bail!("the monitor still runs its old image"),
-            Err(e) => return Err(describe(e)).context("the upgraded monitor does not answer"),
+            Ok(_) => return Err(failed("the monitor still runs its old image".into())),
+            Err(e) => {
+                return Err(anyhow::Error::new(describe(e)))
+                    .context("the upgraded monitor does not answer");
+            }
         }
     };
+    if after.monitor.pid != before.monitor.pid {
+        return Err(failed(format!(
+            "the monitor's pid changed ({} to {}): it was restarted, not upgraded in place",
+            before.monitor.pid, after.monitor.pid
+        )));
+    }
     let mut out = std::io::stdout().lock();
     if json {
         writeln!(out, "{}", output::json_line(&call::to_map(&after)))?;
@@ -49,13 +73,6 @@ pub fn run(socket: &Path, timeout: Duration, json: bool) -> anyhow::Result<i32> 
             "upgraded: podmon {} (was {}), pid {}",
             after.version, before.version, after.monitor.pid
         )?;
-    }
-    if after.monitor.pid != before.monitor.pid {
-        bail!(
-            "the monitor's pid changed ({} to {}): it was restarted, not upgraded in place",
-            before.monitor.pid,
-            after.monitor.pid
-        );
     }
     Ok(0)
 }

@@ -172,7 +172,14 @@ fn wire_enum<T: DeserializeOwned>(name: &str, option: &str) -> anyhow::Result<T>
 /// A number in the parameter's wire type; one that does not fit is what
 /// the monitor would refuse, said the same way.
 fn fit<T: TryFrom<u64>>(n: u64, parameter: &str) -> anyhow::Result<T> {
-    T::try_from(n).map_err(|_| anyhow!("invalid parameter: {parameter}"))
+    T::try_from(n).map_err(|_| {
+        super::Failure::new(
+            crate::varlink::message::INVALID_PARAMETER,
+            serde_json::json!({ "parameter": parameter }),
+            format!("invalid parameter: {parameter}"),
+        )
+        .into()
+    })
 }
 
 /// A rate limit from `--rate`/`--burst`/`--policy`.

@@ -6,10 +6,10 @@ use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::{Context, anyhow};
+use anyhow::Context;
 use serde::Deserialize;
 
-use super::errors;
+use super::failure::Failure;
 use super::output;
 use crate::proto::{self, call};
 use crate::varlink::client::{Client, ClientError};
@@ -240,38 +240,42 @@ pub fn with_cpu(
         .collect()
 }
 
-/// One round of `Stats`: the replies (for `--json`) and the samples in
-/// them.
-type Round = (Vec<proto::StatsReply>, Vec<Sample>);
+/// One round of `Stats`: the reply (for `--json`) and the samples in it.
+type Round = (proto::StatsReply, Vec<Sample>);
 
+/// One `Stats` call without `more`: one container's (`stats`), or every
+/// container's in one reply (`containers`, and then no `stats`, which
+/// would only repeat the single container of a one-container pod).
 fn sample(client: &mut Client, id: Option<&str>) -> Result<Round, ClientError> {
-    let mut replies = Vec::new();
     let req = proto::Stats {
         id: id.map(str::to_owned),
     };
-    match id {
-        Some(_) => replies.push(call::call(client, &req)?),
-        None => call::call_more(client, &req, |r| replies.push(r))?,
+    let mut reply = call::call(client, &req)?;
+    if reply.containers.is_some() {
+        reply.stats = None;
     }
-    let samples = replies
+    let samples = reply
+        .stats
         .iter()
-        .filter_map(|r| r.stats.as_ref())
+        .chain(reply.containers.iter().flatten())
         .map(Sample::from_stats)
         .collect();
-    Ok((replies, samples))
+    Ok((reply, samples))
 }
 
-/// Runs `podmon stats`.
+/// Runs `podmon stats`. With `json`: the `Stats` reply as one document
+/// (at once, without the second sample the CPU % needs), and with `watch`
+/// one such line per round.
 pub fn run(id: Option<&str>, watch: bool, socket: &Path, json: bool) -> anyhow::Result<i32> {
-    let describe = |err: ClientError| anyhow!(errors::describe(&err, socket));
+    let describe = |err: ClientError| Failure::client(&err, socket);
     let mut client = Client::connect(socket).map_err(describe)?;
     let stdout = io::stdout();
     let clear = watch && stdout.is_terminal();
     let mut out = stdout.lock();
-    let (replies, mut prev) = sample(&mut client, id).map_err(describe)?;
+    let (reply, mut prev) = sample(&mut client, id).map_err(describe)?;
     let mut prev_at = Instant::now();
     if json {
-        print_json(&mut out, &replies)?;
+        print_json(&mut out, &reply)?;
         if !watch {
             return Ok(0);
         }
@@ -279,11 +283,11 @@ pub fn run(id: Option<&str>, watch: bool, socket: &Path, json: bool) -> anyhow::
     let mut gap = SAMPLE_GAP;
     loop {
         thread::sleep(gap);
-        let (replies, cur) = sample(&mut client, id).map_err(describe)?;
+        let (reply, cur) = sample(&mut client, id).map_err(describe)?;
         let elapsed = prev_at.elapsed();
         prev_at = Instant::now();
         if json {
-            print_json(&mut out, &replies)?;
+            print_json(&mut out, &reply)?;
         } else {
             let rows = with_cpu(&prev, cur.clone(), elapsed);
             let mut text = String::new();
@@ -303,11 +307,10 @@ pub fn run(id: Option<&str>, watch: bool, socket: &Path, json: bool) -> anyhow::
     }
 }
 
-fn print_json(out: &mut impl Write, replies: &[proto::StatsReply]) -> anyhow::Result<()> {
-    for r in replies {
-        writeln!(out, "{}", output::json_line(&call::to_map(r))).context("cannot write output")?;
-    }
-    out.flush().context("cannot write output")
+fn print_json(out: &mut impl Write, reply: &proto::StatsReply) -> anyhow::Result<()> {
+    writeln!(out, "{}", output::json_line(&call::to_map(reply)))
+        .and_then(|()| out.flush())
+        .context("cannot write output")
 }
 
 #[cfg(test)]

@@ -459,3 +459,11 @@ fn serve_explicit_paths() {
     assert_eq!(args.log_dir(), PathBuf::from("/st/logs"));
     assert_eq!(args.exit_dir, Some(PathBuf::from("/ex")));
 }
+
+#[test]
+fn json_flag_is_seen_only_before_dashes() {
+    let os = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+    let has = |v: &[&str]| before_dashes(&os(v)).any(|a| a == "--json");
+    assert!(has(&["podmon", "exec", "--json", "c", "--", "x"]));
+    assert!(!has(&["podmon", "exec", "c", "--", "echo", "--json"]));
+}

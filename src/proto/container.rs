@@ -281,17 +281,23 @@ pub struct GetContainer {
     pub id: String,
 }
 
-/// ListContainers (one reply per container with `more`).
+/// ListContainers (one reply per container with `more`, one with all of
+/// them without).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListContainers {}
 
-/// One container of a listing; absent when the pod has none.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A listing: with `more` one reply per container (`container`); without
+/// `more` one reply with every container (`containers`, plus `container`
+/// when there is exactly one, for clients older than `containers`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ListContainersReply {
-    /// The container.
+    /// One container (absent when the pod has none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<ContainerInfo>,
+    /// Every container, in id order; only without `more`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub containers: Option<Vec<ContainerInfo>>,
 }
 
 method! {

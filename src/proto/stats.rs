@@ -120,12 +120,17 @@ pub struct Stats {
     pub id: Option<String>,
 }
 
-/// One container's statistics and the monitor's footprint.
+/// One container's statistics (or, without `id` and `more`, every
+/// container's) and the monitor's footprint.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatsReply {
-    /// Absent when the pod has no containers.
+    /// One container's: the one asked for, each reply's with `more`, or
+    /// the only one; absent when the pod has no containers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stats: Option<ContainerStats>,
+    /// Every container's, in id order; only without `id` and `more`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub containers: Option<Vec<ContainerStats>>,
     /// The monitor's own footprint.
     pub monitor: MonitorStats,
     /// The pod's init, when the pod has new namespaces.

@@ -30,7 +30,6 @@ fn check_unknown_ids(pod: &Pod) {
         &["logs", "-f", "ghost"],
         &["logs", "--tail", "1", "--timestamps", "ghost"],
         &["stats", "ghost"],
-        &["stats", "--json", "ghost"],
         &["events", "ghost"],
         &["set-log-limit", "ghost", "--rate", "1M"],
         &["set-log-limit", "ghost", "--off"],
@@ -173,15 +172,12 @@ fn check_usage_errors(pod: &Pod, r: &str) {
     assert_eq!(out.code(), 2, "{out:?}");
     assert!(out.stderr.contains("yesterday"), "{out:?}");
     let out = pod.cli_ok(&["ps", "--json"]);
-    let ids: Vec<String> = out
-        .stdout
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["container"]["id"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
+    let ps: Value = serde_json::from_str(&out.stdout).unwrap();
+    let ids: Vec<&str> = ps["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, ["c1"], "usage errors created nothing");
 }

@@ -38,20 +38,14 @@ fn check_stats_table(pod: &Pod) {
     );
 }
 
-/// stats --json: JSON lines that parse, with the numbers; pod: the name
-/// and counts.
+/// stats --json: one document with the numbers; pod: the name and
+/// counts.
 fn check_stats_json_and_pod(pod: &Pod) {
     let out = pod.cli_ok(&["stats", "--json", "c1"]);
-    let replies: Vec<Value> = out
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l:?}")))
-        .collect();
-    assert!(!replies.is_empty(), "{out:?}");
-    for r in &replies {
-        assert_eq!(r["stats"]["id"], "c1", "{r}");
-        assert_eq!(r["stats"]["memory"]["limit"], 64 << 20, "{r}");
-    }
+    let r: Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("not one JSON document ({e}): {out:?}"));
+    assert_eq!(r["stats"]["id"], "c1", "{r}");
+    assert_eq!(r["stats"]["memory"]["limit"], 64 << 20, "{r}");
 
     // pod: the name and counts.
     let out = pod.cli_ok(&["pod"]);

@@ -80,11 +80,7 @@ fn container(id: &str, status: &str) -> Value {
         "createdAt": "2024-01-01T00:00:00.5Z"})
 }
 
-fn run(
-    cmd: ClientCommand,
-    json: bool,
-    replies: Vec<Reply>,
-) -> (Result<i32, Failure>, String, String) {
+fn run(cmd: ClientCommand, json: bool, replies: Vec<Reply>) -> (Result<i32, Stop>, String, String) {
     let Plan::Call(req) = plan(&cmd).unwrap() else {
         panic!("not a one-shot call")
     };
@@ -127,10 +123,10 @@ fn start_prints_id_and_json_prints_parameters() {
 #[test]
 fn ps_human_and_json() {
     let replies = || {
-        vec![
-            Reply::continues(obj(json!({"container": container("a", "running")}))),
-            Reply::ok(obj(json!({"container": container("b", "created")}))),
-        ]
+        vec![Reply::ok(obj(json!({"containers": [
+            container("a", "running"),
+            container("b", "created")
+        ]})))]
     };
     let (result, out, _) = run(ClientCommand::Ps, false, replies());
     assert_eq!(result.unwrap(), 0);
@@ -141,19 +137,23 @@ fn ps_human_and_json() {
          b    created   -     -      2024-01-01T00:00:00Z\n"
     );
     let (_, out, _) = run(ClientCommand::Ps, true, replies());
-    let lines: Vec<Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(lines.len(), 2);
-    assert_eq!(lines[1]["container"]["id"], "b");
+    assert_eq!(out.lines().count(), 1, "one document: {out}");
+    let printed: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(printed["containers"][1]["id"], "b");
 }
 
 #[test]
 fn ps_on_empty_pod() {
-    let (result, out, _) = run(ClientCommand::Ps, true, vec![Reply::ok(Map::new())]);
+    let reply = Reply::ok(obj(json!({"containers": []})));
+    let (result, out, _) = run(ClientCommand::Ps, true, vec![reply]);
     assert_eq!(result.unwrap(), 0);
-    assert_eq!(out, "");
+    assert_eq!(out, "{\"containers\":[]}\n");
+    // The single container is not printed twice.
+    let reply = Reply::ok(obj(json!({"container": container("a", "running"),
+        "containers": [container("a", "running")]})));
+    let (_, out, _) = run(ClientCommand::Ps, true, vec![reply]);
+    let printed: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(printed, json!({"containers": [container("a", "running")]}));
 }
 
 #[test]
@@ -166,11 +166,11 @@ fn error_reply_is_a_readable_failure() {
         false,
         vec![reply],
     );
-    let Err(Failure::Call(err)) = result else {
+    let Err(Stop::Call(err)) = result else {
         panic!("expected a call failure")
     };
     assert_eq!(
-        errors::describe(&err, Path::new("/s")),
+        super::super::errors::describe(&err, Path::new("/s")),
         "no such container: web"
     );
     assert_eq!(out, "");
@@ -186,5 +186,8 @@ fn run_client_without_monitor_names_the_socket() {
     .unwrap_err();
     let text = format!("{err:#}");
     assert!(text.contains("/nonexistent/podmon.sock"), "{text}");
-    assert_eq!(report(&err), 1);
+    assert_eq!(super::super::report(&err, false), 1);
+    let failure = super::super::failure::of(&err);
+    assert_eq!(failure.name, super::super::error_names::CANNOT_CONNECT);
+    assert_eq!(failure.parameters["errno"], libc::ENOENT);
 }
