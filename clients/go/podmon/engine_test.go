@@ -29,6 +29,10 @@ func need(t *testing.T, name string) string {
 }
 
 func writeBundle(t *testing.T, dir, rootfs string, args []string) {
+	writeBundleWith(t, dir, rootfs, args, nil)
+}
+
+func writeBundleWith(t *testing.T, dir, rootfs string, args []string, resources map[string]interface{}) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -46,6 +50,9 @@ func writeBundle(t *testing.T, dir, rootfs string, args []string) {
 		"linux": map[string]interface{}{
 			"namespaces": []map[string]string{{"type": "mount"}, {"type": "uts"}, {"type": "ipc"}, {"type": "pid"}},
 		},
+	}
+	if resources != nil {
+		config["linux"].(map[string]interface{})["resources"] = resources
 	}
 	b, _ := json.Marshal(config)
 	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o600); err != nil {
@@ -286,6 +293,49 @@ func TestEngineLifecycle(t *testing.T) {
 	}
 	if !waitFor(func() bool { _, err := c.GetPod(ctx, GetPodIn{}); return err != nil }) {
 		t.Fatal("the monitor still answers after Shutdown")
+	}
+}
+
+// The OOM exit path appears, and the exit path says 137, when the kernel's
+// OOM killer ends a container over its bundle's memory limit.
+func TestEngineOOMExitPaths(t *testing.T) {
+	run := filepath.Join(need(t, "PODMON_RUN_DIR"), "oom")
+	rootfs := need(t, "PODMON_ROOTFS")
+	if err := os.MkdirAll(run, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	c := newClient(t, run)
+	defer c.ShutdownPod(time.Second)
+	bundle := filepath.Join(run, "bundles", "hog")
+	// The shell reads 200 MB into a variable: far over 32 MiB.
+	writeBundleWith(t, bundle, rootfs,
+		[]string{"sh", "-c", `x=$(head -c 200000000 /dev/zero | tr "\0" a); echo survived ${#x}`},
+		map[string]interface{}{"memory": map[string]int64{"limit": 32 << 20}})
+	exitPath, oomPath := filepath.Join(run, "hog.exit"), filepath.Join(run, "hog.oom")
+	_, err := c.CreateContainer(ctx, &CreateContainerConfig{
+		ID: "hog", BundlePath: bundle, ExitPaths: []string{exitPath}, OOMExitPaths: []string{oomPath},
+		LogDrivers: []ContainerLogDriver{{Type: LogDriverTypeContainerRuntimeInterface}},
+	})
+	if err != nil {
+		t.Fatalf("CreateContainer: %v", err)
+	}
+	if _, err := c.StartContainer(ctx, StartContainerIn{Id: "hog"}); err != nil {
+		t.Fatalf("StartContainer: %v", err)
+	}
+	w, err := c.WaitContainer(ctx, WaitContainerIn{Id: "hog"})
+	if err != nil || !w.OomKilled || w.Reason != "OOMKilled" {
+		t.Fatalf("WaitContainer: %+v %v", w, err)
+	}
+	if !waitFor(func() bool { b, _ := os.ReadFile(exitPath); return string(b) == "137" }) {
+		t.Fatalf("exit path %s never said 137", exitPath)
+	}
+	if _, err := os.Stat(oomPath); err != nil {
+		t.Fatalf("OOM exit path: %v", err)
+	}
+	if _, err := c.DeleteContainer(ctx, DeleteContainerIn{Id: "hog"}); err != nil {
+		t.Fatalf("DeleteContainer: %v", err)
 	}
 }
 
