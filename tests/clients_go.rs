@@ -86,13 +86,16 @@ fn generator_covers_the_idl_grammar() {
     )
     .assert_ok();
     let mut py = Command::new("python3");
-    py.current_dir(&dir).arg("-c").arg(
-        "import inspect, _generated as g\n\
+    py.current_dir(&dir)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .arg("-c")
+        .arg(
+            "import inspect, _generated as g\n\
          assert set(g.ERRORS) == {'org.example.Grammar.Failed', 'org.example.Grammar.Gone'}\n\
          e = g.Failed(parameters={'reason': 'r'}); assert e.reason == 'r' and e.detail is None\n\
          assert 'class_' in inspect.signature(g.Methods.everything).parameters\n\
          assert not hasattr(g.Methods, 'watch') and hasattr(g.Methods, 'watch_more')\n",
-    );
+        );
     run_with_timeout(&mut py, Duration::from_secs(60)).assert_ok();
     let _ = fs::remove_dir_all(&dir);
 }

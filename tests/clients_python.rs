@@ -14,7 +14,8 @@ fn python_client_drives_podmon() {
     c.arg(project_dir().join("tests/clients/python_engine.py"))
         .arg(format!("unix:{}", pod.socket.display()))
         .arg(rootfs())
-        .env("PYTHONPATH", project_dir().join("clients/python"));
+        .env("PYTHONPATH", project_dir().join("clients/python"))
+        .env("PYTHONDONTWRITEBYTECODE", "1");
     let out = run_with_timeout(&mut c, Duration::from_secs(120)).assert_ok();
     assert_eq!(out.stdout.trim(), "ok", "{out:?}");
     assert!(

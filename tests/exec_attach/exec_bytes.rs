@@ -45,6 +45,15 @@ fn exec_sync_base64_round_trips_bytes() {
     let e = exec_sync_reply(&pod, "c1", &["true"], json!({"encoding": "hex"}))
         .err("io.podmon.Pod.InvalidValue");
     assert_eq!(e["parameter"], json!("encoding"), "{e}");
+    // RunInPod shares the reply and the check (before it looks for the
+    // pod's namespaces, which this pod does not have).
+    let e = pod
+        .call(
+            "io.podmon.Pod.RunInPod",
+            json!({"command": ["true"], "encoding": "latin1"}),
+        )
+        .err("io.podmon.Pod.InvalidValue");
+    assert_eq!(e["parameter"], json!("encoding"), "{e}");
 
     // The cap counts bytes, before encoding.
     let r = exec_sync(
