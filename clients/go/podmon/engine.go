@@ -51,7 +51,9 @@ type Config struct {
 }
 
 // PodmonClient is one pod's monitor, as conmon-rs's ConmonClient: the typed
-// calls of Client plus the conmon-rs-shaped ones below.
+// calls of Client plus the conmon-rs-shaped ones below. Where names clash
+// (CreateContainer, Shutdown) the conmon-rs form is the one called; the
+// generated call stays reachable as c.Client.CreateContainer.
 type PodmonClient struct {
 	*Client
 	cfg       Config
@@ -72,6 +74,9 @@ func New(cfg *Config) (*PodmonClient, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if pod, err := c.GetPod(ctx, GetPodIn{}); err == nil {
+		if pod.Name != cfg.Pod {
+			return nil, fmt.Errorf("podmon: %s serves pod %q, not %q", cfg.SocketPath(), pod.Name, cfg.Pod)
+		}
 		c.serverPID = uint32(pod.Monitor.Pid)
 		return c, nil
 	}

@@ -123,6 +123,9 @@ func TestEngineLifecycle(t *testing.T) {
 	if again.PID() != c.PID() {
 		t.Fatalf("second New started another monitor: %d, not %d", again.PID(), c.PID())
 	}
+	if _, err := New(&Config{Pod: "other", ServerRunDir: run}); err == nil || !strings.Contains(err.Error(), `"goengine"`) {
+		t.Fatalf("New for another pod on the same directory: %v", err)
+	}
 
 	bundle := filepath.Join(run, "bundles", "c1")
 	writeBundle(t, bundle, rootfs, []string{"sh", "-c", `read line; echo "got $line"; echo oops >&2; exit 3`})
