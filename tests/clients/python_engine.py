@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
-"""Drives a real podmon with the Python package clients/python/podmon:
+"""Drives a real podmon with the Python package clients/python/podmon, as
+an engine would:
 
-    PYTHONPATH=clients/python python3 tests/clients/python_engine.py unix:SOCKET ROOTFS
+    PYTHONPATH=clients/python python3 tests/clients/python_engine.py PODMON RUNTIME ROOTFS RUNDIR
 
-create, start, ExecSync with the exact bytes, a streaming exec, stats,
-attach (upgraded), events, wait, typed errors, delete. Prints "ok" at the
-end; any failed check raises (non-zero exit, with the reason).
+podmon.new starts `podmon serve` (and finds it again), then: create from a
+bundle, typed errors, events, start, ExecSync with the exact bytes, a
+streaming exec, stats, attach (upgraded, with stdin), wait, list, delete,
+shutdown. Prints "ok" at the end; any failed check raises (non-zero exit,
+with the reason). PODMON_REACTOR in the environment reaches the monitor.
 """
+import json
+import os
 import sys
+import time
 
 import podmon
 
@@ -17,14 +23,41 @@ def check(cond, what):
         raise AssertionError(what)
 
 
-def main(address, rootfs):
-    pod = podmon.Client(address)
-    script = 'read line; echo "got $line"; echo oops >&2; exit 3'
-    created = pod.create_container("p1", rootfs=rootfs, command=["sh", "-c", script], stdin=True)
+def write_bundle(path, rootfs, args):
+    os.makedirs(path, exist_ok=True)
+    config = {
+        "ociVersion": "1.0.2",
+        "process": {"args": args, "cwd": "/", "user": {"uid": 0, "gid": 0},
+                    "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]},
+        "root": {"path": rootfs, "readonly": True},
+        "hostname": "pyclient",
+        "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
+        "linux": {"namespaces": [{"type": t} for t in ("mount", "uts", "ipc", "pid")]},
+    }
+    with open(os.path.join(path, "config.json"), "w") as f:
+        json.dump(config, f)
+
+
+def start(server, runtime, run):
+    env = {"PODMON_REACTOR": os.environ["PODMON_REACTOR"]} if os.environ.get("PODMON_REACTOR") else {}
+    with open(os.path.join(run, "server.log"), "a") as log:
+        return podmon.new("pyengine", run, server_path=server, runtime=runtime, env=env, output=log)
+
+
+def main(server, runtime, rootfs, run):
+    pod = start(server, runtime, run)
+    pid = pod.get_pod()["monitor"]["pid"]
+    again = start(server, runtime, run)
+    check(again.get_pod()["monitor"]["pid"] == pid, "a second new() started another monitor")
+    again.close()
+
+    bundle = os.path.join(run, "bundles", "p1")
+    write_bundle(bundle, rootfs, ["sh", "-c", 'read line; echo "got $line"; echo oops >&2; exit 3'])
+    created = pod.create_container("p1", bundle=bundle, stdin=True)
     check(created["container"]["status"] == "created", created)
 
     try:
-        pod.create_container("p1", rootfs=rootfs, command=["true"])
+        pod.create_container("p1", bundle=bundle)
         raise AssertionError("a second create succeeded")
     except podmon.ContainerExists as e:
         check(e.id == "p1" and e.name == "io.podmon.Pod.ContainerExists", vars(e))
@@ -82,9 +115,18 @@ def main(address, rootfs):
     for want in ("started", "execStarted", "execExited", "exited", "deleted"):
         check(want in kinds, (want, kinds))
     events.close()
+    pod.shutdown(kill_containers=True, timeout=1)
+    for _ in range(100):
+        try:
+            pod.get_pod()
+        except OSError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the monitor still answers after Shutdown")
     pod.close()
     print("ok")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:5])
