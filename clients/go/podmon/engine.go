@@ -259,6 +259,9 @@ func (c *PodmonClient) CreateContainer(ctx context.Context, cfg *CreateContainer
 		for _, l := range links {
 			os.Remove(l)
 			if err := os.Symlink(*out.Container.LogPath, l); err != nil {
+				// Not half made: the engine retries the whole create.
+				force := true
+				c.DeleteContainer(ctx, DeleteContainerIn{Id: cfg.ID, Force: &force})
 				return nil, fmt.Errorf("podmon: log path: %w", err)
 			}
 		}

@@ -142,6 +142,17 @@ func TestEngineLifecycle(t *testing.T) {
 		t.Fatalf("created: %+v", cr.Container)
 	}
 
+	// A log path that cannot be made leaves no container behind.
+	_, err = c.CreateContainer(ctx, &CreateContainerConfig{ID: "c0", BundlePath: bundle,
+		LogDrivers: []ContainerLogDriver{{Path: filepath.Join(run, "no-such-dir", "c0.log")}}})
+	if err == nil || !strings.Contains(err.Error(), "log path") {
+		t.Fatalf("create with a bad log path: %v", err)
+	}
+	_, err = c.GetContainer(ctx, GetContainerIn{Id: "c0"})
+	if !errors.As(err, new(*NoSuchContainer)) {
+		t.Fatalf("c0 was left behind: %v", err)
+	}
+
 	// Errors are typed, with their parameters.
 	_, err = c.CreateContainer(ctx, &CreateContainerConfig{ID: "c1", BundlePath: bundle})
 	var exists *ContainerExists
