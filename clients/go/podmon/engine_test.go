@@ -142,8 +142,71 @@ func TestEngineLifecycle(t *testing.T) {
 		t.Fatalf("created: %+v", cr.Container)
 	}
 
-	// A log path that cannot be made leaves no container behind.
-	_, err = c.CreateContainer(ctx, &CreateContainerConfig{ID: "c0", BundlePath: bundle,
+	checkCreateErrors(t, ctx, c, run, bundle)
+
+	events, err := c.WatchEventsMore(ctx, WatchEventsIn{Id: strPtr("c1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer events.Close()
+	first, err := events.Next(ctx)
+	if err != nil || len(first.Containers) != 1 || first.Containers[0].Id != "c1" {
+		t.Fatalf("first WatchEvents reply: %+v %v", first, err)
+	}
+
+	if _, err := c.StartContainer(ctx, StartContainerIn{Id: "c1"}); err != nil {
+		t.Fatalf("StartContainer: %v", err)
+	}
+
+	checkExecs(t, ctx, c)
+
+	st, err := c.Stats(ctx, StatsIn{Id: strPtr("c1")})
+	if err != nil || st.Stats == nil || st.Stats.Id != "c1" || st.Monitor.Pid != int64(c.PID()) {
+		t.Fatalf("Stats: %+v %v", st, err)
+	}
+	if st.Stats.Pids.Current == nil || *st.Stats.Pids.Current < 1 {
+		t.Fatalf("Stats: no pids: %+v", st.Stats.Pids)
+	}
+
+	// While it runs (the monitor's ReopenLog of a stopped container does
+	// not answer yet).
+	if err := c.ReopenLogContainer(ctx, &ReopenLogContainerConfig{ID: "c1"}); err != nil {
+		t.Fatalf("ReopenLogContainer: %v", err)
+	}
+
+	checkAttach(t, ctx, c, filepath.Join(run, "c1.attach"))
+
+	w, err := c.WaitContainer(ctx, WaitContainerIn{Id: "c1"})
+	if err != nil || w.ExitCode == nil || *w.ExitCode != 3 || w.Reason != "Error" {
+		t.Fatalf("WaitContainer: %+v %v", w, err)
+	}
+	if !waitFor(func() bool { b, _ := os.ReadFile(exitPath); return string(b) == "3" }) {
+		t.Fatalf("exit path %s never said 3", exitPath)
+	}
+	logText, err := os.ReadFile(logLink)
+	if err != nil || !strings.Contains(string(logText), " stdout F got hello\n") {
+		t.Fatalf("log through %s: %q %v", logLink, logText, err)
+	}
+	err = c.SetWindowSizeContainer(ctx, &SetWindowSizeContainerConfig{ID: "c1", Size: &TerminalSize{80, 24}})
+	var state *InvalidState
+	var invalid *InvalidValue
+	if !errors.As(err, &state) && !errors.As(err, &invalid) {
+		t.Fatalf("resize of a stopped non-terminal container: %#v", err)
+	}
+
+	checkListDeleteEvents(t, ctx, c, events)
+	if err := c.ShutdownPod(time.Second); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if !waitFor(func() bool { _, err := c.GetPod(ctx, GetPodIn{}); return err != nil }) {
+		t.Fatal("the monitor still answers after Shutdown")
+	}
+}
+
+// A bad log path leaves nothing behind, and errors are typed with their
+// parameters.
+func checkCreateErrors(t *testing.T, ctx context.Context, c *PodmonClient, run, bundle string) {
+	_, err := c.CreateContainer(ctx, &CreateContainerConfig{ID: "c0", BundlePath: bundle,
 		LogDrivers: []ContainerLogDriver{{Path: filepath.Join(run, "no-such-dir", "c0.log")}}})
 	if err == nil || !strings.Contains(err.Error(), "log path") {
 		t.Fatalf("create with a bad log path: %v", err)
@@ -164,69 +227,10 @@ func TestEngineLifecycle(t *testing.T) {
 	if !errors.As(err, &missing) || missing.Id != "nope" {
 		t.Fatalf("GetContainer(nope): %#v", err)
 	}
+}
 
-	events, err := c.WatchEventsMore(ctx, WatchEventsIn{Id: strPtr("c1")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer events.Close()
-	first, err := events.Next(ctx)
-	if err != nil || len(first.Containers) != 1 || first.Containers[0].Id != "c1" {
-		t.Fatalf("first WatchEvents reply: %+v %v", first, err)
-	}
-
-	if _, err := c.StartContainer(ctx, StartContainerIn{Id: "c1"}); err != nil {
-		t.Fatalf("StartContainer: %v", err)
-	}
-
-	// ExecSync gives the exact bytes.
-	es, err := c.ExecSyncContainer(ctx, &ExecSyncConfig{ID: "c1", Timeout: 30,
-		Command: []string{"sh", "-c", `printf 'a\000b\377'; printf '\376' >&2; exit 5`}})
-	if err != nil {
-		t.Fatalf("ExecSyncContainer: %v", err)
-	}
-	if es.ExitCode != 5 || !bytes.Equal(es.Stdout, []byte("a\x00b\xff")) || !bytes.Equal(es.Stderr, []byte{0xfe}) {
-		t.Fatalf("ExecSync: %+v", es)
-	}
-
-	// A streaming exec over the upgraded connection.
-	interactive := true
-	eo, up, err := c.ExecUpgrade(ctx, ExecIn{Id: "c1", Command: []string{"sh", "-c", "cat; echo done >&2; exit 7"}, Interactive: &interactive})
-	if err != nil {
-		t.Fatalf("Exec: %v", err)
-	}
-	if eo.ExecId == nil || eo.Pid == nil {
-		t.Fatalf("Exec reply: %+v", eo)
-	}
-	if err := up.WriteStdin([]byte("ping\n")); err != nil {
-		t.Fatal(err)
-	}
-	if err := up.CloseStdin(); err != nil {
-		t.Fatal(err)
-	}
-	var so, se bytes.Buffer
-	code, err := up.Copy(&so, &se)
-	up.Close()
-	if err != nil || code != 7 || so.String() != "ping\n" || se.String() != "done\n" {
-		t.Fatalf("Exec: code %d err %v stdout %q stderr %q", code, err, so.String(), se.String())
-	}
-
-	st, err := c.Stats(ctx, StatsIn{Id: strPtr("c1")})
-	if err != nil || st.Stats == nil || st.Stats.Id != "c1" || st.Monitor.Pid != int64(c.PID()) {
-		t.Fatalf("Stats: %+v %v", st, err)
-	}
-	if st.Stats.Pids.Current == nil || *st.Stats.Pids.Current < 1 {
-		t.Fatalf("Stats: no pids: %+v", st.Stats.Pids)
-	}
-
-	// While it runs (the monitor's ReopenLog of a stopped container does
-	// not answer yet).
-	if err := c.ReopenLogContainer(ctx, &ReopenLogContainerConfig{ID: "c1"}); err != nil {
-		t.Fatalf("ReopenLogContainer: %v", err)
-	}
-
-	// Attach through a socket the engine names, as CRI-O does.
-	sock := filepath.Join(run, "c1.attach")
+// Attach through a socket the engine names, as CRI-O does.
+func checkAttach(t *testing.T, ctx context.Context, c *PodmonClient, sock string) {
 	att, err := c.AttachContainer(ctx, &AttachConfig{ID: "c1", SocketPath: sock, Stdin: true})
 	if err != nil {
 		t.Fatalf("AttachContainer: %v", err)
@@ -243,25 +247,11 @@ func TestEngineLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	readAttach(t, engine, "got hello\n", "oops\n")
+}
 
-	w, err := c.WaitContainer(ctx, WaitContainerIn{Id: "c1"})
-	if err != nil || w.ExitCode == nil || *w.ExitCode != 3 || w.Reason != "Error" {
-		t.Fatalf("WaitContainer: %+v %v", w, err)
-	}
-	if !waitFor(func() bool { b, _ := os.ReadFile(exitPath); return string(b) == "3" }) {
-		t.Fatalf("exit path %s never said 3", exitPath)
-	}
-	logText, err := os.ReadFile(logLink)
-	if err != nil || !strings.Contains(string(logText), " stdout F got hello\n") {
-		t.Fatalf("log through %s: %q %v", logLink, logText, err)
-	}
-	err = c.SetWindowSizeContainer(ctx, &SetWindowSizeContainerConfig{ID: "c1", Size: &TerminalSize{80, 24}})
-	var state *InvalidState
-	var invalid *InvalidValue
-	if !errors.As(err, &state) && !errors.As(err, &invalid) {
-		t.Fatalf("resize of a stopped non-terminal container: %#v", err)
-	}
-
+// ListContainers with more, then DeleteContainer, and the events of the
+// whole life of c1.
+func checkListDeleteEvents(t *testing.T, ctx context.Context, c *PodmonClient, events *WatchEventsStream) {
 	list, err := c.ListContainersMore(ctx, ListContainersIn{})
 	if err != nil {
 		t.Fatal(err)
@@ -302,11 +292,41 @@ func TestEngineLifecycle(t *testing.T) {
 			t.Fatalf("events %v lack %s", kinds, want)
 		}
 	}
-	if err := c.ShutdownPod(time.Second); err != nil {
-		t.Fatalf("Shutdown: %v", err)
+}
+
+// ExecSync with bytes, and a streaming exec with stdin over the upgraded
+// connection.
+func checkExecs(t *testing.T, ctx context.Context, c *PodmonClient) {
+	// ExecSync gives the exact bytes.
+	es, err := c.ExecSyncContainer(ctx, &ExecSyncConfig{ID: "c1", Timeout: 30,
+		Command: []string{"sh", "-c", `printf 'a\000b\377'; printf '\376' >&2; exit 5`}})
+	if err != nil {
+		t.Fatalf("ExecSyncContainer: %v", err)
 	}
-	if !waitFor(func() bool { _, err := c.GetPod(ctx, GetPodIn{}); return err != nil }) {
-		t.Fatal("the monitor still answers after Shutdown")
+	if es.ExitCode != 5 || !bytes.Equal(es.Stdout, []byte("a\x00b\xff")) || !bytes.Equal(es.Stderr, []byte{0xfe}) {
+		t.Fatalf("ExecSync: %+v", es)
+	}
+
+	// A streaming exec over the upgraded connection.
+	interactive := true
+	eo, up, err := c.ExecUpgrade(ctx, ExecIn{Id: "c1", Command: []string{"sh", "-c", "cat; echo done >&2; exit 7"}, Interactive: &interactive})
+	if err != nil {
+		t.Fatalf("Exec: %v", err)
+	}
+	if eo.ExecId == nil || eo.Pid == nil {
+		t.Fatalf("Exec reply: %+v", eo)
+	}
+	if err := up.WriteStdin([]byte("ping\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := up.CloseStdin(); err != nil {
+		t.Fatal(err)
+	}
+	var so, se bytes.Buffer
+	code, err := up.Copy(&so, &se)
+	up.Close()
+	if err != nil || code != 7 || so.String() != "ping\n" || se.String() != "done\n" {
+		t.Fatalf("Exec: code %d err %v stdout %q stderr %q", code, err, so.String(), se.String())
 	}
 }
 
