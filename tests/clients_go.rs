@@ -115,11 +115,19 @@ fn go_client_drives_podmon_as_an_engine() {
     let out = run_with_timeout(&mut c, Duration::from_secs(400));
     let server_log = fs::read_to_string(run.join("server.log")).unwrap_or_default();
     let mut leftover = cleanup_runtime(runc(), &run.join("state/runtime"));
-    leftover.extend(cleanup_runtime(runc(), &run.join("oom/state/runtime")));
+    for sub in ["oom", "restart"] {
+        leftover.extend(cleanup_runtime(
+            runc(),
+            &run.join(sub).join("state/runtime"),
+        ));
+    }
     assert!(
         out.success()
             && out.stdout.contains("--- PASS: TestEngineLifecycle")
-            && out.stdout.contains("--- PASS: TestEngineOOMExitPaths"),
+            && out.stdout.contains("--- PASS: TestEngineOOMExitPaths")
+            && out
+                .stdout
+                .contains("--- PASS: TestEngineRestartKeepsExitPaths"),
         "go test failed:\n{out:?}\nserver log:\n{server_log}"
     );
     assert!(leftover.is_empty(), "containers left in runc: {leftover:?}");

@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"time"
 )
@@ -58,6 +57,9 @@ type PodmonClient struct {
 	*Client
 	cfg       Config
 	serverPID uint32
+	// stop ends the exit path goroutines (Close).
+	stop   context.Context
+	cancel context.CancelFunc
 }
 
 // SocketPath is where the monitor of cfg listens.
@@ -78,12 +80,19 @@ func New(cfg *Config) (*PodmonClient, error) {
 			return nil, fmt.Errorf("podmon: %s serves pod %q, not %q", cfg.SocketPath(), pod.Name, cfg.Pod)
 		}
 		c.serverPID = uint32(pod.Monitor.Pid)
-		return c, nil
-	}
-	if err := c.startServer(); err != nil {
+	} else if err := c.startServer(); err != nil {
 		return nil, err
 	}
+	c.stop, c.cancel = context.WithCancel(context.Background())
+	c.rearmExitPaths()
 	return c, nil
+}
+
+// Close stops this client's exit path goroutines (a later New takes them
+// over) and closes its connections.
+func (c *PodmonClient) Close() error {
+	c.cancel()
+	return c.Client.Close()
 }
 
 func (c *PodmonClient) serveArgs() []string {
@@ -267,40 +276,15 @@ func (c *PodmonClient) CreateContainer(ctx context.Context, cfg *CreateContainer
 		}
 	}
 	if len(cfg.ExitPaths)+len(cfg.OOMExitPaths) > 0 {
-		go c.writeExitPaths(cfg.ID, cfg.ExitPaths, cfg.OOMExitPaths)
+		if err := c.armExitPaths(cfg.ID, exitRecord{Exit: cfg.ExitPaths, OOM: cfg.OOMExitPaths}); err != nil {
+			return nil, err
+		}
 	}
 	resp := &CreateContainerResponse{Container: &out.Container}
 	if out.Container.Pid != nil {
 		resp.PID = uint32(*out.Container.Pid)
 	}
 	return resp, nil
-}
-
-func (c *PodmonClient) writeExitPaths(id string, exits, ooms []string) {
-	for {
-		w, err := c.WaitContainer(context.Background(), WaitContainerIn{Id: id})
-		if err != nil {
-			var gone *NoSuchContainer
-			if errors.As(err, &gone) {
-				return
-			}
-			time.Sleep(time.Second) // the monitor restarting: ask again
-			continue
-		}
-		if w.OomKilled {
-			for _, p := range ooms {
-				os.WriteFile(p, nil, 0o644)
-			}
-		}
-		code := ""
-		if w.ExitCode != nil {
-			code = strconv.FormatInt(*w.ExitCode, 10)
-		}
-		for _, p := range exits {
-			os.WriteFile(p, []byte(code), 0o644)
-		}
-		return
-	}
 }
 
 // ExecSyncConfig is the argument of ExecSyncContainer.

@@ -330,6 +330,42 @@ func checkExecs(t *testing.T, ctx context.Context, c *PodmonClient) {
 	}
 }
 
+// An engine that dies between create and exit: the next New takes the
+// exit paths over and writes them.
+func TestEngineRestartKeepsExitPaths(t *testing.T) {
+	run := filepath.Join(need(t, "PODMON_RUN_DIR"), "restart")
+	rootfs := need(t, "PODMON_ROOTFS")
+	if err := os.MkdirAll(run, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	first := newClient(t, run)
+	bundle := filepath.Join(run, "bundles", "r1")
+	writeBundle(t, bundle, rootfs, []string{"sh", "-c", "exit 4"})
+	exitPath := filepath.Join(run, "r1.exit")
+	_, err := first.CreateContainer(ctx, &CreateContainerConfig{ID: "r1", BundlePath: bundle, ExitPaths: []string{exitPath}})
+	if err != nil {
+		t.Fatalf("CreateContainer: %v", err)
+	}
+	first.Close() // the engine goes away; the monitor and r1 stay
+	c := newClient(t, run)
+	defer c.ShutdownPod(time.Second)
+	if c.PID() != first.PID() {
+		t.Fatalf("the monitor changed: %d, not %d", c.PID(), first.PID())
+	}
+	if _, err := c.StartContainer(ctx, StartContainerIn{Id: "r1"}); err != nil {
+		t.Fatalf("StartContainer: %v", err)
+	}
+	if !waitFor(func() bool { b, _ := os.ReadFile(exitPath); return string(b) == "4" }) {
+		t.Fatalf("exit path %s never said 4", exitPath)
+	}
+	record := filepath.Join(run, "exit-paths", "r1.json")
+	if !waitFor(func() bool { _, err := os.Stat(record); return os.IsNotExist(err) }) {
+		t.Fatalf("%s is still there once written", record)
+	}
+}
+
 // The OOM exit path appears, and the exit path says 137, when the kernel's
 // OOM killer ends a container over its bundle's memory limit.
 func TestEngineOOMExitPaths(t *testing.T) {
