@@ -238,7 +238,7 @@ type PodInit struct {
 
 // One namespace the pod's containers share.
 type PodNamespace struct {
-	// "net", "ipc", "uts" or "pid".
+	// "net", "ipc", "uts", "pid" or "user".
 	Kind string `json:"kind"`
 	// The pin (or the given path) containers join; absent for the host's.
 	Path *string `json:"path,omitempty"`
@@ -338,7 +338,8 @@ type CreateContainerIn struct {
 	// 'width').
 	Height *int64 `json:"height,omitempty"`
 	// Kinds of the pod's shared namespaces ("net", "ipc", "uts", "pid")
-	// this container does not join: it gets a new one of each instead.
+	// this container does not join: it gets a new one of each instead
+	// (not "user": a container of a pod with a user namespace is in it).
 	OwnNamespaces []string `json:"ownNamespaces,omitempty"`
 	// With 'bundle': join the pod's shared namespaces. The monitor edits
 	// a copy of config.json in its own directory (never the caller's) and
@@ -677,7 +678,9 @@ type ExecSyncOut struct {
 // with its output. On timeout, or when the client hangs up, the command and
 // every process it started are killed (and reaped). Output is returned as
 // text (invalid UTF-8 is replaced), or with 'encoding' "base64" as the
-// exact bytes.
+// exact bytes. A command that does not exist ends with exit code 127 and
+// one that cannot be executed (a directory, no x permission) with 126, as
+// in a shell, the runtime's words on stderr.
 func (c *Client) ExecSync(ctx context.Context, in ExecSyncIn) (*ExecSyncOut, error) {
 	var out ExecSyncOut
 	if err := c.call(ctx, "io.podmon.Pod.ExecSync", in, &out); err != nil {
@@ -739,6 +742,8 @@ type ExecOut struct {
 // carries the i32 exit code and is the last frame. With 'more' instead,
 // output comes as replies and the last reply carries the exit code. When
 // the client hangs up, the command and every process it started are killed.
+// A command that cannot be started ends as in ExecSync (127 or 126, the
+// runtime's words on stderr); the first reply then has no execId or pid.
 func (c *Client) Exec(ctx context.Context, in ExecIn) (*ExecOut, error) {
 	var out ExecOut
 	if err := c.call(ctx, "io.podmon.Pod.Exec", in, &out); err != nil {
@@ -1082,8 +1087,9 @@ type RunInPodIn struct {
 	// a slash is looked up in the monitor's PATH.
 	Command []string `json:"command"`
 	// The pod's namespaces to join, each at most once: "net" (the default
-	// is ["net"]), "ipc", "uts" (not "pid" yet: a program enters a PID
-	// namespace only as a child forked after joining it).
+	// is ["net"]), "ipc", "uts", "pid" (the program then runs in the pod's
+	// pid namespace, below a stand-in of the monitor's that passes its
+	// exit code or signal on).
 	Namespaces []string `json:"namespaces,omitempty"`
 	// KEY=VALUE entries beside PATH: as CreateContainer's 'env'.
 	Env []string `json:"env,omitempty"`
@@ -1122,11 +1128,10 @@ type RunInPodOut struct {
 // PATH plus 'env', its stdin 'stdin' (then closed) or empty, and it and
 // everything it started are killed on 'timeoutSeconds' or when the client
 // hangs up. A namespace the pod does not have is NoNamespace (a pod has
-// those of 'podmon serve --namespaces', or the network namespace given by
-// 'podmon serve --netns'); a
-// program that cannot be started (missing, not executable) is SystemError
-// with operation "running", its path and the errno (ENOENT for a missing
-// one).
+// those of 'podmon serve --namespaces'). A program that does not exist
+// ends with exit code 127, one that cannot be executed with 126, its path
+// and the error on stderr; any other failure to start it is SystemError
+// with operation "running", its path and the errno.
 func (c *Client) RunInPod(ctx context.Context, in RunInPodIn) (*RunInPodOut, error) {
 	var out RunInPodOut
 	if err := c.call(ctx, "io.podmon.Pod.RunInPod", in, &out); err != nil {

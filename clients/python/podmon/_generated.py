@@ -248,7 +248,7 @@ class Methods:
         return self._call_more('ReadLogs', p)
 
     def exec_sync(self, id: str, command: List[str], *, env: Optional[List[str]] = None, cwd: Optional[str] = None, user: Optional[str] = None, timeout_seconds: Optional[float] = None, max_output: Optional[int] = None, encoding: Optional[str] = None) -> Dict[str, Any]:
-        """Runs a command in a running container and returns when it has exited, with its output. On timeout, or when the client hangs up, the command and every process it started are killed (and reaped). Output is returned as text (invalid UTF-8 is replaced), or with 'encoding' "base64" as the exact bytes."""
+        """Runs a command in a running container and returns when it has exited, with its output. On timeout, or when the client hangs up, the command and every process it started are killed (and reaped). Output is returned as text (invalid UTF-8 is replaced), or with 'encoding' "base64" as the exact bytes. A command that does not exist ends with exit code 127 and one that cannot be executed (a directory, no x permission) with 126, as in a shell, the runtime's words on stderr."""
         p = {}
         p['id'] = id
         p['command'] = command
@@ -267,7 +267,7 @@ class Methods:
         return self._call('ExecSync', p)
 
     def exec(self, id: str, command: List[str], *, env: Optional[List[str]] = None, cwd: Optional[str] = None, user: Optional[str] = None, terminal: Optional[bool] = None, width: Optional[int] = None, height: Optional[int] = None, interactive: Optional[bool] = None, stdin: Optional[str] = None) -> Dict[str, Any]:
-        """Runs a command in a running container and streams its I/O. With 'upgrade', after the first reply the connection carries frames: one byte of kind (0 stdin, 1 stdout, 2 stderr, 3 exit, 4 resize, 5 error), a 32-bit big-endian length, the payload. stdin frames go to the process (an empty one closes its stdin); resize carries u16 columns and u16 rows; exit carries the i32 exit code and is the last frame. With 'more' instead, output comes as replies and the last reply carries the exit code. When the client hangs up, the command and every process it started are killed."""
+        """Runs a command in a running container and streams its I/O. With 'upgrade', after the first reply the connection carries frames: one byte of kind (0 stdin, 1 stdout, 2 stderr, 3 exit, 4 resize, 5 error), a 32-bit big-endian length, the payload. stdin frames go to the process (an empty one closes its stdin); resize carries u16 columns and u16 rows; exit carries the i32 exit code and is the last frame. With 'more' instead, output comes as replies and the last reply carries the exit code. When the client hangs up, the command and every process it started are killed. A command that cannot be started ends as in ExecSync (127 or 126, the runtime's words on stderr); the first reply then has no execId or pid."""
         p = {}
         p['id'] = id
         p['command'] = command
@@ -290,7 +290,7 @@ class Methods:
         return self._call('Exec', p)
 
     def exec_more(self, id: str, command: List[str], *, env: Optional[List[str]] = None, cwd: Optional[str] = None, user: Optional[str] = None, terminal: Optional[bool] = None, width: Optional[int] = None, height: Optional[int] = None, interactive: Optional[bool] = None, stdin: Optional[str] = None) -> Iterator[Dict[str, Any]]:
-        """Runs a command in a running container and streams its I/O. With 'upgrade', after the first reply the connection carries frames: one byte of kind (0 stdin, 1 stdout, 2 stderr, 3 exit, 4 resize, 5 error), a 32-bit big-endian length, the payload. stdin frames go to the process (an empty one closes its stdin); resize carries u16 columns and u16 rows; exit carries the i32 exit code and is the last frame. With 'more' instead, output comes as replies and the last reply carries the exit code. When the client hangs up, the command and every process it started are killed."""
+        """Runs a command in a running container and streams its I/O. With 'upgrade', after the first reply the connection carries frames: one byte of kind (0 stdin, 1 stdout, 2 stderr, 3 exit, 4 resize, 5 error), a 32-bit big-endian length, the payload. stdin frames go to the process (an empty one closes its stdin); resize carries u16 columns and u16 rows; exit carries the i32 exit code and is the last frame. With 'more' instead, output comes as replies and the last reply carries the exit code. When the client hangs up, the command and every process it started are killed. A command that cannot be started ends as in ExecSync (127 or 126, the runtime's words on stderr); the first reply then has no execId or pid."""
         p = {}
         p['id'] = id
         p['command'] = command
@@ -313,7 +313,7 @@ class Methods:
         return self._call_more('Exec', p)
 
     def exec_upgrade(self, id: str, command: List[str], *, env: Optional[List[str]] = None, cwd: Optional[str] = None, user: Optional[str] = None, terminal: Optional[bool] = None, width: Optional[int] = None, height: Optional[int] = None, interactive: Optional[bool] = None, stdin: Optional[str] = None) -> Tuple[Dict[str, Any], Any]:
-        """Runs a command in a running container and streams its I/O. With 'upgrade', after the first reply the connection carries frames: one byte of kind (0 stdin, 1 stdout, 2 stderr, 3 exit, 4 resize, 5 error), a 32-bit big-endian length, the payload. stdin frames go to the process (an empty one closes its stdin); resize carries u16 columns and u16 rows; exit carries the i32 exit code and is the last frame. With 'more' instead, output comes as replies and the last reply carries the exit code. When the client hangs up, the command and every process it started are killed."""
+        """Runs a command in a running container and streams its I/O. With 'upgrade', after the first reply the connection carries frames: one byte of kind (0 stdin, 1 stdout, 2 stderr, 3 exit, 4 resize, 5 error), a 32-bit big-endian length, the payload. stdin frames go to the process (an empty one closes its stdin); resize carries u16 columns and u16 rows; exit carries the i32 exit code and is the last frame. With 'more' instead, output comes as replies and the last reply carries the exit code. When the client hangs up, the command and every process it started are killed. A command that cannot be started ends as in ExecSync (127 or 126, the runtime's words on stderr); the first reply then has no execId or pid."""
         p = {}
         p['id'] = id
         p['command'] = command
@@ -412,7 +412,7 @@ class Methods:
         return self._call('Reexec', p)
 
     def run_in_pod(self, command: List[str], *, namespaces: Optional[List[str]] = None, env: Optional[List[str]] = None, stdin: Optional[str] = None, timeout_seconds: Optional[float] = None, max_output: Optional[int] = None, encoding: Optional[str] = None) -> Dict[str, Any]:
-        """Runs a host program (a CNI plugin, a hook), not a container's process, to its end inside the pod's namespaces, and returns its exit code and output as ExecSync does. It is the monitor's child: its environment is PATH plus 'env', its stdin 'stdin' (then closed) or empty, and it and everything it started are killed on 'timeoutSeconds' or when the client hangs up. A namespace the pod does not have is NoNamespace (a pod has those of 'podmon serve --namespaces', or the network namespace given by 'podmon serve --netns'); a program that cannot be started (missing, not executable) is SystemError with operation "running", its path and the errno (ENOENT for a missing one)."""
+        """Runs a host program (a CNI plugin, a hook), not a container's process, to its end inside the pod's namespaces, and returns its exit code and output as ExecSync does. It is the monitor's child: its environment is PATH plus 'env', its stdin 'stdin' (then closed) or empty, and it and everything it started are killed on 'timeoutSeconds' or when the client hangs up. A namespace the pod does not have is NoNamespace (a pod has those of 'podmon serve --namespaces'). A program that does not exist ends with exit code 127, one that cannot be executed with 126, its path and the error on stderr; any other failure to start it is SystemError with operation "running", its path and the errno."""
         p = {}
         p['command'] = command
         if namespaces is not None:
