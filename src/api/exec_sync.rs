@@ -13,6 +13,7 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
     let p: proto::ExecSync = decode(call)?;
     let timeout = limits::timeout(p.timeout_seconds)?;
     let cap = limits::max_output(p.max_output)?;
+    let enc = map::output_encoding(p.encoding.as_deref())?;
     let spec = ExecSpec {
         command: p.command,
         env: p.env.unwrap_or_default(),
@@ -22,6 +23,7 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         size: None,
     };
     let res = exec::exec_sync(pod, &p.id, &spec, timeout, cap).await?;
-    r.reply(params::encode(&map::exec_sync_reply(&res))).await?;
+    r.reply(params::encode(&map::exec_sync_reply(&res, enc)))
+        .await?;
     Ok(())
 }

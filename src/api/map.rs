@@ -209,17 +209,76 @@ pub fn container_stats(c: &Container) -> proto::ContainerStats {
     }
 }
 
+/// How ExecSync and RunInPod carry output: CRI's ExecSync returns bytes,
+/// and JSON strings cannot hold invalid UTF-8 (a NUL even makes some
+/// clients fail the call), so a client that wants the bytes asks for base64.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputEncoding {
+    /// Text, invalid UTF-8 replaced (the default, and the older behaviour).
+    Utf8,
+    /// Standard base64 (with padding) of the exact bytes.
+    Base64,
+}
+
+/// The `encoding` parameter; an unknown name is InvalidValue naming it.
+pub fn output_encoding(name: Option<&str>) -> Result<OutputEncoding, super::HandlerError> {
+    match name {
+        None | Some("utf8") => Ok(OutputEncoding::Utf8),
+        Some("base64") => Ok(OutputEncoding::Base64),
+        Some(other) => Err(super::invalid(
+            "encoding",
+            format!("{other:?} is neither \"utf8\" nor \"base64\""),
+        )),
+    }
+}
+
+fn encode_output(bytes: &[u8], enc: OutputEncoding) -> String {
+    use base64::Engine as _;
+    match enc {
+        OutputEncoding::Utf8 => String::from_utf8_lossy(bytes).into_owned(),
+        OutputEncoding::Base64 => base64::engine::general_purpose::STANDARD.encode(bytes),
+    }
+}
+
 /// ExecSync's reply (also RunInPod's) from what the process did; output as
-/// text, invalid UTF-8 replaced.
-pub fn exec_sync_reply(res: &crate::pod::exec::ExecSyncResult) -> proto::ExecSyncReply {
+/// `enc` says.
+pub fn exec_sync_reply(
+    res: &crate::pod::exec::ExecSyncResult,
+    enc: OutputEncoding,
+) -> proto::ExecSyncReply {
     let (exit_code, signal) = exit(res.status);
     proto::ExecSyncReply {
         exit_code,
         signal,
-        stdout: String::from_utf8_lossy(&res.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&res.stderr).into_owned(),
+        stdout: encode_output(&res.stdout, enc),
+        stderr: encode_output(&res.stderr, enc),
         stdout_truncated: res.stdout_truncated,
         stderr_truncated: res.stderr_truncated,
         timed_out: res.timed_out,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_encodings() {
+        assert_eq!(output_encoding(None).unwrap(), OutputEncoding::Utf8);
+        assert_eq!(output_encoding(Some("utf8")).unwrap(), OutputEncoding::Utf8);
+        assert_eq!(
+            output_encoding(Some("base64")).unwrap(),
+            OutputEncoding::Base64
+        );
+        match output_encoding(Some("hex")) {
+            Err(super::super::HandlerError::Reply(e)) => {
+                assert_eq!(e.name, "io.podmon.Pod.InvalidValue");
+                assert_eq!(e.parameters["parameter"], "encoding");
+            }
+            other => panic!("{other:?}"),
+        }
+        let raw = b"a\0b\xff\n";
+        assert_eq!(encode_output(raw, OutputEncoding::Base64), "YQBi/wo=");
+        assert_eq!(encode_output(raw, OutputEncoding::Utf8), "a\0b\u{fffd}\n");
     }
 }

@@ -14,6 +14,7 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
     let p: proto::RunInPod = decode(call)?;
     let timeout = limits::timeout(p.timeout_seconds)?;
     let cap = limits::max_output(p.max_output)?;
+    let enc = map::output_encoding(p.encoding.as_deref())?;
     let spec = RunSpec {
         command: p.command,
         env: p.env.unwrap_or_default(),
@@ -21,6 +22,7 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         stdin: p.stdin.map(String::into_bytes),
     };
     let res = run_in_pod(pod, &spec, timeout, cap).await?;
-    r.reply(params::encode(&map::exec_sync_reply(&res))).await?;
+    r.reply(params::encode(&map::exec_sync_reply(&res, enc)))
+        .await?;
     Ok(())
 }

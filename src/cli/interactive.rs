@@ -42,6 +42,8 @@ pub fn exec_request(args: &ExecArgs, sync: bool) -> ExecRequest {
             user: args.user.clone(),
             timeout_seconds: args.timeout.map(|t| t.as_secs_f64()),
             max_output: None,
+            // The exact bytes: written raw, or as text in the JSON output.
+            encoding: Some("base64".to_owned()),
         });
     }
     ExecRequest::Stream(proto::Exec {
@@ -87,20 +89,30 @@ pub fn exec(args: &ExecArgs, socket: &Path, json: bool) -> anyhow::Result<i32> {
     run_session(up.stream, up.leftover, &opts)
 }
 
-/// Prints an `ExecSync` reply: the output on our stdout and stderr (or the
-/// reply as JSON), notes about truncation and timeouts on stderr.
+/// Prints an `ExecSync` reply made with `encoding: "base64"`: the exact
+/// bytes on our stdout and stderr (or the reply as JSON, the output as
+/// text), notes about truncation and timeouts on stderr.
 pub fn print_exec_sync(
     reply: &proto::ExecSyncReply,
     json: bool,
     out: &mut impl Write,
     err: &mut impl Write,
-) -> io::Result<i32> {
+) -> anyhow::Result<i32> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let stdout = b64.decode(&reply.stdout).context("stdout is not base64")?;
+    let stderr = b64.decode(&reply.stderr).context("stderr is not base64")?;
     if json {
-        writeln!(out, "{}", output::json_line(&call::to_map(reply)))?;
+        let text = proto::ExecSyncReply {
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+            ..reply.clone()
+        };
+        writeln!(out, "{}", output::json_line(&call::to_map(&text)))?;
     } else {
-        out.write_all(reply.stdout.as_bytes())?;
+        out.write_all(&stdout)?;
         out.flush()?;
-        err.write_all(reply.stderr.as_bytes())?;
+        err.write_all(&stderr)?;
         if reply.stdout_truncated {
             writeln!(err, "podmon: stdout was truncated")?;
         }
@@ -359,7 +371,8 @@ mod tests {
             (
                 "io.podmon.Pod.ExecSync",
                 json!({"id": "c", "command": ["sh", "-c", "true"], "env": ["A=1"],
-                       "cwd": "/tmp", "user": "1:2", "timeoutSeconds": 1.5})
+                       "cwd": "/tmp", "user": "1:2", "timeoutSeconds": 1.5,
+                       "encoding": "base64"})
             )
         );
         let it = ExecArgs {
@@ -389,7 +402,7 @@ mod tests {
     #[test]
     fn exec_sync_output() {
         let reply: proto::ExecSyncReply = serde_json::from_value(json!({"exitCode": 137,
-            "signal": "SIGKILL", "stdout": "out\n", "stderr": "err\n", "stdoutTruncated": true,
+            "signal": "SIGKILL", "stdout": "b3V0AP8K", "stderr": "ZXJyCg==", "stdoutTruncated": true,
             "stderrTruncated": false, "timedOut": true}))
         .unwrap();
         let (mut out, mut err) = (Vec::new(), Vec::new());
@@ -397,7 +410,7 @@ mod tests {
             print_exec_sync(&reply, false, &mut out, &mut err).unwrap(),
             137
         );
-        assert_eq!(out, b"out\n");
+        assert_eq!(out, b"out\0\xff\n");
         assert_eq!(
             String::from_utf8(err).unwrap(),
             "err\npodmon: stdout was truncated\npodmon: the command timed out and was killed\n"
@@ -408,7 +421,7 @@ mod tests {
             137
         );
         let printed: Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(printed["stdout"], "out\n");
+        assert_eq!(printed["stdout"], "out\0\u{fffd}\n");
         assert!(err.is_empty());
     }
 

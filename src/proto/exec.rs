@@ -28,6 +28,10 @@ pub struct ExecSync {
     /// Most bytes kept of each stream: 0 ..= 16 MiB, the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_output: Option<u64>,
+    /// How stdout and stderr are carried: "utf8" (the default, lossy text)
+    /// or "base64" (the exact bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
 }
 
 /// What ExecSync's command did.
@@ -39,9 +43,9 @@ pub struct ExecSyncReply {
     /// The killing signal, if one did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signal: Option<String>,
-    /// Its stdout (up to maxOutput bytes).
+    /// Its stdout (up to maxOutput bytes), as `encoding` asked.
     pub stdout: String,
-    /// Its stderr (up to maxOutput bytes).
+    /// Its stderr (up to maxOutput bytes), as `encoding` asked.
     pub stderr: String,
     /// stdout was cut.
     pub stdout_truncated: bool,

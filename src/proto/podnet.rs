@@ -27,6 +27,9 @@ pub struct RunInPod {
     /// Most bytes kept of each stream: 0 ..= 16 MiB, the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_output: Option<u64>,
+    /// As ExecSync's: "utf8" (the default) or "base64".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
 }
 
 /// PortForward: with `upgrade`, the connection becomes a TCP connection to

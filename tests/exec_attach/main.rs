@@ -7,6 +7,7 @@ mod common;
 
 mod attach;
 mod errors;
+mod exec_bytes;
 mod exec_stream;
 mod exec_sync;
 mod support;
