@@ -84,6 +84,18 @@ const (
 	LogDriverNone LogDriver = "none"
 )
 
+// When a container's log file goes to disk: "exit" once its output has
+// ended (WaitContainer answers only after that, as conmon syncs at exit),
+// "interval" also in the background at most once a second while it
+// writes, "never" when the kernel writes it back.
+type LogSync string
+
+const (
+	LogSyncExit     LogSync = "exit"
+	LogSyncInterval LogSync = "interval"
+	LogSyncNever    LogSync = "never"
+)
+
 // One record of a CRI log.
 type LogRecord struct {
 	// When podmon read the output, RFC 3339 in UTC with nanoseconds.
@@ -324,6 +336,8 @@ type CreateContainerIn struct {
 	// Rotated files to keep (<id>.log.1 ...): 0 to 32; default 1. Each
 	// rotation renames the rotated files that exist, on the monitor's loop.
 	LogMaxFiles *int64 `json:"logMaxFiles,omitempty"`
+	// When the log file goes to disk; default "exit".
+	LogSync *LogSync `json:"logSync,omitempty"`
 	// Keep the container's stdin open for Attach.
 	Stdin *bool `json:"stdin,omitempty"`
 	// Close stdin when the first attached client that had it detaches.
@@ -492,13 +506,18 @@ type ListContainersIn struct {
 
 // ListContainersOut is a reply of ListContainers.
 type ListContainersOut struct {
-	// One container; absent when the pod has none.
+	// With 'more': one container (absent when the pod has none). Without
+	// 'more': the only container when there is exactly one, as before
+	// 'containers' existed.
 	Container *ContainerInfo `json:"container,omitempty"`
+	// Without 'more': every container, in id order (empty when the pod has
+	// none); absent with 'more'.
+	Containers []ContainerInfo `json:"containers,omitempty"`
 }
 
-// Lists the pod's containers, one reply per container when called with
-// 'more'. Without 'more' it answers only when there is at most one container
-// and fails with org.varlink.service.ExpectedMore otherwise.
+// Lists the pod's containers: with 'more' one reply per container (each
+// with 'container'); without 'more' one reply with all of them in
+// 'containers'.
 func (c *Client) ListContainers(ctx context.Context, in ListContainersIn) (*ListContainersOut, error) {
 	var out ListContainersOut
 	if err := c.call(ctx, "io.podmon.Pod.ListContainers", in, &out); err != nil {
@@ -592,10 +611,12 @@ type ReadLogsOut struct {
 	Records []LogRecord `json:"records"`
 }
 
-// Reads log records. With 'more', one reply per batch of records; with
-// 'follow' (which needs 'more') the call stays open and returns new records
-// as they are written, until the container has stopped and its log is
-// complete.
+// Reads log records: the rotated files oldest first, then the current one.
+// With 'more', one reply per batch of records; with 'follow' (which needs
+// 'more') the call stays open and returns new records as they are written,
+// across rotations, until the container has stopped and its log is
+// complete. A deleted container's log stays readable by its id (follow
+// then ends at its end) until the monitor exits.
 func (c *Client) ReadLogs(ctx context.Context, in ReadLogsIn) (*ReadLogsOut, error) {
 	var out ReadLogsOut
 	if err := c.call(ctx, "io.podmon.Pod.ReadLogs", in, &out); err != nil {
@@ -890,16 +911,22 @@ type StatsIn struct {
 
 // StatsOut is a reply of Stats.
 type StatsOut struct {
-	// One container's statistics; absent when the pod has no containers.
+	// One container's statistics: the one asked for, or with 'more' each
+	// reply's; without 'id' and 'more' only when the pod has exactly one
+	// container. Absent when the pod has no containers.
 	Stats *ContainerStats `json:"stats,omitempty"`
+	// Without 'id' and 'more': every container's statistics, in id order
+	// (empty when the pod has none); absent otherwise.
+	Containers []ContainerStats `json:"containers,omitempty"`
 	// The monitor's own footprint.
 	Monitor MonitorStats `json:"monitor"`
 	// The pod's init, when the pod has new namespaces.
 	Init *PodInit `json:"init,omitempty"`
 }
 
-// Statistics of one container, or of every container (one reply each,
-// with 'more'), read from cgroup v2 or v1 files.
+// Statistics of one container, or of every container (one reply each with
+// 'more'; one reply with all of them in 'containers' without), read from
+// cgroup v2 or v1 files.
 func (c *Client) Stats(ctx context.Context, in StatsIn) (*StatsOut, error) {
 	var out StatsOut
 	if err := c.call(ctx, "io.podmon.Pod.Stats", in, &out); err != nil {

@@ -117,7 +117,7 @@ class Methods:
     *_upgrade variant returning (reply, Upgraded). Subclasses implement
     _call, _call_more and _call_upgrade."""
 
-    def create_container(self, id: str, *, bundle: Optional[str] = None, rootfs: Optional[str] = None, command: Optional[List[str]] = None, env: Optional[List[str]] = None, cwd: Optional[str] = None, hostname: Optional[str] = None, memory_max: Optional[int] = None, pids_max: Optional[int] = None, log_driver: Optional[str] = None, log_rate_limit: Optional[Dict[str, Any]] = None, log_max_line: Optional[int] = None, log_max_size: Optional[int] = None, log_max_files: Optional[int] = None, stdin: Optional[bool] = None, stdin_once: Optional[bool] = None, terminal: Optional[bool] = None, width: Optional[int] = None, height: Optional[int] = None, own_namespaces: Optional[List[str]] = None, join_pod: Optional[bool] = None) -> Dict[str, Any]:
+    def create_container(self, id: str, *, bundle: Optional[str] = None, rootfs: Optional[str] = None, command: Optional[List[str]] = None, env: Optional[List[str]] = None, cwd: Optional[str] = None, hostname: Optional[str] = None, memory_max: Optional[int] = None, pids_max: Optional[int] = None, log_driver: Optional[str] = None, log_rate_limit: Optional[Dict[str, Any]] = None, log_max_line: Optional[int] = None, log_max_size: Optional[int] = None, log_max_files: Optional[int] = None, log_sync: Optional[str] = None, stdin: Optional[bool] = None, stdin_once: Optional[bool] = None, terminal: Optional[bool] = None, width: Optional[int] = None, height: Optional[int] = None, own_namespaces: Optional[List[str]] = None, join_pod: Optional[bool] = None) -> Dict[str, Any]:
         """Creates a container but does not start its process. Give either 'bundle' (an OCI bundle the caller prepared, engine style) or 'rootfs' and 'command' (the monitor writes the OCI configuration itself). A value outside the range its comment gives is InvalidValue naming the parameter."""
         p = {}
         p['id'] = id
@@ -147,6 +147,8 @@ class Methods:
             p['logMaxSize'] = log_max_size
         if log_max_files is not None:
             p['logMaxFiles'] = log_max_files
+        if log_sync is not None:
+            p['logSync'] = log_sync
         if stdin is not None:
             p['stdin'] = stdin
         if stdin_once is not None:
@@ -200,12 +202,12 @@ class Methods:
         return self._call('GetContainer', p)
 
     def list_containers(self) -> Dict[str, Any]:
-        """Lists the pod's containers, one reply per container when called with 'more'. Without 'more' it answers only when there is at most one container and fails with org.varlink.service.ExpectedMore otherwise."""
+        """Lists the pod's containers: with 'more' one reply per container (each with 'container'); without 'more' one reply with all of them in 'containers'."""
         p = {}
         return self._call('ListContainers', p)
 
     def list_containers_more(self) -> Iterator[Dict[str, Any]]:
-        """Lists the pod's containers, one reply per container when called with 'more'. Without 'more' it answers only when there is at most one container and fails with org.varlink.service.ExpectedMore otherwise."""
+        """Lists the pod's containers: with 'more' one reply per container (each with 'container'); without 'more' one reply with all of them in 'containers'."""
         p = {}
         return self._call_more('ListContainers', p)
 
@@ -224,7 +226,7 @@ class Methods:
         return self._call('ReopenLog', p)
 
     def read_logs(self, id: str, *, tail: Optional[int] = None, since: Optional[str] = None, follow: Optional[bool] = None) -> Dict[str, Any]:
-        """Reads log records. With 'more', one reply per batch of records; with 'follow' (which needs 'more') the call stays open and returns new records as they are written, until the container has stopped and its log is complete."""
+        """Reads log records: the rotated files oldest first, then the current one. With 'more', one reply per batch of records; with 'follow' (which needs 'more') the call stays open and returns new records as they are written, across rotations, until the container has stopped and its log is complete. A deleted container's log stays readable by its id (follow then ends at its end) until the monitor exits."""
         p = {}
         p['id'] = id
         if tail is not None:
@@ -236,7 +238,7 @@ class Methods:
         return self._call('ReadLogs', p)
 
     def read_logs_more(self, id: str, *, tail: Optional[int] = None, since: Optional[str] = None, follow: Optional[bool] = None) -> Iterator[Dict[str, Any]]:
-        """Reads log records. With 'more', one reply per batch of records; with 'follow' (which needs 'more') the call stays open and returns new records as they are written, until the container has stopped and its log is complete."""
+        """Reads log records: the rotated files oldest first, then the current one. With 'more', one reply per batch of records; with 'follow' (which needs 'more') the call stays open and returns new records as they are written, across rotations, until the container has stopped and its log is complete. A deleted container's log stays readable by its id (follow then ends at its end) until the monitor exits."""
         p = {}
         p['id'] = id
         if tail is not None:
@@ -370,14 +372,14 @@ class Methods:
         return self._call('Resize', p)
 
     def stats(self, *, id: Optional[str] = None) -> Dict[str, Any]:
-        """Statistics of one container, or of every container (one reply each, with 'more'), read from cgroup v2 or v1 files."""
+        """Statistics of one container, or of every container (one reply each with 'more'; one reply with all of them in 'containers' without), read from cgroup v2 or v1 files."""
         p = {}
         if id is not None:
             p['id'] = id
         return self._call('Stats', p)
 
     def stats_more(self, *, id: Optional[str] = None) -> Iterator[Dict[str, Any]]:
-        """Statistics of one container, or of every container (one reply each, with 'more'), read from cgroup v2 or v1 files."""
+        """Statistics of one container, or of every container (one reply each with 'more'; one reply with all of them in 'containers' without), read from cgroup v2 or v1 files."""
         p = {}
         if id is not None:
             p['id'] = id
