@@ -27,7 +27,7 @@ use crate::sys::reexec;
 use crate::sys::sdnotify::{Notifier, State};
 use crate::sys::sigwatch::SignalWatch;
 use access::AccessConfig;
-use activation::{Activation, ActivationError};
+use activation::{Activation, ActivationError, Passed};
 use lock::LockError;
 use socket::{BoundSocket, SocketError};
 
@@ -261,11 +261,15 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     // The pod's namespaces, made (or re-adopted) before the socket is bound.
     let sandbox = crate::pod::sandbox::open(&sandbox_spec, &cfg.pod, &cfg.state_dir)?;
     // An activated socket keeps the mode its service manager gave it.
-    let (listener, bound): (OwnedFd, Option<BoundSocket>) = match activated {
-        Some(fd) => (fd, taken_over.as_deref().and_then(BoundSocket::taken_over)),
+    let (listener, bound): (Serving, Option<BoundSocket>) = match activated {
+        Some(Passed::Listening(fd)) => (
+            Serving::Listener(fd),
+            taken_over.as_deref().and_then(BoundSocket::taken_over),
+        ),
+        Some(Passed::Connected(fd)) => (Serving::One(fd), None),
         None => {
             let (fd, b) = socket::bind(&cfg.socket, &cfg.access)?;
-            (fd, Some(b))
+            (Serving::Listener(fd), Some(b))
         }
     };
     let signals = SignalWatch::new().map_err(|e| ServeError::Setup("signalfd", e))?;
@@ -280,27 +284,27 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     })?;
     let claimed = crate::pod::open_state(&pod);
     pod.set_sandbox(sandbox);
-    let serving = format!(
-        "pod {} serving on {}",
-        cfg.pod,
-        bound
-            .as_ref()
-            .map_or(Path::new("an activated socket"), BoundSocket::path)
-            .display(),
-    );
+    let on = match (&listener, &bound) {
+        (Serving::One(_), _) => "one accepted connection".to_owned(),
+        (_, Some(b)) => b.path().display().to_string(),
+        (_, None) => "an activated socket".to_owned(),
+    };
+    let serving = format!("pod {} serving on {on}", cfg.pod);
     log::info!("{serving} with {}", pod.config.runtime.path.display());
-    // Ready once the socket is bound: connections queue from now on. A
-    // newline (in a path) would end the STATUS= assignment early.
-    let status = serving.replace('\n', " ");
-    activation::tell(&notifier, &[State::Ready, State::Status(&status)]);
     let kill_on_exit = cfg.kill_on_exit;
     let socket = bound.as_ref().map(|b| b.path().to_owned());
+    let (listener, one) = match listener {
+        Serving::Listener(fd) => (fd, false),
+        Serving::One(fd) => (fd, true),
+    };
     let result = reactor::run(async move {
         let running = Running {
             pod,
             listener: Rc::new(listener),
+            one,
             socket,
             notifier,
+            serving,
             conns: Default::default(),
         };
         running
@@ -314,14 +318,23 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     result.map_err(Into::into)
 }
 
-/// Waits for the first of SIGTERM/SIGINT and an exit request (a Shutdown
-/// call), then for every Shutdown still running to end; returns how to
-/// exit. A signal stops accepting at once and asks for the exit
-/// `--kill-on-exit` says. Signals are read (strays reaped) to the end.
+/// What the Varlink socket is: one to accept on, or a single connection
+/// a service manager accepted (`Accept=yes`).
+enum Serving {
+    Listener(OwnedFd),
+    One(OwnedFd),
+}
+
 /// The monitor once set up: what its main task needs until the exit.
 struct Running {
     pod: Rc<Pod>,
+    /// The listening socket, or the one connection when `one`.
     listener: Rc<OwnedFd>,
+    /// Whether `listener` is a connection accepted by the service manager
+    /// (served alone; the monitor exits when it closes).
+    one: bool,
+    /// "pod P serving on S", the start of the `STATUS=` line.
+    serving: String,
     /// The socket's path when this monitor bound it.
     socket: Option<PathBuf>,
     notifier: Rc<Notifier>,
@@ -339,17 +352,38 @@ impl Running {
         access: AccessConfig,
     ) {
         let pod = &self.pod;
+        if let Some(interval) = crate::sys::sdnotify::watchdog_from_env()
+            && self.notifier.is_active()
+        {
+            reactor::spawn(activation::keep_watchdog(self.notifier.clone(), interval));
+        }
         // Connections queue in the listener's backlog meanwhile.
         crate::pod::adopt::adopt(pod, claimed, inherited).await;
         if let Some(sb) = pod.sandbox() {
             reactor::spawn(sb.watch_init());
         }
-        let acceptor = reactor::spawn(accept::accept_loop(
+        // Ready (READY=1) once re-adopted: what is accepted from now on is
+        // served at once.
+        reactor::spawn(activation::report_status(
             pod.clone(),
-            self.listener.clone(),
-            access,
-            self.conns.clone(),
+            self.notifier.clone(),
+            self.serving.clone(),
         ));
+        let acceptor = if self.one {
+            reactor::spawn(accept::serve_one(
+                pod.clone(),
+                self.listener.clone(),
+                access,
+                kill_on_exit,
+            ))
+        } else {
+            reactor::spawn(accept::accept_loop(
+                pod.clone(),
+                self.listener.clone(),
+                access,
+                self.conns.clone(),
+            ))
+        };
         match until_exit(pod, signals, kill_on_exit, acceptor).await {
             ExitRequest::Stop {
                 kill_containers,
@@ -384,6 +418,10 @@ impl Running {
     }
 }
 
+/// Waits for the first of SIGTERM/SIGINT and an exit request (a Shutdown
+/// call), then for every Shutdown still running to end; returns how to
+/// exit. A signal stops accepting at once and asks for the exit
+/// `--kill-on-exit` says. Signals are read (strays reaped) to the end.
 async fn until_exit(
     pod: &Pod,
     mut signals: SignalWatch,
