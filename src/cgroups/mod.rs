@@ -15,6 +15,7 @@ pub mod locate;
 pub mod oom;
 mod parse;
 pub mod stats;
+pub mod unit;
 pub mod v1;
 pub mod v2;
 

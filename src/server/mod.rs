@@ -254,6 +254,8 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     }));
     rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
         .map_err(|e| ServeError::Setup("PR_SET_CHILD_SUBREAPER", e.into()))?;
+    // Before anything is forked: children start in the monitor's cgroup.
+    let cgroup_parent = containers_cgroup(&cfg.pod);
     reactor::init(RING_ENTRIES).map_err(reactor::RunError::from)?;
     let _lock = prepare_dirs(&cfg, activated.is_some())?;
     let runtime = Runtime::locate(cfg.runtime.as_deref(), cfg.state_dir.join("runtime"))?
@@ -281,6 +283,7 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         exit_dir: cfg.exit_dir.clone(),
         oom_dir: cfg.oom_dir.clone(),
         notifier: notifier.clone(),
+        cgroup_parent,
     })?;
     let claimed = crate::pod::open_state(&pod);
     pod.set_sandbox(sandbox);
@@ -414,6 +417,32 @@ impl Running {
                 )
                 .await;
             }
+        }
+    }
+}
+
+/// The parent of the containers' cgroups: under the unit's own cgroup when
+/// podmon runs as a systemd service (moving itself to `UNIT/monitor`), else
+/// `/podmon/POD`. A failed move is logged and falls back to the latter.
+fn containers_cgroup(pod: &str) -> String {
+    use crate::cgroups::unit;
+    let fallback = format!("/podmon/{pod}");
+    let Some(u) = unit::detect() else {
+        return fallback;
+    };
+    match unit::move_self(&u) {
+        Ok(()) => {
+            log::info!(
+                "running as systemd unit {}: podmon in {}, containers under {}",
+                u.path,
+                u.monitor(),
+                u.containers_parent()
+            );
+            u.containers_parent()
+        }
+        Err(e) => {
+            log::warn!("{e}: containers go to {fallback}, outside the unit's cgroup");
+            fallback
         }
     }
 }
