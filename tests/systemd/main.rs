@@ -15,7 +15,9 @@ mod common;
 mod manager;
 
 mod accept;
+mod activate;
 mod cgroup;
 mod env;
+mod fdnames;
 mod notify;
 mod units;
