@@ -54,7 +54,12 @@ impl Activated {
             .stderr(out);
         let child = cmd.spawn().unwrap();
         let end = Instant::now() + Duration::from_secs(10);
-        while !socket.exists() {
+        // It says "Listening on PATH as FD." once a socket listens.
+        let listening = || {
+            let log = fs::read_to_string(&log).unwrap_or_default();
+            log.matches("Listening on ").count() == 1 + more.len()
+        };
+        while !listening() {
             assert!(
                 Instant::now() < end,
                 "systemd-socket-activate did not listen"
