@@ -262,18 +262,11 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         .with_timeout(cfg.runtime_timeout);
     // The pod's namespaces, made (or re-adopted) before the socket is bound.
     let sandbox = crate::pod::sandbox::open(&sandbox_spec, &cfg.pod, &cfg.state_dir)?;
-    // An activated socket keeps the mode its service manager gave it.
-    let (listener, bound): (Serving, Option<BoundSocket>) = match activated {
-        Some(Passed::Listening(fd)) => (
-            Serving::Listener(fd),
-            taken_over.as_deref().and_then(BoundSocket::taken_over),
-        ),
-        Some(Passed::Connected(fd)) => (Serving::One(fd), None),
-        None => {
-            let (fd, b) = socket::bind(&cfg.socket, &cfg.access)?;
-            (Serving::Listener(fd), Some(b))
-        }
-    };
+    let Serving {
+        fd: listener,
+        one,
+        bound,
+    } = serving_socket(&cfg, activated, taken_over.as_deref())?;
     let signals = SignalWatch::new().map_err(|e| ServeError::Setup("signalfd", e))?;
     let pod = Pod::new(PodConfig {
         name: cfg.pod.clone(),
@@ -287,19 +280,15 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     })?;
     let claimed = crate::pod::open_state(&pod);
     pod.set_sandbox(sandbox);
-    let on = match (&listener, &bound) {
-        (Serving::One(_), _) => "one accepted connection".to_owned(),
-        (_, Some(b)) => b.path().display().to_string(),
-        (_, None) => "an activated socket".to_owned(),
+    let on = match (one, &bound) {
+        (true, _) => "one accepted connection".to_owned(),
+        (false, Some(b)) => b.path().display().to_string(),
+        (false, None) => "an activated socket".to_owned(),
     };
     let serving = format!("pod {} serving on {on}", cfg.pod);
     log::info!("{serving} with {}", pod.config.runtime.path.display());
     let kill_on_exit = cfg.kill_on_exit;
     let socket = bound.as_ref().map(|b| b.path().to_owned());
-    let (listener, one) = match listener {
-        Serving::Listener(fd) => (fd, false),
-        Serving::One(fd) => (fd, true),
-    };
     let result = reactor::run(async move {
         let running = Running {
             pod,
@@ -321,11 +310,44 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     result.map_err(Into::into)
 }
 
-/// What the Varlink socket is: one to accept on, or a single connection
-/// a service manager accepted (`Accept=yes`).
-enum Serving {
-    Listener(OwnedFd),
-    One(OwnedFd),
+/// The Varlink socket: one to accept on, or a single connection a
+/// service manager accepted (`Accept=yes`).
+struct Serving {
+    fd: OwnedFd,
+    /// `fd` is one accepted connection.
+    one: bool,
+    /// The socket file when this monitor bound it (or took it over at a
+    /// live upgrade), removed at exit.
+    bound: Option<BoundSocket>,
+}
+
+/// The passed socket, or else `--socket` bound. An activated socket keeps
+/// the mode its service manager gave it.
+fn serving_socket(
+    cfg: &ServeConfig,
+    activated: Option<Passed>,
+    taken_over: Option<&Path>,
+) -> Result<Serving, ServeError> {
+    Ok(match activated {
+        Some(Passed::Listening(fd)) => Serving {
+            fd,
+            one: false,
+            bound: taken_over.and_then(BoundSocket::taken_over),
+        },
+        Some(Passed::Connected(fd)) => Serving {
+            fd,
+            one: true,
+            bound: None,
+        },
+        None => {
+            let (fd, b) = socket::bind(&cfg.socket, &cfg.access)?;
+            Serving {
+                fd,
+                one: false,
+                bound: Some(b),
+            }
+        }
+    })
 }
 
 /// The monitor once set up: what its main task needs until the exit.

@@ -3,10 +3,12 @@
 //! `STATUS=` line that follows the containers, `WATCHDOG=1`, also after a
 //! live re-exec; no wake-up while idle without a watchdog) (`notify`);
 //! `systemd-socket-activate --accept` passing one accepted connection
-//! (`accept`); no `LISTEN_*`, `NOTIFY_SOCKET` or `WATCHDOG_*` in a
-//! container's or the runtime's environment (`env`); the containers'
-//! cgroups under the unit's own when podmon runs as a delegated service
-//! (`cgroup`); `systemd-analyze verify` of the units (`units`).
+//! (`accept`), and `--fdname=` naming the socket `varlink` (`fdnames`),
+//! both through `activate`; no `LISTEN_*`, `NOTIFY_SOCKET` or
+//! `WATCHDOG_*` in a container's or the runtime's environment (`env`); the
+//! containers' cgroups under the unit's own when podmon runs as a
+//! delegated service (`cgroup`); `systemd-analyze verify` of the units
+//! (`units`).
 
 #[path = "../common/mod.rs"]
 mod common;
