@@ -179,9 +179,37 @@ pub enum ServeError {
 /// Entries in the io_uring submission queue.
 const RING_ENTRIES: u32 = 256;
 
+/// How long the monitor of one accepted connection (`Accept=yes`) waits
+/// for the previous connection's monitor to release the state directory:
+/// connections are served in turn, not refused while the last one exits.
+const ONE_CONNECTION_LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// Takes the state directory's lock; with `wait`, retries every 20 ms
+/// until it is free or `wait` is over (at start-up, before the loop).
+fn lock_state(
+    dir: &std::os::fd::OwnedFd,
+    path: &Path,
+    wait: Option<Duration>,
+) -> Result<lock::StateLock, LockError> {
+    let end = std::time::Instant::now() + wait.unwrap_or_default();
+    loop {
+        match lock::lock(dir, path) {
+            Err(LockError::InUse { .. }) if std::time::Instant::now() < end => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// The directories of the pod, created with their modes (or checked),
-/// and the state directory locked; returns the lock, held until exit.
-fn prepare_dirs(cfg: &ServeConfig, activated: bool) -> Result<lock::StateLock, ServeError> {
+/// and the state directory locked (waiting up to `lock_wait` for it);
+/// returns the lock, held until exit.
+fn prepare_dirs(
+    cfg: &ServeConfig,
+    activated: bool,
+    lock_wait: Option<Duration>,
+) -> Result<lock::StateLock, ServeError> {
     let group = cfg.access.group().map(rustix::fs::Gid::from_raw);
     let shared = if group.is_some() { 0o750 } else { PRIVATE_DIR };
     // The socket's directory first (the state directory may be inside it),
@@ -199,7 +227,7 @@ fn prepare_dirs(cfg: &ServeConfig, activated: bool) -> Result<lock::StateLock, S
             mode: state.mode,
         });
     }
-    let held = lock::lock(&state.fd, &cfg.state_dir)?;
+    let held = lock_state(&state.fd, &cfg.state_dir, lock_wait)?;
     for sub in ["runtime", "containers"] {
         files::ensure_dir(&cfg.state_dir.join(sub), PRIVATE_DIR, None)?;
     }
@@ -257,7 +285,9 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     // Before anything is forked: children start in the monitor's cgroup.
     let cgroup_parent = containers_cgroup(&cfg.pod);
     reactor::init(RING_ENTRIES).map_err(reactor::RunError::from)?;
-    let _lock = prepare_dirs(&cfg, activated.is_some())?;
+    let lock_wait =
+        matches!(activated, Some(Passed::Connected(_))).then_some(ONE_CONNECTION_LOCK_WAIT);
+    let _lock = prepare_dirs(&cfg, activated.is_some(), lock_wait)?;
     let runtime = Runtime::locate(cfg.runtime.as_deref(), cfg.state_dir.join("runtime"))?
         .with_timeout(cfg.runtime_timeout);
     // The pod's namespaces, made (or re-adopted) before the socket is bound.
