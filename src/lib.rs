@@ -49,7 +49,8 @@
 //!   attached clients (`hub.rs`), the files in the log directory, never
 //!   through a planted link, and their rotation (`logfile.rs`), and parking
 //!   the pipes without losing a byte for an upgrade (`park.rs`).
-//! - `cgroups/`: finding a container's cgroups, v1 and v2 statistics, OOM.
+//! - `cgroups/`: finding a container's cgroups, v1 and v2 statistics, OOM, and the
+//!   unit's own cgroup when podmon runs as a delegated systemd service (`unit.rs`).
 //! - `proto/`: the contract as types: every method's request and reply
 //!   (the `Method` trait), records, errors, the upgrade frame codec
 //!   (`frame.rs`); the test in `idl_tests.rs` holds them to the IDL.

@@ -111,19 +111,19 @@ fn v2_dir(memberships: &[Membership<'_>], mounts: &[Mount<'_>]) -> Option<PathBu
 }
 
 /// One line of /proc/<pid>/cgroup: `hierarchy-ID:controller-list:path`.
-struct Membership<'a> {
+pub(super) struct Membership<'a> {
     /// `0` for the cgroup2 hierarchy.
     id: &'a str,
     /// Comma-separated controllers; empty for cgroup2 and named hierarchies
     /// show as `name=...`.
     controllers: &'a str,
     /// Path relative to the hierarchy root (as seen in our cgroup namespace).
-    path: &'a str,
+    pub(super) path: &'a str,
 }
 
 impl<'a> Membership<'a> {
     /// Splits a line; `None` for lines that do not have the three fields.
-    fn parse(line: &'a str) -> Option<Self> {
+    pub(super) fn parse(line: &'a str) -> Option<Self> {
         // The path is last and may itself contain ':'.
         let mut fields = line.splitn(3, ':');
         Some(Self {
@@ -134,32 +134,33 @@ impl<'a> Membership<'a> {
     }
 
     /// Whether this is the cgroup2 (unified) hierarchy's line.
-    fn is_unified(&self) -> bool {
+    pub(super) fn is_unified(&self) -> bool {
         self.id == "0" && self.controllers.is_empty()
     }
 
-    /// Whether `controller` is bound to this hierarchy.
-    fn has_controller(&self, controller: &str) -> bool {
+    /// Whether `controller` is bound to this hierarchy (`name=systemd`
+    /// for systemd's named v1 hierarchy).
+    pub(super) fn has_controller(&self, controller: &str) -> bool {
         self.controllers.split(',').any(|c| c == controller)
     }
 }
 
 /// The fields of one /proc/self/mountinfo line that locating needs.
-struct Mount<'a> {
+pub(super) struct Mount<'a> {
     /// Which directory of the filesystem is mounted (`/` unless this is a
     /// bind mount of a sub-tree or a cgroup namespace shows only part).
     root: String,
     /// Where it is mounted.
     point: PathBuf,
     /// `cgroup` (v1) or `cgroup2`, among others.
-    fstype: &'a str,
+    pub(super) fstype: &'a str,
     /// Super-block options; for v1 these name the controllers.
     super_options: &'a str,
 }
 
 impl<'a> Mount<'a> {
     /// Parses a line: `ID PARENT MAJ:MIN ROOT POINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPER_OPTS`.
-    fn parse(line: &'a str) -> Option<Self> {
+    pub(super) fn parse(line: &'a str) -> Option<Self> {
         let mut fields = line.split_whitespace();
         let root = fields.nth(3)?;
         let point = fields.next()?;
@@ -177,13 +178,13 @@ impl<'a> Mount<'a> {
     }
 
     /// Whether the super-block options include `option` exactly.
-    fn has_option(&self, option: &str) -> bool {
+    pub(super) fn has_option(&self, option: &str) -> bool {
         self.super_options.split(',').any(|o| o == option)
     }
 
     /// The directory for cgroup `path` under this mount, if the mount shows
     /// that part of the hierarchy.
-    fn dir_for(&self, path: &str) -> Option<PathBuf> {
+    pub(super) fn dir_for(&self, path: &str) -> Option<PathBuf> {
         let relative = if self.root == "/" {
             path.trim_start_matches('/')
         } else {

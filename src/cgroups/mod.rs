@@ -1,4 +1,5 @@
-//! Container statistics read from cgroup interface files.
+//! Container statistics read from cgroup interface files, and where the
+//! containers' cgroups go under a systemd unit ([`unit`]).
 //!
 //! Containers run by runc live in cgroups; the kernel keeps their resource
 //! usage there, in plain-text files whose names and formats differ between
@@ -15,6 +16,7 @@ pub mod locate;
 pub mod oom;
 mod parse;
 pub mod stats;
+pub mod unit;
 pub mod v1;
 pub mod v2;
 

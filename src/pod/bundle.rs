@@ -85,7 +85,7 @@ fn simple_spec(pod: &Pod, req: &CreateRequest) -> Result<spec::SimpleSpec, PodEr
         hostname: hostname.clone(),
         memory_max: *memory_max,
         pids_max: *pids_max,
-        cgroups_path: format!("/podmon/{}/{}", pod.config.name, req.id),
+        cgroups_path: format!("{}/{}", pod.config.cgroup_parent, req.id),
         terminal: req.terminal,
         console_size: req.console_size,
         joins: pod

@@ -69,6 +69,10 @@ pub struct PodConfig {
     pub oom_dir: Option<PathBuf>,
     /// The service manager, for its file-descriptor store (or none).
     pub notifier: Rc<crate::sys::sdnotify::Notifier>,
+    /// The parent of each container's `cgroupsPath` (`PARENT/ID`):
+    /// `/podmon/POD`, or `UNIT/containers` when podmon runs as a systemd
+    /// service with its cgroup delegated (see `cgroups::unit`).
+    pub cgroup_parent: String,
 }
 
 /// The pod's containers plus the ids being created right now.

@@ -16,7 +16,7 @@ use rustix::net::SendFlags;
 
 use super::access::{self, AccessConfig};
 use super::conn;
-use crate::pod::Pod;
+use crate::pod::{ExitRequest, Pod, limits};
 use crate::proto::errors::{LimitExceeded, ProtoError, SystemError};
 use crate::reactor::{self, ops};
 use crate::varlink::VarlinkError;
@@ -104,6 +104,26 @@ pub async fn accept_loop(
             }
         }
     }
+}
+
+/// Serves the one connection a service manager accepted (`Accept=yes`),
+/// then asks the monitor to exit, as a per-connection service does (the
+/// containers stay unless `kill_on_exit`; the next connection's monitor
+/// re-adopts them). The connection stays open in `conn` for a live
+/// upgrade to hand over.
+pub async fn serve_one(pod: Rc<Pod>, conn: Rc<OwnedFd>, access: AccessConfig, kill_on_exit: bool) {
+    match conn.try_clone() {
+        Ok(sock) => match access::check(&access, &sock) {
+            Ok(role) => conn::serve(pod.clone(), sock, role).await,
+            Err(who) => access::refuse(sock, who).await,
+        },
+        Err(e) => log::error!("the accepted connection: {e}"),
+    }
+    log::info!("the accepted connection is closed: exiting (Accept=yes serves one connection)");
+    pod.request_exit(ExitRequest::Stop {
+        kill_containers: kill_on_exit,
+        grace: Duration::from_secs(limits::SHUTDOWN_TIMEOUT_DEFAULT.unsigned_abs()),
+    });
 }
 
 fn out_of_fds(e: &io::Error) -> bool {

@@ -1,10 +1,16 @@
 //! What the service manager gives `podmon serve` at start: the Varlink
 //! socket of socket activation and any other named descriptors (the
 //! file-descriptor store of a previous monitor), and the notifications
-//! podmon sends it back (`READY=1`, `STATUS=`, `STOPPING=1`).
+//! podmon sends it back (`READY=1` with `MAINPID=`, a `STATUS=` line kept
+//! current as containers come and go, `WATCHDOG=1`, `STOPPING=1`).
 
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::rc::Rc;
+use std::time::Duration;
 
+use crate::pod::events::{EventKind, Next};
+use crate::pod::{Pod, Status};
+use crate::reactor::ops;
 use crate::sys::listen_fds::{ListenFd, ListenFds, ListenFdsError, UNKNOWN_NAME};
 use crate::sys::sdnotify::{Delivery, Notifier, State};
 
@@ -18,8 +24,11 @@ pub enum ActivationError {
     /// The variables or descriptors are wrong.
     #[error("socket activation: {0}")]
     ListenFds(#[from] ListenFdsError),
-    /// The descriptor picked as the Varlink socket does not listen.
-    #[error("socket activation: descriptor {fd} named {name:?} is not a listening socket")]
+    /// The descriptor picked as the Varlink socket is neither a listening
+    /// nor a connected stream socket.
+    #[error(
+        "socket activation: descriptor {fd} named {name:?} is neither a listening nor a connected stream socket"
+    )]
     NotListening {
         /// Its number.
         fd: i32,
@@ -28,13 +37,24 @@ pub enum ActivationError {
     },
 }
 
+/// The Varlink socket the service manager passed.
+#[derive(Debug)]
+pub enum Passed {
+    /// A listening socket (`Accept=no`, the default): podmon accepts on it.
+    Listening(OwnedFd),
+    /// One connection, already accepted (`Accept=yes`, or
+    /// `systemd-socket-activate --accept`): podmon serves it alone and
+    /// exits when the client closes it, as a per-connection service does.
+    Connected(OwnedFd),
+}
+
 /// The passed descriptors, sorted: the listener, if one was passed, and
 /// the rest by name, held for re-adopting a previous monitor's
 /// containers (a container's log pipes, pty master and stdin).
 #[derive(Debug, Default)]
 pub struct Activation {
     /// The Varlink socket; `None` means podmon binds `--socket` itself.
-    pub listener: Option<OwnedFd>,
+    pub listener: Option<Passed>,
     /// Every other passed descriptor, with its name.
     pub inherited: ListenFds,
 }
@@ -55,12 +75,17 @@ impl Activation {
             .take_first(|n| n == LISTENER_NAME)
             .or_else(|| passed.take_first(|n| n.ends_with(".socket")))
             .or_else(|| passed.take_first(|n| n == UNKNOWN_NAME));
-        let listener = listener.map(check_listening).transpose()?;
-        if let Some(l) = &listener {
-            log::info!(
+        let listener = listener.map(classify).transpose()?;
+        match &listener {
+            Some(Passed::Listening(l)) => log::info!(
                 "socket activation: the Varlink socket is fd {}",
                 l.as_raw_fd()
-            );
+            ),
+            Some(Passed::Connected(c)) => log::info!(
+                "socket activation: fd {} is one accepted connection (Accept=yes): serving it, then exiting",
+                c.as_raw_fd()
+            ),
+            None => {}
         }
         if !passed.is_empty() {
             let names: Vec<&str> = passed.names().collect();
@@ -77,14 +102,90 @@ impl Activation {
     }
 }
 
-/// The descriptor, if it is a listening socket.
-fn check_listening(f: ListenFd) -> Result<OwnedFd, ActivationError> {
-    match rustix::net::sockopt::socket_acceptconn(&f.fd) {
-        Ok(true) => Ok(f.fd),
-        _ => Err(ActivationError::NotListening {
-            fd: f.fd.as_raw_fd(),
-            name: f.name,
-        }),
+/// Whether the descriptor listens (SO_ACCEPTCONN) or is a connected
+/// stream socket (it has a peer); anything else is refused, since
+/// accepting on it would fail forever.
+fn classify(f: ListenFd) -> Result<Passed, ActivationError> {
+    use rustix::net::sockopt;
+    match sockopt::socket_acceptconn(&f.fd) {
+        Ok(true) => return Ok(Passed::Listening(f.fd)),
+        Ok(false)
+            if sockopt::socket_type(&f.fd) == Ok(rustix::net::SocketType::STREAM)
+                && rustix::net::getpeername(&f.fd).is_ok() =>
+        {
+            return Ok(Passed::Connected(f.fd));
+        }
+        _ => {}
+    }
+    Err(ActivationError::NotListening {
+        fd: f.fd.as_raw_fd(),
+        name: f.name,
+    })
+}
+
+/// The `STATUS=` line: what the monitor serves and how many containers
+/// it has (`systemctl status` shows it).
+fn status_line(serving: &str, pod: &Pod) -> String {
+    let all = pod.list();
+    let running = all.iter().filter(|c| c.status() == Status::Running).count();
+    let n = all.len();
+    let s = if n == 1 { "" } else { "s" };
+    // A newline (in a path) would end the STATUS= assignment early.
+    format!("{serving}: {n} container{s}, {running} running").replace('\n', " ")
+}
+
+/// Says `READY=1` (with `MAINPID=` and the status line) once the monitor
+/// serves, then keeps the status line current: it is sent again after
+/// each event that changes the counts, and only then (a watcher of the
+/// pod's events, so an idle monitor is not woken).
+pub async fn report_status(pod: Rc<Pod>, notifier: Rc<Notifier>, serving: String) {
+    let mut last = status_line(&serving, &pod);
+    tell(
+        &notifier,
+        &[
+            State::Ready,
+            State::MainPid(std::process::id()),
+            State::Status(&last),
+        ],
+    );
+    if !notifier.is_active() {
+        return;
+    }
+    let watcher = match pod.events.watch(None, None) {
+        Ok(w) => w,
+        Err(e) => {
+            log::warn!("STATUS= will not follow the containers: {e}");
+            return;
+        }
+    };
+    loop {
+        if let Next::Event(e) = watcher.next().await
+            && !matches!(
+                e.kind,
+                EventKind::Created
+                    | EventKind::Started
+                    | EventKind::Exited { .. }
+                    | EventKind::Deleted
+            )
+        {
+            continue;
+        }
+        let now = status_line(&serving, &pod);
+        if now != last {
+            tell(&notifier, &[State::Status(&now)]);
+            last = now;
+        }
+    }
+}
+
+/// Sends `WATCHDOG=1` every `interval` (half of `WATCHDOG_USEC`), from a
+/// reactor timer: a loop too stuck to run it gets the unit restarted.
+/// Spawned only when the watchdog is on.
+pub async fn keep_watchdog(notifier: Rc<Notifier>, interval: Duration) {
+    log::info!("watchdog: WATCHDOG=1 every {interval:?}");
+    loop {
+        tell(&notifier, &[State::Watchdog]);
+        ops::sleep(interval).await;
     }
 }
 
@@ -130,7 +231,7 @@ mod tests {
     fn picks_the_listener_by_name() {
         let a =
             Activation::sort(passed(vec![("stdin-x", pipe()), ("varlink", listening())])).unwrap();
-        assert!(a.listener.is_some());
+        assert!(matches!(a.listener, Some(Passed::Listening(_))));
         assert_eq!(a.inherited.names().collect::<Vec<_>>(), ["stdin-x"]);
 
         let a = Activation::sort(passed(vec![("podmon@web.socket", listening())])).unwrap();
@@ -151,6 +252,24 @@ mod tests {
                 .listener
                 .is_none()
         );
+    }
+
+    #[test]
+    fn a_connected_socket_is_one_connection() {
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let act = Activation::sort(passed(vec![("unknown", a.into())])).unwrap();
+        assert!(matches!(act.listener, Some(Passed::Connected(_))));
+        // A socket that neither listens nor has a peer is refused.
+        let lone = rustix::net::socket(
+            rustix::net::AddressFamily::UNIX,
+            rustix::net::SocketType::STREAM,
+            None,
+        )
+        .unwrap();
+        assert!(matches!(
+            Activation::sort(passed(vec![("varlink", lone)])),
+            Err(ActivationError::NotListening { .. })
+        ));
     }
 
     #[test]

@@ -27,7 +27,7 @@ use crate::sys::reexec;
 use crate::sys::sdnotify::{Notifier, State};
 use crate::sys::sigwatch::SignalWatch;
 use access::AccessConfig;
-use activation::{Activation, ActivationError};
+use activation::{Activation, ActivationError, Passed};
 use lock::LockError;
 use socket::{BoundSocket, SocketError};
 
@@ -179,9 +179,37 @@ pub enum ServeError {
 /// Entries in the io_uring submission queue.
 const RING_ENTRIES: u32 = 256;
 
+/// How long the monitor of one accepted connection (`Accept=yes`) waits
+/// for the previous connection's monitor to release the state directory:
+/// connections are served in turn, not refused while the last one exits.
+const ONE_CONNECTION_LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// Takes the state directory's lock; with `wait`, retries every 20 ms
+/// until it is free or `wait` is over (at start-up, before the loop).
+fn lock_state(
+    dir: &std::os::fd::OwnedFd,
+    path: &Path,
+    wait: Option<Duration>,
+) -> Result<lock::StateLock, LockError> {
+    let end = std::time::Instant::now() + wait.unwrap_or_default();
+    loop {
+        match lock::lock(dir, path) {
+            Err(LockError::InUse { .. }) if std::time::Instant::now() < end => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// The directories of the pod, created with their modes (or checked),
-/// and the state directory locked; returns the lock, held until exit.
-fn prepare_dirs(cfg: &ServeConfig, activated: bool) -> Result<lock::StateLock, ServeError> {
+/// and the state directory locked (waiting up to `lock_wait` for it);
+/// returns the lock, held until exit.
+fn prepare_dirs(
+    cfg: &ServeConfig,
+    activated: bool,
+    lock_wait: Option<Duration>,
+) -> Result<lock::StateLock, ServeError> {
     let group = cfg.access.group().map(rustix::fs::Gid::from_raw);
     let shared = if group.is_some() { 0o750 } else { PRIVATE_DIR };
     // The socket's directory first (the state directory may be inside it),
@@ -199,7 +227,7 @@ fn prepare_dirs(cfg: &ServeConfig, activated: bool) -> Result<lock::StateLock, S
             mode: state.mode,
         });
     }
-    let held = lock::lock(&state.fd, &cfg.state_dir)?;
+    let held = lock_state(&state.fd, &cfg.state_dir, lock_wait)?;
     for sub in ["runtime", "containers"] {
         files::ensure_dir(&cfg.state_dir.join(sub), PRIVATE_DIR, None)?;
     }
@@ -254,20 +282,21 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     }));
     rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
         .map_err(|e| ServeError::Setup("PR_SET_CHILD_SUBREAPER", e.into()))?;
+    // Before anything is forked: children start in the monitor's cgroup.
+    let cgroup_parent = containers_cgroup(&cfg.pod);
     reactor::init(RING_ENTRIES).map_err(reactor::RunError::from)?;
-    let _lock = prepare_dirs(&cfg, activated.is_some())?;
+    let lock_wait =
+        matches!(activated, Some(Passed::Connected(_))).then_some(ONE_CONNECTION_LOCK_WAIT);
+    let _lock = prepare_dirs(&cfg, activated.is_some(), lock_wait)?;
     let runtime = Runtime::locate(cfg.runtime.as_deref(), cfg.state_dir.join("runtime"))?
         .with_timeout(cfg.runtime_timeout);
     // The pod's namespaces, made (or re-adopted) before the socket is bound.
     let sandbox = crate::pod::sandbox::open(&sandbox_spec, &cfg.pod, &cfg.state_dir)?;
-    // An activated socket keeps the mode its service manager gave it.
-    let (listener, bound): (OwnedFd, Option<BoundSocket>) = match activated {
-        Some(fd) => (fd, taken_over.as_deref().and_then(BoundSocket::taken_over)),
-        None => {
-            let (fd, b) = socket::bind(&cfg.socket, &cfg.access)?;
-            (fd, Some(b))
-        }
-    };
+    let Serving {
+        fd: listener,
+        one,
+        bound,
+    } = serving_socket(&cfg, activated, taken_over.as_deref())?;
     let signals = SignalWatch::new().map_err(|e| ServeError::Setup("signalfd", e))?;
     let pod = Pod::new(PodConfig {
         name: cfg.pod.clone(),
@@ -277,30 +306,27 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         exit_dir: cfg.exit_dir.clone(),
         oom_dir: cfg.oom_dir.clone(),
         notifier: notifier.clone(),
+        cgroup_parent,
     })?;
     let claimed = crate::pod::open_state(&pod);
     pod.set_sandbox(sandbox);
-    let serving = format!(
-        "pod {} serving on {}",
-        cfg.pod,
-        bound
-            .as_ref()
-            .map_or(Path::new("an activated socket"), BoundSocket::path)
-            .display(),
-    );
+    let on = match (one, &bound) {
+        (true, _) => "one accepted connection".to_owned(),
+        (false, Some(b)) => b.path().display().to_string(),
+        (false, None) => "an activated socket".to_owned(),
+    };
+    let serving = format!("pod {} serving on {on}", cfg.pod);
     log::info!("{serving} with {}", pod.config.runtime.path.display());
-    // Ready once the socket is bound: connections queue from now on. A
-    // newline (in a path) would end the STATUS= assignment early.
-    let status = serving.replace('\n', " ");
-    activation::tell(&notifier, &[State::Ready, State::Status(&status)]);
     let kill_on_exit = cfg.kill_on_exit;
     let socket = bound.as_ref().map(|b| b.path().to_owned());
     let result = reactor::run(async move {
         let running = Running {
             pod,
             listener: Rc::new(listener),
+            one,
             socket,
             notifier,
+            serving,
             conns: Default::default(),
         };
         running
@@ -314,14 +340,56 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     result.map_err(Into::into)
 }
 
-/// Waits for the first of SIGTERM/SIGINT and an exit request (a Shutdown
-/// call), then for every Shutdown still running to end; returns how to
-/// exit. A signal stops accepting at once and asks for the exit
-/// `--kill-on-exit` says. Signals are read (strays reaped) to the end.
+/// The Varlink socket: one to accept on, or a single connection a
+/// service manager accepted (`Accept=yes`).
+struct Serving {
+    fd: OwnedFd,
+    /// `fd` is one accepted connection.
+    one: bool,
+    /// The socket file when this monitor bound it (or took it over at a
+    /// live upgrade), removed at exit.
+    bound: Option<BoundSocket>,
+}
+
+/// The passed socket, or else `--socket` bound. An activated socket keeps
+/// the mode its service manager gave it.
+fn serving_socket(
+    cfg: &ServeConfig,
+    activated: Option<Passed>,
+    taken_over: Option<&Path>,
+) -> Result<Serving, ServeError> {
+    Ok(match activated {
+        Some(Passed::Listening(fd)) => Serving {
+            fd,
+            one: false,
+            bound: taken_over.and_then(BoundSocket::taken_over),
+        },
+        Some(Passed::Connected(fd)) => Serving {
+            fd,
+            one: true,
+            bound: None,
+        },
+        None => {
+            let (fd, b) = socket::bind(&cfg.socket, &cfg.access)?;
+            Serving {
+                fd,
+                one: false,
+                bound: Some(b),
+            }
+        }
+    })
+}
+
 /// The monitor once set up: what its main task needs until the exit.
 struct Running {
     pod: Rc<Pod>,
+    /// The listening socket, or the one connection when `one`.
     listener: Rc<OwnedFd>,
+    /// Whether `listener` is a connection accepted by the service manager
+    /// (served alone; the monitor exits when it closes).
+    one: bool,
+    /// "pod P serving on S", the start of the `STATUS=` line.
+    serving: String,
     /// The socket's path when this monitor bound it.
     socket: Option<PathBuf>,
     notifier: Rc<Notifier>,
@@ -339,17 +407,38 @@ impl Running {
         access: AccessConfig,
     ) {
         let pod = &self.pod;
+        if let Some(interval) = crate::sys::sdnotify::watchdog_from_env()
+            && self.notifier.is_active()
+        {
+            reactor::spawn(activation::keep_watchdog(self.notifier.clone(), interval));
+        }
         // Connections queue in the listener's backlog meanwhile.
         crate::pod::adopt::adopt(pod, claimed, inherited).await;
         if let Some(sb) = pod.sandbox() {
             reactor::spawn(sb.watch_init());
         }
-        let acceptor = reactor::spawn(accept::accept_loop(
+        // Ready (READY=1) once re-adopted: what is accepted from now on is
+        // served at once.
+        reactor::spawn(activation::report_status(
             pod.clone(),
-            self.listener.clone(),
-            access,
-            self.conns.clone(),
+            self.notifier.clone(),
+            self.serving.clone(),
         ));
+        let acceptor = if self.one {
+            reactor::spawn(accept::serve_one(
+                pod.clone(),
+                self.listener.clone(),
+                access,
+                kill_on_exit,
+            ))
+        } else {
+            reactor::spawn(accept::accept_loop(
+                pod.clone(),
+                self.listener.clone(),
+                access,
+                self.conns.clone(),
+            ))
+        };
         match until_exit(pod, signals, kill_on_exit, acceptor).await {
             ExitRequest::Stop {
                 kill_containers,
@@ -384,6 +473,36 @@ impl Running {
     }
 }
 
+/// The parent of the containers' cgroups: under the unit's own cgroup when
+/// podmon runs as a systemd service (moving itself to `UNIT/monitor`), else
+/// `/podmon/POD`. A failed move is logged and falls back to the latter.
+fn containers_cgroup(pod: &str) -> String {
+    use crate::cgroups::unit;
+    let fallback = format!("/podmon/{pod}");
+    let Some(u) = unit::detect() else {
+        return fallback;
+    };
+    match unit::move_self(&u) {
+        Ok(()) => {
+            log::info!(
+                "running as systemd unit {}: podmon in {}, containers under {}",
+                u.path,
+                u.monitor(),
+                u.containers_parent()
+            );
+            u.containers_parent()
+        }
+        Err(e) => {
+            log::warn!("{e}: containers go to {fallback}, outside the unit's cgroup");
+            fallback
+        }
+    }
+}
+
+/// Waits for the first of SIGTERM/SIGINT and an exit request (a Shutdown
+/// call), then for every Shutdown still running to end; returns how to
+/// exit. A signal stops accepting at once and asks for the exit
+/// `--kill-on-exit` says. Signals are read (strays reaped) to the end.
 async fn until_exit(
     pod: &Pod,
     mut signals: SignalWatch,

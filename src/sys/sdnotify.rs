@@ -167,15 +167,41 @@ pub enum State<'a> {
     Stopping,
     /// `STATUS=text`: one line shown by `systemctl status`.
     Status(&'a str),
-    /// `MAINPID=pid`: the service's main process is `pid`.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "MAINPID= comes with the systemd units of issue 12"
-        )
-    )]
+    /// `MAINPID=pid`: the service's main process is `pid` (podmon's own:
+    /// said with `READY=1`, also by the image a live re-exec started,
+    /// which keeps the pid).
     MainPid(u32),
+    /// `WATCHDOG=1`: the loop is alive (sent every half of
+    /// `WATCHDOG_USEC`, see [`watchdog_interval`]).
+    Watchdog,
+}
+
+/// The interval at which to send `WATCHDOG=1`: half of `WATCHDOG_USEC`
+/// (what sd_notify(3) advises), or `None` when the variable is unset,
+/// zero or not a number, or when `WATCHDOG_PID` names another process
+/// (the variables were inherited from a parent that is watched itself).
+pub fn watchdog_interval(
+    usec: Option<&str>,
+    pid: Option<&str>,
+    own_pid: u32,
+) -> Option<std::time::Duration> {
+    let usec: u64 = usec?.parse().ok().filter(|&u| u > 0)?;
+    if let Some(pid) = pid.filter(|p| !p.is_empty())
+        && pid.parse::<u32>().ok() != Some(own_pid)
+    {
+        return None;
+    }
+    Some(std::time::Duration::from_micros(usec / 2).max(std::time::Duration::from_millis(1)))
+}
+
+/// [`watchdog_interval`] from this process's environment.
+pub fn watchdog_from_env() -> Option<std::time::Duration> {
+    let var = |k: &str| std::env::var(k).ok();
+    watchdog_interval(
+        var("WATCHDOG_USEC").as_deref(),
+        var("WATCHDOG_PID").as_deref(),
+        std::process::id(),
+    )
 }
 
 /// The client of one service manager's notification socket, or of none
@@ -266,6 +292,7 @@ impl Notifier {
                 State::MainPid(pid) => {
                     let _ = writeln!(text, "MAINPID={pid}");
                 }
+                State::Watchdog => text.push_str("WATCHDOG=1\n"),
             }
         }
         self.send(&text, &[])

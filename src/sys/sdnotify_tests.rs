@@ -151,6 +151,35 @@ fn states_arrive_as_one_datagram() {
     assert!(fds.is_empty());
     n.notify(&[State::Stopping]).unwrap();
     assert_eq!(m.receive().0, "STOPPING=1\n");
+    n.notify(&[State::Watchdog]).unwrap();
+    assert_eq!(m.receive().0, "WATCHDOG=1\n");
+}
+
+#[test]
+fn watchdog_interval_is_half_of_watchdog_usec_for_us_only() {
+    use super::watchdog_interval as w;
+    use std::time::Duration;
+    assert_eq!(
+        w(Some("3000000"), None, 7),
+        Some(Duration::from_millis(1500))
+    );
+    assert_eq!(
+        w(Some("3000000"), Some("7"), 7),
+        Some(Duration::from_millis(1500))
+    );
+    assert_eq!(
+        w(Some("3000000"), Some(""), 7),
+        Some(Duration::from_millis(1500))
+    );
+    // Another process's watchdog, unset, zero or garbage: no timer.
+    assert_eq!(w(Some("3000000"), Some("8"), 7), None);
+    assert_eq!(w(Some("3000000"), Some("x"), 7), None);
+    assert_eq!(w(None, Some("7"), 7), None);
+    assert_eq!(w(Some("0"), None, 7), None);
+    assert_eq!(w(Some("-5"), None, 7), None);
+    assert_eq!(w(Some(""), None, 7), None);
+    // A tiny value still gives a timer that is not a busy loop.
+    assert_eq!(w(Some("1"), None, 7), Some(Duration::from_millis(1)));
 }
 
 #[test]

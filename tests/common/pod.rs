@@ -35,6 +35,10 @@ pub struct PodOptions {
     /// store back to a restarted service (with `--socket` still bound by
     /// podmon itself, since none of them is named "varlink").
     pub passed_fds: Vec<(String, std::os::fd::OwnedFd)>,
+    /// cgroup directories the server process moves itself into before it
+    /// execs (its `cgroup.procs`), as systemd starts a service in its
+    /// unit's cgroup.
+    pub join_cgroups: Vec<PathBuf>,
 }
 
 /// The environment the server gets on top of the test's: the reactor
@@ -188,6 +192,7 @@ impl Pod {
         cmd.stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);
+        join_cgroups(&mut cmd, &opts.join_cgroups);
         cmd
     }
 
@@ -402,4 +407,38 @@ impl Drop for Pod {
             let _ = fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// Has the child write itself into each directory's `cgroup.procs`
+/// between fork and exec.
+fn join_cgroups(cmd: &mut Command, dirs: &[PathBuf]) {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::process::CommandExt;
+    if dirs.is_empty() {
+        return;
+    }
+    let paths: Vec<std::ffi::CString> = dirs
+        .iter()
+        .map(|d| std::ffi::CString::new(d.join("cgroup.procs").as_os_str().as_bytes()).unwrap())
+        .collect();
+    // SAFETY: the hook runs between fork and exec and calls only open,
+    // write and close (async-signal-safe) on strings made before the fork;
+    // "0" in cgroup.procs means the writing process itself.
+    unsafe {
+        cmd.pre_exec(move || {
+            for p in &paths {
+                let fd = libc::open(p.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                if fd < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                let ok = libc::write(fd, b"0".as_ptr().cast(), 1) == 1;
+                let err = std::io::Error::last_os_error();
+                libc::close(fd);
+                if !ok {
+                    return Err(err);
+                }
+            }
+            Ok(())
+        })
+    };
 }

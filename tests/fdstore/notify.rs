@@ -1,5 +1,6 @@
-//! `READY=1` with `STATUS=` once the socket is bound, `STOPPING=1` at
-//! SIGTERM, plain and socket-activated.
+//! `READY=1` with `STATUS=` once the monitor serves, the status line
+//! again when the containers change, `STOPPING=1` at SIGTERM, plain and
+//! socket-activated.
 
 use std::time::Duration;
 
@@ -33,12 +34,14 @@ fn ready_then_stopping(name: &str, socket_activated: bool) {
     );
     if !socket_activated {
         assert!(
-            status.ends_with(&pod.socket.display().to_string()),
+            status.contains(&format!("{}: ", pod.socket.display())),
             "{status}"
         );
     }
+    assert!(status.ends_with(": 0 containers, 0 running"), "{status}");
     // A create hands the container's log pipes to the store (kept when
-    // their writers hang up), and then nothing more while it serves.
+    // their writers hang up), the status line follows, and then nothing
+    // more while it serves.
     pod.create("c", &["true"]);
     for stream in ["stdout", "stderr"] {
         let stored = m
@@ -54,6 +57,15 @@ fn ready_then_stopping(name: &str, socket_activated: bool) {
         assert_eq!(stored.get("FDPOLL"), Some("0"), "{}", stored.text);
         assert_eq!(stored.fds.len(), 1, "{}", stored.text);
     }
+    let status = m.receive(Duration::from_secs(5)).expect("no STATUS=");
+    assert_eq!(
+        status
+            .get("STATUS")
+            .map(|s| s.ends_with(": 1 container, 0 running")),
+        Some(true),
+        "{}",
+        status.text
+    );
     assert!(m.receive(Duration::from_millis(200)).is_none());
 
     let st = pod.stop().expect("the server was running");

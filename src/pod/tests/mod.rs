@@ -68,6 +68,7 @@ fn pod() -> (Rc<Pod>, Rc<FakeRuntime>, PathBuf) {
         exit_dir: None,
         oom_dir: None,
         notifier: Rc::new(crate::sys::sdnotify::Notifier::none()),
+        cgroup_parent: "/podmon/test".into(),
     };
     std::fs::create_dir_all(&config.state_dir).expect("mkdir state");
     let fake = Rc::new(FakeRuntime::default());
