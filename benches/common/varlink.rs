@@ -37,10 +37,22 @@ impl Client {
         rootfs: &Path,
         command: &[&str],
     ) -> Result<proto::ContainerReply, ClientError> {
+        self.create_with(id, rootfs, command, None)
+    }
+
+    /// CreateContainer with a log sync policy (none: the server's default).
+    pub fn create_with(
+        &mut self,
+        id: &str,
+        rootfs: &Path,
+        command: &[&str],
+        log_sync: Option<proto::LogSync>,
+    ) -> Result<proto::ContainerReply, ClientError> {
         self.call(&proto::CreateContainer {
             id: id.to_owned(),
             rootfs: Some(rootfs.to_string_lossy().into_owned()),
             command: Some(strings(command)),
+            log_sync,
             ..proto::CreateContainer::default()
         })
     }

@@ -281,6 +281,10 @@ impl LogSink {
             .wait_until(|| match &*self.reopen_result.borrow() {
                 // A later reopen also answers an earlier request.
                 Some((t, r)) if *t >= ticket => Some(r.clone()),
+                // Every stream ended and the writer is gone: nothing more
+                // goes to the file, so there is nothing to reopen (a
+                // stopped container's ReopenLog used to wait forever).
+                _ if self.finished.get() => Some(Ok(())),
                 _ => None,
             })
             .await
