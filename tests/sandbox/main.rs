@@ -81,6 +81,20 @@ fn mounts_under(base: &Path) -> Vec<String> {
         .collect()
 }
 
+/// A caller's bundle directory in the pod's test directory, with a rootfs
+/// of its own (a real directory: runc refuses a rootfs that is a symlink);
+/// the test writes its config.json.
+fn callers_bundle_dir(pod: &Pod) -> PathBuf {
+    let dir = pod.dir.join("callers-bundle");
+    std::fs::create_dir_all(&dir).unwrap();
+    let made = std::process::Command::new(project_dir().join("scripts/make-rootfs"))
+        .arg(dir.join("rootfs"))
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    dir
+}
+
 /// Shutdown(killContainers: true), then the monitor's exit.
 fn shutdown_kill(pod: &mut Pod) {
     pod.call(SHUTDOWN, json!({"killContainers": true})).ok();

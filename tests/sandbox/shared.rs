@@ -131,14 +131,7 @@ fn bundle_joins_with_join_pod_and_is_left_untouched() {
     let (mut pod, _base) = sandboxed("bundle", "net", &[]);
     // A bundle of our own making: the config podmon writes for a rootfs
     // container, from a container created without joining (own net).
-    let dir = pod.dir.join("callers-bundle");
-    std::fs::create_dir_all(&dir).unwrap();
-    // A real directory: runc refuses a rootfs that is a symlink.
-    let made = std::process::Command::new(project_dir().join("scripts/make-rootfs"))
-        .arg(dir.join("rootfs"))
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{made:?}");
+    let dir = callers_bundle_dir(&pod);
     pod.create_with(
         "tmpl",
         &["sh", "-c", "readlink /proc/self/ns/net"],

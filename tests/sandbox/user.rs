@@ -180,13 +180,7 @@ fn own_user_namespace_is_refused() {
 #[test]
 fn bundle_joining_the_pod_gets_its_user_namespace_and_maps() {
     let (mut pod, _base) = sandboxed("userns-bundle", "net,user", &MAPS);
-    let dir = pod.dir.join("callers-bundle");
-    std::fs::create_dir_all(&dir).unwrap();
-    let made = std::process::Command::new(project_dir().join("scripts/make-rootfs"))
-        .arg(dir.join("rootfs"))
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{made:?}");
+    let dir = callers_bundle_dir(&pod);
     // The caller's config: podmon's own for a rootfs container, without
     // the pod's user namespace and maps (a plain host-userns config).
     pod.create_with(
