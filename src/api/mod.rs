@@ -153,6 +153,20 @@ pub fn pod_error(e: PodError) -> VarlinkError {
     }
 }
 
+/// The error for descriptors sent to a method that takes none: an
+/// `InvalidValue` of the pseudo-parameter `fileDescriptors`.
+fn unexpected_fds(method: &str, count: usize) -> VarlinkError {
+    invalid_value(
+        "fileDescriptors",
+        format!("{method} takes no file descriptors; the {count} sent were closed"),
+    )
+}
+
+/// The InvalidValue error for a parameter's descriptor indices.
+fn fd_index(parameter: &str, e: crate::varlink::FdIndexError) -> HandlerError {
+    invalid(parameter, e)
+}
+
 /// The IDL's `InvalidValue` error: `parameter` as the method names it.
 pub(crate) fn invalid_value(parameter: &str, reason: impl std::fmt::Display) -> VarlinkError {
     proto::errors::InvalidValue {
@@ -265,6 +279,12 @@ impl Method {
         matches!(self, Method::Exec | Method::Attach | Method::PortForward)
     }
 
+    /// Methods that take descriptors passed with the call (by index, in
+    /// their parameters); any other call that brings some is refused.
+    fn takes_fds(self) -> bool {
+        matches!(self, Method::CreateContainer)
+    }
+
     fn from_member(member: &str) -> Option<Method> {
         Method::ALL.iter().copied().find(|m| m.name() == member)
     }
@@ -310,8 +330,16 @@ pub async fn dispatch(
     role: Role,
     r: &mut Replier<'_>,
 ) -> std::io::Result<()> {
+    let method = (call.interface() == INTERFACE)
+        .then(|| Method::from_member(call.member()))
+        .flatten();
+    let passed = r.passed_fds().count();
     let result =
-        if call.upgrade && !Method::from_member(call.member()).is_some_and(Method::upgrades) {
+        if passed > 0 && !method.is_some_and(Method::takes_fds) {
+            // Closed at once: nothing may keep them.
+            r.passed_fds().close_rest();
+            Err(HandlerError::Reply(unexpected_fds(&call.method, passed)))
+        } else if call.upgrade && !method.is_some_and(Method::upgrades) {
             // Only some methods take the connection over.
             Err(HandlerError::Reply(VarlinkError::invalid_parameter(
                 "upgrade",
