@@ -11,6 +11,7 @@ mod get_pod;
 mod kill_container;
 mod list_containers;
 mod map;
+mod open_console;
 mod port_forward;
 mod read_logs;
 mod reexec;
@@ -263,6 +264,7 @@ dispatch_table! {
     ExecSync => exec_sync, Full,
     Exec => exec, Full,
     Attach => attach, Full,
+    OpenConsole => open_console, Full,
     Resize => resize, Full,
     Stats => stats, ReadOnly,
     GetPod => get_pod, ReadOnly,

@@ -11,6 +11,7 @@ pub mod files;
 pub mod idmap;
 pub mod listen_fds;
 pub mod netns;
+pub mod preserve;
 pub mod ns;
 pub mod nsspawn;
 pub mod process;
