@@ -112,7 +112,10 @@ fn passed_fds(p: &mut proto::CreateContainer, r: &Replier<'_>) -> Result<CreateF
         .map_err(|e| fd_index("holdFds", e))?;
     let unused = fds.close_rest();
     if unused > 0 {
-        log::debug!("container {}: {unused} descriptors named by no parameter closed", p.id);
+        log::debug!(
+            "container {}: {unused} descriptors named by no parameter closed",
+            p.id
+        );
     }
     Ok(CreateFds { preserve, hold })
 }

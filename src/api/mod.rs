@@ -336,37 +336,36 @@ pub async fn dispatch(
         .then(|| Method::from_member(call.member()))
         .flatten();
     let passed = r.passed_fds().count();
-    let result =
-        if passed > 0 && !method.is_some_and(Method::takes_fds) {
-            // Closed at once: nothing may keep them.
-            r.passed_fds().close_rest();
-            Err(HandlerError::Reply(unexpected_fds(&call.method, passed)))
-        } else if call.upgrade && !method.is_some_and(Method::upgrades) {
-            // Only some methods take the connection over.
-            Err(HandlerError::Reply(VarlinkError::invalid_parameter(
-                "upgrade",
-            )))
-        } else if call.interface() == "org.varlink.service" {
-            match service::handle(call, &service_info(), INTERFACES) {
-                Ok(reply) => r.reply(reply.parameters).await.map_err(HandlerError::Io),
-                Err(e) => Err(HandlerError::Reply(e)),
-            }
-        } else if call.interface() == INTERFACE {
-            match Method::from_member(call.member()) {
-                Some(m) if role < m.role() => Err(HandlerError::Reply(permission_denied(
-                    &call.method,
-                    "this connection may only call methods that change nothing",
-                ))),
-                Some(m) => m.handle(pod, call, r).await,
-                None => Err(HandlerError::Reply(VarlinkError::method_not_found(
-                    &call.method,
-                ))),
-            }
-        } else {
-            Err(HandlerError::Reply(service::unknown_method(
-                call, INTERFACES,
-            )))
-        };
+    let result = if passed > 0 && !method.is_some_and(Method::takes_fds) {
+        // Closed at once: nothing may keep them.
+        r.passed_fds().close_rest();
+        Err(HandlerError::Reply(unexpected_fds(&call.method, passed)))
+    } else if call.upgrade && !method.is_some_and(Method::upgrades) {
+        // Only some methods take the connection over.
+        Err(HandlerError::Reply(VarlinkError::invalid_parameter(
+            "upgrade",
+        )))
+    } else if call.interface() == "org.varlink.service" {
+        match service::handle(call, &service_info(), INTERFACES) {
+            Ok(reply) => r.reply(reply.parameters).await.map_err(HandlerError::Io),
+            Err(e) => Err(HandlerError::Reply(e)),
+        }
+    } else if call.interface() == INTERFACE {
+        match Method::from_member(call.member()) {
+            Some(m) if role < m.role() => Err(HandlerError::Reply(permission_denied(
+                &call.method,
+                "this connection may only call methods that change nothing",
+            ))),
+            Some(m) => m.handle(pod, call, r).await,
+            None => Err(HandlerError::Reply(VarlinkError::method_not_found(
+                &call.method,
+            ))),
+        }
+    } else {
+        Err(HandlerError::Reply(service::unknown_method(
+            call, INTERFACES,
+        )))
+    };
     match result {
         Ok(()) => Ok(()),
         Err(HandlerError::Reply(e)) => {

@@ -183,8 +183,7 @@ impl Driver for Runtime {
             let args = Runtime::with_preserved_fds(args, launch.preserve_fds.len());
             let deadline = self.deadline(launch.deadline);
             let stdio = (launch.stdio, launch.preserve_fds);
-            match self.launch("create", args, stdio, &files, deadline).await
-            {
+            match self.launch("create", args, stdio, &files, deadline).await {
                 Ok(init) => self.receive_pty(id, init, &files, Init::Container).await,
                 Err(failed) => {
                     // A half-created container (also one whose runtime was

@@ -183,7 +183,10 @@ mod tests {
             let many: Vec<OwnedFd> = (0..5)
                 .map(|_| OwnedFd::from(p.try_clone().unwrap()))
                 .collect();
-            send_with_fds(a.as_fd(), b"x".to_vec(), many).await.0.unwrap();
+            send_with_fds(a.as_fd(), b"x".to_vec(), many)
+                .await
+                .0
+                .unwrap();
             let got = recv_with_fds(b.as_fd(), Vec::with_capacity(64), 4).await;
             assert_eq!(got.result.unwrap(), 1);
             assert!(got.fds.is_empty());

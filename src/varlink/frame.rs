@@ -496,7 +496,10 @@ mod tests {
         dec.push(b"{\"c\":");
         assert_eq!(dec.held_fds(), 2);
         let got = fd_counts(&mut dec);
-        assert_eq!(got, vec![(b"{\"a\":1}".to_vec(), 0), (b"{\"b\":2}".to_vec(), 2)]);
+        assert_eq!(
+            got,
+            vec![(b"{\"a\":1}".to_vec(), 0), (b"{\"b\":2}".to_vec(), 2)]
+        );
         assert_eq!(dec.held_fds(), 0);
         // The end of one message and the start of the next: the next.
         assert!(dec.push_with_fds(b"3}\0{\"d\"", passed(1)));
