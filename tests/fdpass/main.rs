@@ -10,6 +10,7 @@
 mod common;
 
 mod console;
+mod exec;
 mod hold;
 mod preserve;
 mod tools;

@@ -1,0 +1,80 @@
+//! Exec with `fds`: the caller gets the process's pipe ends and does its
+//! own I/O; the monitor still reports the exit.
+
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::FdClient;
+use crate::common::*;
+
+#[test]
+fn exec_hands_out_its_pipes_and_reports_the_exit() {
+    let pod = Pod::start("fd-exec");
+    pod.run(
+        "e1",
+        &["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"],
+    );
+    let mut c = FdClient::connect(&pod);
+    let before = open_fds(pod.pid);
+    let script = "read x; echo got-$x; echo oops >&2; exit 4";
+    c.send(
+        EXEC,
+        json!({"id": "e1", "command": ["sh", "-c", script], "fds": true}),
+        true,
+        &[],
+    );
+    let (first, fds) = c.recv().unwrap();
+    let p = &first["parameters"];
+    assert_eq!(first["continues"], true, "{first}");
+    assert!(p["execId"].is_string() && p["pid"].is_i64(), "{first}");
+    assert_eq!(
+        (
+            &p["stdinFileDescriptor"],
+            &p["stdoutFileDescriptor"],
+            &p["stderrFileDescriptor"]
+        ),
+        (&json!(0), &json!(1), &json!(2)),
+        "{first}"
+    );
+    let [stdin, stdout, stderr]: [OwnedFd; 3] = fds.try_into().expect("three descriptors");
+    // The monitor keeps no copy of them (it closes its own right after
+    // the send, which we may have seen first).
+    let none_kept = wait_until(Duration::from_secs(5), || {
+        [&stdin, &stdout, &stderr]
+            .iter()
+            .all(|f| !crate::holds_pipe(pod.pid, f))
+    });
+    assert!(none_kept, "the monitor holds a pipe it handed out");
+    let mut stdin = std::fs::File::from(stdin);
+    stdin.write_all(b"hello\n").unwrap();
+    drop(stdin);
+    let (mut out, mut err) = (String::new(), String::new());
+    std::fs::File::from(stdout)
+        .read_to_string(&mut out)
+        .unwrap();
+    std::fs::File::from(stderr)
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!((out.as_str(), err.as_str()), ("got-hello\n", "oops\n"));
+    let (last, fds) = c.recv().unwrap();
+    assert!(fds.is_empty());
+    assert_eq!(last["parameters"], json!({"exitCode": 4}), "{last}");
+    assert!(last.get("continues").is_none_or(|c| c == false), "{last}");
+    // Refused combinations name `fds`.
+    for extra in [json!({"stdin": "x"}), json!({"terminal": true})] {
+        let mut params = json!({"id": "e1", "command": ["true"], "fds": true});
+        for (k, v) in extra.as_object().unwrap() {
+            params[k] = v.clone();
+        }
+        c.send(EXEC, params, true, &[]);
+        let (reply, _) = c.recv().unwrap();
+        assert_eq!(reply["error"], INVALID_VALUE, "{reply}");
+        assert_eq!(reply["parameters"]["parameter"], "fds", "{reply}");
+    }
+    assert_fds_back_to(&pod, before, Duration::from_secs(5));
+    pod.kill("e1", "TERM");
+    pod.wait("e1");
+}
