@@ -70,3 +70,33 @@ pub fn place(sources: &[RawFd]) -> io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
+
+    #[test]
+    fn the_child_gets_the_descriptors_as_3_and_4_in_order() {
+        let (mut r1, w1) = std::io::pipe().unwrap();
+        let (mut r2, w2) = std::io::pipe().unwrap();
+        // w2 first: it becomes fd 3.
+        let fds = [OwnedFd::from(w2), OwnedFd::from(w1)];
+        let placement = Placement::new(&fds).unwrap();
+        assert!(placement.sources().iter().all(|&fd| fd >= FIRST + 2));
+        let sources = placement.sources();
+        let mut cmd = std::process::Command::new("/bin/sh");
+        cmd.args(["-c", "echo three >&3; echo four >&4"]);
+        // SAFETY: `place` only calls dup2(2).
+        unsafe { cmd.pre_exec(move || place(&sources)) };
+        let status = cmd.status().unwrap();
+        drop(placement);
+        drop(fds);
+        assert!(status.success());
+        let (mut a, mut b) = (String::new(), String::new());
+        r2.read_to_string(&mut a).unwrap();
+        r1.read_to_string(&mut b).unwrap();
+        assert_eq!((a.as_str(), b.as_str()), ("three\n", "four\n"));
+    }
+}

@@ -78,3 +78,35 @@ fn exec_hands_out_its_pipes_and_reports_the_exit() {
     pod.kill("e1", "TERM");
     pod.wait("e1");
 }
+
+#[test]
+fn hanging_up_kills_an_exec_whose_pipes_were_handed_out() {
+    let pod = Pod::start("fd-exec-hup");
+    pod.run(
+        "e2",
+        &["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"],
+    );
+    let before = open_fds(pod.pid);
+    let mut c = FdClient::connect(&pod);
+    c.send(
+        EXEC,
+        json!({"id": "e2", "command": ["sleep", "1000"], "fds": true}),
+        true,
+        &[],
+    );
+    let (first, fds) = c.recv().unwrap();
+    assert_eq!(fds.len(), 3, "{first}");
+    let pid = first["parameters"]["pid"].as_i64().unwrap();
+    let alive = || std::path::Path::new(&format!("/proc/{pid}")).exists();
+    assert!(alive());
+    // The client goes, its pipe ends with it.
+    drop(c);
+    drop(fds);
+    assert!(
+        wait_until(Duration::from_secs(10), || !alive()),
+        "exec {pid} lives on"
+    );
+    assert_fds_back_to(&pod, before, Duration::from_secs(5));
+    pod.kill("e2", "TERM");
+    pod.wait("e2");
+}

@@ -131,3 +131,31 @@ fn varlinkctl_push_fd_hands_a_listening_socket_to_a_socket_activated_container()
     pod.delete("web", false);
     assert_fds_back_to(&pod, before, Duration::from_secs(10));
 }
+
+#[test]
+fn varlinkctl_exec_receives_the_pty_master_of_open_console() {
+    let pod = Pod::start("fd-vl-console");
+    pod.create_with("t", &["sh"], serde_json::json!({"terminal": true}));
+    pod.start_container("t");
+    let before = open_fds(pod.pid);
+    let sock = pod.socket.display().to_string();
+    // varlinkctl --exec runs the command with the reply's descriptors as
+    // its fds 3, ...: it types into the container's shell.
+    let mut cmd = Command::new(varlinkctl_sid());
+    cmd.args([
+        "--exec",
+        "call",
+        &sock,
+        "io.podmon.Pod.OpenConsole",
+        "{\"id\":\"t\"}",
+        "--",
+        "/bin/sh",
+        "-c",
+        "cat >/dev/null; [ -t 3 ] && printf 'exit 5\\n' >&3",
+    ]);
+    let out = run_with_timeout(&mut cmd, Duration::from_secs(60));
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(pod.wait("t")["exitCode"], 5, "{out:?}");
+    pod.delete("t", false);
+    assert_fds_back_to(&pod, before, Duration::from_secs(10));
+}
