@@ -5,8 +5,9 @@
 
 Passes a pipe into a container with preserveFds (the container writes to
 its fd 3), has the monitor hold one with holdFds until the container exits,
-and receives a terminal container's pty master with OpenConsole, through
-which the shell is told to exit 3. Prints "fdpass ok" when all holds.
+receives a terminal container's pty master with OpenConsole, through
+which the shell is told to exit 3, and runs an Exec with `fds`, writing
+and reading its pipes itself. Prints "fdpass ok" when all holds.
 """
 import json
 import os
@@ -22,9 +23,15 @@ class Conn:
         self.sock.connect(path)
         self.buf = b""
 
-    def call(self, method, params, fds=()):
-        msg = json.dumps({"method": "io.podmon.Pod." + method, "parameters": params}).encode() + b"\0"
+    def call(self, method, params, fds=(), more=False):
+        call = {"method": "io.podmon.Pod." + method, "parameters": params}
+        if more:
+            call["more"] = True
+        msg = json.dumps(call).encode() + b"\0"
         socket.send_fds(self.sock, [msg], list(fds))
+        return self.recv(method)
+
+    def recv(self, method):
         got = []
         while b"\0" not in self.buf:
             data, more, _flags, _addr = socket.recv_fds(self.sock, 65536, 4)
@@ -99,7 +106,25 @@ def main():
     assert c.call("WaitContainer", {"id": "py3"})[0]["exitCode"] == 3
     os.close(master)
 
-    for cid in ("py1", "py2", "py3"):
+    # Exec with fds: our own I/O on the exec's pipes, the exit from podmon.
+    create("py4", ["sleep", "30"])
+    c.call("StartContainer", {"id": "py4"})
+    first, fds = c.call("Exec", {"id": "py4", "command": ["sh", "-c", "read x; echo py-$x; exit 6"],
+                                 "fds": True}, more=True)
+    assert len(fds) == 3 and first["stdinFileDescriptor"] == 0, (first, fds)
+    stdin, stdout, stderr = fds
+    os.write(stdin, b"exec\n")
+    os.close(stdin)
+    assert read_all(stdout) == b"py-exec\n"
+    assert read_all(stderr) == b""
+    os.close(stdout)
+    os.close(stderr)
+    last, _ = c.recv("Exec")
+    assert last == {"exitCode": 6}, last
+    c.call("KillContainer", {"id": "py4", "signal": "KILL"})
+    c.call("WaitContainer", {"id": "py4"})
+
+    for cid in ("py1", "py2", "py3", "py4"):
         c.call("DeleteContainer", {"id": cid})
     print("fdpass ok")
     return 0
