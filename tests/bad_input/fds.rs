@@ -161,6 +161,25 @@ fn descriptors_sent_with_calls_are_not_kept() {
     );
     send_with_fds(&s, &get_info(), &[pipe[0]; 16]);
     drop(s);
+    // Pipelined during a long call: more than 256 held for the calls
+    // waiting is LimitExceeded (the long call's reply), then the close.
+    let mut s = connect(&pod);
+    send_with_fds(
+        &s,
+        &Client::encode(WAIT_CONTAINER, json!({"id": "w"}), false, false),
+        &[],
+    );
+    for _ in 0..5 {
+        send_with_fds(&s, &get_info(), &[pipe[1]; 64]);
+    }
+    let reply = read_message(&mut s).unwrap();
+    assert_eq!(
+        reply["parameters"],
+        json!({"limit": "heldFileDescriptors", "max": 256}),
+        "{reply}"
+    );
+    assert!(read_message(&mut s).is_none(), "not closed");
+    drop(s);
     // Nothing was kept: the pipe's write end is ours alone, so reading it
     // after closing ours sees EOF.
     drop(w);
