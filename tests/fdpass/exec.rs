@@ -110,3 +110,37 @@ fn hanging_up_kills_an_exec_whose_pipes_were_handed_out() {
     pod.kill("e2", "TERM");
     pod.wait("e2");
 }
+
+#[test]
+fn a_missing_command_with_fds_gets_pipes_and_exit_code_127() {
+    let pod = Pod::start("fd-exec-127");
+    pod.run(
+        "e3",
+        &["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"],
+    );
+    let mut c = FdClient::connect(&pod);
+    let before = open_fds(pod.pid);
+    c.send(
+        EXEC,
+        json!({"id": "e3", "command": ["/no/such/command"], "fds": true}),
+        true,
+        &[],
+    );
+    let (first, fds) = c.recv().unwrap();
+    let [_stdin, stdout, stderr]: [OwnedFd; 3] = fds.try_into().expect("three descriptors");
+    assert_eq!(first["parameters"]["stderrFileDescriptor"], 2, "{first}");
+    let (mut out, mut err) = (String::new(), String::new());
+    std::fs::File::from(stdout)
+        .read_to_string(&mut out)
+        .unwrap();
+    std::fs::File::from(stderr)
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(out, "");
+    assert!(err.contains("/no/such/command"), "{err:?}");
+    let (last, _) = c.recv().unwrap();
+    assert_eq!(last["parameters"], json!({"exitCode": 127}), "{last}");
+    assert_fds_back_to(&pod, before, Duration::from_secs(5));
+    pod.kill("e3", "TERM");
+    pod.wait("e3");
+}
