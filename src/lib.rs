@@ -55,9 +55,11 @@
 //!   (the `Method` trait), records, errors, the upgrade frame codec
 //!   (`frame.rs`); the test in `idl_tests.rs` holds them to the IDL.
 //! - `varlink/`: Varlink itself, sans IO (framing, messages, typed
-//!   parameters, `org.varlink.service`), and the one blocking client the CLI,
+//!   parameters, the descriptors passed with a message, taken by index:
+//!   `fds.rs`, `org.varlink.service`), and the one blocking client the CLI,
 //!   the tests and the benches share (`client/`).
-//! - `sys/`: child processes and reaping (`process.rs`), namespaces (kinds,
+//! - `sys/`: child processes and reaping (`process.rs`, with the
+//!   descriptors a child gets as its fds 3, 4, ...: `preserve.rs`), namespaces (kinds,
 //!   namespaced sysctls, lo up, pins, the clone into new ones: `ns.rs`; a
 //!   socket made inside one, a program started in one: `netns.rs`), the console socket
 //!   and pty size, signal names, the signalfd, timestamps (`time.rs`), system
@@ -69,7 +71,8 @@
 //!   descriptors (`reexec.rs`).
 //! - `reactor/`: the event loop: io_uring ring or epoll, the executor, the
 //!   operations that own their buffers while the kernel does (`ops.rs`;
-//!   `connect.rs` for `ops::connect` on both backends).
+//!   `connect.rs` for `ops::connect` on both backends; `msg.rs` for
+//!   messages that carry descriptors, SCM_RIGHTS).
 //!
 //! # The path of a request
 //!

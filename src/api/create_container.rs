@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use super::{HandlerError, Replier, decode, invalid, map};
+use super::{HandlerError, Replier, decode, fd_index, invalid, map};
 use crate::logs::driver::{DriverKind, Rotation};
-use crate::pod::lifecycle::{self, CreateRequest, LogOptions, Source};
+use crate::pod::lifecycle::{self, CreateFds, CreateRequest, LogOptions, Source};
 use crate::pod::sandbox::NsKind;
 use crate::pod::{Pod, limits};
 use crate::proto;
@@ -100,10 +100,31 @@ fn request(p: proto::CreateContainer) -> Result<CreateRequest, HandlerError> {
     })
 }
 
+/// The descriptors the call passed, taken by the indices of
+/// `preserveFds` and `holdFds`; any other is closed.
+fn passed_fds(p: &mut proto::CreateContainer, r: &Replier<'_>) -> Result<CreateFds, HandlerError> {
+    let fds = r.passed_fds();
+    let preserve = fds
+        .take(&p.preserve_fds.take().unwrap_or_default())
+        .map_err(|e| fd_index("preserveFds", e))?;
+    let hold = fds
+        .take(&p.hold_fds.take().unwrap_or_default())
+        .map_err(|e| fd_index("holdFds", e))?;
+    let unused = fds.close_rest();
+    if unused > 0 {
+        log::debug!(
+            "container {}: {unused} descriptors named by no parameter closed",
+            p.id
+        );
+    }
+    Ok(CreateFds { preserve, hold })
+}
+
 /// Creates a container from a bundle or from rootfs + command.
 pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(), HandlerError> {
-    let p: proto::CreateContainer = decode(call)?;
-    let c = lifecycle::create(pod, request(p)?).await?;
+    let mut p: proto::CreateContainer = decode(call)?;
+    let fds = passed_fds(&mut p, r)?;
+    let c = lifecycle::create(pod, request(p)?, fds).await?;
     r.reply(params::encode(&proto::ContainerReply {
         container: map::container_info(&c),
     }))

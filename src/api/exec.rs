@@ -28,16 +28,12 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
             "interactive input needs an upgraded connection; give 'stdin' instead",
         ));
     }
+    if p.fds.unwrap_or(false) {
+        return handle_fds(pod, p, r).await;
+    }
     let text = p.stdin.take();
     let id = p.id.clone();
-    let spec = ExecSpec {
-        command: p.command,
-        env: p.env.unwrap_or_default(),
-        cwd: p.cwd,
-        user: user(p.user.as_deref())?,
-        terminal: p.terminal.unwrap_or(false),
-        size: limits::console_size(p.width, p.height, p.terminal.unwrap_or(false))?,
-    };
+    let spec = spec(&p)?;
     let started = exec::spawn_exec(pod, &id, &spec, interactive || text.is_some(), None).await;
     let mut e = match started {
         Ok(e) => e,
@@ -46,6 +42,83 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
             None => return Err(err.into()),
         },
     };
+    exec_started(pod, &id, &mut e, text, interactive, r).await
+}
+
+/// What the request asks to run.
+fn spec(p: &proto::Exec) -> Result<ExecSpec, HandlerError> {
+    Ok(ExecSpec {
+        command: p.command.clone(),
+        env: p.env.clone().unwrap_or_default(),
+        cwd: p.cwd.clone(),
+        user: user(p.user.as_deref())?,
+        terminal: p.terminal.unwrap_or(false),
+        size: limits::console_size(p.width, p.height, p.terminal.unwrap_or(false))?,
+    })
+}
+
+/// Exec with `fds`: the pipe ends go to the caller with the first reply,
+/// the exit comes with the last.
+async fn handle_fds(
+    pod: &Rc<Pod>,
+    p: proto::Exec,
+    r: &mut Replier<'_>,
+) -> Result<(), HandlerError> {
+    let refused = [
+        ("upgrade", r.upgrade_requested()),
+        ("interactive", p.interactive.is_some()),
+        ("stdin", p.stdin.is_some()),
+        ("terminal", p.terminal.unwrap_or(false)),
+    ];
+    if let Some((name, _)) = refused.iter().find(|(_, set)| *set) {
+        return Err(invalid(
+            "fds",
+            format!("not with '{name}': the caller gets the pipes themselves"),
+        ));
+    }
+    let started = exec::spawn_exec(pod, &p.id, &spec(&p)?, true, None).await;
+    let mut e = match started {
+        Ok(e) => e,
+        Err(err) => match err.not_executable() {
+            Some((code, message)) => return not_started_fds(r, code, message).await,
+            None => return Err(err.into()),
+        },
+    };
+    let fds: Vec<OwnedFd> = [e.stdin.take(), e.stdout.take(), e.stderr.take()]
+        .into_iter()
+        .flatten()
+        .collect();
+    if fds.len() != 3 {
+        return Err(invalid("fds", "the exec has no pipes"));
+    }
+    blocking(&fds)?;
+    let first = ExecReply {
+        exec_id: Some(e.exec_id.clone()),
+        pid: Some(e.process.pid()),
+        stdin_file_descriptor: Some(0),
+        stdout_file_descriptor: Some(1),
+        stderr_file_descriptor: Some(2),
+        ..ExecReply::default()
+    };
+    r.reply_continues_with_fds(params::encode(&first), fds)
+        .await?;
+    let exit = exited(pod, &p.id, e.exec_id.clone(), e.process.clone()).await;
+    r.reply(params::encode(&last(exit))).await?;
+    drop(e);
+    Ok(())
+}
+
+/// Streams a started exec's I/O over the upgraded connection or as
+/// replies.
+async fn exec_started(
+    pod: &Rc<Pod>,
+    id: &str,
+    e: &mut exec::ExecProcess,
+    text: Option<String>,
+    interactive: bool,
+    r: &mut Replier<'_>,
+) -> Result<(), HandlerError> {
+    let id = id.to_owned();
     let process = e.process.clone();
     let first = ExecReply {
         exec_id: Some(e.exec_id.clone()),
@@ -97,7 +170,6 @@ pub async fn handle(pod: &Rc<Pod>, call: &Call, r: &mut Replier<'_>) -> Result<(
         // (as when the handler itself is dropped mid-call).
         log::debug!("container {id}: the client of {} left", e.exec_id);
     }
-    drop(e);
     Ok(())
 }
 
@@ -134,6 +206,51 @@ async fn not_started(r: &mut Replier<'_>, code: i32, message: &str) -> Result<()
         if let End::Exited(exit) = replies.await {
             r.reply(params::encode(&last(exit))).await?;
         }
+    }
+    Ok(())
+}
+
+/// `not_started` for Exec with `fds`: the caller gets pipes as if the
+/// command had run (stderr has the runtime's words), then the exit code.
+async fn not_started_fds(
+    r: &mut Replier<'_>,
+    code: i32,
+    message: &str,
+) -> Result<(), HandlerError> {
+    let sys = |op, e: &std::io::Error| PodError::from(SysError::io(op, e));
+    let pipe = || crate::sys::process::pipe().map_err(|e| sys("pipe", &e));
+    let ((in_r, in_w), (out_r, out_w), (err_r, err_w)) = (pipe()?, pipe()?, pipe()?);
+    let text = format!("{message}\n").into_bytes();
+    if let (Err(err), _) = ops::write_all(err_w.as_fd(), text).await {
+        return Err(sys("writing to a pipe", &err).into());
+    }
+    // Nobody reads stdin; stdout and stderr end at once.
+    drop((in_r, out_w, err_w));
+    let first = ExecReply {
+        stdin_file_descriptor: Some(0),
+        stdout_file_descriptor: Some(1),
+        stderr_file_descriptor: Some(2),
+        ..ExecReply::default()
+    };
+    let fds = vec![in_w, out_r, err_r];
+    blocking(&fds)?;
+    r.reply_continues_with_fds(params::encode(&first), fds)
+        .await?;
+    let exit = ExitInfo {
+        code: Some(code),
+        signal: None,
+    };
+    r.reply(params::encode(&last(exit))).await?;
+    Ok(())
+}
+
+/// Clears O_NONBLOCK on descriptors handed out: the caller does its own
+/// I/O, blocking or not as it chooses.
+fn blocking(fds: &[OwnedFd]) -> Result<(), HandlerError> {
+    for fd in fds {
+        let fl = rustix::fs::fcntl_getfl(fd).map_err(std::io::Error::from)?;
+        rustix::fs::fcntl_setfl(fd, fl - rustix::fs::OFlags::NONBLOCK)
+            .map_err(std::io::Error::from)?;
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ mod get_pod;
 mod kill_container;
 mod list_containers;
 mod map;
+mod open_console;
 mod port_forward;
 mod read_logs;
 mod reexec;
@@ -153,6 +154,20 @@ pub fn pod_error(e: PodError) -> VarlinkError {
     }
 }
 
+/// The error for descriptors sent to a method that takes none: an
+/// `InvalidValue` of the pseudo-parameter `fileDescriptors`.
+fn unexpected_fds(method: &str, count: usize) -> VarlinkError {
+    invalid_value(
+        "fileDescriptors",
+        format!("{method} takes no file descriptors; the {count} sent were closed"),
+    )
+}
+
+/// The InvalidValue error for a parameter's descriptor indices.
+fn fd_index(parameter: &str, e: crate::varlink::FdIndexError) -> HandlerError {
+    invalid(parameter, e)
+}
+
 /// The IDL's `InvalidValue` error: `parameter` as the method names it.
 pub(crate) fn invalid_value(parameter: &str, reason: impl std::fmt::Display) -> VarlinkError {
     proto::errors::InvalidValue {
@@ -249,6 +264,7 @@ dispatch_table! {
     ExecSync => exec_sync, Full,
     Exec => exec, Full,
     Attach => attach, Full,
+    OpenConsole => open_console, Full,
     Resize => resize, Full,
     Stats => stats, ReadOnly,
     GetPod => get_pod, ReadOnly,
@@ -263,6 +279,12 @@ impl Method {
     /// Methods that can take the connection over with `upgrade`.
     fn upgrades(self) -> bool {
         matches!(self, Method::Exec | Method::Attach | Method::PortForward)
+    }
+
+    /// Methods that take descriptors passed with the call (by index, in
+    /// their parameters); any other call that brings some is refused.
+    fn takes_fds(self) -> bool {
+        matches!(self, Method::CreateContainer)
     }
 
     fn from_member(member: &str) -> Option<Method> {
@@ -310,33 +332,40 @@ pub async fn dispatch(
     role: Role,
     r: &mut Replier<'_>,
 ) -> std::io::Result<()> {
-    let result =
-        if call.upgrade && !Method::from_member(call.member()).is_some_and(Method::upgrades) {
-            // Only some methods take the connection over.
-            Err(HandlerError::Reply(VarlinkError::invalid_parameter(
-                "upgrade",
-            )))
-        } else if call.interface() == "org.varlink.service" {
-            match service::handle(call, &service_info(), INTERFACES) {
-                Ok(reply) => r.reply(reply.parameters).await.map_err(HandlerError::Io),
-                Err(e) => Err(HandlerError::Reply(e)),
-            }
-        } else if call.interface() == INTERFACE {
-            match Method::from_member(call.member()) {
-                Some(m) if role < m.role() => Err(HandlerError::Reply(permission_denied(
-                    &call.method,
-                    "this connection may only call methods that change nothing",
-                ))),
-                Some(m) => m.handle(pod, call, r).await,
-                None => Err(HandlerError::Reply(VarlinkError::method_not_found(
-                    &call.method,
-                ))),
-            }
-        } else {
-            Err(HandlerError::Reply(service::unknown_method(
-                call, INTERFACES,
-            )))
-        };
+    let method = (call.interface() == INTERFACE)
+        .then(|| Method::from_member(call.member()))
+        .flatten();
+    let passed = r.passed_fds().count();
+    let result = if passed > 0 && !method.is_some_and(Method::takes_fds) {
+        // Closed at once: nothing may keep them.
+        r.passed_fds().close_rest();
+        Err(HandlerError::Reply(unexpected_fds(&call.method, passed)))
+    } else if call.upgrade && !method.is_some_and(Method::upgrades) {
+        // Only some methods take the connection over.
+        Err(HandlerError::Reply(VarlinkError::invalid_parameter(
+            "upgrade",
+        )))
+    } else if call.interface() == "org.varlink.service" {
+        match service::handle(call, &service_info(), INTERFACES) {
+            Ok(reply) => r.reply(reply.parameters).await.map_err(HandlerError::Io),
+            Err(e) => Err(HandlerError::Reply(e)),
+        }
+    } else if call.interface() == INTERFACE {
+        match Method::from_member(call.member()) {
+            Some(m) if role < m.role() => Err(HandlerError::Reply(permission_denied(
+                &call.method,
+                "this connection may only call methods that change nothing",
+            ))),
+            Some(m) => m.handle(pod, call, r).await,
+            None => Err(HandlerError::Reply(VarlinkError::method_not_found(
+                &call.method,
+            ))),
+        }
+    } else {
+        Err(HandlerError::Reply(service::unknown_method(
+            call, INTERFACES,
+        )))
+    };
     match result {
         Ok(()) => Ok(()),
         Err(HandlerError::Reply(e)) => {

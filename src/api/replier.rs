@@ -2,15 +2,15 @@
 //! giving up on a client that stopped reading.
 
 use std::io;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
 use crate::reactor::PendingRecv;
-use crate::reactor::ops;
+use crate::reactor::msg;
 use crate::reactor::sync::timeout;
-use crate::varlink::{Call, Reply, VarlinkError};
+use crate::varlink::{Call, PassedFds, Reply, VarlinkError};
 
 /// How long writing one reply may take. Replies are written one at a time
 /// (the next is made only when the last is out), so a client that stops
@@ -46,6 +46,8 @@ pub struct Replier<'a> {
     close: bool,
     buf: Vec<u8>,
     upgrade: Option<UpgradeIo<'a>>,
+    /// The descriptors that came with the call.
+    fds: PassedFds,
 }
 
 impl<'a> Replier<'a> {
@@ -60,7 +62,20 @@ impl<'a> Replier<'a> {
             close: false,
             buf: Vec::new(),
             upgrade: None,
+            fds: PassedFds::default(),
         }
+    }
+
+    /// With the descriptors that came with the call.
+    pub fn with_fds(mut self, fds: PassedFds) -> Self {
+        self.fds = fds;
+        self
+    }
+
+    /// The descriptors that came with the call, for the handler to take
+    /// by index; those left are closed with the replier.
+    pub fn passed_fds(&self) -> &PassedFds {
+        &self.fds
     }
 
     /// For calls with `upgrade`: the connection's receive state, which an
@@ -105,10 +120,15 @@ impl<'a> Replier<'a> {
     }
 
     async fn send(&mut self, reply: Reply) -> io::Result<()> {
-        self.send_within(reply, SEND_STALL).await
+        self.send_within(reply, SEND_STALL, Vec::new()).await
     }
 
-    async fn send_within(&mut self, reply: Reply, limit: Duration) -> io::Result<()> {
+    async fn send_within(
+        &mut self,
+        reply: Reply,
+        limit: Duration,
+        fds: Vec<OwnedFd>,
+    ) -> io::Result<()> {
         if self.done {
             log::warn!("reply after the final one dropped");
             return Ok(());
@@ -120,7 +140,7 @@ impl<'a> Replier<'a> {
         let mut buf = std::mem::take(&mut self.buf);
         reply.encode(&mut buf);
         self.writing = true;
-        let Some((r, b)) = timeout(limit, ops::send_all(self.fd, buf)).await else {
+        let Some((r, b)) = timeout(limit, msg::send_with_fds(self.fd, buf, fds)).await else {
             // Half of the reply may be out: the stream cannot go on.
             self.close = true;
             let e = format!("the client took no reply in {limit:?}");
@@ -135,6 +155,29 @@ impl<'a> Replier<'a> {
     /// Sends the final reply.
     pub async fn reply(&mut self, parameters: Map<String, Value>) -> io::Result<()> {
         self.send(Reply::ok(parameters)).await
+    }
+
+    /// Sends the final reply with descriptors on its first byte; the
+    /// parameters refer to them by index. A `oneway` call gets none (they
+    /// are closed).
+    pub async fn reply_with_fds(
+        &mut self,
+        parameters: Map<String, Value>,
+        fds: Vec<OwnedFd>,
+    ) -> io::Result<()> {
+        self.send_within(Reply::ok(parameters), SEND_STALL, fds)
+            .await
+    }
+
+    /// Like [`Self::reply_with_fds`], for a reply that more replies follow.
+    pub async fn reply_continues_with_fds(
+        &mut self,
+        parameters: Map<String, Value>,
+        fds: Vec<OwnedFd>,
+    ) -> io::Result<()> {
+        debug_assert!(self.more);
+        self.send_within(Reply::continues(parameters), SEND_STALL, fds)
+            .await
     }
 
     /// Sends a reply that more replies follow (only valid with `more`).
@@ -155,6 +198,7 @@ impl<'a> Replier<'a> {
     pub async fn cut_off(&mut self, e: VarlinkError) -> io::Result<()> {
         log::info!("cutting off a client: {e}");
         self.close = true;
-        self.send_within(e.into_reply(), CUT_OFF_GRACE).await
+        self.send_within(e.into_reply(), CUT_OFF_GRACE, Vec::new())
+            .await
     }
 }

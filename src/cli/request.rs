@@ -249,6 +249,8 @@ fn create(args: &CreateArgs) -> anyhow::Result<proto::CreateContainer> {
         height: None,
         own_namespaces: list(&args.own_ns),
         join_pod: args.join_pod.then_some(true),
+        preserve_fds: None,
+        hold_fds: None,
     })
 }
 

@@ -40,6 +40,7 @@ methods!(
     ExecSync,
     Exec,
     Attach,
+    OpenConsole,
     Resize,
     Stats,
     GetPod,

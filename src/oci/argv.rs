@@ -81,6 +81,17 @@ impl Runtime {
         argv
     }
 
+    /// Adds `--preserve-fds N` to a `create` command line (before the id,
+    /// its last word): the runtime passes its fds 3 .. 3+N into the
+    /// container. Nothing for N = 0.
+    pub fn with_preserved_fds(mut argv: Vec<OsString>, n: usize) -> Vec<OsString> {
+        if n > 0 {
+            let at = argv.len().saturating_sub(1);
+            argv.splice(at..at, ["--preserve-fds".into(), n.to_string().into()]);
+        }
+        argv
+    }
+
     /// `--root R --log L --log-format json exec --detach --pid-file P
     /// --process J [--console-socket S] ID`: starts an extra process
     /// described by the process JSON file `J` and exits once it runs; the
@@ -175,6 +186,9 @@ mod tests {
                 "c1"
             ]
         );
+        let with = Runtime::with_preserved_fds(argv.clone(), 2);
+        assert_eq!(strs(&with)[11..], ["--preserve-fds", "2", "c1"]);
+        assert_eq!(Runtime::with_preserved_fds(argv.clone(), 0), argv);
         let argv = rt().create_args_with_console(
             "c1",
             Path::new("/b"),

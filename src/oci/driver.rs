@@ -124,6 +124,10 @@ pub struct Launch<'a> {
     /// The caller's own deadline (ExecSync's timeout, counted from the
     /// call); the runtime's timeout applies when it is later or absent.
     pub deadline: Option<Instant>,
+    /// Descriptors passed into a created container as its fds 3, 4, ...
+    /// (`--preserve-fds`; `create` only). The runtime gets them as its
+    /// own 3, 4, ...; these copies close when the launch is over.
+    pub preserve_fds: Vec<OwnedFd>,
 }
 
 /// A process the runtime started, watched by podmon.
@@ -176,11 +180,10 @@ impl Driver for Runtime {
                 }
                 None => self.create_args(id, bundle, &files.pid, &files.log),
             };
+            let args = Runtime::with_preserved_fds(args, launch.preserve_fds.len());
             let deadline = self.deadline(launch.deadline);
-            match self
-                .launch("create", args, launch.stdio, &files, deadline)
-                .await
-            {
+            let stdio = (launch.stdio, launch.preserve_fds);
+            match self.launch("create", args, stdio, &files, deadline).await {
                 Ok(init) => self.receive_pty(id, init, &files, Init::Container).await,
                 Err(failed) => {
                     // A half-created container (also one whose runtime was
@@ -206,7 +209,7 @@ impl Driver for Runtime {
             let args = self.exec_args(id, process_json, &files.pid, &files.log, console);
             let deadline = self.deadline(launch.deadline);
             let process = self
-                .launch("exec", args, launch.stdio, &files, deadline)
+                .launch("exec", args, (launch.stdio, Vec::new()), &files, deadline)
                 .await?;
             self.receive_pty(id, process, &files, Init::Exec).await
         })
@@ -319,16 +322,24 @@ impl Runtime {
         &self,
         command: &'static str,
         args: Vec<OsString>,
-        stdio: Stdio,
+        (stdio, preserve): (Stdio, Vec<OwnedFd>),
         files: &Files,
         deadline: Deadline,
     ) -> Result<Watched, DriverError> {
         let claim = PendingClaim::new();
         // Without a stderr of the new process's (a terminal's talks through
         // its pty), the runtime's own stderr is a pipe read here.
-        let (runtime, _, err) =
-            process::spawn(&self.path, &args, stdio.stdin, stdio.stdout, stdio.stderr)
-                .map_err(|e| SysError::at("running", &self.path, &e))?;
+        let (runtime, _, err) = process::spawn_preserving(
+            &self.path,
+            &args,
+            stdio.stdin,
+            stdio.stdout,
+            stdio.stderr,
+            &preserve,
+        )
+        .map_err(|e| SysError::at("running", &self.path, &e))?;
+        // The runtime has its own copies (and the container, once created).
+        drop(preserve);
         let (status, stderr) = process::wait_reading(&runtime, err, deadline.at).await;
         let status = match status {
             Some(status) => status.map_err(|e| SysError::io("waiting for the runtime", &e))?,

@@ -7,7 +7,7 @@
 //! (listed, and deleted at shutdown when the monitor stops its containers)
 //! or rolled back: no runtime record, no directory, no reservation.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::rc::Rc;
 use std::time::SystemTime;
@@ -44,16 +44,34 @@ impl Drop for Reservation<'_> {
     }
 }
 
+/// The descriptors a CreateContainer call passed.
+#[derive(Debug, Default)]
+pub struct CreateFds {
+    /// Passed into the container as its fds 3, 4, ... (closed here once
+    /// the runtime has them).
+    pub preserve: Vec<OwnedFd>,
+    /// Kept open until the container has exited, then closed.
+    pub hold: Vec<OwnedFd>,
+}
+
 /// Creates a container: writes or checks its bundle, runs `runtime create`
 /// with the container's stdout and stderr on pipes that feed its log, and
 /// starts watching its init process. Runs to its end (or its rollback) even
 /// if the caller stops waiting.
-pub async fn create(pod: &Rc<Pod>, req: CreateRequest) -> Result<Rc<Container>, PodError> {
+pub async fn create(
+    pod: &Rc<Pod>,
+    req: CreateRequest,
+    fds: CreateFds,
+) -> Result<Rc<Container>, PodError> {
     let pod = pod.clone();
-    detached(async move { create_now(&pod, req).await }).await
+    detached(async move { create_now(&pod, req, fds).await }).await
 }
 
-async fn create_now(pod: &Rc<Pod>, req: CreateRequest) -> Result<Rc<Container>, PodError> {
+async fn create_now(
+    pod: &Rc<Pod>,
+    req: CreateRequest,
+    fds: CreateFds,
+) -> Result<Rc<Container>, PodError> {
     request::check_values(&req)?;
     let id = req.id.clone();
     if pod.containers.borrow().contains_key(&id) || !pod.reserved.borrow_mut().insert(id.clone()) {
@@ -85,7 +103,7 @@ async fn create_now(pod: &Rc<Pod>, req: CreateRequest) -> Result<Rc<Container>, 
     mkdir
         .create(&dir)
         .map_err(|e| SysError::at("creating", &dir, &e))?;
-    let result = create_in(pod, &req, &dir).await;
+    let result = create_in(pod, &req, &dir, fds).await;
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -120,6 +138,7 @@ async fn run_create(
     req: &CreateRequest,
     dir: &Path,
     bundle: &Path,
+    preserve_fds: Vec<OwnedFd>,
 ) -> Result<Created, PodError> {
     let terminal = bundle::wants_terminal(bundle)?;
     let mut stdio = ProcessStdio::new(terminal, req.stdin)?;
@@ -128,6 +147,7 @@ async fn run_create(
         stdio: std::mem::take(&mut stdio.runtime),
         terminal,
         deadline: None,
+        preserve_fds,
     };
     let launched = match pod.driver.create(&req.id, bundle, launch).await {
         Ok(l) => l,
@@ -161,6 +181,7 @@ async fn create_in(
     pod: &Rc<Pod>,
     req: &CreateRequest,
     dir: &Path,
+    fds: CreateFds,
 ) -> Result<Rc<Container>, PodError> {
     let id = &req.id;
     let bundle = bundle::prepare(pod, dir, req)?;
@@ -169,7 +190,7 @@ async fn create_in(
         init,
         pty,
         mut stdio,
-    } = run_create(pod, req, dir, &bundle).await?;
+    } = run_create(pod, req, dir, &bundle, fds.preserve).await?;
     let pid = init.pid();
     keep_fds(pod, id, &stdio, pty.as_deref());
     let outputs = [
@@ -220,9 +241,26 @@ async fn create_in(
     pod.deleted_logs.forget(id);
     persist::save(pod, &container);
     monitor::watch(pod, &container, monitor::Init::Watch(init));
+    hold_until_exit(&container, fds.hold);
     pod.events.emit(Event::new(EventKind::Created, id));
     log::info!("created container {id} (pid {pid})");
     Ok(container)
+}
+
+/// Keeps `fds` open until the container has stopped (its exit recorded:
+/// every delete and the pod's shutdown pass there), then closes them.
+fn hold_until_exit(c: &Rc<Container>, fds: Vec<OwnedFd>) {
+    if fds.is_empty() {
+        return;
+    }
+    let c = c.clone();
+    crate::reactor::spawn(async move {
+        c.changed
+            .wait_until(|| (c.status() == Status::Stopped).then_some(()))
+            .await;
+        log::debug!("container {}: closing {} held descriptors", c.id, fds.len());
+        drop(fds);
+    });
 }
 
 /// Hands the container's pipe ends (or its pty master) to the service

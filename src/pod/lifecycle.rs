@@ -2,7 +2,7 @@
 //! file (`create`, `start`, `kill`, `wait`, `delete`, `shutdown`; the
 //! log's rate limit, which the state record keeps, in `persist`).
 
-pub use super::create::create;
+pub use super::create::{CreateFds, create};
 pub use super::delete::delete;
 pub use super::kill::kill;
 pub use super::persist::{save_pending_exits, set_log_limit};

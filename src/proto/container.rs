@@ -211,6 +211,31 @@ pub struct CreateContainer {
     /// edited, never the caller's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub join_pod: Option<bool>,
+    /// Indices of descriptors sent with the call, passed into the
+    /// container as fds 3, 4, ... (`--preserve-fds`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preserve_fds: Option<Vec<i64>>,
+    /// Indices of descriptors the monitor keeps open until the container
+    /// has exited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_fds: Option<Vec<i64>>,
+}
+
+/// OpenConsole: a duplicate of a terminal container's pty master, sent
+/// with the reply.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenConsole {
+    /// Container id.
+    pub id: String,
+}
+
+/// OpenConsole's reply.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsoleReply {
+    /// Index of the pty master among the reply's descriptors.
+    pub pty_file_descriptor: i64,
 }
 
 /// StartContainer.
@@ -302,6 +327,7 @@ pub struct ListContainersReply {
 
 method! {
     CreateContainer => ContainerReply,
+    OpenConsole => ConsoleReply,
     StartContainer => ContainerReply,
     KillContainer => Empty,
     WaitContainer => WaitContainerReply,

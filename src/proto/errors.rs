@@ -54,7 +54,7 @@ pub struct EventsExpired {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LimitExceeded {
     /// Which bound ("messageSize", "bufferedInput", "output", "replySize",
-    /// "connections").
+    /// "connections", "fileDescriptors", "heldFileDescriptors").
     pub limit: String,
     /// Its value: bytes, or clients for "connections".
     pub max: i64,

@@ -89,6 +89,10 @@ pub struct Exec {
     /// Input written to stdin before it is closed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stdin: Option<String>,
+    /// Hand the process's stdin, stdout and stderr pipe ends to the caller
+    /// with the first reply (needs `more`); the last still has the exit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fds: Option<bool>,
 }
 
 /// One reply of Exec: the first names the exec, then output chunks (with
@@ -114,6 +118,16 @@ pub struct ExecReply {
     /// The killing signal (last reply), if one did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signal: Option<String>,
+    /// With `fds`: index of the stdin pipe's write end among the first
+    /// reply's descriptors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdin_file_descriptor: Option<i64>,
+    /// With `fds`: index of the stdout pipe's read end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdout_file_descriptor: Option<i64>,
+    /// With `fds`: index of the stderr pipe's read end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stderr_file_descriptor: Option<i64>,
 }
 
 /// Attach: a container's output from now on, and maybe its stdin.

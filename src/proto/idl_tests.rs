@@ -228,6 +228,7 @@ fn methods(idl: &Idl, out: &mut Vec<String>) -> BTreeSet<String> {
         ExecSync,
         Exec,
         Attach,
+        OpenConsole,
         Resize,
         Stats,
         GetPod,

@@ -30,9 +30,9 @@ use serde::de::DeserializeOwned;
 
 pub use call::call;
 pub use container::{
-    ContainerInfo, ContainerReply, ContainerStatus, CreateContainer, DeleteContainer, GetContainer,
-    KillContainer, ListContainers, ListContainersReply, LogDriver, LogPolicy, LogRateLimit,
-    LogSync, StartContainer, WaitContainer, WaitContainerReply,
+    ConsoleReply, ContainerInfo, ContainerReply, ContainerStatus, CreateContainer, DeleteContainer,
+    GetContainer, KillContainer, ListContainers, ListContainersReply, LogDriver, LogPolicy,
+    LogRateLimit, LogSync, OpenConsole, StartContainer, WaitContainer, WaitContainerReply,
 };
 pub use events::{Event, EventDetail, WatchEvents, WatchEventsReply};
 pub use exec::{Attach, AttachReply, Exec, ExecReply, ExecSync, ExecSyncReply, Resize};

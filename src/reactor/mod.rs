@@ -9,6 +9,7 @@ mod backend;
 mod connect;
 mod epoll;
 mod executor;
+pub mod msg;
 mod op;
 pub mod ops;
 mod ring;

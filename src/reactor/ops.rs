@@ -325,6 +325,18 @@ pub async fn fdatasync(fd: BorrowedFd<'_>) -> io::Result<()> {
     result(res).map(|_| ())
 }
 
+/// Waits until `fd` is writable (or hung up): a socket whose send buffer
+/// has room again.
+pub async fn writable(fd: BorrowedFd<'_>) -> io::Result<()> {
+    if backend::is_epoll() {
+        return epoll::writable(fd).await;
+    }
+    let entry = opcode::PollAdd::new(types::Fd(fd.as_raw_fd()), libc::POLLOUT as u32).build();
+    // SAFETY: no memory is passed to the kernel.
+    let (res, _) = unsafe { Op::submit(entry, Owned::Nothing) }.await;
+    result(res).map(|_| ())
+}
+
 /// Sleeps for `d` in the kernel (an io_uring timeout).
 pub async fn sleep(d: Duration) {
     if backend::is_epoll() {

@@ -7,10 +7,17 @@
 //! bytes ahead (pipelined calls); replies are written one at a time, each
 //! within 30 s (`SEND_STALL` in `api/replier.rs`). A client over a bound gets
 //! `io.podmon.Pod.LimitExceeded` naming it, and the connection closes.
+//!
+//! Descriptors (SCM_RIGHTS) are received with the bytes, at most
+//! [`MAX_FDS_PER_MESSAGE`] with one message and [`MAX_HELD_FDS`] held for
+//! the calls not handled yet; each goes with the message whose first byte
+//! it came with (`varlink/fds.rs`) and is closed when its call is over
+//! unless the method took it.
 
+use std::future::Future;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -18,9 +25,12 @@ use crate::api::{self, Replier, Role, UpgradeIo};
 use crate::pod::Pod;
 use crate::proto::errors::{LimitExceeded, ProtoError};
 use crate::reactor::PendingRecv;
+use crate::reactor::msg::{self, Received};
 use crate::reactor::ops;
 use crate::reactor::sync::{Either, select, timeout};
-use crate::varlink::{Call, FrameDecoder, FrameError, VarlinkError};
+use crate::varlink::{
+    Call, FrameDecoder, FrameError, MAX_FDS_PER_MESSAGE, PassedFds, VarlinkError,
+};
 
 /// Largest message a client may send.
 pub const MAX_MESSAGE: usize = 8 << 20;
@@ -29,6 +39,9 @@ pub const MAX_MESSAGE: usize = 8 << 20;
 pub const MAX_BUFFERED: usize = MAX_MESSAGE + (1 << 20);
 /// Bytes asked for per receive.
 const RECV_SIZE: usize = 64 * 1024;
+/// Descriptors a connection may have sent ahead, with calls not handled
+/// yet (pipelined calls).
+pub const MAX_HELD_FDS: usize = 4 * MAX_FDS_PER_MESSAGE;
 /// How long the error that ends a connection may wait for a client that
 /// does not read it; then the connection closes without it.
 const REFUSE_GRACE: Duration = Duration::from_secs(5);
@@ -40,8 +53,11 @@ const REFUSE_GRACE: Duration = Duration::from_secs(5);
 struct Incoming<'a> {
     dec: FrameDecoder,
     buf: Vec<u8>,
-    pending: Option<PendingRecv<'a>>,
+    pending: Option<PendingRecvFds<'a>>,
 }
+
+/// A receive in flight that brings descriptors too.
+type PendingRecvFds<'a> = Pin<Box<dyn Future<Output = Received> + 'a>>;
 
 /// How a call that the connection keeps reading during ended.
 enum Ended {
@@ -51,6 +67,8 @@ enum Ended {
     Gone,
     /// The client sent more than [`MAX_BUFFERED`] ahead.
     InputOverflow,
+    /// The client sent more than [`MAX_HELD_FDS`] descriptors ahead.
+    FdOverflow,
 }
 
 /// Serves one client, whose peer credentials gave it `role`, until it
@@ -62,7 +80,7 @@ pub async fn serve(pod: Rc<Pod>, sock: OwnedFd, role: Role) {
         pending: None,
     };
     loop {
-        let frame = match inc.dec.next_frame() {
+        let frame = match inc.dec.next_message() {
             Ok(f) => f,
             Err(e) => {
                 log::info!("closing connection: {e}");
@@ -75,12 +93,21 @@ pub async fn serve(pod: Rc<Pod>, sock: OwnedFd, role: Role) {
                 .pending
                 .take()
                 .unwrap_or_else(|| recv(&sock, &mut inc.buf));
-            let (r, b) = recv.await;
-            if !received(&mut inc, r, b) {
+            if !received(&mut inc, recv.await) {
+                return;
+            }
+            if inc.dec.held_fds() > MAX_HELD_FDS {
+                refuse_fds(sock.as_fd(), "heldFileDescriptors", MAX_HELD_FDS).await;
                 return;
             }
             continue;
         };
+        let (frame, passed) = frame;
+        if passed.too_many {
+            refuse_fds(sock.as_fd(), "fileDescriptors", MAX_FDS_PER_MESSAGE).await;
+            return;
+        }
+        let fds = PassedFds::new(passed.fds);
         let parsed = Call::parse(&frame);
         // The message can be 8 MiB: not kept while its call runs.
         drop(frame);
@@ -93,13 +120,14 @@ pub async fn serve(pod: Rc<Pod>, sock: OwnedFd, role: Role) {
             }
         };
         let go_on = if !call.names_a_method() {
+            drop(fds);
             let mut r = Replier::new(sock.as_fd(), &call);
             let e = VarlinkError::method_not_found(&call.method);
             r.error(e).await.is_ok()
         } else if call.upgrade {
-            upgrade(&pod, &call, role, &sock, &mut inc).await
+            upgrade(&pod, &call, fds, role, &sock, &mut inc).await
         } else {
-            plain(&pod, &call, role, &sock, &mut inc).await
+            plain(&pod, &call, fds, role, &sock, &mut inc).await
         };
         if !go_on {
             return;
@@ -114,15 +142,18 @@ pub async fn serve(pod: Rc<Pod>, sock: OwnedFd, role: Role) {
 async fn upgrade<'a>(
     pod: &Rc<Pod>,
     call: &Call,
+    fds: PassedFds,
     role: Role,
     sock: &'a OwnedFd,
     inc: &mut Incoming<'a>,
 ) -> bool {
     let io = UpgradeIo {
         leftover: inc.dec.take_remaining(),
-        pending: inc.pending.take(),
+        pending: inc.pending.take().map(without_fds),
     };
-    let mut replier = Replier::new(sock.as_fd(), call).with_upgrade(io);
+    let mut replier = Replier::new(sock.as_fd(), call)
+        .with_fds(fds)
+        .with_upgrade(io);
     if api::dispatch(pod, call, role, &mut replier).await.is_err() || replier.closes() {
         return false;
     }
@@ -130,7 +161,7 @@ async fn upgrade<'a>(
         // Not taken: the call failed, the connection stays Varlink.
         Some(io) => {
             inc.dec.push(&io.leftover);
-            inc.pending = io.pending;
+            inc.pending = io.pending.map(with_no_fds);
             true
         }
         // Taken and finished: the connection is done.
@@ -143,11 +174,12 @@ async fn upgrade<'a>(
 async fn plain<'a>(
     pod: &Rc<Pod>,
     call: &Call,
+    fds: PassedFds,
     role: Role,
     sock: &'a OwnedFd,
     inc: &mut Incoming<'a>,
 ) -> bool {
-    let mut replier = Replier::new(sock.as_fd(), call);
+    let mut replier = Replier::new(sock.as_fd(), call).with_fds(fds);
     let ended = {
         let mut handler = pin!(api::dispatch(pod, call, role, &mut replier));
         loop {
@@ -158,9 +190,9 @@ async fn plain<'a>(
                     log::debug!("closing connection: {e}");
                     break Ended::Gone;
                 }
-                Either::Right((r, b)) => {
+                Either::Right(got) => {
                     inc.pending = None;
-                    if !received(inc, r, b) {
+                    if !received(inc, got) {
                         // The client hung up: the handler is dropped, which
                         // cancels whatever it waited for.
                         log::debug!("client left during {}", call.method);
@@ -168,6 +200,9 @@ async fn plain<'a>(
                     }
                     if inc.dec.buffered() > MAX_BUFFERED {
                         break Ended::InputOverflow;
+                    }
+                    if inc.dec.held_fds() > MAX_HELD_FDS {
+                        break Ended::FdOverflow;
                     }
                 }
             }
@@ -181,6 +216,16 @@ async fn plain<'a>(
         }
         Ended::Done => true,
         Ended::Gone => false,
+        Ended::FdOverflow => {
+            log::info!(
+                "closing connection: more than {MAX_HELD_FDS} descriptors sent during {}",
+                call.method
+            );
+            if !replier.mid_reply() {
+                refuse_fds(sock.as_fd(), "heldFileDescriptors", MAX_HELD_FDS).await;
+            }
+            false
+        }
         Ended::InputOverflow => {
             log::info!(
                 "closing connection: more than {MAX_BUFFERED} bytes sent during {}",
@@ -220,20 +265,63 @@ async fn refuse(sock: BorrowedFd<'_>, e: VarlinkError) {
     }
 }
 
+/// Refuses a client over a bound on descriptors: `LimitExceeded`, then
+/// the close (the descriptors held are closed with the connection).
+async fn refuse_fds(sock: BorrowedFd<'_>, limit: &str, max: usize) {
+    log::info!("closing connection: more than {max} descriptors ({limit})");
+    refuse(sock, LimitExceeded::new(limit, max).into_varlink()).await;
+}
+
 /// Starts a receive into `buf`.
-fn recv<'a>(sock: &'a OwnedFd, buf: &mut Vec<u8>) -> PendingRecv<'a> {
+fn recv<'a>(sock: &'a OwnedFd, buf: &mut Vec<u8>) -> PendingRecvFds<'a> {
     let b = std::mem::take(buf);
     let b = if b.capacity() == 0 {
         Vec::with_capacity(RECV_SIZE)
     } else {
         b
     };
-    Box::pin(ops::recv(sock.as_fd(), b))
+    Box::pin(msg::recv_with_fds(sock.as_fd(), b, MAX_FDS_PER_MESSAGE))
 }
 
-/// Feeds received bytes to the decoder; false when the connection is over.
-fn received(inc: &mut Incoming<'_>, r: io::Result<usize>, b: Vec<u8>) -> bool {
+/// The receive in flight, for a handler that takes the connection over:
+/// its protocol carries no descriptors, any that come are closed.
+fn without_fds(p: PendingRecvFds<'_>) -> PendingRecv<'_> {
+    Box::pin(async move {
+        let got = p.await;
+        if !got.fds.is_empty() {
+            log::debug!("{} descriptors sent after an upgrade closed", got.fds.len());
+        }
+        (got.result, got.buf)
+    })
+}
+
+/// A receive handed back by a handler that did not take the connection.
+fn with_no_fds(p: PendingRecv<'_>) -> PendingRecvFds<'_> {
+    Box::pin(async move {
+        let (result, buf) = p.await;
+        Received {
+            result,
+            buf,
+            fds: Vec::new(),
+            fds_truncated: false,
+        }
+    })
+}
+
+/// Feeds received bytes (and descriptors) to the decoder; false when the
+/// connection is over.
+fn received(inc: &mut Incoming<'_>, got: Received) -> bool {
+    let Received {
+        result: r,
+        buf: b,
+        fds,
+        fds_truncated,
+    } = got;
     inc.buf = b;
+    let passed = crate::varlink::Passed {
+        fds,
+        too_many: fds_truncated,
+    };
     match r {
         Ok(0) => {
             if inc.dec.has_partial() {
@@ -242,7 +330,9 @@ fn received(inc: &mut Incoming<'_>, r: io::Result<usize>, b: Vec<u8>) -> bool {
             false
         }
         Ok(_) => {
-            inc.dec.push(&inc.buf);
+            if !inc.dec.push_with_fds(&inc.buf, passed) {
+                log::info!("descriptors sent with no message's first byte closed");
+            }
             inc.buf.clear();
             true
         }

@@ -13,6 +13,7 @@ pub mod listen_fds;
 pub mod netns;
 pub mod ns;
 pub mod nsspawn;
+pub mod preserve;
 pub mod process;
 pub mod reexec;
 pub mod sdnotify;

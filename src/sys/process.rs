@@ -466,7 +466,27 @@ pub fn spawn(
     stdout: Option<OwnedFd>,
     stderr: Option<OwnedFd>,
 ) -> io::Result<(Watched, Option<OwnedFd>, Option<OwnedFd>)> {
+    spawn_preserving(program, args, stdin, stdout, stderr, &[])
+}
+
+/// Like [`spawn`], with `preserve` as the child's fds 3, 4, ... (for the
+/// runtime's `--preserve-fds`); the parent keeps its own copies.
+pub fn spawn_preserving(
+    program: &Path,
+    args: &[OsString],
+    stdin: Option<OwnedFd>,
+    stdout: Option<OwnedFd>,
+    stderr: Option<OwnedFd>,
+    preserve: &[OwnedFd],
+) -> io::Result<(Watched, Option<OwnedFd>, Option<OwnedFd>)> {
+    let placement = crate::sys::preserve::Placement::new(preserve)?;
+    let sources = placement.sources();
     let mut cmd = Command::new(program);
+    if !sources.is_empty() {
+        // SAFETY: `place` only calls dup2(2), async-signal-safe, on a
+        // vector allocated before the fork (its SAFETY comment).
+        unsafe { cmd.pre_exec(move || crate::sys::preserve::place(&sources)) };
+    }
     let path = std::env::var_os("PATH").unwrap_or_else(|| DEFAULT_PATH.into());
     cmd.args(args)
         .env_clear()
@@ -481,6 +501,7 @@ pub fn spawn(
     cmd.stdout(stdout.map_or_else(Stdio::piped, Stdio::from));
     cmd.stderr(stderr.map_or_else(Stdio::piped, Stdio::from));
     let mut child = cmd.spawn()?;
+    drop(placement);
     let watched = Watched::open(child.id() as i32)?;
     let out = if capture_out {
         child.stdout.take().map(OwnedFd::from)

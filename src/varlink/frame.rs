@@ -6,7 +6,11 @@
 //! doing any I/O itself, so the io_uring reactor, the blocking client and the
 //! tests all share the same byte-exact behaviour.
 
+use std::collections::VecDeque;
+
 use thiserror::Error;
+
+use super::fds::Passed;
 
 /// Why the byte stream cannot be framed into messages any more.
 ///
@@ -61,6 +65,11 @@ pub struct FrameDecoder {
     max_message: usize,
     /// The error returned once, returned again on every later call.
     failed: Option<FrameError>,
+    /// Stream offset of `buf[0]`: where the bytes pushed so far began.
+    base: u64,
+    /// Descriptors passed with the bytes, by the stream offset of the
+    /// message they came with, oldest first.
+    fds: VecDeque<(u64, Passed)>,
 }
 
 impl FrameDecoder {
@@ -73,7 +82,63 @@ impl FrameDecoder {
             scanned: 0,
             max_message,
             failed: None,
+            base: 0,
+            fds: VecDeque::new(),
         }
+    }
+
+    /// Appends bytes received together with descriptors. The descriptors
+    /// go with the last message that starts in `bytes`: the kernel ends a
+    /// receive right after the bytes that carried descriptors, and a
+    /// sender attaches them to the sendmsg(2) with a message's first byte.
+    /// Descriptors with bytes in which no message starts break that rule:
+    /// they are closed here, and false is returned.
+    pub fn push_with_fds(&mut self, bytes: &[u8], passed: Passed) -> bool {
+        if passed.fds.is_empty() && !passed.too_many {
+            self.push(bytes);
+            return true;
+        }
+        self.compact();
+        let at_boundary = self.buf.len() == self.start || self.buf.last() == Some(&0);
+        let mut last_start = at_boundary.then_some(0);
+        for (i, &b) in bytes.iter().enumerate() {
+            if b == 0 && i + 1 < bytes.len() {
+                last_start = Some(i + 1);
+            }
+        }
+        let pos = last_start.map(|off| self.base + (self.buf.len() + off) as u64);
+        self.buf.extend_from_slice(bytes);
+        match pos {
+            Some(pos) => {
+                self.fds.push_back((pos, passed));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Descriptors held for messages not returned yet.
+    pub fn held_fds(&self) -> usize {
+        self.fds.iter().map(|(_, p)| p.fds.len()).sum()
+    }
+
+    /// Like [`next_frame`](Self::next_frame), with the descriptors that
+    /// came with the message.
+    pub fn next_message(&mut self) -> Result<Option<(Vec<u8>, Passed)>, FrameError> {
+        let begins = self.base + self.start as u64;
+        let Some(frame) = self.next_frame_only()? else {
+            return Ok(None);
+        };
+        let mut passed = Passed::default();
+        while let Some((pos, _)) = self.fds.front()
+            && *pos <= begins
+        {
+            let (pos, p) = self.fds.pop_front().expect("front");
+            if pos == begins {
+                passed = p;
+            }
+        }
+        Ok(Some((frame, passed)))
     }
 
     /// Appends bytes as received from the transport, in order.
@@ -87,7 +152,12 @@ impl FrameDecoder {
 
     /// Returns the next complete message, without its terminating NUL, or
     /// `Ok(None)` when the buffered bytes do not yet end a message.
+    /// Descriptors that came with it are closed.
     pub fn next_frame(&mut self) -> Result<Option<Vec<u8>>, FrameError> {
+        Ok(self.next_message()?.map(|(frame, _)| frame))
+    }
+
+    fn next_frame_only(&mut self) -> Result<Option<Vec<u8>>, FrameError> {
         if let Some(err) = &self.failed {
             return Err(err.clone());
         }
@@ -121,7 +191,11 @@ impl FrameDecoder {
     ///
     /// After an `upgrade` call is confirmed these bytes were sent for the new
     /// protocol, not for Varlink, and must reach its handler unaltered.
+    /// Descriptors that came with those bytes are closed: the new
+    /// protocol carries none.
     pub fn take_remaining(&mut self) -> Vec<u8> {
+        self.fds.clear();
+        self.base += self.buf.len() as u64;
         let rest = self.buf.split_off(self.start);
         self.buf.clear();
         self.start = 0;
@@ -167,6 +241,7 @@ impl FrameDecoder {
     /// back its memory if a large message made it grow: an idle connection
     /// does not keep the 8 MiB its last message needed.
     fn release(&mut self) {
+        self.base += self.buf.len() as u64;
         self.buf.clear();
         self.start = 0;
         self.scanned = 0;
@@ -189,6 +264,7 @@ impl FrameDecoder {
     fn compact(&mut self) {
         if self.start > 0 && self.start * 2 >= self.buf.len() {
             self.buf.drain(..self.start);
+            self.base += self.start as u64;
             self.scanned -= self.start;
             self.start = 0;
         }
@@ -390,6 +466,60 @@ mod tests {
         dec.push(b"{}\0{\"a\"");
         assert_eq!(dec.next_frame(), Ok(Some(b"{}".to_vec())));
         assert_eq!(dec.take_remaining(), b"{\"a\"".to_vec());
+    }
+
+    fn passed(n: usize) -> Passed {
+        let (r, _w) = std::io::pipe().unwrap();
+        let fds = (0..n)
+            .map(|_| std::os::fd::OwnedFd::from(r.try_clone().unwrap()))
+            .collect();
+        Passed {
+            fds,
+            too_many: false,
+        }
+    }
+
+    fn fd_counts(dec: &mut FrameDecoder) -> Vec<(Vec<u8>, usize)> {
+        let mut out = vec![];
+        while let Some((f, p)) = dec.next_message().unwrap() {
+            out.push((f, p.fds.len()));
+        }
+        out
+    }
+
+    #[test]
+    fn descriptors_go_with_the_last_message_starting_in_their_bytes() {
+        let mut dec = FrameDecoder::new(1024);
+        // Pipelined: a call without, then one with descriptors.
+        dec.push(b"{\"a\":1}\0");
+        assert!(dec.push_with_fds(b"{\"b\":2}\0", passed(2)));
+        dec.push(b"{\"c\":");
+        assert_eq!(dec.held_fds(), 2);
+        let got = fd_counts(&mut dec);
+        assert_eq!(
+            got,
+            vec![(b"{\"a\":1}".to_vec(), 0), (b"{\"b\":2}".to_vec(), 2)]
+        );
+        assert_eq!(dec.held_fds(), 0);
+        // The end of one message and the start of the next: the next.
+        assert!(dec.push_with_fds(b"3}\0{\"d\"", passed(1)));
+        dec.push(b":4}\0");
+        assert_eq!(
+            fd_counts(&mut dec),
+            vec![(b"{\"c\":3}".to_vec(), 0), (b"{\"d\":4}".to_vec(), 1)]
+        );
+        // In the middle of a message: refused, closed.
+        dec.push(b"{\"e\"");
+        assert!(!dec.push_with_fds(b":5}\0", passed(1)));
+        assert_eq!(dec.held_fds(), 0);
+        assert_eq!(fd_counts(&mut dec), vec![(b"{\"e\":5}".to_vec(), 0)]);
+        // Given up at an upgrade.
+        assert!(dec.push_with_fds(b"{}\0", passed(1)));
+        assert!(dec.push_with_fds(b"raw\0more", passed(1)));
+        assert_eq!(dec.next_message().unwrap().unwrap().1.fds.len(), 1);
+        assert_eq!(dec.held_fds(), 1);
+        assert_eq!(dec.take_remaining(), b"raw\0more".to_vec());
+        assert_eq!(dec.held_fds(), 0);
     }
 
     #[test]

@@ -6,10 +6,12 @@
 //! bytes and values, so it is tested without any I/O (the client excepted).
 
 pub mod client;
+pub mod fds;
 pub(crate) mod frame;
 pub(crate) mod message;
 pub(crate) mod params;
 pub(crate) mod service;
 
+pub use fds::{FdIndexError, MAX_FDS_PER_MESSAGE, Passed, PassedFds};
 pub use frame::{FrameDecoder, FrameError};
 pub use message::{Call, ProtocolError, Reply, VarlinkError};

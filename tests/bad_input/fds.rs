@@ -1,7 +1,10 @@
-//! Descriptors sent along with calls (SCM_RIGHTS). io.podmon.Pod takes
-//! none, so the monitor must not accept any: the calls are answered as if
-//! nothing came with them and the monitor holds no more descriptors than
-//! before, whatever the message and wherever in it the descriptors arrive.
+//! Descriptors sent along with calls (SCM_RIGHTS). Only CreateContainer
+//! takes any (tests/fdpass); every other method refuses them with
+//! InvalidValue naming "fileDescriptors" and closes them, more than 64 with
+//! one message is LimitExceeded and the close, and descriptors sent with
+//! bytes where no message starts are closed. Whatever the message and
+//! wherever in it the descriptors arrive, the monitor holds no more
+//! descriptors than before.
 
 use serde_json::{Value, json};
 use std::io::{ErrorKind, Read};
@@ -74,33 +77,71 @@ fn get_info() -> Vec<u8> {
     Client::encode(GET_INFO, Value::Null, false, false)
 }
 
+/// The InvalidValue a call that takes no descriptors gets for them.
+#[track_caller]
+fn assert_refused(reply: Option<Value>) {
+    let reply = reply.expect("no reply");
+    assert_eq!(reply["error"], json!(INVALID_VALUE), "{reply}");
+    assert_eq!(
+        reply["parameters"]["parameter"], "fileDescriptors",
+        "{reply}"
+    );
+}
+
 #[test]
 fn descriptors_sent_with_calls_are_not_kept() {
     let pod = Pod::start("bad-fds");
     let before = fd_count(pod.pid);
     let (r, w) = std::io::pipe().unwrap();
     let pipe = [r.as_raw_fd(), w.as_raw_fd()];
-    // Three with one whole call; the call is answered.
+    // Three with one whole call of a method that takes none: refused, and
+    // the connection goes on.
     let mut s = connect(&pod);
     send_with_fds(&s, &get_info(), &[pipe[0], pipe[1], pipe[0]]);
-    assert!(read_message(&mut s).unwrap()["parameters"]["interfaces"].is_array());
-    // With the second half of a message (not where a message starts).
+    assert_refused(read_message(&mut s));
+    let nope = Client::encode(GET_CONTAINER, json!({"id": "ghost"}), false, false);
+    send_with_fds(&s, &nope, &[pipe[0]]);
+    assert_refused(read_message(&mut s));
+    // With the second half of a message (not where a message starts):
+    // closed, and the call is answered as if none came. (Had the monitor
+    // read both halves at once, it could not tell: the kernel does not say
+    // where in a read the descriptors' bytes began. The pause lets it read
+    // the first half alone.)
     let call = get_info();
     let (a, b) = call.split_at(10);
     send_with_fds(&s, a, &[]);
+    std::thread::sleep(Duration::from_millis(300));
     send_with_fds(&s, b, &[pipe[1]]);
     assert!(read_message(&mut s).unwrap()["parameters"]["interfaces"].is_array());
-    // As many as one message can carry (SCM_MAX_FD is 253).
-    let many = vec![pipe[0]; 253];
-    send_with_fds(&s, &get_info(), &many);
+    // Pipelined: the descriptors go with the second call, not the first.
+    let mut two = get_info();
+    send_with_fds(&s, &two, &[]);
+    two = nope.clone();
+    send_with_fds(&s, &two, &[pipe[0]]);
     assert!(read_message(&mut s).unwrap()["parameters"]["interfaces"].is_array());
-    // With a call that fails, and with a malformed message (the close).
-    let nope = Client::encode(GET_CONTAINER, json!({"id": "ghost"}), false, false);
-    send_with_fds(&s, &nope, &[pipe[0]]);
+    assert_refused(read_message(&mut s));
+    // One more than a message may carry (64): LimitExceeded, then the close.
+    send_with_fds(&s, &get_info(), &[pipe[0]; 65]);
+    let reply = read_message(&mut s).unwrap();
+    assert_eq!(
+        reply["error"],
+        json!("io.podmon.Pod.LimitExceeded"),
+        "{reply}"
+    );
+    assert_eq!(
+        reply["parameters"],
+        json!({"limit": "fileDescriptors", "max": 64})
+    );
+    assert!(read_message(&mut s).is_none(), "not closed after too many");
+    // As many as the kernel lets one message carry (SCM_MAX_FD is 253).
+    let mut s = connect(&pod);
+    send_with_fds(&s, &get_info(), &[pipe[0]; 253]);
     assert_eq!(
         read_message(&mut s).unwrap()["error"],
-        json!(NO_SUCH_CONTAINER)
+        json!("io.podmon.Pod.LimitExceeded")
     );
+    // With a malformed message (the close).
+    let mut s = connect(&pod);
     send_with_fds(&s, b"{\"method\":\0", &[pipe[0], pipe[1]]);
     assert!(
         read_message(&mut s).is_none(),
@@ -119,6 +160,25 @@ fn descriptors_sent_with_calls_are_not_kept() {
         &[],
     );
     send_with_fds(&s, &get_info(), &[pipe[0]; 16]);
+    drop(s);
+    // Pipelined during a long call: more than 256 held for the calls
+    // waiting is LimitExceeded (the long call's reply), then the close.
+    let mut s = connect(&pod);
+    send_with_fds(
+        &s,
+        &Client::encode(WAIT_CONTAINER, json!({"id": "w"}), false, false),
+        &[],
+    );
+    for _ in 0..5 {
+        send_with_fds(&s, &get_info(), &[pipe[1]; 64]);
+    }
+    let reply = read_message(&mut s).unwrap();
+    assert_eq!(
+        reply["parameters"],
+        json!({"limit": "heldFileDescriptors", "max": 256}),
+        "{reply}"
+    );
+    assert!(read_message(&mut s).is_none(), "not closed");
     drop(s);
     // Nothing was kept: the pipe's write end is ours alone, so reading it
     // after closing ours sees EOF.

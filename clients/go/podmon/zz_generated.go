@@ -359,6 +359,21 @@ type CreateContainerIn struct {
 	// a copy of config.json in its own directory (never the caller's) and
 	// runs the container from there. 'rootfs' containers always join.
 	JoinPod *bool `json:"joinPod,omitempty"`
+	// Indices of file descriptors sent with this call (SCM_RIGHTS on the
+	// message's first byte, as sd_varlink_push_fd and varlinkctl --push-fd
+	// send them; the first is 0) to pass into the container as its fds 3,
+	// 4, ... in this order, as the runtime's --preserve-fds does: for
+	// socket-activated containers (set LISTEN_FDS in 'env' if the program
+	// expects it). The monitor closes its copies once the container is
+	// created. At most 64 descriptors per call; an index out of range or
+	// used twice is InvalidValue naming this parameter.
+	PreserveFds []int64 `json:"preserveFds,omitempty"`
+	// Indices of descriptors the monitor keeps open until the container
+	// has exited (or is deleted), then closes, e.g. sockets that keep host
+	// ports reserved. Descriptors sent and named by neither parameter are
+	// closed; any sent to another method get InvalidValue with parameter
+	// "fileDescriptors".
+	HoldFds []int64 `json:"holdFds,omitempty"`
 }
 
 // CreateContainerOut is a reply of CreateContainer.
@@ -737,6 +752,14 @@ type ExecIn struct {
 	// Input written to the process's stdin before it is closed (bounded
 	// only by the 8 MiB message limit).
 	Stdin *string `json:"stdin,omitempty"`
+	// Hand the caller the process's own pipe ends instead of streaming
+	// (with 'more', not with 'upgrade', 'interactive', 'stdin' or
+	// 'terminal'): the first reply carries three descriptors (SCM_RIGHTS):
+	// stdin's write end, stdout's and stderr's read ends, named by the
+	// *FileDescriptor indices; the monitor keeps no copy and writes no
+	// output replies. The last reply still has the exit code. Hanging up
+	// still kills the command.
+	Fds *bool `json:"fds,omitempty"`
 }
 
 // ExecOut is a reply of Exec.
@@ -753,6 +776,12 @@ type ExecOut struct {
 	ExitCode *int64 `json:"exitCode,omitempty"`
 	// Name of the signal that killed the command (last reply), if one did.
 	Signal *string `json:"signal,omitempty"`
+	// With 'fds' (first reply): index of the stdin pipe's write end.
+	StdinFileDescriptor *int64 `json:"stdinFileDescriptor,omitempty"`
+	// With 'fds' (first reply): index of the stdout pipe's read end.
+	StdoutFileDescriptor *int64 `json:"stdoutFileDescriptor,omitempty"`
+	// With 'fds' (first reply): index of the stderr pipe's read end.
+	StderrFileDescriptor *int64 `json:"stderrFileDescriptor,omitempty"`
 }
 
 // Runs a command in a running container and streams its I/O. With
@@ -875,6 +904,35 @@ func (c *Client) AttachUpgrade(ctx context.Context, in AttachIn) (*AttachOut, *U
 		return nil, nil, err
 	}
 	return &out, u, nil
+}
+
+// OpenConsoleIn are the parameters of OpenConsole.
+type OpenConsoleIn struct {
+	// Container id.
+	Id string `json:"id"`
+}
+
+// OpenConsoleOut is a reply of OpenConsole.
+type OpenConsoleOut struct {
+	// Index of the pty master among the descriptors sent with the reply
+	// (always 0).
+	PtyFileDescriptor int64 `json:"ptyFileDescriptor"`
+}
+
+// Hands the caller the pty master of a terminal container: a duplicate
+// of the monitor's own, sent with the reply (SCM_RIGHTS). The monitor
+// keeps reading the container's output from its copy for the log and for
+// Attach; whoever reads the received copy takes bytes away from them (a
+// pty has one output queue), and what it writes is the container's input,
+// interleaved with Attach clients'. Use it for your own terminal handling
+// instead of Attach, not beside it. NoSuchContainer for an unknown id,
+// InvalidState when the container has no pty or has exited.
+func (c *Client) OpenConsole(ctx context.Context, in OpenConsoleIn) (*OpenConsoleOut, error) {
+	var out OpenConsoleOut
+	if err := c.call(ctx, "io.podmon.Pod.OpenConsole", in, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // ResizeIn are the parameters of Resize.
@@ -1225,10 +1283,13 @@ func (e *EventsExpired) Error() string { return errorText(e.ErrorName(), e) }
 type LimitExceeded struct {
 	// Which bound: "messageSize" (one message), "bufferedInput" (bytes sent
 	// ahead while a call runs), "output" (output waiting for a client that
-	// does not read it), "replySize" (ReadLogs without 'more': one reply)
-	// or "connections" (clients connected at once).
+	// does not read it), "replySize" (ReadLogs without 'more': one reply),
+	// "connections" (clients connected at once), "fileDescriptors"
+	// (descriptors sent with one message) or "heldFileDescriptors"
+	// (descriptors sent ahead with pipelined calls).
 	Limit string `json:"limit"`
-	// The bound: bytes, or clients for "connections".
+	// The bound: bytes, clients for "connections", descriptors for the
+	// last two.
 	Max int64 `json:"max"`
 }
 
@@ -1264,7 +1325,8 @@ func (e *ContainerExists) Error() string { return errorText(e.ErrorName(), e) }
 // A parameter is present and well-typed, but its value cannot be used: out
 // of the range its comment gives, or not fitting with another parameter.
 // A malformed container id is this error (parameter "id"), in every method,
-// never NoSuchContainer.
+// never NoSuchContainer. File descriptors sent with a call to a method that
+// takes none are this error with parameter "fileDescriptors" (and closed).
 type InvalidValue struct {
 	// The parameter's name, as in the method's signature.
 	Parameter string `json:"parameter"`

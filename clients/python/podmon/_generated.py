@@ -58,7 +58,7 @@ class ContainerExists(PodmonError):
 
 
 class InvalidValue(PodmonError):
-    """A parameter is present and well-typed, but its value cannot be used: out of the range its comment gives, or not fitting with another parameter. A malformed container id is this error (parameter "id"), in every method, never NoSuchContainer."""
+    """A parameter is present and well-typed, but its value cannot be used: out of the range its comment gives, or not fitting with another parameter. A malformed container id is this error (parameter "id"), in every method, never NoSuchContainer. File descriptors sent with a call to a method that takes none are this error with parameter "fileDescriptors" (and closed)."""
 
     NAME = 'io.podmon.Pod.InvalidValue'
     FIELDS = ('parameter', 'reason')
@@ -117,7 +117,7 @@ class Methods:
     *_upgrade variant returning (reply, Upgraded). Subclasses implement
     _call, _call_more and _call_upgrade."""
 
-    def create_container(self, id: str, *, bundle: Optional[str] = None, rootfs: Optional[str] = None, command: Optional[List[str]] = None, env: Optional[List[str]] = None, cwd: Optional[str] = None, hostname: Optional[str] = None, memory_max: Optional[int] = None, pids_max: Optional[int] = None, log_driver: Optional[str] = None, log_rate_limit: Optional[Dict[str, Any]] = None, log_max_line: Optional[int] = None, log_max_size: Optional[int] = None, log_max_files: Optional[int] = None, log_sync: Optional[str] = None, stdin: Optional[bool] = None, stdin_once: Optional[bool] = None, terminal: Optional[bool] = None, width: Optional[int] = None, height: Optional[int] = None, own_namespaces: Optional[List[str]] = None, join_pod: Optional[bool] = None) -> Dict[str, Any]:
+    def create_container(self, id: str, *, bundle: Optional[str] = None, rootfs: Optional[str] = None, command: Optional[List[str]] = None, env: Optional[List[str]] = None, cwd: Optional[str] = None, hostname: Optional[str] = None, memory_max: Optional[int] = None, pids_max: Optional[int] = None, log_driver: Optional[str] = None, log_rate_limit: Optional[Dict[str, Any]] = None, log_max_line: Optional[int] = None, log_max_size: Optional[int] = None, log_max_files: Optional[int] = None, log_sync: Optional[str] = None, stdin: Optional[bool] = None, stdin_once: Optional[bool] = None, terminal: Optional[bool] = None, width: Optional[int] = None, height: Optional[int] = None, own_namespaces: Optional[List[str]] = None, join_pod: Optional[bool] = None, preserve_fds: Optional[List[int]] = None, hold_fds: Optional[List[int]] = None) -> Dict[str, Any]:
         """Creates a container but does not start its process. Give either 'bundle' (an OCI bundle the caller prepared, engine style) or 'rootfs' and 'command' (the monitor writes the OCI configuration itself). A value outside the range its comment gives is InvalidValue naming the parameter."""
         p = {}
         p['id'] = id
@@ -163,6 +163,10 @@ class Methods:
             p['ownNamespaces'] = own_namespaces
         if join_pod is not None:
             p['joinPod'] = join_pod
+        if preserve_fds is not None:
+            p['preserveFds'] = preserve_fds
+        if hold_fds is not None:
+            p['holdFds'] = hold_fds
         return self._call('CreateContainer', p)
 
     def start_container(self, id: str) -> Dict[str, Any]:
@@ -268,7 +272,7 @@ class Methods:
             p['encoding'] = encoding
         return self._call('ExecSync', p)
 
-    def exec(self, id: str, command: List[str], *, env: Optional[List[str]] = None, cwd: Optional[str] = None, user: Optional[str] = None, terminal: Optional[bool] = None, width: Optional[int] = None, height: Optional[int] = None, interactive: Optional[bool] = None, stdin: Optional[str] = None) -> Dict[str, Any]:
+    def exec(self, id: str, command: List[str], *, env: Optional[List[str]] = None, cwd: Optional[str] = None, user: Optional[str] = None, terminal: Optional[bool] = None, width: Optional[int] = None, height: Optional[int] = None, interactive: Optional[bool] = None, stdin: Optional[str] = None, fds: Optional[bool] = None) -> Dict[str, Any]:
         """Runs a command in a running container and streams its I/O. With 'upgrade', after the first reply the connection carries frames: one byte of kind (0 stdin, 1 stdout, 2 stderr, 3 exit, 4 resize, 5 error), a 32-bit big-endian length, the payload. stdin frames go to the process (an empty one closes its stdin); resize carries u16 columns and u16 rows; exit carries the i32 exit code and is the last frame. With 'more' instead, output comes as replies and the last reply carries the exit code. When the client hangs up, the command and every process it started are killed. A command that cannot be started ends as in ExecSync (127 or 126, the runtime's words on stderr); the first reply then has no execId or pid."""
         p = {}
         p['id'] = id
@@ -289,9 +293,11 @@ class Methods:
             p['interactive'] = interactive
         if stdin is not None:
             p['stdin'] = stdin
+        if fds is not None:
+            p['fds'] = fds
         return self._call('Exec', p)
 
-    def exec_more(self, id: str, command: List[str], *, env: Optional[List[str]] = None, cwd: Optional[str] = None, user: Optional[str] = None, terminal: Optional[bool] = None, width: Optional[int] = None, height: Optional[int] = None, interactive: Optional[bool] = None, stdin: Optional[str] = None) -> Iterator[Dict[str, Any]]:
+    def exec_more(self, id: str, command: List[str], *, env: Optional[List[str]] = None, cwd: Optional[str] = None, user: Optional[str] = None, terminal: Optional[bool] = None, width: Optional[int] = None, height: Optional[int] = None, interactive: Optional[bool] = None, stdin: Optional[str] = None, fds: Optional[bool] = None) -> Iterator[Dict[str, Any]]:
         """Runs a command in a running container and streams its I/O. With 'upgrade', after the first reply the connection carries frames: one byte of kind (0 stdin, 1 stdout, 2 stderr, 3 exit, 4 resize, 5 error), a 32-bit big-endian length, the payload. stdin frames go to the process (an empty one closes its stdin); resize carries u16 columns and u16 rows; exit carries the i32 exit code and is the last frame. With 'more' instead, output comes as replies and the last reply carries the exit code. When the client hangs up, the command and every process it started are killed. A command that cannot be started ends as in ExecSync (127 or 126, the runtime's words on stderr); the first reply then has no execId or pid."""
         p = {}
         p['id'] = id
@@ -312,9 +318,11 @@ class Methods:
             p['interactive'] = interactive
         if stdin is not None:
             p['stdin'] = stdin
+        if fds is not None:
+            p['fds'] = fds
         return self._call_more('Exec', p)
 
-    def exec_upgrade(self, id: str, command: List[str], *, env: Optional[List[str]] = None, cwd: Optional[str] = None, user: Optional[str] = None, terminal: Optional[bool] = None, width: Optional[int] = None, height: Optional[int] = None, interactive: Optional[bool] = None, stdin: Optional[str] = None) -> Tuple[Dict[str, Any], Any]:
+    def exec_upgrade(self, id: str, command: List[str], *, env: Optional[List[str]] = None, cwd: Optional[str] = None, user: Optional[str] = None, terminal: Optional[bool] = None, width: Optional[int] = None, height: Optional[int] = None, interactive: Optional[bool] = None, stdin: Optional[str] = None, fds: Optional[bool] = None) -> Tuple[Dict[str, Any], Any]:
         """Runs a command in a running container and streams its I/O. With 'upgrade', after the first reply the connection carries frames: one byte of kind (0 stdin, 1 stdout, 2 stderr, 3 exit, 4 resize, 5 error), a 32-bit big-endian length, the payload. stdin frames go to the process (an empty one closes its stdin); resize carries u16 columns and u16 rows; exit carries the i32 exit code and is the last frame. With 'more' instead, output comes as replies and the last reply carries the exit code. When the client hangs up, the command and every process it started are killed. A command that cannot be started ends as in ExecSync (127 or 126, the runtime's words on stderr); the first reply then has no execId or pid."""
         p = {}
         p['id'] = id
@@ -335,6 +343,8 @@ class Methods:
             p['interactive'] = interactive
         if stdin is not None:
             p['stdin'] = stdin
+        if fds is not None:
+            p['fds'] = fds
         return self._call_upgrade('Exec', p)
 
     def attach(self, id: str, *, stdin: Optional[bool] = None) -> Dict[str, Any]:
@@ -360,6 +370,12 @@ class Methods:
         if stdin is not None:
             p['stdin'] = stdin
         return self._call_upgrade('Attach', p)
+
+    def open_console(self, id: str) -> Dict[str, Any]:
+        """Hands the caller the pty master of a terminal container: a duplicate of the monitor's own, sent with the reply (SCM_RIGHTS). The monitor keeps reading the container's output from its copy for the log and for Attach; whoever reads the received copy takes bytes away from them (a pty has one output queue), and what it writes is the container's input, interleaved with Attach clients'. Use it for your own terminal handling instead of Attach, not beside it. NoSuchContainer for an unknown id, InvalidState when the container has no pty or has exited."""
+        p = {}
+        p['id'] = id
+        return self._call('OpenConsole', p)
 
     def resize(self, id: str, width: int, height: int, *, exec_id: Optional[str] = None) -> Dict[str, Any]:
         """Sets the window size of a terminal container's pty, or of a terminal exec's (upgraded Exec connections can also send resize frames)."""

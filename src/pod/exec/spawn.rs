@@ -71,6 +71,7 @@ async fn spawn_now(
         stdio: std::mem::take(&mut stdio.runtime),
         terminal: spec.terminal,
         deadline,
+        preserve_fds: Vec::new(),
     };
     let launched = match pod.driver.exec(id, &process_file, launch).await {
         Ok(l) => l,

@@ -45,7 +45,11 @@ async fn eventually(mut f: impl FnMut() -> bool) -> bool {
 fn abandoned_create_and_start_run_to_their_end() {
     on_reactor(|| async {
         let (pod, _fake, bundle) = pod();
-        let create = Box::pin(lifecycle::create(&pod, request("c1", &bundle)));
+        let create = Box::pin(lifecycle::create(
+            &pod,
+            request("c1", &bundle),
+            Default::default(),
+        ));
         // Polled once (the operation begins), then dropped.
         let _ = sync::select(create, std::future::ready(())).await;
         assert!(

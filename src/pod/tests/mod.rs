@@ -95,7 +95,7 @@ fn request(id: &str, bundle: &std::path::Path) -> CreateRequest {
 
 /// Creates `id` and, with `start`, starts it.
 async fn container(pod: &Rc<Pod>, bundle: &std::path::Path, id: &str, start: bool) {
-    lifecycle::create(pod, request(id, bundle))
+    lifecycle::create(pod, request(id, bundle), Default::default())
         .await
         .expect("create");
     if start {
