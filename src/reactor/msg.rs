@@ -75,6 +75,9 @@ fn failed(e: io::Error, buf: Vec<u8>) -> Received {
     }
 }
 
+/// Most bytes one recvmsg reads (and zeroes first).
+const RECV_WINDOW: usize = 4 * 1024;
+
 /// One recvmsg(2), MSG_DONTWAIT | MSG_CMSG_CLOEXEC.
 fn try_recv(
     fd: BorrowedFd<'_>,
@@ -83,7 +86,13 @@ fn try_recv(
     max_fds: usize,
 ) -> Result<(usize, Vec<OwnedFd>, bool), Errno> {
     let start = buf.len();
-    buf.resize(buf.capacity().max(start + 1), 0);
+    // rustix's recvmsg wants initialised memory: zero only a window of the
+    // spare capacity, not all of it, so an idle connection keeps a page or
+    // two resident rather than its whole buffer (200 clients held 64 KiB
+    // each, and the allocator kept it after they left). A bigger message
+    // takes more reads.
+    let window = buf.capacity().min(start + RECV_WINDOW).max(start + 1);
+    buf.resize(window, 0);
     let mut control = RecvAncillaryBuffer::new(space);
     let got = rustix::net::recvmsg(
         fd,

@@ -40,7 +40,13 @@ fn varlinkctl_with_fd3(fd: std::os::fd::BorrowedFd<'_>, args: &[&str]) -> Out {
     // SAFETY: dup2 is async-signal-safe; `raw` stays open across the spawn.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::dup2(raw, 3) < 0 {
+            // dup2 onto itself keeps close-on-exec: clear it instead.
+            let rc = if raw == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(raw, 3)
+            };
+            if rc < 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
