@@ -119,7 +119,16 @@ fn a_missing_command_with_fds_gets_pipes_and_exit_code_127() {
         &["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"],
     );
     let mut c = FdClient::connect(&pod);
-    let before = open_fds(pod.pid);
+    // The count once the start has settled (the runtime's pipes closed).
+    let mut before = open_fds(pod.pid);
+    for _ in 0..10 {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = open_fds(pod.pid);
+        if now == before {
+            break;
+        }
+        before = now;
+    }
     c.send(
         EXEC,
         json!({"id": "e3", "command": ["/no/such/command"], "fds": true}),
