@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::common::*;
+use crate::settled_fds;
 use crate::{FdClient, read_now, set_nonblocking};
 
 const OPEN_CONSOLE: &str = "io.podmon.Pod.OpenConsole";
@@ -18,7 +19,7 @@ fn a_shell_answers_through_the_received_pty_master() {
     pod.start_container("t1");
     let mut c = FdClient::connect(&pod);
     // Counted with the connection open.
-    let before = open_fds(pod.pid);
+    let before = settled_fds(pod.pid);
     let (reply, mut fds) = c.call(OPEN_CONSOLE, json!({"id": "t1"}), &[]);
     assert_eq!(
         reply["parameters"],

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::FdClient;
 use crate::common::*;
+use crate::settled_fds;
 
 #[test]
 fn exec_hands_out_its_pipes_and_reports_the_exit() {
@@ -18,7 +19,7 @@ fn exec_hands_out_its_pipes_and_reports_the_exit() {
         &["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"],
     );
     let mut c = FdClient::connect(&pod);
-    let before = open_fds(pod.pid);
+    let before = settled_fds(pod.pid);
     let script = "read x; echo got-$x; echo oops >&2; exit 4";
     c.send(
         EXEC,
@@ -86,7 +87,7 @@ fn hanging_up_kills_an_exec_whose_pipes_were_handed_out() {
         "e2",
         &["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"],
     );
-    let before = open_fds(pod.pid);
+    let before = settled_fds(pod.pid);
     let mut c = FdClient::connect(&pod);
     c.send(
         EXEC,
@@ -119,16 +120,7 @@ fn a_missing_command_with_fds_gets_pipes_and_exit_code_127() {
         &["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"],
     );
     let mut c = FdClient::connect(&pod);
-    // The count once the start has settled (the runtime's pipes closed).
-    let mut before = open_fds(pod.pid);
-    for _ in 0..10 {
-        std::thread::sleep(Duration::from_millis(100));
-        let now = open_fds(pod.pid);
-        if now == before {
-            break;
-        }
-        before = now;
-    }
+    let before = settled_fds(pod.pid);
     c.send(
         EXEC,
         json!({"id": "e3", "command": ["/no/such/command"], "fds": true}),

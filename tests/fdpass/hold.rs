@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::common::*;
+use crate::settled_fds;
 use crate::{FdClient, create_params, holds_pipe, pipe, read_now, set_nonblocking};
 
 /// Whether the write end of the pipe whose read end is `r` is still open
@@ -19,7 +20,7 @@ fn writer_open(r: &std::os::fd::OwnedFd) -> bool {
 #[test]
 fn held_descriptors_stay_open_until_the_container_exits() {
     let pod = Pod::start("fd-hold");
-    let before = open_fds(pod.pid);
+    let before = settled_fds(pod.pid);
     let (r, w) = pipe();
     let gate = pod.gate("h1");
     let mut c = FdClient::connect(&pod);
@@ -58,7 +59,7 @@ fn held_descriptors_stay_open_until_the_container_exits() {
 #[test]
 fn held_descriptors_close_when_a_created_container_is_deleted() {
     let pod = Pod::start("fd-hold-del");
-    let before = open_fds(pod.pid);
+    let before = settled_fds(pod.pid);
     let (r, w) = pipe();
     let mut c = FdClient::connect(&pod);
     let (reply, _) = c.call(
@@ -81,7 +82,7 @@ fn held_descriptors_close_when_a_created_container_is_deleted() {
 #[test]
 fn bad_indices_are_invalid_values_naming_the_parameter() {
     let pod = Pod::start("fd-bad-index");
-    let before = open_fds(pod.pid);
+    let before = settled_fds(pod.pid);
     let (r, w) = pipe();
     let mut c = FdClient::connect(&pod);
     let cases = [

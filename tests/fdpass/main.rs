@@ -180,3 +180,26 @@ pub fn holds_pipe(pid: u32, end: &OwnedFd) -> bool {
         })
         .unwrap_or(false)
 }
+
+/// podmon's descriptor count once it has held still for 500 ms (at most
+/// 5 s): the baseline of a before/after check. In CI, under load, a count
+/// taken right after a container's start was once one pipe short of the
+/// count a few seconds later in two tests (the pipe was not one the test
+/// handled); a settled baseline keeps such a descriptor of the start out of
+/// the comparison, while one the tested call leaves behind still fails it.
+pub fn settled_fds(pid: u32) -> usize {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut last = open_fds(pid);
+    let mut still = std::time::Instant::now();
+    while std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let now = open_fds(pid);
+        if now != last {
+            last = now;
+            still = std::time::Instant::now();
+        } else if still.elapsed() >= std::time::Duration::from_millis(500) {
+            break;
+        }
+    }
+    last
+}

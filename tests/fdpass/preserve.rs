@@ -6,12 +6,13 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::common::*;
+use crate::settled_fds;
 use crate::{FdClient, create_params, holds_pipe, pipe, read_now, read_until, set_nonblocking};
 
 #[test]
 fn preserved_descriptors_are_the_containers_fds_3_and_4() {
     let pod = Pod::start("fd-preserve");
-    let before = open_fds(pod.pid);
+    let before = settled_fds(pod.pid);
     let (r1, w1) = pipe();
     let (r2, w2) = pipe();
     let mut c = FdClient::connect(&pod);
@@ -65,7 +66,7 @@ fn preserved_descriptors_reach_a_bundle_container_too() {
     }
     std::fs::write(dir.join("config.json"), spec.to_string()).unwrap();
     pod.delete("tmpl", true);
-    let before = open_fds(pod.pid);
+    let before = settled_fds(pod.pid);
     let (r, w) = pipe();
     let mut c = FdClient::connect(&pod);
     let (reply, _) = c.call(

@@ -4,11 +4,12 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::common::*;
+use crate::settled_fds;
 
 #[test]
 fn python_client_passes_and_receives_descriptors() {
     let pod = Pod::start("fd-python");
-    let before = open_fds(pod.pid);
+    let before = settled_fds(pod.pid);
     let script = project_dir().join("tests/clients/fdpass.py");
     let mut cmd = Command::new("python3");
     cmd.arg(&script).arg(&pod.socket).arg(rootfs());
@@ -88,7 +89,7 @@ fn varlinkctl_push_fd_hands_a_listening_socket_to_a_socket_activated_container()
     let bundle = pod.dir.join("bundle-web");
     std::fs::create_dir_all(&bundle).unwrap();
     std::fs::write(bundle.join("config.json"), spec.to_string()).unwrap();
-    let before = open_fds(pod.pid);
+    let before = settled_fds(pod.pid);
     let path = pod.dir.join("web.sock");
     let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
     let params = serde_json::json!({
@@ -143,7 +144,7 @@ fn varlinkctl_exec_receives_the_pty_master_of_open_console() {
     let pod = Pod::start("fd-vl-console");
     pod.create_with("t", &["sh"], serde_json::json!({"terminal": true}));
     pod.start_container("t");
-    let before = open_fds(pod.pid);
+    let before = settled_fds(pod.pid);
     let sock = pod.socket.display().to_string();
     // varlinkctl --exec runs the command with the reply's descriptors as
     // its fds 3, ...: it types into the container's shell.
