@@ -55,8 +55,12 @@ impl Manager {
         self.path.display().to_string()
     }
 
-    /// The next notification, or `None` after `within`.
+    /// The next notification, or `None` after `within` (at once for a
+    /// zero `within`: a read timeout of 0 is no timeout to the socket).
     pub fn receive(&self, within: Duration) -> Option<Notification> {
+        if within.is_zero() {
+            return None;
+        }
         self.socket.set_read_timeout(Some(within)).unwrap();
         let mut buf = [0u8; 4096];
         let mut iov = [IoSliceMut::new(&mut buf)];
