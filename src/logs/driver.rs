@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::logs::cri::{self, Stream};
 use crate::logs::logfile::LogDir;
+use crate::logs::writebehind::WriteBehind;
 use crate::reactor::ops;
 use crate::sys::time::Timestamp;
 
@@ -105,6 +106,7 @@ pub struct CriFile {
     rotation: Rotation,
     generation: u64,
     rotations: u64,
+    behind: WriteBehind,
 }
 
 impl CriFile {
@@ -130,6 +132,7 @@ impl CriFile {
             rotation,
             generation: 0,
             rotations: 0,
+            behind: WriteBehind::new(size),
         })
     }
 
@@ -150,6 +153,7 @@ impl CriFile {
         self.fd = fd;
         self.size = size;
         self.generation += 1;
+        self.behind = WriteBehind::new(size);
     }
 }
 
@@ -242,6 +246,7 @@ impl CriFile {
                 Ok(n) => {
                     done += n;
                     self.size += n as u64;
+                    self.behind.advance(self.fd.as_fd(), self.size).await;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {

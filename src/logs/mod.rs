@@ -24,6 +24,7 @@ mod rotation_tests;
 pub mod sync;
 #[cfg(test)]
 mod tests;
+pub mod writebehind;
 
 use std::cell::{Cell, RefCell};
 use std::io;

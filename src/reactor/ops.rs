@@ -325,6 +325,37 @@ pub async fn fdatasync(fd: BorrowedFd<'_>) -> io::Result<()> {
     result(res).map(|_| ())
 }
 
+/// `sync_file_range(fd, offset, len, flags)` on an io-wq worker, so a
+/// wait for writeback (`SYNC_FILE_RANGE_WAIT_*`) never holds the loop.
+/// `Unsupported` on the epoll backend, like [`fdatasync`].
+pub async fn sync_range(fd: BorrowedFd<'_>, offset: u64, len: u32, flags: u32) -> io::Result<()> {
+    if backend::is_epoll() {
+        return Err(io::ErrorKind::Unsupported.into());
+    }
+    let entry = opcode::SyncFileRange::new(types::Fd(fd.as_raw_fd()), len)
+        .offset(offset)
+        .flags(flags)
+        .build();
+    // SAFETY: no memory is passed to the kernel.
+    let (res, _) = unsafe { Op::submit(entry, Owned::Nothing) }.await;
+    result(res).map(|_| ())
+}
+
+/// `posix_fadvise(fd, offset, len, advice)` as IORING_OP_FADVISE (the
+/// kernel runs the advice that can block, such as DONTNEED, on io-wq).
+/// `Unsupported` on the epoll backend.
+pub async fn fadvise(fd: BorrowedFd<'_>, offset: u64, len: u32, advice: i32) -> io::Result<()> {
+    if backend::is_epoll() {
+        return Err(io::ErrorKind::Unsupported.into());
+    }
+    let entry = opcode::Fadvise::new(types::Fd(fd.as_raw_fd()), len.into(), advice)
+        .offset(offset)
+        .build();
+    // SAFETY: no memory is passed to the kernel.
+    let (res, _) = unsafe { Op::submit(entry, Owned::Nothing) }.await;
+    result(res).map(|_| ())
+}
+
 /// Waits until `fd` is writable (or hung up): a socket whose send buffer
 /// has room again.
 pub async fn writable(fd: BorrowedFd<'_>) -> io::Result<()> {

@@ -56,7 +56,7 @@ fn server_env(opts: &PodOptions) -> Vec<(String, String)> {
 }
 
 /// Whether the servers of this run use the epoll backend.
-fn epoll_run() -> bool {
+pub fn epoll_run() -> bool {
     std::env::var("PODMON_TEST_REACTOR").is_ok_and(|r| r == "epoll")
 }
 
