@@ -90,7 +90,7 @@
 //! **ExecSync.** `api/exec_sync.rs` decodes `proto::ExecSync` into a
 //! `pod::exec::ExecSpec`; `pod/exec/sync.rs` starts it (`spawn.rs`: the
 //! process JSON from `process_json.rs`, then the driver's `exec`), reads
-//! both pipes up to the cap (`sys::process::capture`), kills the process
+//! both pipes up to the cap (`sys::capture::capture`), kills the process
 //! tree on timeout (`sys::process::kill_tree`) and returns its `ExitInfo`, which
 //! `api/map.rs` turns into `exitCode` and `signal`.
 //!

@@ -29,6 +29,7 @@ use thiserror::Error;
 use super::output::{self, RuntimeState};
 use super::runtime::Runtime;
 use crate::reactor::sync;
+use crate::sys::capture;
 use crate::sys::console::ConsoleSocket;
 use crate::sys::error::SysError;
 use crate::sys::process::{self, ExitInfo, PendingClaim, Watched};
@@ -340,12 +341,12 @@ impl Runtime {
         .map_err(|e| SysError::at("running", &self.path, &e))?;
         // The runtime has its own copies (and the container, once created).
         drop(preserve);
-        let (status, stderr) = process::wait_reading(&runtime, err, deadline.at).await;
+        let (status, stderr) = capture::wait_reading(&runtime, err, deadline.at).await;
         let status = match status {
             Some(status) => status.map_err(|e| SysError::io("waiting for the runtime", &e))?,
             None => {
                 process::kill_tree(&runtime);
-                let _ = sync::timeout(process::KILL_GRACE, runtime.wait()).await;
+                let _ = sync::timeout(capture::KILL_GRACE, runtime.wait()).await;
                 return Err(self.timed_out(command, deadline, &stderr, Some(&files.log)));
             }
         };
@@ -413,9 +414,9 @@ impl Runtime {
         &self,
         command: &'static str,
         args: Vec<OsString>,
-    ) -> Result<process::Output, DriverError> {
+    ) -> Result<capture::Output, DriverError> {
         let deadline = self.deadline(None);
-        let out = process::run(&self.path, &args, deadline.at)
+        let out = capture::run(&self.path, &args, deadline.at)
             .await
             .map_err(|e| SysError::at("running", &self.path, &e))?;
         if out.timed_out {

@@ -25,8 +25,9 @@ use crate::logs::cri::Stream;
 use crate::logs::driver::{CriFile, Discard, DriverKind, LogDriver};
 use crate::oci::driver::DriverError;
 use crate::oci::driver::Launch;
+use crate::sys::capture::read_available;
 use crate::sys::error::SysError;
-use crate::sys::process::{self, Watched};
+use crate::sys::process::Watched;
 
 /// Most bytes of the runtime's stderr added to a failure.
 const STDERR_CAP: usize = 16 << 10;
@@ -172,7 +173,7 @@ pub(super) fn with_stderr(e: DriverError, stdio: &ProcessStdio) -> DriverError {
         return e;
     };
     for fd in [&stdio.stderr, &stdio.stdout].into_iter().flatten() {
-        f = f.with_stderr(&process::read_available(fd.as_fd(), STDERR_CAP));
+        f = f.with_stderr(&read_available(fd.as_fd(), STDERR_CAP));
     }
     DriverError::Failed(f)
 }

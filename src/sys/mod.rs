@@ -5,6 +5,7 @@
 //! descriptors it passes (`listen_fds`) and the notifications and
 //! descriptor store it is sent (`sdnotify`).
 
+pub mod capture;
 pub mod console;
 pub mod error;
 pub mod files;

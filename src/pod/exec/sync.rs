@@ -10,8 +10,9 @@ use super::{ExecSpec, PIPE_GRACE, exited_event, kill_tree, spawn_exec};
 use crate::pod::{Pod, PodError};
 use crate::reactor::sync::Notify;
 use crate::reactor::{ops, sync};
+use crate::sys::capture::{Captured, capture};
 use crate::sys::error::SysError;
-use crate::sys::process::{Captured, ExitInfo, Watched, capture};
+use crate::sys::process::{ExitInfo, Watched};
 
 /// What ExecSync returns.
 #[derive(Debug)]
