@@ -12,6 +12,8 @@ mod executor;
 pub mod msg;
 mod op;
 pub mod ops;
+#[cfg(test)]
+mod read_until_tests;
 mod ring;
 mod select;
 pub mod sync;
