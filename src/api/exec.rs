@@ -177,18 +177,9 @@ async fn exec_started(
 /// 126) ends like one that ran: the runtime's words on stderr, then that
 /// exit code, through the same streams as any exec's output.
 async fn not_started(r: &mut Replier<'_>, code: i32, message: &str) -> Result<(), HandlerError> {
-    let sys = |op, e: &std::io::Error| PodError::from(SysError::io(op, e));
-    let (rd, wr) = crate::sys::process::pipe().map_err(|e| sys("pipe", &e))?;
-    let text = format!("{message}\n").into_bytes();
-    if let (Err(err), _) = ops::write_all(wr.as_fd(), text).await {
-        return Err(sys("writing to a pipe", &err).into());
-    }
-    drop(wr);
+    let rd = message_pipe(message).await?;
     let output = Output::Pipes(PipeMerge::new(None, Some(rd)));
-    let exit = ExitInfo {
-        code: Some(code),
-        signal: None,
-    };
+    let exit = ExitInfo::exited(code);
     if r.upgrade_requested() {
         r.reply(params::encode(&ExecReply::default())).await?;
         let (sock, io) = r.take_upgrade().expect("upgrade requested");
@@ -217,15 +208,11 @@ async fn not_started_fds(
     code: i32,
     message: &str,
 ) -> Result<(), HandlerError> {
-    let sys = |op, e: &std::io::Error| PodError::from(SysError::io(op, e));
-    let pipe = || crate::sys::process::pipe().map_err(|e| sys("pipe", &e));
-    let ((in_r, in_w), (out_r, out_w), (err_r, err_w)) = (pipe()?, pipe()?, pipe()?);
-    let text = format!("{message}\n").into_bytes();
-    if let (Err(err), _) = ops::write_all(err_w.as_fd(), text).await {
-        return Err(sys("writing to a pipe", &err).into());
-    }
+    let pipe = || crate::sys::process::pipe().map_err(|e| pipe_error("pipe", &e));
+    let ((in_r, in_w), (out_r, out_w)) = (pipe()?, pipe()?);
+    let err_r = message_pipe(message).await?;
     // Nobody reads stdin; stdout and stderr end at once.
-    drop((in_r, out_w, err_w));
+    drop((in_r, out_w));
     let first = ExecReply {
         stdin_file_descriptor: Some(0),
         stdout_file_descriptor: Some(1),
@@ -236,12 +223,24 @@ async fn not_started_fds(
     blocking(&fds)?;
     r.reply_continues_with_fds(params::encode(&first), fds)
         .await?;
-    let exit = ExitInfo {
-        code: Some(code),
-        signal: None,
-    };
+    let exit = ExitInfo::exited(code);
     r.reply(params::encode(&last(exit))).await?;
     Ok(())
+}
+
+fn pipe_error(op: &'static str, e: &std::io::Error) -> HandlerError {
+    PodError::from(SysError::io(op, e)).into()
+}
+
+/// The read end of a pipe that holds `message` and a newline, and then
+/// ends: the stderr of a command that never started.
+async fn message_pipe(message: &str) -> Result<OwnedFd, HandlerError> {
+    let (rd, wr) = crate::sys::process::pipe().map_err(|e| pipe_error("pipe", &e))?;
+    let text = format!("{message}\n").into_bytes();
+    if let (Err(err), _) = ops::write_all(wr.as_fd(), text).await {
+        return Err(pipe_error("writing to a pipe", &err));
+    }
+    Ok(rd)
 }
 
 /// Clears O_NONBLOCK on descriptors handed out: the caller does its own

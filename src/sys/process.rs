@@ -70,6 +70,15 @@ impl ExitInfo {
         signal: None,
     };
 
+    /// A process that exited with `code` (not killed by a signal): what a
+    /// command that never started reports, 127 or 126 as a shell would.
+    pub const fn exited(code: i32) -> ExitInfo {
+        ExitInfo {
+            code: Some(code),
+            signal: None,
+        }
+    }
+
     /// The exit code when the status is known (`UNKNOWN` has none: a
     /// process that ended while no monitor was its parent).
     pub fn known_code(&self) -> Option<i32> {

@@ -36,10 +36,7 @@ impl ExecSyncResult {
     /// 126 not executable) and the runtime's words on stderr.
     pub fn not_started(code: i32, message: &str) -> ExecSyncResult {
         ExecSyncResult {
-            status: ExitInfo {
-                code: Some(code),
-                signal: None,
-            },
+            status: ExitInfo::exited(code),
             stdout: Vec::new(),
             stderr: format!("{message}\n").into_bytes(),
             stdout_truncated: false,
