@@ -13,6 +13,7 @@ mod list_containers;
 mod map;
 mod open_console;
 mod port_forward;
+mod purge_log;
 mod read_logs;
 mod reexec;
 mod reopen_log;
@@ -260,6 +261,7 @@ dispatch_table! {
     ListContainers => list_containers, ReadOnly,
     SetLogRateLimit => set_log_rate_limit, Full,
     ReopenLog => reopen_log, Full,
+    PurgeLog => purge_log, Full,
     ReadLogs => read_logs, ReadOnly,
     ExecSync => exec_sync, Full,
     Exec => exec, Full,

@@ -86,6 +86,11 @@ pub enum ClientCommand {
         /// Container id.
         id: String,
     },
+    /// Remove a deleted container's log files (kept for readers until then).
+    PurgeLog {
+        /// Container id.
+        id: String,
+    },
     /// Set the window size of a terminal container's pty.
     Resize {
         /// Container id.
@@ -391,6 +396,7 @@ impl ClientCommand {
             | ClientCommand::State { id }
             | ClientCommand::Attach { id, .. }
             | ClientCommand::ReopenLog { id }
+            | ClientCommand::PurgeLog { id }
             | ClientCommand::Resize { id, .. } => Some(id),
             ClientCommand::Exec(args) => Some(&args.id),
             ClientCommand::Logs(args) => Some(&args.id),

@@ -163,6 +163,17 @@ fn execute(
         Request::Kill(r) => quiet(&call::call(client, &r)?, json, out),
         Request::Delete(r) => quiet(&call::call(client, &r)?, json, out),
         Request::ReopenLog(r) => quiet(&call::call(client, &r)?, json, out),
+        Request::PurgeLog(r) => {
+            let reply = call::call(client, &r)?;
+            if json {
+                json_line(out, &reply)?;
+            } else {
+                for f in &reply.files {
+                    writeln!(out, "{f}")?;
+                }
+            }
+            Ok(0)
+        }
         Request::Resize(r) => quiet(&call::call(client, &r)?, json, out),
         Request::Shutdown(r) => quiet(&call::call(client, &r)?, json, out),
     }

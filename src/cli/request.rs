@@ -33,6 +33,8 @@ pub enum Request {
     SetLogLimit(proto::SetLogRateLimit),
     /// `reopen-log`
     ReopenLog(proto::ReopenLog),
+    /// `purge-log`
+    PurgeLog(proto::PurgeLog),
     /// `resize`
     Resize(proto::Resize),
     /// `shutdown`
@@ -55,6 +57,7 @@ impl Request {
             Request::Pod(_) => proto::GetPod::METHOD,
             Request::SetLogLimit(_) => proto::SetLogRateLimit::METHOD,
             Request::ReopenLog(_) => proto::ReopenLog::METHOD,
+            Request::PurgeLog(_) => proto::PurgeLog::METHOD,
             Request::Resize(_) => proto::Resize::METHOD,
             Request::Shutdown(_) => proto::Shutdown::METHOD,
         }
@@ -124,6 +127,7 @@ pub fn plan(cmd: &ClientCommand) -> anyhow::Result<Plan<'_>> {
         ClientCommand::Pod => Request::Pod(proto::GetPod {}),
         ClientCommand::SetLogLimit(args) => Request::SetLogLimit(log_limit(args)?),
         ClientCommand::ReopenLog { .. } => Request::ReopenLog(proto::ReopenLog { id: id() }),
+        ClientCommand::PurgeLog { .. } => Request::PurgeLog(proto::PurgeLog { id: id() }),
         ClientCommand::Resize { cols, rows, .. } => Request::Resize(proto::Resize {
             id: id(),
             exec_id: None,
@@ -289,6 +293,7 @@ mod tests {
             Request::Pod(r) => wire(&r),
             Request::SetLogLimit(r) => wire(&r),
             Request::ReopenLog(r) => wire(&r),
+            Request::PurgeLog(r) => wire(&r),
             Request::Resize(r) => wire(&r),
             Request::Shutdown(r) => wire(&r),
         }
@@ -470,6 +475,10 @@ mod tests {
         assert_eq!(
             sent(&ClientCommand::ReopenLog { id: "a".into() }),
             ("io.podmon.Pod.ReopenLog", json!({"id": "a"}))
+        );
+        assert_eq!(
+            sent(&ClientCommand::PurgeLog { id: "a".into() }),
+            ("io.podmon.Pod.PurgeLog", json!({"id": "a"}))
         );
         assert_eq!(
             sent(&ClientCommand::Pod),

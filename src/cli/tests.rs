@@ -382,6 +382,10 @@ fn small_subcommands() {
         ClientCommand::ReopenLog { id: "web".into() }
     );
     assert_eq!(
+        client(&["purge-log", "web"]),
+        ClientCommand::PurgeLog { id: "web".into() }
+    );
+    assert_eq!(
         client(&["resize", "web", "120", "40"]),
         ClientCommand::Resize {
             id: "web".into(),

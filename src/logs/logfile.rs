@@ -144,6 +144,30 @@ impl LogDir {
         ignore_missing(rustix::fs::renameat(dir, name, dir, rotated(name, 1)))?;
         Ok(present)
     }
+
+    /// Removes `name` and its rotated files `name.1` … (up to the first
+    /// missing index after 1, at most `MAX_ROTATED` + 1 of them): a purge
+    /// of a deleted container's log. A link at one of the names is removed
+    /// itself, never followed. Returns the names removed.
+    pub fn remove_all(&mut self, name: &str) -> io::Result<Vec<String>> {
+        const MAX_ROTATED: u32 = 64;
+        let dir = self.dir()?;
+        let mut removed = Vec::new();
+        for n in 0..=MAX_ROTATED {
+            let file = if n == 0 {
+                name.to_owned()
+            } else {
+                rotated(name, n)
+            };
+            match rustix::fs::unlinkat(dir, &file, AtFlags::empty()) {
+                Ok(()) => removed.push(file),
+                Err(rustix::io::Errno::NOENT) if n > 0 => break,
+                Err(rustix::io::Errno::NOENT) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(removed)
+    }
 }
 
 #[cfg(test)]

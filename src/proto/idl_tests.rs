@@ -224,6 +224,7 @@ fn methods(idl: &Idl, out: &mut Vec<String>) -> BTreeSet<String> {
         ListContainers,
         SetLogRateLimit,
         ReopenLog,
+        PurgeLog,
         ReadLogs,
         ExecSync,
         Exec,

@@ -37,6 +37,21 @@ pub struct ReopenLog {
     pub id: String,
 }
 
+/// PurgeLog: removes a deleted container's kept log.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PurgeLog {
+    /// Container id.
+    pub id: String,
+}
+
+/// The files PurgeLog removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurgeLogReply {
+    /// Their paths.
+    pub files: Vec<String>,
+}
+
 /// ReadLogs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -64,5 +79,6 @@ pub struct ReadLogsReply {
 method! {
     SetLogRateLimit => ContainerReply,
     ReopenLog => Empty,
+    PurgeLog => PurgeLogReply,
     ReadLogs => ReadLogsReply,
 }

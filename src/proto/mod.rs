@@ -36,7 +36,9 @@ pub use container::{
 };
 pub use events::{Event, EventDetail, WatchEvents, WatchEventsReply};
 pub use exec::{Attach, AttachReply, Exec, ExecReply, ExecSync, ExecSyncReply, Resize};
-pub use logs::{LogRecord, ReadLogs, ReadLogsReply, ReopenLog, SetLogRateLimit};
+pub use logs::{
+    LogRecord, PurgeLog, PurgeLogReply, ReadLogs, ReadLogsReply, ReopenLog, SetLogRateLimit,
+};
 pub use podnet::{PortForward, RunInPod};
 pub use shutdown::{Reexec, Shutdown};
 pub use stats::{

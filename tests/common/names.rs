@@ -16,6 +16,7 @@ pub const GET_CONTAINER: &str = <proto::GetContainer as Method>::METHOD;
 pub const LIST_CONTAINERS: &str = <proto::ListContainers as Method>::METHOD;
 pub const SET_LOG_RATE_LIMIT: &str = <proto::SetLogRateLimit as Method>::METHOD;
 pub const REOPEN_LOG: &str = <proto::ReopenLog as Method>::METHOD;
+pub const PURGE_LOG: &str = <proto::PurgeLog as Method>::METHOD;
 pub const READ_LOGS: &str = <proto::ReadLogs as Method>::METHOD;
 pub const EXEC_SYNC: &str = <proto::ExecSync as Method>::METHOD;
 pub const EXEC: &str = <proto::Exec as Method>::METHOD;

@@ -88,3 +88,38 @@ fn rotated_files_are_read_in_order_bounded_and_after_delete() {
         .err(NO_SUCH_CONTAINER);
     assert_eq!(e["id"], "never");
 }
+
+/// PurgeLog: refused while the container exists, then removes the log and
+/// its rotated files (the CLI prints their paths), after which the id has
+/// no log: ReadLogs and PurgeLog answer NoSuchContainer.
+#[test]
+fn purge_log_removes_a_deleted_containers_files() {
+    let pod = Pod::start("lg-purge");
+    let script = "i=1; while [ $i -le 400 ]; do printf 'line %05d\\n' $i; i=$((i+1)); done";
+    pod.create_with(
+        "p",
+        &["sh", "-c", script],
+        json!({ "logMaxSize": MAX_SIZE, "logMaxFiles": 2 }),
+    );
+    pod.start_container("p");
+    assert_eq!(pod.wait("p")["exitCode"], json!(0));
+    let e = pod.call(PURGE_LOG, json!({ "id": "p" })).err(INVALID_STATE);
+    assert_eq!(e["id"], "p");
+    let base = pod.log_path("p");
+    let rotated = |k: u32| PathBuf::from(format!("{}.{k}", base.display()));
+    assert!(base.exists() && rotated(1).exists());
+
+    pod.delete("p", false);
+    assert!(base.exists(), "DeleteContainer keeps the log");
+    let out = pod.cli_ok(&["purge-log", "p"]);
+    let mut printed: Vec<&str> = out.stdout.lines().collect();
+    printed.sort();
+    // 400 records of about 48 bytes: one rotation at 16 KiB.
+    let want = [base.display().to_string(), rotated(1).display().to_string()];
+    assert_eq!(printed, want, "{out:?}");
+    assert!(!base.exists() && !rotated(1).exists());
+    pod.call(READ_LOGS, json!({ "id": "p" }))
+        .err(NO_SUCH_CONTAINER);
+    pod.call(PURGE_LOG, json!({ "id": "p" }))
+        .err(NO_SUCH_CONTAINER);
+}

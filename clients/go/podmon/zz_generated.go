@@ -608,6 +608,30 @@ func (c *Client) ReopenLog(ctx context.Context, in ReopenLogIn) (*ReopenLogOut, 
 	return &out, nil
 }
 
+// PurgeLogIn are the parameters of PurgeLog.
+type PurgeLogIn struct {
+	// Container id.
+	Id string `json:"id"`
+}
+
+// PurgeLogOut is a reply of PurgeLog.
+type PurgeLogOut struct {
+	// The files removed (none when someone removed them already).
+	Files []string `json:"files"`
+}
+
+// Removes the log of a deleted container: its log file and rotated files,
+// which DeleteContainer leaves readable by id until the monitor exits. A
+// container that still exists answers InvalidState (delete it first); an
+// id with no kept log, NoSuchContainer.
+func (c *Client) PurgeLog(ctx context.Context, in PurgeLogIn) (*PurgeLogOut, error) {
+	var out PurgeLogOut
+	if err := c.call(ctx, "io.podmon.Pod.PurgeLog", in, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // ReadLogsIn are the parameters of ReadLogs.
 type ReadLogsIn struct {
 	// Container id.

@@ -229,6 +229,12 @@ class Methods:
         p['id'] = id
         return self._call('ReopenLog', p)
 
+    def purge_log(self, id: str) -> Dict[str, Any]:
+        """Removes the log of a deleted container: its log file and rotated files, which DeleteContainer leaves readable by id until the monitor exits. A container that still exists answers InvalidState (delete it first); an id with no kept log, NoSuchContainer."""
+        p = {}
+        p['id'] = id
+        return self._call('PurgeLog', p)
+
     def read_logs(self, id: str, *, tail: Optional[int] = None, since: Optional[str] = None, follow: Optional[bool] = None) -> Dict[str, Any]:
         """Reads log records: the rotated files oldest first, then the current one. With 'more', one reply per batch of records; with 'follow' (which needs 'more') the call stays open and returns new records as they are written, across rotations, until the container has stopped and its log is complete. A deleted container's log stays readable by its id (follow then ends at its end) until the monitor exits."""
         p = {}
