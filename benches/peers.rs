@@ -115,6 +115,7 @@ fn idle_phase(ctx: &Ctx, t: &mut Table) -> Result<()> {
         let mut p = ctx.podmon(&format!("i{r}p"))?;
         idle::ramp(ctx, &mut p, r, t)?;
         p.shutdown()?;
+        idle::pods(ctx, r, t)?;
         ctx.progress(&format!(
             "idle round {} of {}: conmon",
             r + 1,

@@ -50,6 +50,9 @@ pub struct Sizes {
     pub counts: Vec<usize>,
     /// Counts at which idle wakeups are counted too.
     pub wake_counts: Vec<usize>,
+    /// Pods of one container each for the deployment figure (a count
+    /// of the ramp, whose conmon figure it reuses).
+    pub pods: usize,
     /// Pause after the last create before reading memory.
     pub settle_ms: u64,
     /// Idle window over which wakeups are counted.
@@ -68,6 +71,7 @@ impl Sizes {
                 mem_rounds: 3,
                 counts: vec![1, 5],
                 wake_counts: vec![1, 5],
+                pods: 5,
                 settle_ms: 300,
                 wake_window_ms: 1000,
                 log_mib: 64,
@@ -81,6 +85,7 @@ impl Sizes {
                 mem_rounds: 3,
                 counts: vec![1, 10, 100],
                 wake_counts: vec![1, 10],
+                pods: 10,
                 settle_ms: 1000,
                 wake_window_ms: 5000,
                 log_mib: 1024,

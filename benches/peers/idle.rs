@@ -69,6 +69,10 @@ pub fn ramp(ctx: &Ctx, m: &mut dyn Monitor, round: usize, t: &mut Table) -> Resu
         );
         first.get_or_insert((count, mem.pss));
         last = (count, mem.pss);
+        if count == ctx.sizes.pods && who == Who::Conmon {
+            // conmon's N pods of one container are its N conmons.
+            t.push(&pods_label(count), "kB", who, mem.pss as f64 / count as f64);
+        }
         if ctx.sizes.wake_counts.contains(&count) {
             let w = wakeups(m, Duration::from_millis(ctx.sizes.wake_window_ms))?;
             t.push(&format!("idle wakeups, {n}"), "per s", who, w);
@@ -82,6 +86,40 @@ pub fn ramp(ctx: &Ctx, m: &mut dyn Monitor, round: usize, t: &mut Table) -> Resu
             who,
             per,
         );
+    }
+    Ok(())
+}
+
+fn pods_label(n: usize) -> String {
+    format!("{n} pods of 1 container, Pss per pod")
+}
+
+/// The deployment figure: `ctx.sizes.pods` pods of one container each,
+/// so as many podmons sharing one binary, Pss per pod.
+pub fn pods(ctx: &Ctx, round: usize, t: &mut Table) -> Result<()> {
+    let n = ctx.sizes.pods;
+    let args: Vec<String> = SLEEPER.map(String::from).to_vec();
+    let mut monitors = Vec::new();
+    for k in 0..n {
+        let mut p = ctx.podmon(&format!("i{round}pod{k}"))?;
+        let id = format!("pod{round}-{k}");
+        let bundle = ctx.bundles.write(p.name(), &id, &args)?;
+        p.run(&id, &bundle)?;
+        monitors.push(p);
+    }
+    thread::sleep(Duration::from_millis(ctx.sizes.settle_ms));
+    let mut total = Memory::default();
+    for p in &monitors {
+        total += memory(p)?;
+    }
+    t.push(
+        &pods_label(n),
+        "kB",
+        Who::Podmon,
+        total.pss as f64 / n as f64,
+    );
+    for mut p in monitors {
+        p.shutdown()?;
     }
     Ok(())
 }
