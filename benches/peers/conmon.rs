@@ -9,8 +9,8 @@
 //! `runc exec --detach` and reports the pid, then the exit code.
 //!
 //! `--sync` keeps conmon as the bench's child instead of double-forking
-//! away (that is all it changes), so the bench can reap it and read its
-//! CPU time as a zombie.
+//! away (conmon's main() only skips that fork for it), so the bench can
+//! reap it and read its CPU time as a zombie.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -135,8 +135,7 @@ impl Conmon {
     /// the container's pid.
     fn create(&self, id: &str, bundle: &Path) -> Result<Ctr> {
         let pidfile = bundle.join("pidfile");
-        let args = self.args(id, id, &pidfile, &self.log_path(id), &self.exits);
-        let mut a = args;
+        let mut a = self.args(id, id, &pidfile, &self.log_path(id), &self.exits);
         a.extend(["-b".into(), bundle.into()]);
         let (mut conmon, mut pipe) = self.spawn(&a, bundle)?;
         match read_sync(&mut pipe)? {
