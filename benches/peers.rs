@@ -177,6 +177,7 @@ fn run() -> Result<()> {
     let opts = Opts::parse()?;
     common::check_preconditions()?;
     env::ensure_conmon()?;
+    env::clean_stale_runs(&common::scratch_base());
     let scratch = ScratchDir::new("peers")?;
     let ctx = setup(opts, scratch.path())?;
     let header = env::describe(&ctx.podmon_bin);

@@ -216,15 +216,118 @@ impl Bundles {
     }
 
     /// Removes the (by now empty) cgroup parents runc made in every
-    /// hierarchy; best effort, a busy one stays.
+    /// hierarchy; a container cgroup still there means a monitor left a
+    /// container behind, which is worth a warning.
     pub fn remove_cgroups(&self) {
-        let Ok(hierarchies) = fs::read_dir("/sys/fs/cgroup") else {
-            return;
-        };
         let rel = self.cgroup_parent.trim_start_matches('/');
-        for h in hierarchies.flatten() {
-            let _ = fs::remove_dir(h.path().join(rel));
+        let mut dirs: Vec<PathBuf> = fs::read_dir("/sys/fs/cgroup")
+            .map(|hs| hs.flatten().map(|h| h.path().join(rel)).collect())
+            .unwrap_or_default();
+        dirs.push(Path::new("/sys/fs/cgroup").join(rel));
+        let mut left: Vec<String> = dirs.iter().flat_map(|d| child_dirs(d)).collect();
+        left.sort();
+        left.dedup();
+        if !left.is_empty() {
+            eprintln!("peers: warning: container cgroups left behind: {left:?}");
         }
-        let _ = fs::remove_dir(Path::new("/sys/fs/cgroup").join(rel));
+        for d in &dirs {
+            remove_cgroup_tree(d);
+        }
     }
+}
+
+/// Names of the subdirectories of `dir`.
+fn child_dirs(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .map(|es| {
+            es.flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Cleans up after runs that were interrupted (their scratch directory
+/// is still there but their process is gone): deletes their containers
+/// with `runc delete --force` (their conmons then exit by themselves;
+/// podmon got the same Ctrl-C as the bench), their cgroup parents and
+/// their directory.
+pub fn clean_stale_runs(base: &Path) {
+    let Ok(entries) = fs::read_dir(base) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix("podmon-peers.") else {
+            continue;
+        };
+        if pid.parse::<u32>().is_err() || Path::new("/proc").join(pid).exists() {
+            continue;
+        }
+        eprintln!("peers: cleaning up after interrupted run {pid}");
+        for root in runtime_roots(&e.path(), 3) {
+            delete_all(&root);
+        }
+        let parent = format!("podmon-peers.{pid}");
+        if let Ok(hs) = fs::read_dir("/sys/fs/cgroup") {
+            for h in hs.flatten() {
+                remove_cgroup_tree(&h.path().join(&parent));
+            }
+        }
+        remove_cgroup_tree(&Path::new("/sys/fs/cgroup").join(&parent));
+        let _ = fs::remove_dir_all(e.path());
+    }
+}
+
+/// Directories named `runtime` (runc roots) down to `depth` levels.
+fn runtime_roots(dir: &Path, depth: usize) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if !e.file_type().is_ok_and(|t| t.is_dir()) || p.ends_with("rootfs") {
+            continue;
+        }
+        if p.ends_with("runtime") {
+            out.push(p);
+        } else if depth > 1 {
+            out.extend(runtime_roots(&p, depth - 1));
+        }
+    }
+    out
+}
+
+/// `runc delete --force` of every container under runc root `root`.
+fn delete_all(root: &Path) {
+    let Ok(list) = Command::new(RUNC)
+        .arg("--root")
+        .arg(root)
+        .args(["list", "-q"])
+        .output()
+    else {
+        return;
+    };
+    for id in String::from_utf8_lossy(&list.stdout).split_whitespace() {
+        let _ = Command::new(RUNC)
+            .arg("--root")
+            .arg(root)
+            .args(["delete", "--force", id])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// Removes an (empty) cgroup directory and its empty children.
+fn remove_cgroup_tree(dir: &Path) {
+    if let Ok(children) = fs::read_dir(dir) {
+        for c in children.flatten() {
+            if c.file_type().is_ok_and(|t| t.is_dir()) {
+                let _ = fs::remove_dir(c.path());
+            }
+        }
+    }
+    let _ = fs::remove_dir(dir);
 }
