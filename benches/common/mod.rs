@@ -46,6 +46,14 @@ pub fn check_preconditions() -> io::Result<()> {
     Ok(())
 }
 
+/// Where the benches' scratch directories go: `$PODMON_BENCH_DIR` or
+/// /var/tmp (as [`ScratchDir::new`] picks it).
+pub fn scratch_base() -> PathBuf {
+    std::env::var_os("PODMON_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/tmp"))
+}
+
 /// A directory for one bench run, removed (with everything in it, logs of
 /// a GiB included) when dropped.
 pub struct ScratchDir(pub PathBuf);
