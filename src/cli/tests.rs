@@ -115,7 +115,7 @@ fn create_log_and_terminal_options() {
         panic!("not create")
     };
     assert!(args.stdin && args.stdin_once && !args.terminal);
-    assert_eq!(args.log_driver.as_deref(), Some("none"));
+    assert_eq!(args.log_driver, ["none"]);
     assert_eq!(args.log_max_line, Some(16 << 10));
     assert_eq!(args.log_max_size, Some(10 << 20));
     assert_eq!(args.log_max_files, Some(3));
