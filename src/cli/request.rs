@@ -371,6 +371,33 @@ mod tests {
     }
 
     #[test]
+    fn several_log_drivers_go_as_log_drivers_one_as_log_driver() {
+        let args = CreateArgs {
+            id: "web".into(),
+            bundle: Some("/b".into()),
+            log_driver: vec!["cri".into(), "journald".into()],
+            log_tag: Some("t".into()),
+            ..CreateArgs::default()
+        };
+        let (_, params) = create(args);
+        assert_eq!(
+            params,
+            json!({"id": "web", "bundle": "/b", "logDrivers": ["cri", "journald"], "logTag": "t"})
+        );
+        let args = CreateArgs {
+            id: "web".into(),
+            bundle: Some("/b".into()),
+            log_driver: vec!["journald".into()],
+            ..CreateArgs::default()
+        };
+        let (_, params) = create(args);
+        assert_eq!(
+            params,
+            json!({"id": "web", "bundle": "/b", "logDriver": "journald"})
+        );
+    }
+
+    #[test]
     fn relative_paths_become_absolute() {
         let args = CreateArgs {
             id: "web".into(),

@@ -122,6 +122,20 @@ fn create_log_and_terminal_options() {
     assert_eq!(args.log_rate, Some(1 << 20));
     assert_eq!(args.log_burst, Some(4 << 20));
     assert_eq!(args.log_policy.as_deref(), Some("drop"));
+    let ClientCommand::Create(args) = client(&[
+        "create",
+        "web",
+        "--bundle",
+        "b",
+        "--log-driver",
+        "cri,journald",
+        "--log-tag",
+        "t",
+    ]) else {
+        panic!("not create")
+    };
+    assert_eq!(args.log_driver, ["cri", "journald"]);
+    assert_eq!(args.log_tag.as_deref(), Some("t"));
     let ClientCommand::Create(args) = client(&["create", "web", "--rootfs", "r", "-t", "--", "sh"])
     else {
         panic!("not create")
