@@ -90,7 +90,7 @@ pub struct ContainerInfo {
     pub pid: Option<i32>,
     /// The OCI bundle directory.
     pub bundle: String,
-    /// The CRI log file; absent with the "none" driver.
+    /// The CRI log file; absent without the "cri" driver.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_path: Option<String>,
     /// Bytes of log records written.

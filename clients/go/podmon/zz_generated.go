@@ -124,7 +124,7 @@ type ContainerInfo struct {
 	// Path of the OCI bundle (the directory holding config.json).
 	Bundle string `json:"bundle"`
 	// Path of the container's log file, in the CRI (kubelet) format; absent
-	// with the "none" log driver.
+	// without the "cri" log driver.
 	LogPath *string `json:"logPath,omitempty"`
 	// Bytes of log records written so far.
 	LogBytesWritten int64 `json:"logBytesWritten"`
