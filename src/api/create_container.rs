@@ -30,13 +30,13 @@ fn drivers(p: &proto::CreateContainer) -> Result<(DriverKind, &'static str), Han
     };
     let (mut cri, mut journald, mut none) = (false, false, false);
     for d in list {
-        let seen = match d {
-            proto::LogDriver::Cri => &mut cri,
-            proto::LogDriver::Journald => &mut journald,
-            proto::LogDriver::None => &mut none,
+        let (seen, name) = match d {
+            proto::LogDriver::Cri => (&mut cri, "cri"),
+            proto::LogDriver::Journald => (&mut journald, "journald"),
+            proto::LogDriver::None => (&mut none, "none"),
         };
         if std::mem::replace(seen, true) {
-            return Err(invalid("logDrivers", format!("{d:?} given twice")));
+            return Err(invalid("logDrivers", format!("{name:?} given twice")));
         }
     }
     match (none, cri || journald) {

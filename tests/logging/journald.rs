@@ -391,3 +391,31 @@ fn a_missing_journal_fails_the_create_and_bad_driver_lists_are_refused() {
     let r = pod.call("io.podmon.Pod.GetContainer", json!({"id": "gone"}));
     r.err("io.podmon.Pod.NoSuchContainer");
 }
+
+#[test]
+fn after_a_live_upgrade_the_journal_goes_on_with_the_same_tag() {
+    let journal = Journald::start("jd-upgrade");
+    let pod = pod_with(&journal, "jd-upgrade");
+    let gate = pod.gate("up");
+    pod.create_with(
+        "up",
+        &["sh", "-c", &gate.script("echo after; echo after-err >&2")],
+        json!({"logDrivers": ["journald", "cri"], "logTag": "kept"}),
+    );
+    pod.start_container("up");
+    let before = pod.call("io.podmon.Pod.GetPod", json!({})).ok()["startedAt"].clone();
+    pod.cli_ok(&["upgrade"]);
+    let after = pod.call("io.podmon.Pod.GetPod", json!({})).ok()["startedAt"].clone();
+    assert_ne!(before, after, "the monitor was not exec'd");
+    assert!(pod.server_log_text().contains("re-adopted container up"));
+    gate.open();
+    assert_eq!(pod.wait("up")["exitCode"], json!(0));
+    let entries = journal.wait_for("up", |e| e.len() >= 2);
+    assert_eq!(rebuild(&entries, "6"), b"after\n", "{entries:#?}");
+    assert_eq!(rebuild(&entries, "3"), b"after-err\n");
+    for e in &entries {
+        assert_eq!(text(e, "SYSLOG_IDENTIFIER"), "kept", "{e}");
+    }
+    let recs = crate::support::parse(&fs::read(pod.log_path("up")).unwrap());
+    assert_eq!(crate::support::rebuild(&recs, "stdout"), b"after\n");
+}

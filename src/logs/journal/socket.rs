@@ -243,6 +243,7 @@ mod tests {
                 got.len(),
                 big.len()
             );
+            let _ = std::fs::remove_dir_all(path.parent().unwrap());
         });
     }
 
@@ -259,6 +260,7 @@ mod tests {
             let again = UnixDatagram::bind(&path).unwrap();
             s.send(b"MESSAGE=after\n").await.unwrap();
             assert_eq!(receive(&again), b"MESSAGE=after\n");
+            let _ = std::fs::remove_dir_all(path.parent().unwrap());
         });
     }
 
@@ -284,6 +286,7 @@ mod tests {
             for (i, g) in got.iter().enumerate() {
                 assert_eq!(g, format!("MESSAGE={i}\n").as_bytes());
             }
+            let _ = std::fs::remove_dir_all(path.parent().unwrap());
         });
     }
 }
