@@ -267,7 +267,15 @@ fn driver(pod: &Pod, r: &ContainerRecord) -> Box<dyn LogDriver> {
                 f.path.display(),
                 f.error
             );
-            Box::new(Discard)
+            // The file is gone; the journal (which opens lazily) goes on.
+            let journal = DriverSpec {
+                kind: DriverKind::Journald,
+                ..spec
+            };
+            match kind.has_journald() {
+                true => driver::open(&journal, true).unwrap_or_else(|_| Box::new(Discard)),
+                false => Box::new(Discard),
+            }
         }
     }
 }
