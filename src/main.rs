@@ -26,6 +26,7 @@ fn main() {
                 runtime_timeout: std::time::Duration::from_secs(a.runtime_timeout),
                 state_dir: a.state_dir(),
                 log_dir: a.log_dir(),
+                journal_socket: a.journal_socket.clone(),
                 exit_dir: a.exit_dir.clone(),
                 oom_dir: a.oom_dir.clone(),
                 access: podmon::server::access::AccessConfig {

@@ -11,11 +11,65 @@ use crate::pod::{Pod, limits};
 use crate::proto;
 use crate::varlink::{Call, params};
 
+/// Longest journal tag, in bytes.
+const LOG_TAG_MAX: usize = 256;
+
+/// The drivers `logDriver` or `logDrivers` name (default the CRI file),
+/// and which of the two parameters named them.
+fn drivers(p: &proto::CreateContainer) -> Result<(DriverKind, &'static str), HandlerError> {
+    let list = match (&p.log_driver, &p.log_drivers) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "logDrivers",
+                "give logDriver or logDrivers, not both",
+            ));
+        }
+        (None, None) => return Ok((DriverKind::Cri, "logDriver")),
+        (Some(d), None) => return Ok((map::driver(*d), "logDriver")),
+        (None, Some(list)) => list,
+    };
+    let (mut cri, mut journald, mut none) = (false, false, false);
+    for d in list {
+        let (seen, name) = match d {
+            proto::LogDriver::Cri => (&mut cri, "cri"),
+            proto::LogDriver::Journald => (&mut journald, "journald"),
+            proto::LogDriver::None => (&mut none, "none"),
+        };
+        if std::mem::replace(seen, true) {
+            return Err(invalid("logDrivers", format!("{name:?} given twice")));
+        }
+    }
+    match (none, cri || journald) {
+        (true, true) => Err(invalid("logDrivers", "\"none\" goes alone")),
+        (false, false) => Err(invalid("logDrivers", "an empty list: give [\"none\"]")),
+        _ => Ok((DriverKind::of(cri, journald), "logDrivers")),
+    }
+}
+
+/// The journal tag: only with the journald driver (as conmon refuses
+/// `--log-tag` for a file), bounded, and no control character that would
+/// break a field or a terminal.
+fn log_tag(tag: Option<String>, driver: DriverKind) -> Result<Option<String>, HandlerError> {
+    let Some(tag) = tag else { return Ok(None) };
+    if !driver.has_journald() {
+        return Err(invalid("logTag", "only with the journald log driver"));
+    }
+    if tag.is_empty() || tag.len() > LOG_TAG_MAX || tag.chars().any(char::is_control) {
+        return Err(invalid(
+            "logTag",
+            format!("1 to {LOG_TAG_MAX} bytes without control characters"),
+        ));
+    }
+    Ok(Some(tag))
+}
+
 /// Turns the wire parameters into a request: exactly one of bundle and
 /// rootfs, and the rootfs-only fields only with rootfs.
 fn request(p: proto::CreateContainer) -> Result<CreateRequest, HandlerError> {
+    let (driver, driver_param) = drivers(&p)?;
     let log = LogOptions {
-        driver: p.log_driver.map(map::driver).unwrap_or_default(),
+        driver,
+        tag: log_tag(p.log_tag.clone(), driver)?,
         limit: p.log_rate_limit.map(map::limit_from_wire),
         max_line: p
             .log_max_line
@@ -26,8 +80,8 @@ fn request(p: proto::CreateContainer) -> Result<CreateRequest, HandlerError> {
         },
         sync: p.log_sync.map(map::log_sync).unwrap_or_default(),
     };
-    if log.driver == DriverKind::None && (p.log_max_size.is_some() || p.log_max_files.is_some()) {
-        return Err(invalid("logDriver", "rotation needs the cri log driver"));
+    if !log.driver.has_cri() && (p.log_max_size.is_some() || p.log_max_files.is_some()) {
+        return Err(invalid(driver_param, "rotation needs the cri log driver"));
     }
     let source = match (p.bundle, p.rootfs) {
         (Some(_), Some(_)) => {

@@ -47,7 +47,6 @@ pub fn limit_from_wire(l: proto::LogRateLimit) -> Limit {
     }
 }
 
-/// The log driver from the wire.
 /// The wire's log sync policy as the logs know it.
 pub fn log_sync(s: proto::LogSync) -> crate::logs::sync::LogSync {
     use crate::logs::sync::LogSync;
@@ -63,6 +62,7 @@ pub fn driver(d: proto::LogDriver) -> DriverKind {
     match d {
         proto::LogDriver::Cri => DriverKind::Cri,
         proto::LogDriver::None => DriverKind::None,
+        proto::LogDriver::Journald => DriverKind::Journald,
     }
 }
 

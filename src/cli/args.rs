@@ -267,9 +267,14 @@ pub struct CreateArgs {
     /// Close stdin when the first attached client that had it detaches.
     #[arg(long, requires = "stdin")]
     pub stdin_once: bool,
-    /// Log driver: cri (default) or none.
-    #[arg(long, value_name = "DRIVER", value_parser = ["cri", "none"])]
-    pub log_driver: Option<String>,
+    /// Log driver: cri (default), journald or none; repeat it (or give
+    /// cri,journald) for several at once.
+    #[arg(long, value_name = "DRIVER", value_delimiter = ',',
+          value_parser = ["cri", "journald", "none"])]
+    pub log_driver: Vec<String>,
+    /// The journal's CONTAINER_TAG and SYSLOG_IDENTIFIER (journald; default the id).
+    #[arg(long, value_name = "TAG")]
+    pub log_tag: Option<String>,
     /// Longest log record, e.g. 16K; longer lines are split.
     #[arg(long, value_name = "SIZE", value_parser = parse_size_arg)]
     pub log_max_line: Option<u64>,
@@ -323,6 +328,15 @@ pub struct ServeArgs {
     /// Directory of the containers' CRI log files (default STATE/logs).
     #[arg(long, value_name = "DIR")]
     pub log_dir: Option<PathBuf>,
+    /// The journal's native socket, where the journald log driver sends
+    /// (by default journald's own, where `sd_journal_send` writes).
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "PODMON_JOURNAL_SOCKET",
+        default_value = "/run/systemd/journal/socket"
+    )]
+    pub journal_socket: PathBuf,
     /// Directory where exit codes are written as files, one per container.
     #[arg(long, value_name = "DIR")]
     pub exit_dir: Option<PathBuf>,

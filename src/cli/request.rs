@@ -228,11 +228,21 @@ fn create(args: &CreateArgs) -> anyhow::Result<proto::CreateContainer> {
         hostname: args.hostname.clone(),
         memory_max: args.memory_max.map(|n| fit(n, "memoryMax")).transpose()?,
         pids_max: args.pids_max.map(|n| fit(n, "pidsMax")).transpose()?,
-        log_driver: args
-            .log_driver
-            .as_deref()
-            .map(|d| wire_enum(d, "--log-driver"))
-            .transpose()?,
+        // One driver as logDriver, which every server knows; several as
+        // logDrivers.
+        log_driver: match args.log_driver.as_slice() {
+            [one] => Some(wire_enum(one, "--log-driver")?),
+            _ => None,
+        },
+        log_drivers: match args.log_driver.as_slice() {
+            [] | [_] => None,
+            many => Some(
+                many.iter()
+                    .map(|d| wire_enum(d, "--log-driver"))
+                    .collect::<anyhow::Result<_>>()?,
+            ),
+        },
+        log_tag: args.log_tag.clone(),
         log_rate_limit: rate_limit,
         log_max_line: args.log_max_line,
         log_max_size: args.log_max_size,
@@ -345,7 +355,7 @@ mod tests {
             bundle: Some("/b".into()),
             stdin: true,
             stdin_once: true,
-            log_driver: Some("cri".into()),
+            log_driver: vec!["cri".into()],
             log_max_line: Some(100),
             log_max_size: Some(200),
             log_max_files: Some(3),
@@ -362,6 +372,33 @@ mod tests {
                 "logMaxLine": 100, "logMaxSize": 200, "logMaxFiles": 3,
                 "logRateLimit": {"bytesPerSecond": 10, "burst": 20, "policy": "drop"}
             })
+        );
+    }
+
+    #[test]
+    fn several_log_drivers_go_as_log_drivers_one_as_log_driver() {
+        let args = CreateArgs {
+            id: "web".into(),
+            bundle: Some("/b".into()),
+            log_driver: vec!["cri".into(), "journald".into()],
+            log_tag: Some("t".into()),
+            ..CreateArgs::default()
+        };
+        let (_, params) = create(args);
+        assert_eq!(
+            params,
+            json!({"id": "web", "bundle": "/b", "logDrivers": ["cri", "journald"], "logTag": "t"})
+        );
+        let args = CreateArgs {
+            id: "web".into(),
+            bundle: Some("/b".into()),
+            log_driver: vec!["journald".into()],
+            ..CreateArgs::default()
+        };
+        let (_, params) = create(args);
+        assert_eq!(
+            params,
+            json!({"id": "web", "bundle": "/b", "logDriver": "journald"})
         );
     }
 

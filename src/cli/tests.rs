@@ -115,13 +115,27 @@ fn create_log_and_terminal_options() {
         panic!("not create")
     };
     assert!(args.stdin && args.stdin_once && !args.terminal);
-    assert_eq!(args.log_driver.as_deref(), Some("none"));
+    assert_eq!(args.log_driver, ["none"]);
     assert_eq!(args.log_max_line, Some(16 << 10));
     assert_eq!(args.log_max_size, Some(10 << 20));
     assert_eq!(args.log_max_files, Some(3));
     assert_eq!(args.log_rate, Some(1 << 20));
     assert_eq!(args.log_burst, Some(4 << 20));
     assert_eq!(args.log_policy.as_deref(), Some("drop"));
+    let ClientCommand::Create(args) = client(&[
+        "create",
+        "web",
+        "--bundle",
+        "b",
+        "--log-driver",
+        "cri,journald",
+        "--log-tag",
+        "t",
+    ]) else {
+        panic!("not create")
+    };
+    assert_eq!(args.log_driver, ["cri", "journald"]);
+    assert_eq!(args.log_tag.as_deref(), Some("t"));
     let ClientCommand::Create(args) = client(&["create", "web", "--rootfs", "r", "-t", "--", "sh"])
     else {
         panic!("not create")

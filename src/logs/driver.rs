@@ -1,9 +1,9 @@
 //! Log drivers: where a container's formatted output goes.
 //!
 //! A driver formats chunks of output into its own record format and writes
-//! buffers of records. The CRI file driver is the default; `none` discards.
-//! A journald driver would implement the same trait (formatting into the
-//! journal's native protocol and sending datagrams).
+//! buffers of records. The CRI file driver is the default; `none` discards;
+//! the journald driver (`logs::journal`) formats into the journal's native
+//! protocol and sends datagrams, alone or next to the file.
 
 use std::future::Future;
 use std::io;
@@ -19,7 +19,8 @@ use crate::logs::writebehind::WriteBehind;
 use crate::reactor::ops;
 use crate::sys::time::Timestamp;
 
-/// Which driver a container uses.
+/// Which drivers a container uses: a set of the CRI file and the
+/// journal, named as the state records name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum DriverKind {
@@ -28,6 +29,33 @@ pub enum DriverKind {
     Cri,
     /// Discard all output (the pipes are still drained).
     None,
+    /// The systemd journal (its native socket).
+    Journald,
+    /// The CRI file and the journal, the same lines in both.
+    #[serde(rename = "cri+journald")]
+    CriJournald,
+}
+
+impl DriverKind {
+    /// The kind of a set of drivers (neither: `None`).
+    pub fn of(cri: bool, journald: bool) -> DriverKind {
+        match (cri, journald) {
+            (true, true) => DriverKind::CriJournald,
+            (true, false) => DriverKind::Cri,
+            (false, true) => DriverKind::Journald,
+            (false, false) => DriverKind::None,
+        }
+    }
+
+    /// It writes the CRI file (which rotation, ReadLogs and syncs need).
+    pub fn has_cri(self) -> bool {
+        matches!(self, DriverKind::Cri | DriverKind::CriJournald)
+    }
+
+    /// It sends to the journal.
+    pub fn has_journald(self) -> bool {
+        matches!(self, DriverKind::Journald | DriverKind::CriJournald)
+    }
 }
 
 /// The result of writing one buffer: the error, if any, and the buffer back.
@@ -284,4 +312,66 @@ impl LogDriver for Discard {
     fn generation(&self) -> u64 {
         0
     }
+}
+
+/// What a container's drivers are made from.
+#[derive(Debug, Clone)]
+pub struct DriverSpec<'a> {
+    /// Which drivers.
+    pub kind: DriverKind,
+    /// The CRI file (used with `cri`).
+    pub file: &'a Path,
+    /// Longest record, for both formats.
+    pub max_line: usize,
+    /// Rotation of the file.
+    pub rotation: Rotation,
+    /// The journal's socket (used with `journald`).
+    pub journal: &'a Path,
+    /// Who the journal's entries come from.
+    pub identity: crate::logs::journal::Identity,
+}
+
+/// A driver that could not be opened: what, where, and the error.
+#[derive(Debug)]
+pub struct OpenFailure {
+    /// The operation, for the error message.
+    pub op: &'static str,
+    /// The file or socket.
+    pub path: PathBuf,
+    /// The error, with its errno.
+    pub error: io::Error,
+}
+
+/// Opens the drivers `spec` names. With `lazy_journal` (a re-adopted
+/// container) a journal that is not there yet is connected to at the
+/// first write instead of failing here.
+pub fn open(spec: &DriverSpec<'_>, lazy_journal: bool) -> Result<Box<dyn LogDriver>, OpenFailure> {
+    use crate::logs::journal::{JournalDriver, JournalSocket, both::CriAndJournal};
+    let file = || {
+        CriFile::open(spec.file, spec.max_line, spec.rotation).map_err(|error| OpenFailure {
+            op: "opening",
+            path: spec.file.to_owned(),
+            error,
+        })
+    };
+    let journal = || {
+        let socket = match JournalSocket::open(spec.journal) {
+            Ok(s) => s,
+            Err(_) if lazy_journal => JournalSocket::lazy(spec.journal),
+            Err(error) => {
+                return Err(OpenFailure {
+                    op: "connecting to the journal at",
+                    path: spec.journal.to_owned(),
+                    error,
+                });
+            }
+        };
+        Ok(JournalDriver::new(socket, &spec.identity, spec.max_line))
+    };
+    Ok(match spec.kind {
+        DriverKind::Cri => Box::new(file()?),
+        DriverKind::None => Box::new(Discard),
+        DriverKind::Journald => Box::new(journal()?),
+        DriverKind::CriJournald => Box::new(CriAndJournal::new(file()?, journal()?, spec.max_line)),
+    })
 }

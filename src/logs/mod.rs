@@ -15,6 +15,7 @@ pub mod cri;
 pub mod driver;
 pub mod drops;
 pub mod hub;
+pub mod journal;
 pub mod logfile;
 mod park;
 pub mod ratelimit;

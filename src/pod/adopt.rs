@@ -27,7 +27,8 @@ use super::stdin::StdinSlot;
 use super::{Pod, Status, persist};
 use crate::logs::LogSink;
 use crate::logs::cri::Stream;
-use crate::logs::driver::{CriFile, Discard, DriverKind, LogDriver, Rotation};
+use crate::logs::driver::{self, Discard, DriverKind, DriverSpec, LogDriver, Rotation};
+use crate::logs::journal::Identity;
 use crate::sys::listen_fds::ListenFds;
 use crate::sys::process::{ExitInfo, Watched};
 
@@ -213,7 +214,7 @@ fn restore(pod: &Pod, r: &ContainerRecord, alive: bool, passed: &mut ListenFds) 
             r.id
         );
     }
-    let log = LogSink::start(driver(r), pipes, r.log.limit, r.log.sync);
+    let log = LogSink::start(driver(pod, r), pipes, r.log.limit, r.log.sync);
     Container::assemble(Parts {
         id: r.id.clone(),
         bundle: r.bundle.clone(),
@@ -237,30 +238,44 @@ fn restore(pod: &Pod, r: &ContainerRecord, alive: bool, passed: &mut ListenFds) 
     })
 }
 
-/// The log driver the record names, appending to the same file.
-fn driver(r: &ContainerRecord) -> Box<dyn LogDriver> {
-    let Some(path) = r
-        .log
-        .path
-        .as_ref()
-        .filter(|_| r.log.driver == DriverKind::Cri)
-    else {
-        return Box::new(Discard);
+/// The log drivers the record names, appending to the same file; a
+/// journal not there yet is connected to at the first write.
+fn driver(pod: &Pod, r: &ContainerRecord) -> Box<dyn LogDriver> {
+    let kind = match (&r.log.path, r.log.driver.has_cri()) {
+        (Some(_), _) | (None, false) => r.log.driver,
+        // A record with the file's driver and no file: nothing to write to.
+        (None, true) => DriverKind::of(false, r.log.driver.has_journald()),
     };
-    let rotation = Rotation {
-        max_size: r.log.max_size,
-        max_files: r.log.max_files,
+    let file = r.log.path.clone().unwrap_or_default();
+    let spec = DriverSpec {
+        kind,
+        file: &file,
+        max_line: r.log.max_line.unwrap_or(crate::logs::DEFAULT_MAX_LINE),
+        rotation: Rotation {
+            max_size: r.log.max_size,
+            max_files: r.log.max_files,
+        },
+        journal: &pod.config.journal_socket,
+        identity: Identity::new(&r.id, r.log.tag.as_deref()),
     };
-    let max_line = r.log.max_line.unwrap_or(crate::logs::DEFAULT_MAX_LINE);
-    match CriFile::open(path, max_line, rotation) {
-        Ok(f) => Box::new(f),
-        Err(e) => {
+    match driver::open(&spec, true) {
+        Ok(d) => d,
+        Err(f) => {
             log::error!(
-                "container {}: log {} not reopened: {e}",
+                "container {}: log {} not reopened: {}",
                 r.id,
-                path.display()
+                f.path.display(),
+                f.error
             );
-            Box::new(Discard)
+            // The file is gone; the journal (which opens lazily) goes on.
+            let journal = DriverSpec {
+                kind: DriverKind::Journald,
+                ..spec
+            };
+            match kind.has_journald() {
+                true => driver::open(&journal, true).unwrap_or_else(|_| Box::new(Discard)),
+                false => Box::new(Discard),
+            }
         }
     }
 }

@@ -22,7 +22,8 @@ use super::stdio::ProcessStdio;
 use super::{Pod, PodError, Status, bundle, monitor, persist};
 use crate::logs::LogSink;
 use crate::logs::cri::Stream;
-use crate::logs::driver::{CriFile, Discard, DriverKind, LogDriver};
+use crate::logs::driver::{self, DriverSpec, LogDriver};
+use crate::logs::journal::Identity;
 use crate::oci::driver::DriverError;
 use crate::oci::driver::Launch;
 use crate::sys::capture::read_available;
@@ -111,18 +112,20 @@ async fn create_now(
     result
 }
 
-/// The log driver a CreateContainer asked for.
+/// The log drivers a CreateContainer asked for: a file that cannot be
+/// opened, or a journal socket nobody listens on, fails the create with
+/// `SystemError` naming the path and errno (ENOENT, ECONNREFUSED).
 fn log_driver(pod: &Pod, req: &CreateRequest) -> Result<Box<dyn LogDriver>, PodError> {
-    Ok(match req.log.driver {
-        DriverKind::Cri => {
-            let path = pod.config.log_dir.join(format!("{}.log", req.id));
-            let max_line = req.log.max_line.unwrap_or(crate::logs::DEFAULT_MAX_LINE);
-            let file = CriFile::open(&path, max_line, req.log.rotation)
-                .map_err(|e| SysError::at("opening", &path, &e))?;
-            Box::new(file)
-        }
-        DriverKind::None => Box::new(Discard),
-    })
+    let file = pod.config.log_dir.join(format!("{}.log", req.id));
+    let spec = DriverSpec {
+        kind: req.log.driver,
+        file: &file,
+        max_line: req.log.max_line.unwrap_or(crate::logs::DEFAULT_MAX_LINE),
+        rotation: req.log.rotation,
+        journal: &pod.config.journal_socket,
+        identity: Identity::new(&req.id, req.log.tag.as_deref()),
+    };
+    driver::open(&spec, false).map_err(|f| SysError::at(f.op, &f.path, &f.error).into())
 }
 
 /// What `runtime create` brought: the init process, its pty, podmon's ends.

@@ -63,6 +63,8 @@ pub struct PodConfig {
     pub state_dir: PathBuf,
     /// Where `<id>.log` files go.
     pub log_dir: PathBuf,
+    /// The journal's native socket, for the journald log driver.
+    pub journal_socket: PathBuf,
     /// Where `<id>` exit-code files go, when set.
     pub exit_dir: Option<PathBuf>,
     /// Where `<id>` files mark containers the OOM killer ended, when set.

@@ -13,7 +13,6 @@ use super::request::CreateRequest;
 use super::state::record::ExecRecord;
 use super::state::{ContainerRecord, ExitRecord, LogRecord, PodRecord, SCHEMA_VERSION, pidstat};
 use super::{Pod, PodConfig};
-use crate::logs::driver::DriverKind;
 use crate::logs::ratelimit::Limit;
 
 /// The record's settings for a container being created by `req`, whose
@@ -27,7 +26,10 @@ pub(super) fn settings(pod: &Pod, req: &CreateRequest, pid: i32) -> Settings {
             None
         }
     };
-    let path = (req.log.driver == DriverKind::Cri)
+    let path = req
+        .log
+        .driver
+        .has_cri()
         .then(|| pod.config.log_dir.join(format!("{}.log", req.id)));
     Settings {
         log: LogRecord {
@@ -38,6 +40,7 @@ pub(super) fn settings(pod: &Pod, req: &CreateRequest, pid: i32) -> Settings {
             max_size: req.log.rotation.max_size,
             max_files: req.log.rotation.max_files,
             sync: req.log.sync,
+            tag: req.log.tag.clone(),
         },
         stdin: req.stdin,
         stdin_once: req.stdin_once,

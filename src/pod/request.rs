@@ -44,6 +44,8 @@ pub struct LogOptions {
     pub rotation: Rotation,
     /// When the file goes to disk.
     pub sync: crate::logs::sync::LogSync,
+    /// The journal's CONTAINER_TAG and SYSLOG_IDENTIFIER (default the id).
+    pub tag: Option<String>,
 }
 
 /// CreateContainer's input, validated for types but not yet for values.

@@ -58,6 +58,8 @@ pub enum LogDriver {
     Cri,
     /// Nowhere (the pipes are still drained).
     None,
+    /// The systemd journal, in its native protocol.
+    Journald,
 }
 
 /// When a container's log file goes to disk.
@@ -88,7 +90,7 @@ pub struct ContainerInfo {
     pub pid: Option<i32>,
     /// The OCI bundle directory.
     pub bundle: String,
-    /// The CRI log file; absent with the "none" driver.
+    /// The CRI log file; absent without the "cri" driver.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_path: Option<String>,
     /// Bytes of log records written.
@@ -169,6 +171,14 @@ pub struct CreateContainer {
     /// Default "cri".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_driver: Option<LogDriver>,
+    /// Several drivers at once (e.g. cri and journald); not with
+    /// `log_driver`, no driver twice, "none" only alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_drivers: Option<Vec<LogDriver>>,
+    /// The journal's CONTAINER_TAG and SYSLOG_IDENTIFIER (journald only;
+    /// default the id): 1 to 256 bytes, no control characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_tag: Option<String>,
     /// Default none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_rate_limit: Option<LogRateLimit>,

@@ -46,6 +46,8 @@ pub struct ServeConfig {
     pub state_dir: PathBuf,
     /// Where container logs go.
     pub log_dir: PathBuf,
+    /// The journal's native socket (the journald log driver's).
+    pub journal_socket: PathBuf,
     /// Where exit-code files go, if anywhere.
     pub exit_dir: Option<PathBuf>,
     /// Where OOM marker files go, if anywhere.
@@ -303,6 +305,7 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         runtime,
         state_dir: cfg.state_dir.clone(),
         log_dir: cfg.log_dir.clone(),
+        journal_socket: cfg.journal_socket.clone(),
         exit_dir: cfg.exit_dir.clone(),
         oom_dir: cfg.oom_dir.clone(),
         notifier: notifier.clone(),

@@ -173,7 +173,7 @@ fn types(ctx: &Ctx) -> Vec<Case> {
         ("terminal a string", json!({"terminal": "yes"}), "terminal"),
         (
             "logDriver unknown",
-            json!({"logDriver": "journald"}),
+            json!({"logDriver": "syslog"}),
             "logDriver",
         ),
     ];

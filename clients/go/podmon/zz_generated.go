@@ -76,12 +76,17 @@ type LogRateLimit struct {
 	Policy *LogPolicy `json:"policy,omitempty"`
 }
 
-// Where a container's output goes.
+// Where a container's output goes: "cri", the CRI log file; "journald",
+// the systemd journal (native protocol: MESSAGE, CONTAINER_ID,
+// CONTAINER_ID_FULL, CONTAINER_NAME, CONTAINER_TAG, SYSLOG_IDENTIFIER,
+// PRIORITY 6 for stdout and 3 for stderr, CONTAINER_PARTIAL_MESSAGE=true on
+// pieces of a line); "none", nowhere.
 type LogDriver string
 
 const (
-	LogDriverCri  LogDriver = "cri"
-	LogDriverNone LogDriver = "none"
+	LogDriverCri      LogDriver = "cri"
+	LogDriverNone     LogDriver = "none"
+	LogDriverJournald LogDriver = "journald"
 )
 
 // When a container's log file goes to disk: "exit" once its output has
@@ -119,7 +124,7 @@ type ContainerInfo struct {
 	// Path of the OCI bundle (the directory holding config.json).
 	Bundle string `json:"bundle"`
 	// Path of the container's log file, in the CRI (kubelet) format; absent
-	// with the "none" log driver.
+	// without the "cri" log driver.
 	LogPath *string `json:"logPath,omitempty"`
 	// Bytes of log records written so far.
 	LogBytesWritten int64 `json:"logBytesWritten"`
@@ -325,6 +330,12 @@ type CreateContainerIn struct {
 	PidsMax *int64 `json:"pidsMax,omitempty"`
 	// Log driver; default "cri".
 	LogDriver *LogDriver `json:"logDriver,omitempty"`
+	// Several log drivers at once, e.g. ["cri", "journald"]; not with
+	// logDriver, no driver twice, "none" only alone.
+	LogDrivers []LogDriver `json:"logDrivers,omitempty"`
+	// The journal's CONTAINER_TAG and SYSLOG_IDENTIFIER (only with
+	// journald; default the id): 1 to 256 bytes, no control characters.
+	LogTag *string `json:"logTag,omitempty"`
 	// Log rate limit; default none.
 	LogRateLimit *LogRateLimit `json:"logRateLimit,omitempty"`
 	// Longest log record in bytes; longer lines are split into partial

@@ -117,7 +117,7 @@ class Methods:
     *_upgrade variant returning (reply, Upgraded). Subclasses implement
     _call, _call_more and _call_upgrade."""
 
-    def create_container(self, id: str, *, bundle: Optional[str] = None, rootfs: Optional[str] = None, command: Optional[List[str]] = None, env: Optional[List[str]] = None, cwd: Optional[str] = None, hostname: Optional[str] = None, memory_max: Optional[int] = None, pids_max: Optional[int] = None, log_driver: Optional[str] = None, log_rate_limit: Optional[Dict[str, Any]] = None, log_max_line: Optional[int] = None, log_max_size: Optional[int] = None, log_max_files: Optional[int] = None, log_sync: Optional[str] = None, stdin: Optional[bool] = None, stdin_once: Optional[bool] = None, terminal: Optional[bool] = None, width: Optional[int] = None, height: Optional[int] = None, own_namespaces: Optional[List[str]] = None, join_pod: Optional[bool] = None, preserve_fds: Optional[List[int]] = None, hold_fds: Optional[List[int]] = None) -> Dict[str, Any]:
+    def create_container(self, id: str, *, bundle: Optional[str] = None, rootfs: Optional[str] = None, command: Optional[List[str]] = None, env: Optional[List[str]] = None, cwd: Optional[str] = None, hostname: Optional[str] = None, memory_max: Optional[int] = None, pids_max: Optional[int] = None, log_driver: Optional[str] = None, log_drivers: Optional[List[str]] = None, log_tag: Optional[str] = None, log_rate_limit: Optional[Dict[str, Any]] = None, log_max_line: Optional[int] = None, log_max_size: Optional[int] = None, log_max_files: Optional[int] = None, log_sync: Optional[str] = None, stdin: Optional[bool] = None, stdin_once: Optional[bool] = None, terminal: Optional[bool] = None, width: Optional[int] = None, height: Optional[int] = None, own_namespaces: Optional[List[str]] = None, join_pod: Optional[bool] = None, preserve_fds: Optional[List[int]] = None, hold_fds: Optional[List[int]] = None) -> Dict[str, Any]:
         """Creates a container but does not start its process. Give either 'bundle' (an OCI bundle the caller prepared, engine style) or 'rootfs' and 'command' (the monitor writes the OCI configuration itself). A value outside the range its comment gives is InvalidValue naming the parameter."""
         p = {}
         p['id'] = id
@@ -139,6 +139,10 @@ class Methods:
             p['pidsMax'] = pids_max
         if log_driver is not None:
             p['logDriver'] = log_driver
+        if log_drivers is not None:
+            p['logDrivers'] = log_drivers
+        if log_tag is not None:
+            p['logTag'] = log_tag
         if log_rate_limit is not None:
             p['logRateLimit'] = log_rate_limit
         if log_max_line is not None:

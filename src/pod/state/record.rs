@@ -103,7 +103,7 @@ impl ExitRecord {
 pub struct LogRecord {
     /// The driver.
     pub driver: DriverKind,
-    /// The log file (none for the `none` driver).
+    /// The log file (none without the `cri` driver).
     pub path: Option<PathBuf>,
     /// The rate limit.
     pub limit: Option<Limit>,
@@ -117,6 +117,10 @@ pub struct LogRecord {
     /// default, `exit`).
     #[serde(default)]
     pub sync: crate::logs::sync::LogSync,
+    /// The journal's tag, if CreateContainer gave one (records before it
+    /// had none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
 }
 
 /// A container of the pod, its settings and where its life is.

@@ -49,6 +49,7 @@ fn record(id: &str) -> ContainerRecord {
             max_size: Some(1 << 20),
             max_files: 3,
             sync: crate::logs::sync::LogSync::Interval,
+            tag: None,
         },
         stdin: true,
         stdin_once: false,

@@ -65,6 +65,7 @@ fn pod() -> (Rc<Pod>, Rc<FakeRuntime>, PathBuf) {
         },
         state_dir: dir.join("state"),
         log_dir: dir.join("logs"),
+        journal_socket: dir.join("journal.socket"),
         exit_dir: None,
         oom_dir: None,
         notifier: Rc::new(crate::sys::sdnotify::Notifier::none()),
