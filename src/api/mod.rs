@@ -137,6 +137,9 @@ pub fn pod_error(e: PodError) -> VarlinkError {
             VarlinkError::new(name("RuntimeError"), p)
         }
         PodError::NoNamespace(namespace) => proto::errors::NoNamespace { namespace }.into_varlink(),
+        PodError::ShuttingDown(kill_containers) => {
+            proto::errors::ShuttingDown { kill_containers }.into_varlink()
+        }
         PodError::ConnectionRefused { port, message } => proto::errors::ConnectionRefused {
             port: i64::from(port),
             message,

@@ -75,6 +75,9 @@ async fn create_now(
     fds: CreateFds,
 ) -> Result<Rc<Container>, PodError> {
     request::check_values(&req)?;
+    if let Some(kill_containers) = pod.stopping() {
+        return Err(PodError::ShuttingDown(kill_containers));
+    }
     let id = req.id.clone();
     if pod.containers.borrow().contains_key(&id) || !pod.reserved.borrow_mut().insert(id.clone()) {
         return Err(PodError::ContainerExists(id));

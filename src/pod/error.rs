@@ -124,6 +124,10 @@ pub enum PodError {
     /// podmon itself failed (files, processes).
     #[error(transparent)]
     System(#[from] SysError),
+    /// The monitor is stopping: no new container (its shutdown would not
+    /// see it). `true` when the shutdown deletes the containers.
+    #[error("the monitor is shutting down")]
+    ShuttingDown(bool),
     /// The pod has no namespace of this kind ("net", "ipc", ...).
     #[error("the pod has no {0} namespace")]
     NoNamespace(String),

@@ -61,6 +61,7 @@ impl Pod {
             return;
         }
         log::debug!("exit requested: {request:?}");
+        self.note_stopping(&request);
         *slot = Some(request);
         drop(slot);
         self.exit_changed.notify_all();
@@ -70,10 +71,29 @@ impl Pod {
     /// then requests `request`.
     pub fn claim_exit(self: &Rc<Self>, request: ExitRequest) -> ExitClaim {
         self.exit_claims.set(self.exit_claims.get() + 1);
+        self.note_stopping(&request);
         ExitClaim {
             pod: self.clone(),
             request: Some(request),
         }
+    }
+
+    /// From the first stop asked for (a Shutdown call that still runs
+    /// included), creates are refused: [`Pod::stopping`].
+    fn note_stopping(&self, request: &ExitRequest) {
+        if let ExitRequest::Stop {
+            kill_containers, ..
+        } = request
+            && self.stopping.get().is_none()
+        {
+            self.stopping.set(Some(*kill_containers));
+        }
+    }
+
+    /// Whether the monitor is stopping, and if so whether it deletes the
+    /// containers: a create now would make one its shutdown may miss.
+    pub fn stopping(&self) -> Option<bool> {
+        self.stopping.get()
     }
 
     /// Resolves with the first exit request once there is one and no

@@ -89,6 +89,8 @@ pub struct Pod {
     exit: RefCell<Option<ExitRequest>>,
     /// Shutdown calls that will request the exit once they are done.
     exit_claims: std::cell::Cell<usize>,
+    /// Set by the first stop request (see `exit.rs`): creates are refused.
+    stopping: std::cell::Cell<Option<bool>>,
     /// Woken when `exit` or `exit_claims` change, for the server's main task.
     exit_changed: crate::reactor::sync::Notify,
     /// The event stream.
@@ -132,6 +134,7 @@ impl Pod {
             reserved_changed: Default::default(),
             exit: RefCell::new(None),
             exit_claims: Default::default(),
+            stopping: Default::default(),
             exit_changed: Default::default(),
             events,
             execs: Default::default(),

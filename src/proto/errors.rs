@@ -153,6 +153,14 @@ pub struct NoNamespace {
     pub namespace: String,
 }
 
+/// The monitor is stopping and creates no more containers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShuttingDown {
+    /// It stops and deletes the pod's containers on its way out.
+    pub kill_containers: bool,
+}
+
 /// Nothing accepted PortForward's connection on 127.0.0.1 or ::1.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectionRefused {
@@ -174,5 +182,6 @@ proto_error!(
     SystemError,
     PermissionDenied,
     NoNamespace,
+    ShuttingDown,
     ConnectionRefused,
 );

@@ -260,6 +260,7 @@ fn errors(idl: &Idl, out: &mut Vec<String>) -> BTreeSet<String> {
         SystemError,
         PermissionDenied,
         NoNamespace,
+        ShuttingDown,
         ConnectionRefused
     )
 }

@@ -32,4 +32,5 @@ pub const NO_SUCH_CONTAINER: &str = <errors::NoSuchContainer as ProtoError>::ERR
 pub const CONTAINER_EXISTS: &str = <errors::ContainerExists as ProtoError>::ERROR;
 pub const INVALID_VALUE: &str = <errors::InvalidValue as ProtoError>::ERROR;
 pub const INVALID_STATE: &str = <errors::InvalidState as ProtoError>::ERROR;
+pub const SHUTTING_DOWN: &str = <errors::ShuttingDown as ProtoError>::ERROR;
 pub const RUNTIME_ERROR: &str = <errors::RuntimeError as ProtoError>::ERROR;

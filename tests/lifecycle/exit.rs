@@ -168,6 +168,27 @@ fn sigterm_during_shutdown_with_kill_does_not_cut_it_short() {
     assert_eq!(runc_list(&pod).trim(), "", "runc still lists");
 }
 
+/// A create that comes while Shutdown stops the pod is refused (it would
+/// make a container the shutdown does not see): ShuttingDown, and nothing
+/// is left in the runtime after the exit.
+#[test]
+fn creates_are_refused_once_the_pod_is_stopping() {
+    let mut pod = Pod::start_with("exit-nocreate", leaving());
+    pod.run("t", &["sh", "-c", "trap '' TERM; sleep 1000"]);
+    let socket = pod.socket.clone();
+    let call = thread::spawn(move || {
+        Client::connect(&socket).call(SHUTDOWN, json!({"killContainers": true, "timeout": 2}))
+    });
+    thread::sleep(Duration::from_millis(500));
+    let req = json!({"id": "late", "rootfs": rootfs(), "command": ["sleep", "1000"]});
+    let e = pod.call(CREATE_CONTAINER, req).err(SHUTTING_DOWN);
+    assert_eq!(e["killContainers"], json!(true));
+    call.join().unwrap().ok();
+    let status = pod.wait_exit(Duration::from_secs(5)).expect("no exit");
+    assert!(status.success(), "podmon exited with {status}");
+    assert_eq!(runc_list(&pod).trim(), "", "runc still lists");
+}
+
 #[test]
 fn shutdown_refuses_a_timeout_out_of_range() {
     let mut pod = Pod::start("exit-bad");

@@ -41,6 +41,8 @@ func newInterfaceError(name string) error {
 		return &PermissionDenied{}
 	case "io.podmon.Pod.NoNamespace":
 		return &NoNamespace{}
+	case "io.podmon.Pod.ShuttingDown":
+		return &ShuttingDown{}
 	case "io.podmon.Pod.ConnectionRefused":
 		return &ConnectionRefused{}
 	}
@@ -1458,6 +1460,18 @@ type NoNamespace struct {
 func (e *NoNamespace) ErrorName() string { return "io.podmon.Pod.NoNamespace" }
 
 func (e *NoNamespace) Error() string { return errorText(e.ErrorName(), e) }
+
+// The monitor is stopping (Shutdown, SIGTERM or SIGINT): it creates no
+// more containers, so none is made that its shutdown would miss.
+type ShuttingDown struct {
+	// Whether it stops and deletes the pod's containers on its way out.
+	KillContainers bool `json:"killContainers"`
+}
+
+// ErrorName is the error's fully qualified Varlink name.
+func (e *ShuttingDown) ErrorName() string { return "io.podmon.Pod.ShuttingDown" }
+
+func (e *ShuttingDown) Error() string { return errorText(e.ErrorName(), e) }
 
 // PortForward found nothing listening on the port, on 127.0.0.1 or on ::1,
 // in the pod's network namespace.

@@ -99,6 +99,13 @@ class NoNamespace(PodmonError):
     FIELDS = ('namespace',)
 
 
+class ShuttingDown(PodmonError):
+    """The monitor is stopping (Shutdown, SIGTERM or SIGINT): it creates no more containers, so none is made that its shutdown would miss."""
+
+    NAME = 'io.podmon.Pod.ShuttingDown'
+    FIELDS = ('killContainers',)
+
+
 class ConnectionRefused(PodmonError):
     """PortForward found nothing listening on the port, on 127.0.0.1 or on ::1, in the pod's network namespace."""
 
@@ -106,7 +113,7 @@ class ConnectionRefused(PodmonError):
     FIELDS = ('port', 'message')
 
 
-ERRORS = {e.NAME: e for e in (WatcherTooSlow, EventsExpired, LimitExceeded, NoSuchContainer, ContainerExists, InvalidValue, InvalidState, RuntimeError, SystemError, PermissionDenied, NoNamespace, ConnectionRefused)}
+ERRORS = {e.NAME: e for e in (WatcherTooSlow, EventsExpired, LimitExceeded, NoSuchContainer, ContainerExists, InvalidValue, InvalidState, RuntimeError, SystemError, PermissionDenied, NoNamespace, ShuttingDown, ConnectionRefused)}
 
 
 class Methods:
