@@ -47,8 +47,10 @@
 //!   codec (`cri.rs`), drivers (`driver.rs`), rate limit and drop markers
 //!   (`ratelimit.rs`, `drops.rs`), reading back (`reader.rs`), the fan-out to
 //!   attached clients (`hub.rs`), the files in the log directory, never
-//!   through a planted link, and their rotation (`logfile.rs`), and parking
-//!   the pipes without losing a byte for an upgrade (`park.rs`).
+//!   through a planted link, and their rotation (`logfile.rs`), when a log
+//!   reaches the disk (`sync.rs`) and how much of it stays in the page cache
+//!   (`writebehind.rs`), the journald driver's native protocol (`journal/`),
+//!   and parking the pipes without losing a byte for an upgrade (`park.rs`).
 //! - `cgroups/`: finding a container's cgroups, v1 and v2 statistics, OOM, and the
 //!   unit's own cgroup when podmon runs as a delegated systemd service (`unit.rs`).
 //! - `proto/`: the contract as types: every method's request and reply
