@@ -61,7 +61,8 @@
 //!   `fds.rs`, `org.varlink.service`), and the one blocking client the CLI,
 //!   the tests and the benches share (`client/`).
 //! - `sys/`: child processes and reaping (`process.rs`, with the
-//!   descriptors a child gets as its fds 3, 4, ...: `preserve.rs`), namespaces (kinds,
+//!   descriptors a child gets as its fds 3, 4, ...: `preserve.rs`, and what
+//!   a finished child printed: `capture.rs`), namespaces (kinds,
 //!   namespaced sysctls, lo up, pins, the clone into new ones: `ns.rs`; a
 //!   socket made inside one, a program started in one: `netns.rs`), the console socket
 //!   and pty size, signal names, the signalfd, timestamps (`time.rs`), system
