@@ -5,9 +5,12 @@
 use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::Duration;
 
 use thiserror::Error;
+
+use super::limit::{DEFAULT_CONCURRENCY, Limiter};
 
 /// Runtimes tried on $PATH when none is configured, in order of preference
 /// (crun starts faster; runc is the reference).
@@ -29,6 +32,9 @@ pub struct Runtime {
     /// The deadline of every invocation: then the runtime is killed (with
     /// everything it started) and the call fails naming the timeout.
     pub timeout: Duration,
+    /// How many runtime processes run at once, shared by every clone: the
+    /// deletes of a teardown overlap, bounded (see `limit`).
+    pub limit: Rc<Limiter>,
 }
 
 /// Why no usable runtime binary was found.
@@ -63,20 +69,31 @@ impl Runtime {
             if !is_executable(&meta) {
                 return Err(RuntimeLocateError::NotExecutable(path.to_owned()));
             }
-            return Ok(Runtime {
-                path: path.to_owned(),
-                root,
-                timeout: DEFAULT_TIMEOUT,
-            });
+            return Ok(Runtime::new(path.to_owned(), root));
         }
         let search = std::env::var_os("PATH").unwrap_or_default();
         find_on_path(&search, &SEARCH_ORDER)
-            .map(|path| Runtime {
-                path,
-                root,
-                timeout: DEFAULT_TIMEOUT,
-            })
+            .map(|path| Runtime::new(path, root))
             .ok_or(RuntimeLocateError::NotFound)
+    }
+
+    /// `path` with the default timeout and bound.
+    pub fn new(path: PathBuf, root: PathBuf) -> Runtime {
+        Runtime {
+            path,
+            root,
+            timeout: DEFAULT_TIMEOUT,
+            limit: Rc::new(Limiter::new(DEFAULT_CONCURRENCY)),
+        }
+    }
+
+    /// The same runtime with at most `n` of its processes at once (1: one
+    /// after another, the baseline the teardown bench measures against).
+    pub fn with_concurrency(self, n: usize) -> Runtime {
+        Runtime {
+            limit: Rc::new(Limiter::new(n)),
+            ..self
+        }
     }
 
     /// The same runtime with another deadline per invocation.
@@ -114,21 +131,13 @@ pub(super) mod tests {
 
     /// A runc with a per-pod root, for the argv tests too.
     pub(in crate::oci) fn rt() -> Runtime {
-        Runtime {
-            path: "/usr/sbin/runc".into(),
-            root: "/run/podmon/pod1/runc".into(),
-            timeout: DEFAULT_TIMEOUT,
-        }
+        Runtime::new("/usr/sbin/runc".into(), "/run/podmon/pod1/runc".into())
     }
 
     #[test]
     fn name_is_file_name() {
         assert_eq!(rt().name(), "runc");
-        let crun = Runtime {
-            path: "/opt/bin/crun".into(),
-            root: "/r".into(),
-            timeout: DEFAULT_TIMEOUT,
-        };
+        let crun = Runtime::new("/opt/bin/crun".into(), "/r".into());
         assert_eq!(crun.name(), "crun");
     }
 

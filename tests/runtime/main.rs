@@ -8,6 +8,7 @@ mod common;
 
 mod environment;
 mod failures;
+mod teardown;
 mod timeouts;
 
 use common::*;
