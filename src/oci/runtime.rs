@@ -69,11 +69,24 @@ impl Runtime {
             if !is_executable(&meta) {
                 return Err(RuntimeLocateError::NotExecutable(path.to_owned()));
             }
+            if is_crun(path) && hybrid_cgroups() {
+                log::warn!(
+                    "{}: crun does not support hybrid cgroups ({HYBRID}); its creates may fail here",
+                    path.display()
+                );
+            }
             return Ok(Runtime::new(path.to_owned(), root));
         }
         let search = std::env::var_os("PATH").unwrap_or_default();
-        find_on_path(&search, &SEARCH_ORDER)
-            .map(|path| Runtime::new(path, root))
+        let found: Vec<PathBuf> = SEARCH_ORDER
+            .iter()
+            .filter_map(|name| find_on_path(&search, &[name]))
+            .collect();
+        let (path, why) = choose(found, hybrid_cgroups());
+        if let Some(why) = why {
+            log::info!("{why}");
+        }
+        path.map(|path| Runtime::new(path, root))
             .ok_or(RuntimeLocateError::NotFound)
     }
 
@@ -111,6 +124,55 @@ impl Runtime {
     }
 }
 
+/// What a hybrid host is, for the log.
+const HYBRID: &str = "cgroup2 at /sys/fs/cgroup/unified beside the v1 controllers";
+
+/// Whether `path` is crun (by its file name, as `name` says it).
+fn is_crun(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| n == "crun")
+}
+
+/// Which of the runtimes `found` on $PATH (in [`SEARCH_ORDER`]) to use, and
+/// why one was passed over: crun refuses every create on a hybrid-cgroup
+/// host ("cgroups in hybrid mode not supported", crun 1.8), so there runc
+/// goes first; crun alone is still taken (it may work with the unified
+/// hierarchy out of its sight), with a warning.
+fn choose(found: Vec<PathBuf>, hybrid: bool) -> (Option<PathBuf>, Option<String>) {
+    if !hybrid {
+        return (found.into_iter().next(), None);
+    }
+    let (cruns, others): (Vec<PathBuf>, Vec<PathBuf>) = found.into_iter().partition(|p| is_crun(p));
+    match (cruns.first(), others.into_iter().next()) {
+        (Some(crun), Some(other)) => {
+            let why = format!(
+                "OCI runtime: {} rather than {}: crun does not support hybrid cgroups ({HYBRID})",
+                other.display(),
+                crun.display()
+            );
+            (Some(other), Some(why))
+        }
+        (Some(crun), None) => {
+            let why = format!(
+                "OCI runtime: only {} found; it does not support hybrid cgroups ({HYBRID}), creates may fail",
+                crun.display()
+            );
+            (Some(crun.clone()), Some(why))
+        }
+        (None, other) => (other, None),
+    }
+}
+
+/// A hybrid cgroup host: /sys/fs/cgroup is the tmpfs of the v1 hierarchies
+/// and a cgroup2 file system is mounted at /sys/fs/cgroup/unified. Two
+/// statfs calls, once at start (never on the event loop's hot path).
+fn hybrid_cgroups() -> bool {
+    const TMPFS_MAGIC: u64 = 0x0102_1994;
+    const CGROUP2_SUPER_MAGIC: u64 = 0x6367_7270;
+    let magic = |p: &str| rustix::fs::statfs(p).map(|s| s.f_type as u64).ok();
+    magic("/sys/fs/cgroup") == Some(TMPFS_MAGIC)
+        && magic("/sys/fs/cgroup/unified") == Some(CGROUP2_SUPER_MAGIC)
+}
+
 fn is_executable(meta: &std::fs::Metadata) -> bool {
     meta.is_file() && meta.permissions().mode() & 0o111 != 0
 }
@@ -139,6 +201,26 @@ pub(super) mod tests {
         assert_eq!(rt().name(), "runc");
         let crun = Runtime::new("/opt/bin/crun".into(), "/r".into());
         assert_eq!(crun.name(), "crun");
+    }
+
+    #[test]
+    fn hybrid_hosts_prefer_runc_and_say_why() {
+        let crun = PathBuf::from("/usr/bin/crun");
+        let runc = PathBuf::from("/usr/sbin/runc");
+        let both = vec![crun.clone(), runc.clone()];
+        assert_eq!(choose(both.clone(), false), (Some(crun.clone()), None));
+        let (path, why) = choose(both, true);
+        assert_eq!(path, Some(runc.clone()));
+        let why = why.expect("a reason");
+        assert!(
+            why.contains("hybrid") && why.contains("/usr/bin/crun"),
+            "{why}"
+        );
+        let (path, why) = choose(vec![crun.clone()], true);
+        assert_eq!(path, Some(crun));
+        assert!(why.expect("a warning").contains("may fail"));
+        assert_eq!(choose(vec![runc.clone()], true), (Some(runc), None));
+        assert_eq!(choose(vec![], true), (None, None));
     }
 
     #[test]

@@ -21,7 +21,7 @@ const JOURNAL_FLUSH: Duration = Duration::from_secs(5);
 /// Everything the monitor does on its way out: stops and deletes the
 /// containers with `kill_containers` (see [`stop_containers`]), else leaves
 /// them as they are; then flushes the event journal.
-pub async fn shutdown(pod: &Pod, kill_containers: bool, grace: Duration) {
+pub async fn shutdown(pod: &Rc<Pod>, kill_containers: bool, grace: Duration) {
     if kill_containers {
         stop_containers(pod, grace).await;
         // The containers are gone: the pod's namespaces go with the pod.
@@ -44,7 +44,7 @@ pub async fn shutdown(pod: &Pod, kill_containers: bool, grace: Duration) {
 /// soon as it is down: the runtime's deletes (~0.1 s each with runc) are
 /// what a teardown waits for, and the driver bounds how many run at once.
 /// One that fails is logged and does not hold up the others.
-pub async fn stop_containers(pod: &Pod, grace: Duration) {
+pub async fn stop_containers(pod: &Rc<Pod>, grace: Duration) {
     creates_done(pod, pod.config.runtime.timeout + grace).await;
     let all = pod.list();
     for c in &all {
@@ -55,7 +55,15 @@ pub async fn stop_containers(pod: &Pod, grace: Duration) {
     let started = Instant::now();
     let deadline = started + grace;
     let ids: Vec<&str> = all.iter().map(|c| c.id.as_str()).collect();
-    let results = together::all(ids.iter().map(|id| stop_one(pod, id, grace, deadline))).await;
+    // Each a task of its own (awaited here), not a hundred futures polled
+    // by one task: that way (tried first) the wake-ups of some runtimes'
+    // exits were lost on both backends, leaving them zombies and the
+    // teardown stuck; one task each is how every other call runs too.
+    let stops = ids.iter().map(|id| {
+        let (pod, id) = (pod.clone(), id.to_string());
+        detached(async move { stop_one(&pod, &id, grace, deadline).await })
+    });
+    let results = together::all(stops).await;
     let failed: Vec<&str> = ids
         .iter()
         .zip(&results)

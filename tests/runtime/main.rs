@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod crun;
 mod environment;
 mod failures;
 mod teardown;
