@@ -12,7 +12,7 @@ use crate::reactor::sync::Notify;
 /// empty and go), not computing: runc `delete --force` takes ~108 ms of
 /// which a small part is CPU, so far more calls than cores overlap well
 /// (100 deletes: 10.8 s one after another). 16 keeps the worst case to 16
-/// runtimes (~10–15 MB RSS each) on the host at a time, and below the
+/// runtimes (Go processes of several MB each) on the host at a time, and below the
 /// pids and descriptor limits of small monitors.
 pub const DEFAULT_CONCURRENCY: usize = 16;
 

@@ -1,6 +1,9 @@
-//! Independent futures of one task, side by side: a teardown's per-container
-//! stops and deletes overlap (their runtime processes bounded by the
-//! driver), still on the reactor's one thread and within the one task.
+//! Awaiting several independent futures at once: a teardown waits here for
+//! its per-container stops, each a task of its own (`detached`), so they
+//! overlap (their runtime processes bounded by the driver) on the
+//! reactor's one thread. Small futures only: polling a hundred futures that
+//! each wait on runtime processes from one task lost wake-ups (see
+//! `shutdown::stop_containers`).
 
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
