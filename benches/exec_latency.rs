@@ -7,7 +7,12 @@
 //!      `runc --root <state-dir>/runtime exec <id> true`, interleaved;
 //!      median, p90 and the ratio of the medians (goal ≤ 1.1);
 //!   2. 10 clients doing 10 ExecSync each at once: failures (goal 0) and
-//!      podmon's RSS before, at peak and 2 s after (goal: back to idle).
+//!      podmon's RSS before, at peak and 2 s after (goal: back to idle);
+//!   3. with crun (the one scripts/install-deps unpacks, if there): a
+//!      second pod driven by crun, 50 ExecSync and 50 bare `crun exec`,
+//!      interleaved. On a hybrid-cgroup host both go through a wrapper that
+//!      unmounts /sys/fs/cgroup/unified in a mount namespace of its own
+//!      (crun 1.8 refuses hybrid hosts), so both pay its `unshare` alike.
 //!
 //! It exits non-zero only when the bench itself breaks; missing a goal
 //! prints FAIL.
@@ -57,10 +62,13 @@ fn exec_podmon(c: &mut Client) -> Result<()> {
     }
 }
 
-/// One `runc exec <id> true` on podmon's runtime root, as podmon's caller
-/// would run it without podmon.
-fn exec_runc(root: &Path) -> Result<()> {
-    let st = Command::new(RUNC)
+/// Where scripts/install-deps unpacks crun.
+const CRUN: &str = "/opt/podmon-tools/crun/bin/crun";
+
+/// One `<runtime> exec <id> true` (runc, crun) on podmon's runtime root,
+/// as podmon's caller would run it without podmon.
+fn exec_bare(runtime: &Path, root: &Path) -> Result<()> {
+    let st = Command::new(runtime)
         .arg("--root")
         .arg(root)
         .args(["exec", ID, "true"])
@@ -68,7 +76,7 @@ fn exec_runc(root: &Path) -> Result<()> {
         .stdout(Stdio::null())
         .status()?;
     if !st.success() {
-        return Err(format!("runc exec: {st}").into());
+        return Err(format!("{} exec: {st}", runtime.display()).into());
     }
     Ok(())
 }
@@ -81,19 +89,72 @@ fn timed(f: impl FnOnce() -> Result<()>) -> Result<Duration> {
 
 /// Sequential latencies of both paths. They alternate, so drift in the
 /// machine's load hits both samples alike.
-fn sequential(server: &Server) -> Result<(Vec<Duration>, Vec<Duration>)> {
+fn sequential(server: &Server, runtime: &Path) -> Result<(Vec<Duration>, Vec<Duration>)> {
     let mut c = server.client(CALL_TIMEOUT)?;
     let root = server.runtime_root();
     for _ in 0..WARMUP {
         exec_podmon(&mut c)?;
-        exec_runc(&root)?;
+        exec_bare(runtime, &root)?;
     }
     let (mut via_podmon, mut direct) = (Vec::new(), Vec::new());
     for _ in 0..SAMPLES {
         via_podmon.push(timed(|| exec_podmon(&mut c))?);
-        direct.push(timed(|| exec_runc(&root))?);
+        direct.push(timed(|| exec_bare(runtime, &root))?);
     }
     Ok((via_podmon, direct))
+}
+
+/// A `crun` (by name: podmon's quirks key on it) that runs the unpacked
+/// crun in a mount namespace without /sys/fs/cgroup/unified.
+fn crun_wrapper(dir: &Path) -> Result<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let wdir = dir.join("crun-ns");
+    std::fs::create_dir_all(&wdir)?;
+    let path = wdir.join("crun");
+    let script = format!(
+        "#!/bin/sh\nexec unshare -m sh -c 'umount -l /sys/fs/cgroup/unified 2>/dev/null; exec {CRUN} \"$@\"' crun \"$@\"\n"
+    );
+    std::fs::write(&path, script)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+    Ok(path)
+}
+
+/// Part 3: ExecSync against bare `crun exec`, on a pod driven by crun.
+fn with_crun(scratch: &ScratchDir, rootfs: &Path, runc_bare: &[Duration]) -> Result<()> {
+    if !Path::new(CRUN).exists() {
+        println!("\ncrun: {CRUN} missing (scripts/install-deps unpacks it): skipped");
+        return Ok(());
+    }
+    let dir = scratch.path().join("crun");
+    std::fs::create_dir_all(&dir)?;
+    let crun = crun_wrapper(&dir)?;
+    let server = Server::start_runtime(&dir, "execcrun", &common::podmon_bin(), &crun, true, &[])?;
+    let mut c = server.client(CALL_TIMEOUT)?;
+    c.create(ID, rootfs, &["sleep", "1000"])?;
+    c.start(ID)?;
+    let (via_podmon, direct) = sequential(&server, &crun)?;
+    println!();
+    println!("| exec of `true` with crun ({SAMPLES} each) | median (ms) | p90 (ms) |");
+    println!("| --- | ---: | ---: |");
+    for (name, s) in [
+        ("podmon ExecSync round trip (crun)", &via_podmon[..]),
+        ("direct `crun exec`", &direct[..]),
+    ] {
+        println!(
+            "| {name} | {} | {} |",
+            ms(median(s)),
+            ms(percentile(s, 90.0))
+        );
+    }
+    let ratio = median(&via_podmon).as_secs_f64() / median(&direct).as_secs_f64();
+    let vs_runc = median(runc_bare).as_secs_f64() / median(&direct).as_secs_f64();
+    println!();
+    println!(
+        "median ratio podmon/crun: {ratio:.2} (goal ≤ {GOAL_RATIO}: {}); bare runc/crun: {vs_runc:.2}",
+        verdict(ratio <= GOAL_RATIO)
+    );
+    c.delete(ID, true)?;
+    Ok(())
 }
 
 /// What the concurrent burst observed.
@@ -243,12 +304,12 @@ fn run() -> Result<()> {
         server.pid()
     );
 
-    let (via_podmon, direct) = sequential(&server)?;
+    let (via_podmon, direct) = sequential(&server, Path::new(RUNC))?;
     print_latency(&via_podmon, &direct);
     let b = burst(&server)?;
     print_burst(&b);
     c.delete(ID, true)?;
-    Ok(())
+    with_crun(&scratch, &rootfs, &direct)
 }
 
 fn main() {

@@ -24,6 +24,7 @@ fn main() {
                 socket: a.socket_path(cli.socket.as_deref()),
                 runtime: a.runtime.clone(),
                 runtime_timeout: std::time::Duration::from_secs(a.runtime_timeout),
+                runtime_concurrency: usize::from(a.runtime_concurrency),
                 state_dir: a.state_dir(),
                 log_dir: a.log_dir(),
                 journal_socket: a.journal_socket.clone(),

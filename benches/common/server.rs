@@ -57,13 +57,27 @@ impl Server {
         kill_on_exit: bool,
         extra: &[&str],
     ) -> io::Result<Server> {
+        Server::start_runtime(dir, name, bin, Path::new(RUNC), kill_on_exit, extra)
+    }
+
+    /// As [`Server::start_args`], driving `runtime` instead of runc.
+    pub fn start_runtime(
+        dir: &Path,
+        name: &str,
+        bin: &Path,
+        runtime: &Path,
+        kill_on_exit: bool,
+        extra: &[&str],
+    ) -> io::Result<Server> {
         let state_dir = dir.join("state");
         let log_dir = dir.join("logs");
         let socket = dir.join("pod.sock");
         let server_log = dir.join("server.log");
         let mut cmd = Command::new(bin);
         cmd.arg("serve")
-            .args(["--pod", name, "--runtime", RUNC])
+            .args(["--pod", name])
+            .arg("--runtime")
+            .arg(runtime)
             .arg("--socket")
             .arg(&socket)
             .arg("--state-dir")

@@ -322,6 +322,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 120,
           value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub runtime_timeout: u64,
+    /// Runtime processes run at once (teardown deletes overlap up to this).
+    /// Hidden: 1 is the one-after-another baseline of the teardown bench.
+    #[arg(long, value_name = "N", hide = true,
+          default_value_t = crate::oci::limit::DEFAULT_CONCURRENCY as u16,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub runtime_concurrency: u16,
     /// State directory (default /run/podmon/NAME).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,

@@ -182,9 +182,11 @@ impl Driver for Runtime {
                 None => self.create_args(id, bundle, &files.pid, &files.log),
             };
             let args = Runtime::with_preserved_fds(args, launch.preserve_fds.len());
-            let deadline = self.deadline(launch.deadline);
             let stdio = (launch.stdio, launch.preserve_fds);
-            match self.launch("create", args, stdio, &files, deadline).await {
+            match self
+                .launch("create", args, stdio, &files, launch.deadline)
+                .await
+            {
                 Ok(init) => self.receive_pty(id, init, &files, Init::Container).await,
                 Err(failed) => {
                     // A half-created container (also one whose runtime was
@@ -208,9 +210,9 @@ impl Driver for Runtime {
             let files = Files::new(launch.dir, launch.terminal)?;
             let console = files.console.as_ref().map(ConsoleSocket::path);
             let args = self.exec_args(id, process_json, &files.pid, &files.log, console);
-            let deadline = self.deadline(launch.deadline);
+            let stdio = (launch.stdio, Vec::new());
             let process = self
-                .launch("exec", args, (launch.stdio, Vec::new()), &files, deadline)
+                .launch("exec", args, stdio, &files, launch.deadline)
                 .await?;
             self.receive_pty(id, process, &files, Init::Exec).await
         })
@@ -318,15 +320,20 @@ impl Runtime {
     }
 
     /// Runs a verb that brings a new process and returns it, watched. At
-    /// the deadline the runtime is killed with all it started.
+    /// the deadline (the runtime's timeout from when it runs, or the
+    /// caller's) the runtime is killed with all it started. It waits for
+    /// its turn under the bound first; its place is free again before the
+    /// caller may run the runtime once more (a create's rollback).
     async fn launch(
         &self,
         command: &'static str,
         args: Vec<OsString>,
         (stdio, preserve): (Stdio, Vec<OwnedFd>),
         files: &Files,
-        deadline: Deadline,
+        callers: Option<Instant>,
     ) -> Result<Watched, DriverError> {
+        let _turn = self.limit.acquire().await;
+        let deadline = self.deadline(callers);
         let claim = PendingClaim::new();
         // Without a stderr of the new process's (a terminal's talks through
         // its pty), the runtime's own stderr is a pipe read here.
@@ -415,6 +422,8 @@ impl Runtime {
         command: &'static str,
         args: Vec<OsString>,
     ) -> Result<capture::Output, DriverError> {
+        // In turn under the bound; the timeout counts from the start.
+        let _turn = self.limit.acquire().await;
         let deadline = self.deadline(None);
         let out = capture::run(&self.path, &args, deadline.at)
             .await

@@ -4,6 +4,7 @@
 
 pub mod argv;
 pub mod driver;
+pub mod limit;
 pub mod output;
 pub mod runtime;
 pub mod spec;

@@ -5,9 +5,12 @@
 use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::Duration;
 
 use thiserror::Error;
+
+use super::limit::{DEFAULT_CONCURRENCY, Limiter};
 
 /// Runtimes tried on $PATH when none is configured, in order of preference
 /// (crun starts faster; runc is the reference).
@@ -29,6 +32,9 @@ pub struct Runtime {
     /// The deadline of every invocation: then the runtime is killed (with
     /// everything it started) and the call fails naming the timeout.
     pub timeout: Duration,
+    /// How many runtime processes run at once, shared by every clone: the
+    /// deletes of a teardown overlap, bounded (see `limit`).
+    pub limit: Rc<Limiter>,
 }
 
 /// Why no usable runtime binary was found.
@@ -63,20 +69,44 @@ impl Runtime {
             if !is_executable(&meta) {
                 return Err(RuntimeLocateError::NotExecutable(path.to_owned()));
             }
-            return Ok(Runtime {
-                path: path.to_owned(),
-                root,
-                timeout: DEFAULT_TIMEOUT,
-            });
+            if is_crun(path) && hybrid_cgroups() {
+                log::warn!(
+                    "{}: crun does not support hybrid cgroups ({HYBRID}); its creates may fail here",
+                    path.display()
+                );
+            }
+            return Ok(Runtime::new(path.to_owned(), root));
         }
         let search = std::env::var_os("PATH").unwrap_or_default();
-        find_on_path(&search, &SEARCH_ORDER)
-            .map(|path| Runtime {
-                path,
-                root,
-                timeout: DEFAULT_TIMEOUT,
-            })
+        let found: Vec<PathBuf> = SEARCH_ORDER
+            .iter()
+            .filter_map(|name| find_on_path(&search, &[name]))
+            .collect();
+        let (path, why) = choose(found, hybrid_cgroups());
+        if let Some(why) = why {
+            log::info!("{why}");
+        }
+        path.map(|path| Runtime::new(path, root))
             .ok_or(RuntimeLocateError::NotFound)
+    }
+
+    /// `path` with the default timeout and bound.
+    pub fn new(path: PathBuf, root: PathBuf) -> Runtime {
+        Runtime {
+            path,
+            root,
+            timeout: DEFAULT_TIMEOUT,
+            limit: Rc::new(Limiter::new(DEFAULT_CONCURRENCY)),
+        }
+    }
+
+    /// The same runtime with at most `n` of its processes at once (1: one
+    /// after another, the baseline the teardown bench measures against).
+    pub fn with_concurrency(self, n: usize) -> Runtime {
+        Runtime {
+            limit: Rc::new(Limiter::new(n)),
+            ..self
+        }
     }
 
     /// The same runtime with another deadline per invocation.
@@ -92,6 +122,55 @@ impl Runtime {
             .to_string_lossy()
             .into_owned()
     }
+}
+
+/// What a hybrid host is, for the log.
+const HYBRID: &str = "cgroup2 at /sys/fs/cgroup/unified beside the v1 controllers";
+
+/// Whether `path` is crun (by its file name, as `name` says it).
+fn is_crun(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| n == "crun")
+}
+
+/// Which of the runtimes `found` on $PATH (in [`SEARCH_ORDER`]) to use, and
+/// why one was passed over: crun refuses every create on a hybrid-cgroup
+/// host ("cgroups in hybrid mode not supported", crun 1.8), so there runc
+/// goes first; crun alone is still taken (it may work with the unified
+/// hierarchy out of its sight), with a warning.
+fn choose(found: Vec<PathBuf>, hybrid: bool) -> (Option<PathBuf>, Option<String>) {
+    if !hybrid {
+        return (found.into_iter().next(), None);
+    }
+    let (cruns, others): (Vec<PathBuf>, Vec<PathBuf>) = found.into_iter().partition(|p| is_crun(p));
+    match (cruns.first(), others.into_iter().next()) {
+        (Some(crun), Some(other)) => {
+            let why = format!(
+                "OCI runtime: {} rather than {}: crun does not support hybrid cgroups ({HYBRID})",
+                other.display(),
+                crun.display()
+            );
+            (Some(other), Some(why))
+        }
+        (Some(crun), None) => {
+            let why = format!(
+                "OCI runtime: only {} found; it does not support hybrid cgroups ({HYBRID}), creates may fail",
+                crun.display()
+            );
+            (Some(crun.clone()), Some(why))
+        }
+        (None, other) => (other, None),
+    }
+}
+
+/// A hybrid cgroup host: /sys/fs/cgroup is the tmpfs of the v1 hierarchies
+/// and a cgroup2 file system is mounted at /sys/fs/cgroup/unified. Two
+/// statfs calls, once at start (never on the event loop's hot path).
+fn hybrid_cgroups() -> bool {
+    const TMPFS_MAGIC: u64 = 0x0102_1994;
+    const CGROUP2_SUPER_MAGIC: u64 = 0x6367_7270;
+    let magic = |p: &str| rustix::fs::statfs(p).map(|s| s.f_type as u64).ok();
+    magic("/sys/fs/cgroup") == Some(TMPFS_MAGIC)
+        && magic("/sys/fs/cgroup/unified") == Some(CGROUP2_SUPER_MAGIC)
 }
 
 fn is_executable(meta: &std::fs::Metadata) -> bool {
@@ -114,22 +193,34 @@ pub(super) mod tests {
 
     /// A runc with a per-pod root, for the argv tests too.
     pub(in crate::oci) fn rt() -> Runtime {
-        Runtime {
-            path: "/usr/sbin/runc".into(),
-            root: "/run/podmon/pod1/runc".into(),
-            timeout: DEFAULT_TIMEOUT,
-        }
+        Runtime::new("/usr/sbin/runc".into(), "/run/podmon/pod1/runc".into())
     }
 
     #[test]
     fn name_is_file_name() {
         assert_eq!(rt().name(), "runc");
-        let crun = Runtime {
-            path: "/opt/bin/crun".into(),
-            root: "/r".into(),
-            timeout: DEFAULT_TIMEOUT,
-        };
+        let crun = Runtime::new("/opt/bin/crun".into(), "/r".into());
         assert_eq!(crun.name(), "crun");
+    }
+
+    #[test]
+    fn hybrid_hosts_prefer_runc_and_say_why() {
+        let crun = PathBuf::from("/usr/bin/crun");
+        let runc = PathBuf::from("/usr/sbin/runc");
+        let both = vec![crun.clone(), runc.clone()];
+        assert_eq!(choose(both.clone(), false), (Some(crun.clone()), None));
+        let (path, why) = choose(both, true);
+        assert_eq!(path, Some(runc.clone()));
+        let why = why.expect("a reason");
+        assert!(
+            why.contains("hybrid") && why.contains("/usr/bin/crun"),
+            "{why}"
+        );
+        let (path, why) = choose(vec![crun.clone()], true);
+        assert_eq!(path, Some(crun));
+        assert!(why.expect("a warning").contains("may fail"));
+        assert_eq!(choose(vec![runc.clone()], true), (Some(runc), None));
+        assert_eq!(choose(vec![], true), (None, None));
     }
 
     #[test]

@@ -36,6 +36,7 @@ mod stdin;
 mod stdio;
 #[cfg(test)]
 mod tests;
+mod together;
 mod wait;
 
 use std::cell::RefCell;

@@ -6,11 +6,12 @@
 
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::Pod;
 use super::delete::delete_now;
 use super::detach::detached;
+use super::together;
 use super::wait::wait;
 use crate::reactor::sync;
 
@@ -20,7 +21,7 @@ const JOURNAL_FLUSH: Duration = Duration::from_secs(5);
 /// Everything the monitor does on its way out: stops and deletes the
 /// containers with `kill_containers` (see [`stop_containers`]), else leaves
 /// them as they are; then flushes the event journal.
-pub async fn shutdown(pod: &Pod, kill_containers: bool, grace: Duration) {
+pub async fn shutdown(pod: &Rc<Pod>, kill_containers: bool, grace: Duration) {
     if kill_containers {
         stop_containers(pod, grace).await;
         // The containers are gone: the pod's namespaces go with the pod.
@@ -38,7 +39,12 @@ pub async fn shutdown(pod: &Pod, kill_containers: bool, grace: Duration) {
 /// `grace`, then deletes them all from the runtime, and removes the pod's
 /// cgroups, so no container and no cgroup outlives the call. Creates in
 /// flight end first. Safe to call twice (the second finds nothing).
-pub async fn stop_containers(pod: &Pod, grace: Duration) {
+///
+/// The containers are stopped and deleted side by side, each on its own as
+/// soon as it is down: the runtime's deletes (~0.1 s each with runc) are
+/// what a teardown waits for, and the driver bounds how many run at once.
+/// One that fails is logged and does not hold up the others.
+pub async fn stop_containers(pod: &Rc<Pod>, grace: Duration) {
     creates_done(pod, pod.config.runtime.timeout + grace).await;
     let all = pod.list();
     for c in &all {
@@ -46,26 +52,60 @@ pub async fn stop_containers(pod: &Pod, grace: Duration) {
             let _ = p.signal(libc::SIGTERM);
         }
     }
-    let deadline = std::time::Instant::now() + grace;
-    for c in &all {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        if sync::timeout(left, wait(pod, &c.id)).await.is_none() {
-            log::warn!(
-                "container {} ignored SIGTERM for {:?}: SIGKILL",
-                c.id,
-                grace
-            );
-            if let Some(p) = c.state.borrow().process.clone() {
-                let _ = p.signal(libc::SIGKILL);
+    let started = Instant::now();
+    let deadline = started + grace;
+    let ids: Vec<&str> = all.iter().map(|c| c.id.as_str()).collect();
+    // Each a task of its own (awaited here), not a hundred futures polled
+    // by one task: that way (tried first) the wake-ups of some runtimes'
+    // exits were lost on both backends, leaving them zombies and the
+    // teardown stuck; one task each is how every other call runs too.
+    let stops = ids.iter().map(|id| {
+        let (pod, id) = (pod.clone(), id.to_string());
+        detached(async move { stop_one(&pod, &id, grace, deadline).await })
+    });
+    let results = together::all(stops).await;
+    let failed: Vec<&str> = ids
+        .iter()
+        .zip(&results)
+        .filter(|(_, ok)| !**ok)
+        .map(|(id, _)| *id)
+        .collect();
+    if !all.is_empty() {
+        log::info!(
+            "stopped the pod: {} of {} containers deleted in {} ms{}",
+            all.len() - failed.len(),
+            all.len(),
+            started.elapsed().as_millis(),
+            match failed.is_empty() {
+                true => String::new(),
+                false => format!("; not deleted: {}", failed.join(", ")),
             }
-        }
-    }
-    for c in &all {
-        if let Err(e) = delete_now(pod, &c.id, true).await {
-            log::warn!("deleting container {}: {e}", c.id);
-        }
+        );
     }
     remove_pod_cgroups(&pod.config.name);
+}
+
+/// Stops one container (SIGKILL at `deadline` if SIGTERM did not end it)
+/// and deletes it; false when the delete failed (logged with the reason).
+async fn stop_one(pod: &Pod, id: &str, grace: Duration, deadline: Instant) -> bool {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if sync::timeout(left, wait(pod, id)).await.is_none() {
+        log::warn!("container {id} ignored SIGTERM for {grace:?}: SIGKILL");
+        let process = pod
+            .get(id)
+            .ok()
+            .and_then(|c| c.state.borrow().process.clone());
+        if let Some(p) = process {
+            let _ = p.signal(libc::SIGKILL);
+        }
+    }
+    match delete_now(pod, id, true).await {
+        Ok(()) => true,
+        Err(e) => {
+            log::warn!("deleting container {id}: {e}");
+            false
+        }
+    }
 }
 
 /// [`stop_containers`] as a task of its own: a Shutdown whose client hangs

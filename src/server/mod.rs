@@ -42,6 +42,8 @@ pub struct ServeConfig {
     pub runtime: Option<PathBuf>,
     /// The deadline of every runtime invocation.
     pub runtime_timeout: Duration,
+    /// How many runtime processes run at once (`oci::limit`).
+    pub runtime_concurrency: usize,
     /// podmon's state directory for the pod.
     pub state_dir: PathBuf,
     /// Where container logs go.
@@ -291,7 +293,8 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         matches!(activated, Some(Passed::Connected(_))).then_some(ONE_CONNECTION_LOCK_WAIT);
     let _lock = prepare_dirs(&cfg, activated.is_some(), lock_wait)?;
     let runtime = Runtime::locate(cfg.runtime.as_deref(), cfg.state_dir.join("runtime"))?
-        .with_timeout(cfg.runtime_timeout);
+        .with_timeout(cfg.runtime_timeout)
+        .with_concurrency(cfg.runtime_concurrency);
     // The pod's namespaces, made (or re-adopted) before the socket is bound.
     let sandbox = crate::pod::sandbox::open(&sandbox_spec, &cfg.pod, &cfg.state_dir)?;
     let Serving {

@@ -6,8 +6,10 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod crun;
 mod environment;
 mod failures;
+mod teardown;
 mod timeouts;
 
 use common::*;

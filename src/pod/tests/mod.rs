@@ -58,11 +58,7 @@ fn pod() -> (Rc<Pod>, Rc<FakeRuntime>, PathBuf) {
     .expect("config.json");
     let config = PodConfig {
         name: "test".into(),
-        runtime: Runtime {
-            path: "/nonexistent/fake".into(),
-            root: dir.join("runtime"),
-            timeout: crate::oci::runtime::DEFAULT_TIMEOUT,
-        },
+        runtime: Runtime::new("/nonexistent/fake".into(), dir.join("runtime")),
         state_dir: dir.join("state"),
         log_dir: dir.join("logs"),
         journal_socket: dir.join("journal.socket"),
