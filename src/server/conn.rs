@@ -129,6 +129,8 @@ pub async fn serve(pod: Rc<Pod>, sock: OwnedFd, role: Role) {
         } else {
             plain(&pod, &call, fds, role, &sock, &mut inc).await
         };
+        // Once calls stop for a while, what they made resident goes.
+        crate::sys::resident::note_activity();
         if !go_on {
             return;
         }
