@@ -8,7 +8,7 @@
 //! copy of every binary, so no page is shared with another process: Pss and
 //! USS (Private_Clean + Private_Dirty) from `smaps_rollup`, RssAnon from
 //! `status`, read once the monitor has been idle for [`SETTLE`] (podmon
-//! sheds its own code pages 2 to 4 s after the last call). Also: the
+//! sheds its own code pages when its last connection closes). Also: the
 //! binary's size, the per-container delta, and RssAnon before and after
 //! 10 clients x 10 ExecSync. conmon is installed with apt-get when missing.
 //!
@@ -33,8 +33,8 @@ const COUNTS: [usize; 3] = [1, 10, 100];
 /// conmon runs one process per container; 100 of them take long to set
 /// up and say nothing the sum of 10 does not.
 const CONMON_COUNTS: [usize; 2] = [1, 10];
-/// Idle time before a reading: longer than podmon's quiet timer (2 s,
-/// checked twice at worst) plus a margin.
+/// Idle time before a reading: podmon sheds at once when its last
+/// connection closes; conmon gets the same time to settle.
 const SETTLE: Duration = Duration::from_secs(7);
 const CONMON: &str = "/usr/bin/conmon";
 const EXEC_CLIENTS: usize = 10;

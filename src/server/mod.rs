@@ -321,8 +321,8 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     let kill_on_exit = cfg.kill_on_exit;
     let socket = bound.as_ref().map(|b| b.path().to_owned());
     let result = reactor::run(async move {
-        // Startup's code (argument parsing, setup) is not resident for long.
-        crate::sys::resident::note_activity();
+        // Startup's code (argument parsing, setup) does not stay resident.
+        crate::sys::resident::shed();
         let running = Running {
             pod,
             listener: Rc::new(listener),

@@ -7,48 +7,44 @@
 //! up alone left 2.2 of the 2.3 MB of text resident, and `MADV_RANDOM`
 //! does not turn that off (measured: no change). What does is dropping
 //! the binary's read-only pages from our page tables once the loop has
-//! been quiet for a while ([`shed`]): the pages stay in the page cache, the
-//! next call faults back (minor faults) only what it runs. The same quiet
-//! moment gives glibc's free heap memory back (`malloc_trim`), so a burst
-//! of execs or a big reply leaves nothing behind.
+//! gone idle ([`shed`]): the pages stay in the page cache, the
+//! next call faults back (minor faults) only what it runs. The same moment
+//! gives glibc's free heap memory back (`malloc_trim`), so a burst of
+//! execs or a big reply leaves nothing behind. It runs once the serve loop
+//! is set up and whenever the last open connection closes.
 
 use std::cell::Cell;
-use std::time::Duration;
-
 use std::ffi::c_int;
 
-/// How long the loop must go without a call before [`shed`] runs: long
-/// enough that a busy client never pays for refaults between its calls.
-const QUIET: Duration = Duration::from_secs(2);
-
 thread_local! {
-    /// The quiet timer: armed (a task sleeps), and whether a call came
-    /// while it slept.
-    static TIMER: Cell<(bool, bool)> = const { Cell::new((false, false)) };
+    /// Connections open now.
+    static OPEN: Cell<usize> = const { Cell::new(0) };
 }
 
-/// Notes that the monitor did work (a call was served, it started up):
-/// [`shed`] runs once nothing else happened for [`QUIET`]. An idle monitor
-/// has no timer armed, so it costs no wakeups.
-pub fn note_activity() {
-    let (armed, _) = TIMER.get();
-    if armed {
-        TIMER.set((true, true));
-        return;
+/// Held by each connection while it is open: when the last one closes the
+/// monitor goes idle, and [`shed`] runs then, with no timer (an idle
+/// monitor has no wakeups) and never between the calls of a connected
+/// client.
+pub struct Connection(());
+
+impl Connection {
+    /// Counts a connection as open.
+    pub fn open() -> Connection {
+        OPEN.set(OPEN.get() + 1);
+        Connection(())
     }
-    TIMER.set((true, false));
-    crate::reactor::spawn(async {
-        loop {
-            crate::reactor::ops::sleep(QUIET).await;
-            let (_, busy) = TIMER.get();
-            if !busy {
-                break;
-            }
-            TIMER.set((true, false));
+}
+
+impl Drop for Connection {
+    /// The last close sheds: a client that connects per call pays the
+    /// refaults of its next call (minor faults from the page cache).
+    fn drop(&mut self) {
+        let n = OPEN.get().saturating_sub(1);
+        OPEN.set(n);
+        if n == 0 {
+            shed();
         }
-        TIMER.set((false, false));
-        shed();
-    });
+    }
 }
 
 /// Drops podmon's own read-only code and data pages from this process's
