@@ -74,6 +74,8 @@ enum Ended {
 /// Serves one client, whose peer credentials gave it `role`, until it
 /// closes the connection or breaks the protocol.
 pub async fn serve(pod: Rc<Pod>, sock: OwnedFd, role: Role) {
+    // When the last connection closes, what the calls made resident goes.
+    let _open = crate::sys::resident::Connection::open();
     let mut inc = Incoming {
         dec: FrameDecoder::new(MAX_MESSAGE),
         buf: Vec::with_capacity(RECV_SIZE),

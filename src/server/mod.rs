@@ -180,8 +180,9 @@ pub enum ServeError {
     Journal(#[from] crate::pod::journal::JournalError),
 }
 
-/// Entries in the io_uring submission queue.
-const RING_ENTRIES: u32 = 256;
+/// Entries in the io_uring submission queue: what one turn of the loop
+/// submits; a full queue is flushed and refilled (64 x 64-byte entries).
+const RING_ENTRIES: u32 = 64;
 
 /// How long the monitor of one accepted connection (`Accept=yes`) waits
 /// for the previous connection's monitor to release the state directory:
@@ -326,6 +327,8 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     let kill_on_exit = cfg.kill_on_exit;
     let socket = bound.as_ref().map(|b| b.path().to_owned());
     let result = reactor::run(async move {
+        // Startup's code (argument parsing, setup) does not stay resident.
+        crate::sys::resident::shed();
         let running = Running {
             pod,
             listener: Rc::new(listener),
