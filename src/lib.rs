@@ -44,7 +44,7 @@
 //!   run, behind the `Driver` trait), its command lines (`argv.rs`), what it
 //!   prints (`output.rs`), finding it (`runtime.rs`), config.json (`spec.rs`).
 //! - `logs/`: a container's log: pipes to a double buffer (`mod.rs`), CRI
-//!   codec (`cri.rs`), drivers (`driver.rs`), rate limit and drop markers
+//!   codec (`cri.rs`), drivers (`driver.rs`, opened by `open.rs`), rate limit and drop markers
 //!   (`ratelimit.rs`, `drops.rs`), reading back (`reader.rs`), the fan-out to
 //!   attached clients (`hub.rs`), the files in the log directory, never
 //!   through a planted link, and their rotation (`logfile.rs`), when a log

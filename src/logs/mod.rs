@@ -17,6 +17,7 @@ pub mod drops;
 pub mod hub;
 pub mod journal;
 pub mod logfile;
+pub mod open;
 mod park;
 pub mod ratelimit;
 pub mod reader;

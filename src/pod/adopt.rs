@@ -27,8 +27,9 @@ use super::stdin::StdinSlot;
 use super::{Pod, Status, persist};
 use crate::logs::LogSink;
 use crate::logs::cri::Stream;
-use crate::logs::driver::{self, Discard, DriverKind, DriverSpec, LogDriver, Rotation};
+use crate::logs::driver::{Discard, DriverKind, LogDriver, Rotation};
 use crate::logs::journal::Identity;
+use crate::logs::open::{self, DriverSpec};
 use crate::sys::listen_fds::ListenFds;
 use crate::sys::process::{ExitInfo, Watched};
 
@@ -258,7 +259,7 @@ fn driver(pod: &Pod, r: &ContainerRecord) -> Box<dyn LogDriver> {
         journal: &pod.config.journal_socket,
         identity: Identity::new(&r.id, r.log.tag.as_deref()),
     };
-    match driver::open(&spec, true) {
+    match open::drivers(&spec, true) {
         Ok(d) => d,
         Err(f) => {
             log::error!(
@@ -273,7 +274,7 @@ fn driver(pod: &Pod, r: &ContainerRecord) -> Box<dyn LogDriver> {
                 ..spec
             };
             match kind.has_journald() {
-                true => driver::open(&journal, true).unwrap_or_else(|_| Box::new(Discard)),
+                true => open::drivers(&journal, true).unwrap_or_else(|_| Box::new(Discard)),
                 false => Box::new(Discard),
             }
         }

@@ -22,8 +22,9 @@ use super::stdio::ProcessStdio;
 use super::{Pod, PodError, Status, bundle, monitor, persist};
 use crate::logs::LogSink;
 use crate::logs::cri::Stream;
-use crate::logs::driver::{self, DriverSpec, LogDriver};
+use crate::logs::driver::LogDriver;
 use crate::logs::journal::Identity;
+use crate::logs::open::{self, DriverSpec};
 use crate::oci::driver::DriverError;
 use crate::oci::driver::Launch;
 use crate::sys::capture::read_available;
@@ -128,7 +129,7 @@ fn log_driver(pod: &Pod, req: &CreateRequest) -> Result<Box<dyn LogDriver>, PodE
         journal: &pod.config.journal_socket,
         identity: Identity::new(&req.id, req.log.tag.as_deref()),
     };
-    driver::open(&spec, false).map_err(|f| SysError::at(f.op, &f.path, &f.error).into())
+    open::drivers(&spec, false).map_err(|f| SysError::at(f.op, &f.path, &f.error).into())
 }
 
 /// What `runtime create` brought: the init process, its pty, podmon's ends.
