@@ -49,6 +49,7 @@ methods!(
     Reexec,
     RunInPod,
     PortForward,
+    PurgeLog,
 );
 
 /// The first byte picks the method, the rest is the JSON of its

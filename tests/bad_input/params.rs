@@ -286,6 +286,7 @@ fn states() -> Vec<Case> {
         "WaitContainer",
         "DeleteContainer",
         "ReopenLog",
+        "PurgeLog",
         "ReadLogs",
     ] {
         out.push(call(
