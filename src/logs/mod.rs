@@ -49,9 +49,6 @@ use driver::{LogDriver, RecordFormat};
 
 /// Bytes read from a pipe in one operation.
 const READ_CHUNK: usize = 256 * 1024;
-/// A read this short means a quiet stream: its pump holds no buffer until
-/// the pipe is readable again.
-const QUIET_READ: usize = 4096;
 /// The filling buffer's size at which pumps pause until the writer catches up.
 const HIGH_WATER: usize = 2 << 20;
 /// Longest CRI record content before a line is split into partial records.
@@ -138,8 +135,7 @@ impl LogSink {
     ) -> Rc<LogSink> {
         let sink = Rc::new(LogSink {
             path: driver.path().map(ToOwned::to_owned),
-            // Grown by the first record, not per container up front.
-            fill: RefCell::new(Vec::new()),
+            fill: RefCell::new(Vec::with_capacity(64 * 1024)),
             open_streams: Cell::new(pipes.len()),
             writing: Cell::new(false),
             counters: RefCell::default(),
@@ -402,29 +398,13 @@ async fn pump(sink: Rc<LogSink>, format: Rc<dyn RecordFormat>, pipe: Pipe) {
             Either::Left(want) => want,
             Either::Right(()) => break true,
         };
-        if buf.capacity() == 0 {
-            // Idle pipes hold no buffer: a read in flight would own one
-            // for as long as the container is quiet (2 pipes x 256 KiB).
-            match select(ops::readable(pipe.fd.as_fd()), parking.stop(index)).await {
-                // Readable, hung up or failed: the read says which.
-                Either::Left(_) => buf = Vec::with_capacity(READ_CHUNK),
-                Either::Right(()) => break true,
-            }
-        }
         buf.clear();
         let stop = parking.stop(index);
         let (r, b) = ops::read_until(pipe.fd.as_fd(), buf, want, stop).await;
         buf = b;
         match r {
             Ok(0) => break false,
-            Ok(n) => {
-                take_chunk(&sink, &*format, stream, &buf[..n]);
-                if n < QUIET_READ {
-                    // A line or two: a quiet stream gives its buffer back
-                    // until its next output; a flood (big reads) keeps it.
-                    buf = Vec::new();
-                }
-            }
+            Ok(n) => take_chunk(&sink, &*format, stream, &buf[..n]),
             // Parking: nothing was read, the bytes wait in the pipe.
             Err(e) if ops::is_stopped(&e) => break true,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -481,8 +461,7 @@ fn take_chunk(sink: &LogSink, format: &dyn RecordFormat, stream: Stream, chunk: 
 
 async fn writer(sink: Rc<LogSink>, mut driver: Box<dyn LogDriver>) {
     // The spare buffer: empty between writes, owned by the write during one.
-    // Empty between bursts: given back below once the filling one is empty.
-    let mut spare: Vec<u8> = Vec::new();
+    let mut spare: Vec<u8> = Vec::with_capacity(64 * 1024);
     loop {
         let done = sink
             .notify
@@ -515,10 +494,6 @@ async fn writer(sink: Rc<LogSink>, mut driver: Box<dyn LogDriver>) {
             sink.wake();
             spare = write_out(&sink, &mut *driver, spare).await;
             sink.writing.set(false);
-            if sink.fill.borrow().is_empty() {
-                // The burst is over: its buffer (up to HIGH_WATER) goes back.
-                spare = Vec::new();
-            }
         }
         if let Some(ticket) = sink.reopen.take() {
             let r = driver.reopen().map_err(|e| match &sink.path {
